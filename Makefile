@@ -1,0 +1,54 @@
+# One entry point for set-up, the devnet and the tests. Every target installs what it needs.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BVENV := .venv-brownie
+export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup compile test test-contracts test-python devnet bench clean
+
+setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(VENV)/.installed: requirements/runtime.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements/runtime.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+$(BVENV)/.installed: requirements/brownie.txt
+	test -x $(BVENV)/bin/python || $(PY) -m venv $(BVENV)
+	$(BVENV)/bin/pip install -q -r requirements/brownie.txt
+	touch $@
+
+compile: setup
+	$(BVENV)/bin/brownie compile
+
+## The whole test suite: contract tests on anvil (brownie), then relayer unit and end-to-end tests.
+test: compile
+	scripts/ensure-redis.sh
+	$(BVENV)/bin/brownie test tests/contracts
+	$(VENV)/bin/python -m pytest -p no:pytest-brownie -p no:cacheprovider tests/unit tests/e2e
+
+test-contracts: compile
+	$(BVENV)/bin/brownie test tests/contracts
+
+test-python: compile
+	scripts/ensure-redis.sh
+	$(VENV)/bin/python -m pytest -p no:pytest-brownie tests/unit tests/e2e
+
+## The embedded default: three anvil chains, Redis, contracts, validators, relayer and a scenario.
+devnet: compile
+	scripts/ensure-redis.sh
+	$(VENV)/bin/xmargin devnet up
+
+bench: compile
+	scripts/ensure-redis.sh
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf build .devnet
