@@ -1,0 +1,3 @@
+"""xmargin relayer: validators, submitters and keepers that carry checkpoints between chains."""
+
+__version__ = "0.1.0"

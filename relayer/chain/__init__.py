@@ -1,0 +1,1 @@
+"""Chain access: RPC clients with failover, contract bindings, route state readers."""

@@ -1,0 +1,162 @@
+"""The relayer's one exception tree: every error raised on purpose derives from XmarginError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def _hex(value: bytes) -> str:
+    """0x-hex of a bytes value, for messages."""
+    return "0x" + bytes(value).hex()
+
+
+class XmarginError(Exception):
+    """Root of every error the relayer raises on purpose."""
+
+
+class ConfigError(XmarginError):
+    """Configuration or deployment file rejected; `problems` lists (field path, reason)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]], source: str | None = None) -> None:
+        self.problems: list[tuple[str, str]] = list(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        detail = "; ".join(f"{loc}: {msg}" for loc, msg in self.problems)
+        super().__init__(f"invalid configuration{where}: {detail}")
+
+    @property
+    def fields(self) -> list[str]:
+        """Dotted paths of the rejected fields."""
+        return [loc for loc, _ in self.problems]
+
+
+class InvalidRouteError(XmarginError, ValueError):
+    """A route id string that is not `<kind>:<source>-><dest>`."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.text = text
+        super().__init__(f"invalid route id {text!r}: {reason}")
+
+
+class ChainError(XmarginError):
+    """Talking to a chain failed."""
+
+
+class RpcUnavailableError(ChainError):
+    """No RPC endpoint of a chain answered (all failed over, retries exhausted)."""
+
+    def __init__(self, chain: str, urls: Iterable[str], method: str, last_error: str) -> None:
+        self.chain = chain
+        self.urls = list(urls)
+        self.method = method
+        self.last_error = last_error
+        super().__init__(
+            f"chain {chain}: no RPC endpoint answered {method} "
+            f"(tried {', '.join(self.urls)}); last error: {last_error}"
+        )
+
+
+class ChainCallError(ChainError):
+    """An RPC endpoint answered with an error (a revert, a bad request): retrying will not help."""
+
+    def __init__(self, chain: str, method: str, reason: str) -> None:
+        self.chain = chain
+        self.method = method
+        self.reason = reason
+        super().__init__(f"chain {chain}: {method} failed: {reason}")
+
+
+class ProofError(XmarginError):
+    """Source-chain evidence does not check out."""
+
+
+class ReceiptProofError(ProofError):
+    """A receipt inclusion proof does not verify against the block's receiptsRoot."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"receipt proof for tx index {index} rejected: {reason}")
+
+
+class HeadMismatchError(ProofError):
+    """A recomputed hash-chain head differs from the claimed one (event or contract storage)."""
+
+    def __init__(self, nonce: int, computed: bytes, claimed: bytes, route: object | None = None) -> None:
+        self.nonce = nonce
+        self.computed = bytes(computed)
+        self.claimed = bytes(claimed)
+        self.route = route
+        where = f"route {route} " if route is not None else ""
+        super().__init__(
+            f"{where}head mismatch at nonce {nonce}: computed {_hex(computed)}, claimed {_hex(claimed)}"
+        )
+
+
+class NonceGapError(ProofError):
+    """Route messages are not contiguous (a missed or duplicated event)."""
+
+    def __init__(self, expected: int, actual: int, route: object | None = None) -> None:
+        self.expected = expected
+        self.actual = actual
+        self.route = route
+        where = f"route {route}: " if route is not None else ""
+        super().__init__(f"{where}expected message nonce {expected}, got {actual}")
+
+
+class SignatureError(ProofError):
+    """A checkpoint signature is malformed or does not recover (OpenZeppelin ECDSA rules)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid checkpoint signature: {reason}")
+
+
+class SigningConflictError(XmarginError):
+    """A second head for an already signed (route, nonce): a reorg past finality; halt the route."""
+
+    def __init__(self, route: object, nonce: int, signed_head: bytes, new_head: bytes) -> None:
+        self.route = route
+        self.nonce = nonce
+        self.signed_head = bytes(signed_head)
+        self.new_head = bytes(new_head)
+        super().__init__(
+            f"route {route} nonce {nonce}: already signed head {_hex(signed_head)}, "
+            f"now asked to sign {_hex(new_head)} (reorg past finality?)"
+        )
+
+
+class SubmitError(XmarginError):
+    """Submitting a batch to the destination chain failed."""
+
+
+class QuorumNotReachedError(SubmitError):
+    """Fewer published signatures than the destination's threshold."""
+
+    def __init__(self, route: object, nonce: int, signatures: int, threshold: int) -> None:
+        self.route = route
+        self.nonce = nonce
+        self.signatures = signatures
+        self.threshold = threshold
+        super().__init__(
+            f"route {route} nonce {nonce}: {signatures} signatures, threshold {threshold}"
+        )
+
+
+class SimulationRevertedError(SubmitError):
+    """eth_call of the batch reverted: sending it would waste gas."""
+
+    def __init__(self, route: object, reason: str) -> None:
+        self.route = route
+        self.reason = reason
+        super().__init__(f"route {route}: batch simulation reverted: {reason}")
+
+
+class TransactionStuckError(SubmitError):
+    """A sent transaction was not mined in time even after fee bumps."""
+
+    def __init__(self, chain: str, tx_hash: bytes | str, waited_s: float) -> None:
+        self.chain = chain
+        self.tx_hash = tx_hash if isinstance(tx_hash, str) else _hex(tx_hash)
+        self.waited_s = waited_s
+        super().__init__(f"chain {chain}: transaction {self.tx_hash} not mined after {waited_s:.1f}s")

@@ -1,0 +1,87 @@
+"""Shared fixtures for the relayer unit tests: the independent reference helper and real anvils."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+
+
+@pytest.fixture(scope="session")
+def ref() -> ModuleType:
+    """tests/contracts/checkpoints.py: an implementation written independently of relayer.proofs."""
+    path = REPO / "tests/contracts/checkpoints.py"
+    spec = importlib.util.spec_from_file_location("xmargin_reference_checkpoints", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rpc_ready(url: str) -> bool:
+    """True once the node answers eth_chainId."""
+    try:
+        reply = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+        return reply.ok
+    except requests.RequestException:
+        return False
+
+
+def start_anvil(port: int, chain_id: int, deadline_s: float = 20.0) -> subprocess.Popen[bytes]:
+    """Start the real anvil binary on `port` and wait (polling, with a deadline) until it answers."""
+    if not ANVIL.exists():
+        pytest.skip(f"anvil binary not found at {ANVIL}")
+    proc = subprocess.Popen(
+        [str(ANVIL), "--port", str(port), "--chain-id", str(chain_id), "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"anvil on port {port} exited with {proc.returncode}")
+        if _rpc_ready(url):
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"anvil on port {port} did not answer within {deadline_s}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a process we started, killing it if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def anvil_url() -> Iterator[str]:
+    """A fresh anvil (chain id 31338) on port 8720 for one test module."""
+    proc = start_anvil(8720, 31338)
+    try:
+        yield "http://127.0.0.1:8720"
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def redis_server_bin() -> str:
+    """Path of redis-server, or skip."""
+    path = shutil.which("redis-server")
+    if path is None:
+        pytest.skip("redis-server not installed")
+    return path
