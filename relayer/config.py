@@ -1,0 +1,350 @@
+"""Operator settings (YAML file + XMARGIN_* environment overrides) and the deployment record."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from eth_account import Account
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from relayer.errors import ConfigError
+from relayer.types import MAX_BATCH, UINT64_MAX, Address, RouteId, RouteKind
+
+CONFIG_ENV = "XMARGIN_CONFIG"
+"""Environment variable naming the YAML settings file when no path is given."""
+
+ChainIdField = Annotated[int, Field(gt=0, le=UINT64_MAX)]
+_strict = ConfigDict(extra="forbid", hide_input_in_errors=True)
+"""Unknown keys rejected; inputs left out of error texts (they may be keys)."""
+
+
+class ChainConfig(BaseModel):
+    """One chain the relayer talks to."""
+
+    model_config = _strict
+
+    name: str = ""
+    """Filled from the key under `chains:`; used in logs and errors."""
+    chain_id: ChainIdField
+    rpc_urls: Annotated[list[str], Field(min_length=1)]
+    """Tried in order; the next one on connection errors and timeouts."""
+    role: Literal["hub", "spoke"]
+    confirmations: Annotated[int, Field(ge=0)] = 12
+    """Blocks below head before a block counts as final (the finality policy)."""
+    log_chunk: Annotated[int, Field(gt=0)] = 2000
+    """Blocks per eth_getLogs request."""
+    poll_interval: Annotated[float, Field(gt=0)] = 2.0
+    """Seconds between polls of this chain."""
+    rpc_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    rpc_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    """Extra rounds over all URLs for read methods, with capped exponential backoff."""
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        """Only HTTP(S) endpoints are supported."""
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return urls
+
+
+def _check_private_key(key: SecretStr) -> SecretStr:
+    """A 32-byte hex private key; the message never repeats the value."""
+    try:
+        Account.from_key(key.get_secret_value())
+    except Exception:  # any parse failure means the same thing; its text may echo the key
+        raise ValueError("must be a 32-byte hex private key") from None
+    return key
+
+
+class ValidatorConfig(BaseModel):
+    """This process's validator identity and its signing-protection database."""
+
+    model_config = _strict
+
+    name: str
+    key: SecretStr
+    """Signing key; never logged."""
+    db_path: Path
+    """Signing-protection SQLite file, on the validator's own disk (not Redis)."""
+
+    _valid_key = field_validator("key")(_check_private_key)
+
+    @property
+    def address(self) -> str:
+        """Checksummed address of the signing key."""
+        return Account.from_key(self.key.get_secret_value()).address
+
+
+class SubmitterConfig(BaseModel):
+    """The relayer account that pays for batches."""
+
+    model_config = _strict
+
+    key: SecretStr
+    """Sending key; never logged."""
+    max_batch: Annotated[int, Field(gt=0, le=MAX_BATCH)] = MAX_BATCH
+    stuck_after_s: Annotated[float, Field(gt=0)] = 60.0
+    fee_bump_pct: Annotated[int, Field(ge=10, le=1000)] = 15
+    """Fee increase per replacement (nodes require at least 10%)."""
+
+    _valid_key = field_validator("key")(_check_private_key)
+
+    @property
+    def address(self) -> str:
+        """Checksummed address of the sending key."""
+        return Account.from_key(self.key.get_secret_value()).address
+
+
+class ApiConfig(BaseModel):
+    """Where the read API listens."""
+
+    model_config = _strict
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+
+
+_yaml_path: ContextVar[Path | None] = ContextVar("xmargin_yaml_path", default=None)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML file, or ConfigError."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise ConfigError([("<file>", f"cannot read: {err.strerror}")], str(path)) from err
+    except yaml.YAMLError as err:
+        # Only the position and the problem: the offending line itself may hold a key.
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError([("<file>", f"not valid YAML{where}: {problem}")], str(path)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([("<file>", "top level must be a mapping")], str(path))
+    return data
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Lowest-priority source: the YAML file given to load_settings or named by XMARGIN_CONFIG."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole mapping is returned by __call__."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _yaml_path.get()
+        if path is None and os.environ.get(CONFIG_ENV):
+            path = Path(os.environ[CONFIG_ENV])
+        return _read_yaml(path) if path is not None else {}
+
+
+class Settings(BaseSettings):
+    """Everything a relayer process needs; env `XMARGIN_A__B=...` overrides YAML `a: {b: ...}`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="XMARGIN_", env_nested_delimiter="__", extra="forbid", hide_input_in_errors=True
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    chains: dict[str, ChainConfig] = Field(default_factory=dict)
+    """Chain name -> chain; exactly one has role `hub` when any are given."""
+    deployment_file: Path = Path(".devnet/deployment.json")
+    """JSON written by `devnet up` / deploy (see Deployment)."""
+    validator: ValidatorConfig | None = None
+    submitter: SubmitterConfig | None = None
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Priority: init kwargs, then environment, then the YAML file."""
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str) -> str:
+        """Only redis:// and rediss:// URLs."""
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return url
+
+    @field_validator("chains")
+    @classmethod
+    def _one_hub_unique_ids(cls, chains: dict[str, ChainConfig]) -> dict[str, ChainConfig]:
+        """Names filled in; chain ids unique; exactly one hub."""
+        ids = [c.chain_id for c in chains.values()]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"chain ids must be unique, got {sorted(ids)}")
+        hubs = [name for name, c in chains.items() if c.role == "hub"]
+        if chains and len(hubs) != 1:
+            raise ValueError(f"exactly one chain must have role 'hub', got {hubs}")
+        return {name: c.model_copy(update={"name": name}) for name, c in chains.items()}
+
+    @property
+    def hub(self) -> ChainConfig:
+        """The hub chain; ConfigError if no chains are configured."""
+        for chain in self.chains.values():
+            if chain.role == "hub":
+                return chain
+        raise ConfigError([("chains", "no hub chain configured")])
+
+    def chain(self, chain_id: int) -> ChainConfig:
+        """Configured chain with this id; ConfigError if none."""
+        for chain in self.chains.values():
+            if chain.chain_id == chain_id:
+                return chain
+        raise ConfigError([("chains", f"no chain with chain_id {chain_id}")])
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    """(dotted field path, message) per error; input values are left out (they may be keys)."""
+    return [(".".join(str(p) for p in e["loc"]) or "<root>", e["msg"]) for e in err.errors(include_input=False)]
+
+
+@contextmanager
+def _yaml_file(path: Path | None) -> Iterator[None]:
+    """Point the YAML source at `path` for one Settings construction."""
+    token = _yaml_path.set(path)
+    try:
+        yield
+    finally:
+        _yaml_path.reset(token)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from `path` (or $XMARGIN_CONFIG) with env overrides; ConfigError naming bad fields."""
+    if path is not None and not Path(path).is_file():
+        raise ConfigError([("<file>", "no such file")], str(path))
+    try:
+        with _yaml_file(Path(path) if path is not None else None):
+            return Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(_problems(err), str(path) if path else None) from err
+
+
+class HubDeployment(BaseModel):
+    """The hub chain and its MarginLedger."""
+
+    model_config = _strict
+
+    chain_id: ChainIdField
+    ledger: Address
+
+
+class SpokeDeployment(BaseModel):
+    """One spoke's Lockbox."""
+
+    model_config = _strict
+
+    lockbox: Address
+
+
+class TokenInfo(BaseModel):
+    """A token on one chain."""
+
+    model_config = _strict
+
+    address: Address
+    decimals: Annotated[int, Field(ge=0, le=77)]
+
+
+class Deployment(BaseModel):
+    """Addresses of one deployment (hub ledger, spoke lockboxes, tokens, validator set)."""
+
+    model_config = _strict
+
+    hub: HubDeployment
+    spokes: dict[ChainIdField, SpokeDeployment]
+    """Spoke chain id -> lockbox."""
+    tokens: dict[ChainIdField, dict[str, TokenInfo]] = Field(default_factory=dict)
+    """Chain id -> symbol -> token."""
+    assets: dict[str, Annotated[int, Field(gt=0, lt=2**32)]] = Field(default_factory=dict)
+    """Symbol -> ledger asset id."""
+    validators: list[Address]
+    threshold: Annotated[int, Field(gt=0)]
+
+    @field_validator("spokes")
+    @classmethod
+    def _spokes_not_hub(cls, spokes: dict[int, SpokeDeployment], info: ValidationInfo) -> dict[int, SpokeDeployment]:
+        """A route always crosses chains, so the hub is not its own spoke."""
+        hub = info.data.get("hub")
+        if hub is not None and hub.chain_id in spokes:
+            raise ValueError(f"chain {hub.chain_id} is the hub; it cannot also be a spoke")
+        return spokes
+
+    @field_validator("validators")
+    @classmethod
+    def _distinct_validators(cls, validators: list[str]) -> list[str]:
+        """A non-empty set without duplicates (the verifier rejects them too)."""
+        if not validators or len(set(validators)) != len(validators):
+            raise ValueError("must be a non-empty list of distinct addresses")
+        return validators
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_within_set(cls, threshold: int, info: ValidationInfo) -> int:
+        """1 <= threshold <= number of validators."""
+        validators = info.data.get("validators")
+        if validators is not None and threshold > len(validators):
+            raise ValueError(f"threshold {threshold} exceeds the {len(validators)} validators")
+        return threshold
+
+    def routes(self) -> list[RouteId]:
+        """Every route: one deposit route and one withdrawal route per spoke, by spoke chain id."""
+        hub = self.hub.chain_id
+        out: list[RouteId] = []
+        for spoke in sorted(self.spokes):
+            out.append(RouteId(kind=RouteKind.DEPOSIT, source_chain_id=spoke, dest_chain_id=hub))
+            out.append(RouteId(kind=RouteKind.WITHDRAWAL, source_chain_id=hub, dest_chain_id=spoke))
+        return out
+
+    def _lockbox(self, route: RouteId) -> str:
+        """The lockbox at the spoke end of `route`; ConfigError if that spoke is unknown."""
+        if route.spoke_chain_id not in self.spokes:
+            raise ConfigError([("spokes", f"no spoke with chain id {route.spoke_chain_id} (route {route})")])
+        if self.hub.chain_id not in (route.source_chain_id, route.dest_chain_id):
+            raise ConfigError([("hub", f"route {route} does not touch hub {self.hub.chain_id}")])
+        return self.spokes[route.spoke_chain_id].lockbox
+
+    def source_contract(self, route: RouteId) -> str:
+        """Contract that appends the route's messages (lockbox for deposits, ledger for withdrawals)."""
+        lockbox = self._lockbox(route)
+        return lockbox if route.kind is RouteKind.DEPOSIT else self.hub.ledger
+
+    def dest_contract(self, route: RouteId) -> str:
+        """Contract that verifies and processes the route's batches (the EIP-712 verifying contract)."""
+        lockbox = self._lockbox(route)
+        return self.hub.ledger if route.kind is RouteKind.DEPOSIT else lockbox
+
+
+def load_deployment(path: Path) -> Deployment:
+    """Deployment from its JSON file; ConfigError naming the bad fields."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ConfigError([("<file>", f"cannot read: {err.strerror}")], str(path)) from err
+    except json.JSONDecodeError as err:
+        raise ConfigError([("<file>", f"not valid JSON: {err}")], str(path)) from err
+    try:
+        return Deployment.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_problems(err), str(path)) from err
