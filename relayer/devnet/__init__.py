@@ -1,0 +1,1 @@
+"""The embedded devnet: three anvil chains, Redis, contracts, validators, relayer, scenario."""
