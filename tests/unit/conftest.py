@@ -6,7 +6,7 @@ import importlib.util
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -66,6 +66,24 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def anvil_factory() -> Iterator[Callable[[int, int], subprocess.Popen[bytes]]]:
+    """Start real anvils on given (port, chain id) for one module; all stopped at its end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(port: int, chain_id: int) -> subprocess.Popen[bytes]:
+        proc = start_anvil(port, chain_id)
+        started.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,173 @@
+"""Web3 client per chain: RPC failover across URLs, bounded retries of safe methods, chunked log scans."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import NewConnectionError
+from web3 import HTTPProvider, Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import Web3Exception
+from web3.providers.base import JSONBaseProvider
+from web3.types import BlockData, BlockIdentifier, LogReceipt, RPCEndpoint, RPCResponse, TxReceipt
+
+from relayer.config import ChainConfig
+from relayer.errors import ChainCallError, RpcUnavailableError
+from relayer.types import BlockNumber
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_METHODS = frozenset(
+    {
+        "web3_clientVersion", "net_version", "eth_chainId", "eth_syncing", "eth_blockNumber", "eth_gasPrice",
+        "eth_maxPriorityFeePerGas", "eth_feeHistory", "eth_getBalance", "eth_getCode", "eth_getStorageAt",
+        "eth_getProof", "eth_getTransactionCount", "eth_getBlockByNumber", "eth_getBlockByHash",
+        "eth_getBlockReceipts", "eth_getTransactionByHash", "eth_getTransactionReceipt", "eth_call",
+        "eth_estimateGas", "eth_getLogs", "eth_createAccessList",
+        "eth_sendRawTransaction",  # idempotent: the same signed bytes give the same hash
+    }
+)
+"""Methods safe to send again, to another URL or after a timeout: reads and raw-tx broadcast."""
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 2.0
+_TRANSIENT_HTTP = frozenset({429, 502, 503, 504})
+
+T = TypeVar("T")
+
+
+def redact(url: str) -> str:
+    """scheme://host:port only: RPC URLs often carry an API key in their path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def _never_sent(err: requests.RequestException) -> bool:
+    """True if the request cannot have reached the node (connection refused or connect timeout)."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    reason = getattr(err.args[0], "reason", None) if err.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+class FailoverProvider(JSONBaseProvider):
+    """JSON-RPC over HTTP to the first URL that answers; sticks to a URL until it fails."""
+
+    def __init__(
+        self, chain: str, urls: Sequence[str], timeout_s: float, retries: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.chain = chain
+        self.urls = list(urls)
+        self.retries = retries
+        self.calls: Counter[str] = Counter()
+        """Requests sent per method (all URLs, all attempts)."""
+        self._sleep = sleep
+        self._active = 0
+        self._providers = [
+            HTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
+            for url in self.urls
+        ]
+
+    @property
+    def active_url(self) -> str:
+        """Redacted URL currently in use."""
+        return redact(self.urls[self._active])
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """Send to the active URL, failing over (and, for safe methods, retrying with backoff)."""
+        retryable = method in RETRYABLE_METHODS
+        rounds = 1 + self.retries if retryable else 1
+        last_error = "no attempt"
+        for attempt in range(rounds):
+            if attempt:
+                self._sleep(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
+            for offset in range(len(self._providers)):
+                index = (self._active + offset) % len(self._providers)
+                self.calls[method] += 1
+                try:
+                    response = self._providers[index].make_request(method, params)
+                except requests.HTTPError as err:
+                    status = err.response.status_code if err.response is not None else 0
+                    if status not in _TRANSIENT_HTTP:
+                        raise ChainCallError(self.chain, method, f"HTTP {status}") from err
+                    last_error = f"HTTP {status} from {redact(self.urls[index])}"
+                    if not retryable:
+                        break
+                except requests.RequestException as err:
+                    last_error = f"{type(err).__name__} from {redact(self.urls[index])}"
+                    if not (retryable or _never_sent(err)):
+                        break  # the node may have acted on it: do not send it twice
+                else:
+                    if index != self._active:
+                        log.warning("chain %s: failing over to %s", self.chain, redact(self.urls[index]))
+                        self._active = index
+                    return response
+                log.info("chain %s: %s failed: %s", self.chain, method, last_error)
+        raise RpcUnavailableError(self.chain, [redact(u) for u in self.urls], method, last_error)
+
+
+class ChainClient:
+    """One chain: a Web3 over a FailoverProvider plus the reads the relayer needs, errors typed."""
+
+    def __init__(self, config: ChainConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.name = config.name or str(config.chain_id)
+        self.chain_id = config.chain_id
+        self.provider = FailoverProvider(self.name, config.rpc_urls, config.rpc_timeout_s, config.rpc_retries, sleep)
+        self.w3 = Web3(self.provider)
+
+    def _rpc(self, method: str, thunk: Callable[[], T]) -> T:
+        """Run one web3 call; node-side errors become ChainCallError (RpcUnavailableError passes)."""
+        try:
+            return thunk()
+        except Web3Exception as err:
+            raise ChainCallError(self.name, method, str(err)) from err
+
+    def verify_chain_id(self) -> None:
+        """ChainCallError if the node serves another chain than configured."""
+        actual = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
+        if actual != self.chain_id:
+            raise ChainCallError(self.name, "eth_chainId", f"node reports chain id {actual}, configured {self.chain_id}")
+
+    def block_number(self) -> BlockNumber:
+        """Latest block number."""
+        return BlockNumber(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
+
+    def finalized_block(self) -> BlockNumber:
+        """Highest block treated as final: head - confirmations (never below 0)."""
+        return BlockNumber(max(0, self.block_number() - self.config.confirmations))
+
+    def get_block(self, block: BlockIdentifier, full_transactions: bool = False) -> BlockData:
+        """Block header (and transactions) by number, hash or tag."""
+        return self._rpc("eth_getBlock", lambda: self.w3.eth.get_block(block, full_transactions))
+
+    def block_receipts(self, block: BlockIdentifier) -> list[TxReceipt]:
+        """All receipts of a block, in transaction order (eth_getBlockReceipts)."""
+        return list(self._rpc("eth_getBlockReceipts", lambda: self.w3.eth.get_block_receipts(block)))
+
+    def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
+        """Contract view `fn` evaluated at `block`."""
+        return self._rpc(f"eth_call {fn.fn_name}", lambda: fn.call(block_identifier=block))
+
+    def get_logs(
+        self, address: str | Sequence[str], topics: Sequence[Any], from_block: int, to_block: int
+    ) -> list[LogReceipt]:
+        """Logs in [from_block, to_block], fetched `log_chunk` blocks per request, in chain order."""
+        out: list[LogReceipt] = []
+        step = self.config.log_chunk
+        for start in range(from_block, to_block + 1, step):
+            params = {
+                "address": address if isinstance(address, str) else list(address),
+                "topics": list(topics),
+                "fromBlock": start,
+                "toBlock": min(start + step - 1, to_block),
+            }
+            out.extend(self._rpc("eth_getLogs", lambda p=params: self.w3.eth.get_logs(p)))
+        return out

@@ -1,0 +1,173 @@
+"""relayer.chain.client and relayer.chain.contracts against real anvils (dead ports for failover)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from web3 import Web3
+
+from relayer.chain.client import ChainClient, redact
+from relayer.chain.contracts import build_dir, contract, load_artifact
+from relayer.config import ChainConfig
+from relayer.errors import ChainCallError, ConfigError, RpcUnavailableError
+
+ALIVE, SECOND, DEAD, DEAD2 = 8721, 8722, 8729, 8728
+CHAIN_ID = 31339
+EMITTER_INIT = "0x600e600c600039600e6000f3" + "3660006000373360aa366000a200"  # LOG2(0xaa, caller, calldata)
+ANSWER_INIT = "0x600a600c600039600a6000f3" + "602a60005260206000f3"  # returns uint256 42 to any call
+ANSWER_ABI = [{"type": "function", "name": "answer", "inputs": [], "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view"}]
+
+
+def url(port: int, suffix: str = "") -> str:
+    return f"http://127.0.0.1:{port}{suffix}"
+
+
+def config(*ports: int, **extra) -> ChainConfig:
+    values = {"name": "spoke_b", "chain_id": CHAIN_ID, "rpc_urls": [url(p) for p in ports], "role": "spoke",
+              "confirmations": 2, "rpc_timeout_s": 2.0, "rpc_retries": 2}
+    values.update(extra)
+    return ChainConfig(**values)
+
+
+class Sleeps(list):
+    """Records backoff sleeps instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture(scope="module")
+def chains(anvil_factory):
+    """Two live anvils of chain 31339 (ports 8721, 8722); 8728/8729 stay dead."""
+    return {ALIVE: anvil_factory(ALIVE, CHAIN_ID), SECOND: anvil_factory(SECOND, CHAIN_ID)}
+
+
+def test_dead_first_url_fails_over_to_the_live_one_and_sticks(chains):
+    sleeps = Sleeps()
+    client = ChainClient(config(DEAD, ALIVE), sleep=sleeps)
+    client.verify_chain_id()
+    assert client.block_number() >= 0
+    assert client.provider.active_url == url(ALIVE)
+    before = client.provider.calls["eth_blockNumber"]
+    client.block_number()
+    assert client.provider.calls["eth_blockNumber"] == before + 1  # straight to the live URL now
+    assert sleeps == []
+
+
+def test_all_urls_dead_raises_rpc_unavailable_with_a_clear_message():
+    sleeps = Sleeps()
+    client = ChainClient(config(DEAD, DEAD2), sleep=sleeps)
+    with pytest.raises(RpcUnavailableError) as info:
+        client.block_number()
+    message = str(info.value)
+    assert "chain spoke_b" in message and "eth_blockNumber" in message
+    assert url(DEAD) in message and url(DEAD2) in message and "ConnectionError" in message
+    assert sleeps == [0.1, 0.2]  # capped exponential backoff between rounds
+    assert client.provider.calls["eth_blockNumber"] == 6  # 3 rounds x 2 URLs, then stop
+
+
+def test_api_keys_in_rpc_urls_never_reach_errors():
+    client = ChainClient(config(DEAD, rpc_urls=[url(DEAD, "/v3/SECRETKEY?apikey=zzz")], rpc_retries=0))
+    with pytest.raises(RpcUnavailableError) as info:
+        client.block_number()
+    assert "SECRETKEY" not in str(info.value) and "zzz" not in str(info.value)
+    assert redact("https://user:pw@rpc.example.org:8443/key") == "https://rpc.example.org:8443"
+
+
+def test_unsafe_method_fails_over_only_when_the_request_was_never_sent(chains):
+    client = ChainClient(config(DEAD, ALIVE))
+    sender = client.w3.eth.accounts[0]  # eth_accounts: not in the retry list, refused -> next URL
+    tx_hash = client.w3.eth.send_transaction({"from": sender, "to": sender, "value": 1})
+    assert client.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)["status"] == 1
+    assert client.provider.calls["eth_sendTransaction"] == 1
+
+
+def test_node_side_errors_are_chain_call_errors_without_failover(chains):
+    sleeps = Sleeps()
+    client = ChainClient(config(ALIVE, SECOND), sleep=sleeps)
+    with pytest.raises(ChainCallError, match="eth_getBlock"):
+        client.get_block(10**9)
+    assert client.provider.active_url == url(ALIVE) and sleeps == []
+
+
+def test_failover_when_the_active_node_dies(anvil_factory):
+    first = anvil_factory(8723, CHAIN_ID)
+    anvil_factory(8724, CHAIN_ID)
+    client = ChainClient(config(8723, 8724))
+    client.block_number()
+    assert client.provider.active_url == url(8723)
+    first.kill()
+    first.wait(timeout=10)
+    client.verify_chain_id()
+    assert client.provider.active_url == url(8724)
+
+
+def test_wrong_chain_id_is_detected(chains):
+    client = ChainClient(config(ALIVE, chain_id=1))
+    with pytest.raises(ChainCallError, match="node reports chain id 31339, configured 1"):
+        client.verify_chain_id()
+
+
+def _deploy(w3: Web3, init_code: str) -> str:
+    tx_hash = w3.eth.send_transaction({"from": w3.eth.accounts[0], "data": init_code, "gas": 200_000})
+    return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)["contractAddress"]
+
+
+def test_get_logs_is_chunked_and_complete(chains):
+    client = ChainClient(config(ALIVE, log_chunk=3))
+    w3 = client.w3
+    emitter = _deploy(w3, EMITTER_INIT)
+    first = client.block_number() + 1
+    for i in range(7):  # automine: one block per log
+        tx = w3.eth.send_transaction({"from": w3.eth.accounts[1], "to": emitter, "data": "0x" + bytes([i]).hex()})
+        w3.eth.wait_for_transaction_receipt(tx, timeout=10)
+    last = client.block_number()
+    assert last - first + 1 == 7
+    before = client.provider.calls["eth_getLogs"]
+    topic0 = "0x" + (0xAA).to_bytes(32, "big").hex()
+    logs = client.get_logs(emitter, [topic0], first - 1, last)  # 8 blocks -> 3 requests
+    assert [bytes(entry["data"]) for entry in logs] == [bytes([i]) for i in range(7)]
+    assert client.provider.calls["eth_getLogs"] - before == 3
+    assert client.get_logs(emitter, ["0x" + "00" * 32], first, last) == []
+    assert client.get_logs(emitter, [], last, last - 1) == []
+
+
+def test_finalized_block_and_receipts_and_call_at_block(chains):
+    client = ChainClient(config(ALIVE, confirmations=2))
+    address = _deploy(client.w3, ANSWER_INIT)
+    deployed_at = client.block_number()
+    client.w3.provider.make_request("anvil_mine", [3])
+    assert client.finalized_block() == client.block_number() - 2
+    assert ChainClient(config(ALIVE, confirmations=10**6)).finalized_block() == 0
+    receipts = client.block_receipts(deployed_at)
+    assert [r["contractAddress"] for r in receipts] == [address]
+    answer = client.w3.eth.contract(address=address, abi=ANSWER_ABI).functions.answer()
+    assert client.call(answer, deployed_at) == 42
+    with pytest.raises(ChainCallError, match="answer"):
+        client.call(answer, deployed_at - 1)  # no code there yet
+
+
+def test_load_artifact_reads_compiled_abi():
+    if not (build_dir() / "QuorumVerifier.json").exists():
+        pytest.skip(f"no compiled artifacts in {build_dir()}: run `brownie compile` first")
+    artifact = load_artifact("QuorumVerifier")
+    names = {item.get("name") for item in artifact.abi}
+    assert {"checkpointDigest", "setValidators", "validatorsOf", "ValidatorSetUpdated"} <= names
+    assert artifact.name == "QuorumVerifier"
+
+
+def test_artifact_dir_from_env_and_missing_artifact(tmp_path, monkeypatch, chains):
+    (tmp_path / "Answer.json").write_text(json.dumps({"contractName": "Answer", "abi": ANSWER_ABI, "bytecode": ANSWER_INIT[2:]}))
+    monkeypatch.setenv("XMARGIN_BUILD_DIR", str(tmp_path))
+    assert build_dir() == tmp_path
+    artifact = load_artifact("Answer")
+    client = ChainClient(config(ALIVE))
+    address = _deploy(client.w3, "0x" + artifact.bytecode)
+    bound = contract(client, "Answer", address.lower())
+    assert bound.address == address and client.call(bound.functions.answer()) == 42
+    with pytest.raises(ConfigError, match="Lockbox.*brownie compile"):
+        load_artifact("Lockbox")
+    (tmp_path / "Broken.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="Broken"):
+        load_artifact("Broken")
