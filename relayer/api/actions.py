@@ -1,0 +1,139 @@
+"""User transactions: deposit on a spoke lockbox, request a withdrawal on the hub ledger."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel
+from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
+
+from relayer.api.views import Backend
+from relayer.chain.client import ChainClient
+from relayer.errors import XmarginError
+from relayer.types import NATIVE_TOKEN, checksum
+
+RECEIPT_TIMEOUT_S = 60.0
+TIP_WEI = 10**9
+
+
+class ActionError(XmarginError):
+    """A user action was refused (bad input) or its transaction reverted."""
+
+
+class TxResult(BaseModel):
+    """A mined user transaction and the route nonce it produced."""
+
+    tx_hash: str
+    block_number: int
+    route_nonce: int
+    """Nonce of the Deposited / WithdrawalQueued message the transaction appended."""
+
+
+def to_units(amount: str, decimals: int) -> int:
+    """Exact integer units of a decimal amount string; ActionError if it has more decimals or is <= 0."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation as err:
+        raise ActionError(f"amount {amount!r} is not a number") from err
+    units = value * (Decimal(10) ** decimals)
+    if units != units.to_integral_value() or units <= 0:
+        raise ActionError(f"amount {amount} must be positive with at most {decimals} decimals")
+    return int(units)
+
+
+def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, value: int = 0) -> dict[str, Any]:
+    """Sign and send one call with EIP-1559 fees (gas estimated), wait for its receipt; ActionError on revert."""
+    w3 = client.w3
+    base = int(client.get_block("latest")["baseFeePerGas"])
+    tx = fn.build_transaction(
+        {
+            "from": account.address,
+            "value": value,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": client.chain_id,
+            "maxFeePerGas": 2 * base + TIP_WEI,
+            "maxPriorityFeePerGas": TIP_WEI,
+        }
+    )
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+    while True:
+        try:
+            receipt = w3.eth.get_transaction_receipt(tx_hash)
+            break
+        except Exception:  # noqa: BLE001 - not mined yet (web3 raises TransactionNotFound)
+            if time.monotonic() > deadline:
+                raise ActionError(f"transaction 0x{bytes(tx_hash).hex()} not mined in {RECEIPT_TIMEOUT_S:.0f}s") from None
+            time.sleep(0.2)
+    if receipt["status"] != 1:
+        raise ActionError(f"{fn.fn_name} reverted in tx 0x{bytes(tx_hash).hex()}")
+    return dict(receipt)
+
+
+def chain_id_of(backend: Backend, chain: str) -> int:
+    """Chain id from a configured chain name or a numeric id; ActionError if unknown."""
+    for config in backend.settings.chains.values():
+        if chain in (config.name, str(config.chain_id)):
+            return config.chain_id
+    raise ActionError(f"unknown chain {chain!r}; configured: {', '.join(backend.settings.chains)}")
+
+
+def deposit(backend: Backend, chain: str, token: str, amount: str, account: str, key: str) -> TxResult:
+    """Deposit `amount` (whole-token decimal) of `token` (symbol or address) on spoke `chain` for hub `account`."""
+    chain_id = chain_id_of(backend, chain)
+    if chain_id not in backend.deployment.spokes:
+        raise ActionError(f"chain {chain} is not a spoke of the deployment")
+    tokens = backend.deployment.tokens.get(chain_id, {})
+    info = tokens.get(token) or next((t for t in tokens.values() if t.address.lower() == token.lower()), None)
+    if info is None:
+        raise ActionError(f"no token {token!r} on {chain}; known: {', '.join(tokens)}")
+    units = to_units(amount, info.decimals)
+    sender: LocalAccount = Account.from_key(key)
+    client = backend.client(chain_id)
+    lockbox = backend.lockbox(chain_id)
+    beneficiary = checksum(account)
+    if info.address == NATIVE_TOKEN:
+        receipt = _send(client, sender, lockbox.functions.depositNative(beneficiary), value=units)
+    else:
+        erc20 = client.w3.eth.contract(address=info.address, abi=_ERC20_ABI)
+        _send(client, sender, erc20.functions.approve(lockbox.address, units))
+        receipt = _send(client, sender, lockbox.functions.deposit(info.address, units, beneficiary))
+    (event,) = lockbox.events.Deposited().process_receipt(receipt, errors=DISCARD)
+    return TxResult(tx_hash="0x" + bytes(receipt["transactionHash"]).hex(), block_number=receipt["blockNumber"],
+                    route_nonce=int(event["args"]["nonce"]))
+
+
+def withdraw(backend: Backend, asset: str, amount: str, to_chain: str, recipient: str, key: str) -> TxResult:
+    """Request a withdrawal of `amount` of ledger asset `asset` to `recipient` on spoke `to_chain`."""
+    dest = chain_id_of(backend, to_chain)
+    asset_id = backend.deployment.assets.get(asset)
+    if asset_id is None:
+        raise ActionError(f"unknown asset {asset!r}; known: {', '.join(backend.deployment.assets)}")
+    ledger = backend.ledger()
+    hub = backend.client(backend.deployment.hub.chain_id)
+    _, decimals, *_ = hub.call(ledger.functions.assetInfo(asset_id))
+    units = to_units(amount, int(decimals))
+    sender: LocalAccount = Account.from_key(key)
+    receipt = _send(hub, sender, ledger.functions.requestWithdrawal(asset_id, units, dest, checksum(recipient)))
+    (event,) = ledger.events.WithdrawalQueued().process_receipt(receipt, errors=DISCARD)
+    return TxResult(tx_hash="0x" + bytes(receipt["transactionHash"]).hex(), block_number=receipt["blockNumber"],
+                    route_nonce=int(event["args"]["nonce"]))
+
+
+_ERC20_ABI = [
+    {
+        "type": "function", "name": "approve", "stateMutability": "nonpayable",
+        "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+    {
+        "type": "function", "name": "balanceOf", "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}],
+    },
+]

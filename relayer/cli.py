@@ -1,0 +1,348 @@
+"""`xmargin`: one command for operators (devnet, workers, beat, API, status) and users (deposit, withdraw)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from relayer.errors import ConfigError, RpcUnavailableError, XmarginError
+
+app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
+devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contracts, 5 validators, relayer.")
+app.add_typer(devnet_app, name="devnet")
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_CONFIG = Path(".devnet/config.yaml")
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="XMARGIN_CONFIG", help="Settings YAML (default: the devnet's).", show_default=True),
+]
+EXIT_NOT_RUNNING = 2
+
+
+class Role(str, Enum):
+    """Worker roles."""
+
+    validator = "validator"
+    submitter = "submitter"
+    all = "all"
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error and exit with `code`."""
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _settings(config: Path):  # noqa: ANN202 - relayer.config.Settings, imported lazily (fast --help)
+    """Settings from `config`; a missing devnet config reads as "the devnet is not running"."""
+    from relayer.config import load_settings
+
+    if not config.is_file():
+        _fail(f"no config at {config}: is the devnet running? (`xmargin devnet up`) or pass --config", EXIT_NOT_RUNNING)
+    return load_settings(config)
+
+
+def _backend(config: Path, quick: bool = True):  # noqa: ANN202
+    """Views backend for `config`."""
+    from relayer.api.views import Backend
+
+    return Backend(_settings(config), quick=quick)
+
+
+def _not_running(error: RpcUnavailableError) -> NoReturn:
+    """A chain did not answer: most likely the devnet is down."""
+    _fail(f"{error}\nis the devnet running? (`xmargin devnet up`)", EXIT_NOT_RUNNING)
+
+
+# ------------------------------------------------------------------------------------ devnet
+
+
+def _layout(directory: Optional[Path], base_port: Optional[int]):  # noqa: ANN202
+    """Devnet layout from env and options."""
+    from relayer.devnet.layout import DevnetLayout
+
+    return DevnetLayout.from_env(dir=directory, base_port=base_port)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM behaves like Ctrl-C: stop everything we started."""
+    raise KeyboardInterrupt
+
+
+@devnet_app.command("up")
+def devnet_up(
+    scenario: Annotated[bool, typer.Option("--scenario/--no-scenario", help="Play the demo scenario.")] = True,
+    detach: Annotated[bool, typer.Option("--detach", help="Leave the devnet running in the background and return.")] = False,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Devnet directory (default .devnet).")] = None,
+    base_port: Annotated[Optional[int], typer.Option("--base-port", help="Hub RPC port; spokes +1, +2; API +3.")] = None,
+) -> None:
+    """Start 3 anvil chains, Redis if needed, deploy, start 5 validators, the submitter, beat and the API."""
+    from relayer.devnet import scenario as demo
+    from relayer.devnet.runner import Devnet
+
+    layout = _layout(directory, base_port)
+    devnet = Devnet(layout, report=lambda m: out.print(m))
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    keep_running = False
+    try:
+        devnet.up()
+        out.print(f"[green]devnet up[/green]: config {layout.config_path}, API http://127.0.0.1:{layout.api_port}")
+        if scenario:
+            try:
+                demo.run(layout.config_path, report=lambda m: out.print(m))
+            except XmarginError as error:
+                err.print(f"[yellow]scenario stopped:[/yellow] {error}")
+        if detach:
+            out.print(f"detached; stop it with `xmargin devnet down{' --dir ' + str(directory) if directory else ''}`")
+            keep_running = True  # ownership passes to pids.json
+            return
+        out.print("devnet running; Ctrl-C stops everything it started")
+        _supervise(devnet)
+    except KeyboardInterrupt:
+        out.print("stopping ...")
+    except XmarginError as error:
+        devnet.down()
+        _fail(str(error))
+    finally:
+        if not keep_running:
+            devnet.down()
+
+
+def _supervise(devnet) -> None:  # noqa: ANN001 - relayer.devnet.runner.Devnet
+    """Wait for Ctrl-C; report a process that exits on its own (once)."""
+    reported: set[str] = set()
+    while True:
+        for proc in devnet.dead():
+            if proc.name not in reported:
+                reported.add(proc.name)
+                err.print(f"[red]{proc.name} exited with {proc.popen.returncode}[/red]; last log lines:\n{proc.log_tail()}")
+        time.sleep(1.0)
+
+
+@devnet_app.command("down")
+def devnet_down(
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Devnet directory (default .devnet).")] = None,
+) -> None:
+    """Stop a detached devnet (every process group recorded in <dir>/pids.json)."""
+    from relayer.devnet.runner import stop_from_pid_file
+
+    layout = _layout(directory, None)
+    count = stop_from_pid_file(layout, report=lambda m: out.print(m))
+    out.print(f"stopped {count} processes" if count else "no devnet process was running")
+
+
+@devnet_app.command("deploy")
+def devnet_deploy() -> None:
+    """Deploy and configure the contracts on running devnet chains; write deployment.json and configs."""
+    from relayer.devnet import chains, deploy
+
+    layout = _layout(None, None)
+    chains.wait_chains_reachable(layout)
+    deploy.deploy(layout, report=lambda m: out.print(m))
+    out.print(f"wrote {layout.deployment_path} and configs in {layout.dir_abs}")
+
+
+@devnet_app.command("scenario")
+def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True) -> None:
+    """Play the demo scenario against a running devnet."""
+    from relayer.devnet import scenario as demo
+
+    _settings(config)
+    demo.run(config, report=lambda m: out.print(m), withdraw=withdraw)
+
+
+# ------------------------------------------------------------------------------------ services
+
+
+@app.command()
+def worker(
+    role: Annotated[Role, typer.Option("--role", help="validator, submitter or all")] = Role.all,
+    name: Annotated[Optional[str], typer.Option("--name", help="Worker name (validator name for validators).")] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Run a Celery worker for the role's queues (blocks until stopped)."""
+    from relayer.worker import app as worker_app
+
+    settings = _settings(config)
+    os.environ.setdefault("XMARGIN_CONFIG", str(config))
+    worker_app.run_worker(settings, role=role.value, name=name)
+
+
+@app.command()
+def beat(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Run Celery beat: the periodic ticks of every route (blocks until stopped)."""
+    from relayer.worker import app as worker_app
+
+    settings = _settings(config)
+    os.environ.setdefault("XMARGIN_CONFIG", str(config))
+    worker_app.run_beat(settings, schedule_file=config.parent / "celerybeat-schedule")
+
+
+@app.command()
+def api(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Serve the HTTP API (read views, signature publication, /health, /metrics)."""
+    import uvicorn
+
+    from relayer.api.app import create_app
+
+    settings = _settings(config)
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
+
+
+# ------------------------------------------------------------------------------------ status
+
+
+@app.command()
+def status(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per route: source nonce, attested nonce, processed nonce, lag in blocks and seconds."""
+    from relayer.api.views import route_statuses
+
+    try:
+        statuses = route_statuses(_backend(config))
+    except RpcUnavailableError as error:
+        _not_running(error)
+    if as_json:
+        out.print_json(json.dumps([s.model_dump() for s in statuses]))
+        return
+    table = Table(title="xmargin routes")
+    for column in ("route", "from", "to", "source", "attested", "processed", "lag blocks", "lag s", ""):
+        table.add_column(column, justify="right" if column not in ("route", "from", "to", "") else "left")
+    for s in statuses:
+        table.add_row(
+            s.route, s.source_chain, s.dest_chain, str(s.source_nonce), str(s.attested_nonce), str(s.processed_nonce),
+            str(s.lag_blocks), f"{s.lag_seconds:.0f}", "[green]caught up[/green]" if s.caught_up else f"{s.pending} pending",
+        )
+    out.print(table)
+
+
+@app.command()
+def account(
+    address: Annotated[str, typer.Argument(help="Hub account address")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Balances per asset, claims, USD balance and per-spoke withdrawable collateral of an account."""
+    from relayer.api.views import collateral_view
+
+    backend = _backend(config)
+    try:
+        view = collateral_view(backend, address)
+        from relayer.api.views import account_view
+
+        acct = account_view(backend, address)
+    except RpcUnavailableError as error:
+        _not_running(error)
+    if as_json:
+        out.print_json(json.dumps({"account": acct.model_dump(), "collateral": view.model_dump()}))
+        return
+    table = Table(title=f"account {acct.address}")
+    table.add_column("asset")
+    table.add_column("balance", justify="right")
+    for chain in view.by_chain:
+        table.add_column(f"withdrawable on {chain.chain}", justify="right")
+    for bal in acct.balances:
+        table.add_row(bal.symbol, bal.amount, *[c.withdrawable.get(bal.symbol, "-") for c in view.by_chain])
+    out.print(table)
+    for claim in acct.claims:
+        out.print(f"claim: {claim.amount} units of {claim.symbol} ({claim.token}) on {claim.chain}, valued at 0")
+    out.print(f"USD balance: {acct.usd_balance / 10**18:.2f}")
+
+
+# ------------------------------------------------------------------------------------ user actions
+
+KeyOpt = Annotated[
+    Optional[str],
+    typer.Option("--key", envvar="XMARGIN_USER_KEY", help="Sender private key (default: the devnet's dev user alice, DEV ONLY)."),
+]
+
+
+def _user_key(key: Optional[str]) -> str:
+    """The given key, or the devnet's dev user key with a loud warning."""
+    if key:
+        return key
+    from relayer.devnet.layout import USER_KEYS
+
+    err.print("[yellow]warning:[/yellow] no --key / XMARGIN_USER_KEY: using the devnet dev user alice's PUBLIC key (DEV ONLY)")
+    return USER_KEYS["alice"]
+
+
+@app.command()
+def deposit(
+    chain: Annotated[str, typer.Option("--chain", help="Spoke chain name (spoke-a) or id")],
+    token: Annotated[str, typer.Option("--token", help="Token symbol (USDC, WETH, ETH) or address")],
+    amount: Annotated[str, typer.Option("--amount", help="Amount in whole tokens, e.g. 12.5")],
+    account_: Annotated[Optional[str], typer.Option("--account", help="Hub account to credit (default: the sender)")] = None,
+    key: KeyOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Deposit into a spoke's lockbox, crediting a hub account."""
+    from eth_account import Account
+
+    from relayer.api import actions
+
+    sender_key = _user_key(key)
+    beneficiary = account_ or Account.from_key(sender_key).address
+    try:
+        result = actions.deposit(_backend(config, quick=False), chain, token, amount, beneficiary, sender_key)
+    except RpcUnavailableError as error:
+        _not_running(error)
+    out.print(f"deposited {amount} {token} on {chain} for {beneficiary}: deposit nonce {result.route_nonce}, tx {result.tx_hash}")
+
+
+@app.command()
+def withdraw(
+    asset: Annotated[str, typer.Option("--asset", help="Ledger asset symbol (USDC, ETH)")],
+    amount: Annotated[str, typer.Option("--amount", help="Amount in whole asset units")],
+    to_chain: Annotated[str, typer.Option("--to-chain", help="Spoke to release on (name or id)")],
+    recipient: Annotated[Optional[str], typer.Option("--recipient", help="Receiver on that spoke (default: the sender)")] = None,
+    key: KeyOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Request a withdrawal on the hub ledger; relayers release it on the chosen spoke."""
+    from eth_account import Account
+
+    from relayer.api import actions
+
+    sender_key = _user_key(key)
+    to = recipient or Account.from_key(sender_key).address
+    try:
+        result = actions.withdraw(_backend(config, quick=False), asset, amount, to_chain, to, sender_key)
+    except RpcUnavailableError as error:
+        _not_running(error)
+    out.print(f"withdrawal of {amount} {asset} to {to} on {to_chain} queued: nonce {result.route_nonce}, tx {result.tx_hash}")
+
+
+def main() -> None:
+    """Console entry point: XmarginError becomes a one-line message and exit code 1."""
+    try:
+        app()
+    except ConfigError as error:
+        _print_and_exit(str(error), 1)
+    except XmarginError as error:
+        _print_and_exit(str(error), 1)
+
+
+def _print_and_exit(message: str, code: int) -> NoReturn:
+    """Last-resort error output outside typer's own handling."""
+    err.print(f"[red]error:[/red] {message}")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

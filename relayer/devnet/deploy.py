@@ -1,0 +1,307 @@
+"""Deploy and configure the devnet's contracts with web3, then write deployment.json and the configs.
+
+Hub (31337): MarginLedger. Spoke A (31338): Lockbox, USDC (6 decimals), WETH (18). Spoke B (31339):
+Lockbox, USDC (6), the native coin. Ledger assets: USDC (id 1, 18 decimals) and ETH (id 2, 18
+decimals). Validator sets 3-of-5 on the ledger (per spoke) and on each lockbox (for the hub).
+Transactions of one phase are sent back to back (nonces assigned here) and awaited together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.utils import get_create_address
+
+from relayer.config import Deployment
+from relayer.devnet._proc import REPO_ROOT, DevnetError, poll
+from relayer.devnet.layout import (
+    DEPLOYER_KEY,
+    SUBMITTER_KEY,
+    USER_KEYS,
+    VALIDATOR_COUNT,
+    VALIDATOR_THRESHOLD,
+    ChainSpec,
+    DevnetLayout,
+    validator_address,
+    validator_key,
+    validator_name,
+)
+from relayer.types import NATIVE_TOKEN
+
+GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
+GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
+RECEIPT_TIMEOUT_S = 60.0
+CALL_GAS = 1_500_000
+"""Gas limit of configuration calls (sent before earlier ones are mined, so not estimated)."""
+DEPLOY_GAS = 8_000_000
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """A ledger asset."""
+
+    asset_id: int
+    symbol: str
+    decimals: int
+    weight_bps: int
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """A token on a spoke: a mock ERC20 to deploy, or the native coin."""
+
+    chain: str
+    symbol: str
+    decimals: int
+    asset: str
+    native: bool = False
+    mint_units: int = 0
+    """Whole tokens minted to each user (mock ERC20s only; native coin comes from anvil)."""
+    rate_capacity_units: int = 1_000_000
+    rate_refill_units: int = 1_000
+    """Outflow bucket of the lockbox: capacity and refill per second, in whole tokens."""
+
+
+ASSETS: tuple[AssetSpec, ...] = (
+    AssetSpec(asset_id=1, symbol="USDC", decimals=18, weight_bps=10_000),
+    AssetSpec(asset_id=2, symbol="ETH", decimals=18, weight_bps=8_000),
+)
+TOKENS: tuple[TokenSpec, ...] = (
+    TokenSpec(chain="spoke-a", symbol="USDC", decimals=6, asset="USDC", mint_units=1_000_000),
+    TokenSpec(chain="spoke-a", symbol="WETH", decimals=18, asset="ETH", mint_units=1_000, rate_capacity_units=1_000,
+              rate_refill_units=10),
+    TokenSpec(chain="spoke-b", symbol="USDC", decimals=6, asset="USDC", mint_units=1_000_000),
+    TokenSpec(chain="spoke-b", symbol="ETH", decimals=18, asset="ETH", native=True, rate_capacity_units=1_000,
+              rate_refill_units=10),
+)
+
+
+def build_dir() -> Path:
+    """Compiled artifacts: $XMARGIN_BUILD_DIR, else <repo>/build/contracts."""
+    return Path(os.environ.get("XMARGIN_BUILD_DIR", REPO_ROOT / "build" / "contracts"))
+
+
+def artifact(name: str) -> dict[str, Any]:
+    """ABI and bytecode of a compiled contract; DevnetError naming the fix if it is missing."""
+    path = build_dir() / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise DevnetError(f"no build artifact {path}: run `make compile` first") from err
+    if not data.get("bytecode"):
+        raise DevnetError(f"artifact {path} has no bytecode (abstract contract or interface?)")
+    return data
+
+
+@dataclass
+class ChainTx:
+    """Sends one account's transactions on one chain with locally assigned nonces."""
+
+    spec: ChainSpec
+    w3: Web3
+    account: LocalAccount
+    nonce: int = 0
+    pending: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def connect(cls, spec: ChainSpec, url: str, key: str) -> ChainTx:
+        """Client for `spec` at `url`, sending from `key`."""
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
+        account = Account.from_key(key)
+        return cls(spec, w3, account, w3.eth.get_transaction_count(account.address, "pending"))
+
+    def _fees(self) -> dict[str, int]:
+        """EIP-1559 fees: twice the base fee plus a tip."""
+        base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
+        tip = 10**9
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def _send(self, what: str, tx: dict[str, Any]) -> None:
+        """Sign and send with the next nonce; remember it for wait()."""
+        tx = {**tx, "nonce": self.nonce, "chainId": self.spec.chain_id, "from": self.account.address, **self._fees()}
+        signed = self.account.sign_transaction(tx)
+        self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        self.pending.append((what, bytes(signed.hash)))
+        self.nonce += 1
+
+    def deploy(self, name: str, *args: Any) -> str:
+        """Send a deployment; returns the address it will have."""
+        data = artifact(name)
+        factory = self.w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"])
+        address = get_create_address(self.account.address, self.nonce)
+        tx = factory.constructor(*args).build_transaction({"gas": DEPLOY_GAS, "from": self.account.address})
+        self._send(f"deploy {name} on {self.spec.name}", {"data": tx["data"], "gas": DEPLOY_GAS, "value": 0})
+        return Web3.to_checksum_address(address)
+
+    def contract(self, name: str, address: str) -> Contract:
+        """A bound contract on this chain."""
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name)["abi"])
+
+    def call(self, what: str, fn: Any, value: int = 0) -> None:
+        """Send a contract function call (fixed gas: earlier calls of the phase may not be mined yet)."""
+        tx = fn.build_transaction({"gas": CALL_GAS, "from": self.account.address, "value": value})
+        self._send(f"{what} on {self.spec.name}", {"to": tx["to"], "data": tx["data"], "gas": CALL_GAS, "value": value})
+
+    def wait(self) -> None:
+        """Wait (polling with a deadline) for every sent transaction; DevnetError on a revert."""
+        for what, tx_hash in self.pending:
+            receipt = poll(
+                lambda h=tx_hash: self.w3.eth.get_transaction_receipt(h),
+                f"receipt of {what}",
+                RECEIPT_TIMEOUT_S,
+                interval_s=0.25,
+            )
+            if receipt["status"] != 1:
+                raise DevnetError(f"{what} reverted (tx 0x{tx_hash.hex()})")
+        self.pending = []
+
+
+def _units(whole: int, decimals: int) -> int:
+    """Whole tokens in the token's smallest units."""
+    return whole * 10**decimals
+
+
+def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deployment:
+    """Deploy and configure everything on the layout's running chains; returns the Deployment."""
+    txs = {c.name: ChainTx.connect(c, layout.rpc_url(c), DEPLOYER_KEY) for c in layout.chains}
+    hub = next(c for c in layout.chains if c.role == "hub")
+    spokes = [c for c in layout.chains if c.role == "spoke"]
+    deployer = txs[hub.name].account.address
+    validators = [validator_address(i) for i in range(1, VALIDATOR_COUNT + 1)]
+    users = [Account.from_key(k).address for k in USER_KEYS.values()]
+
+    # Phase 1: contracts (the lockboxes take the ledger's address before it is mined).
+    ledger_addr = txs[hub.name].deploy("MarginLedger", deployer)
+    lockboxes: dict[str, str] = {}
+    tokens: dict[tuple[str, str], str] = {}
+    for spoke in spokes:
+        tx = txs[spoke.name]
+        for token in (t for t in TOKENS if t.chain == spoke.name):
+            tokens[(spoke.name, token.symbol)] = (
+                NATIVE_TOKEN if token.native else tx.deploy("MockERC20", f"Devnet {token.symbol}", token.symbol, token.decimals)
+            )
+        lockboxes[spoke.name] = tx.deploy("Lockbox", hub.chain_id, ledger_addr, deployer)
+    for tx in txs.values():
+        tx.wait()
+    report(f"ledger {ledger_addr} on {hub.name}; lockboxes " + ", ".join(f"{k} {v}" for k, v in lockboxes.items()))
+
+    # Phase 2: listings, validator sets, rate limits, roles, user funds.
+    hub_tx = txs[hub.name]
+    ledger = hub_tx.contract("MarginLedger", ledger_addr)
+    hub_tx.call("grant guardian", ledger.functions.grantRole(GUARDIAN_ROLE, deployer))
+    for asset in ASSETS:
+        hub_tx.call(f"list asset {asset.symbol}", ledger.functions.listAsset(asset.asset_id, asset.symbol, asset.decimals))
+        hub_tx.call(f"collateral {asset.symbol}", ledger.functions.setCollateralParams(asset.asset_id, asset.weight_bps, 0))
+    asset_ids = {a.symbol: a.asset_id for a in ASSETS}
+    for spoke in spokes:
+        hub_tx.call(f"register {spoke.name}", ledger.functions.registerSpoke(spoke.chain_id, lockboxes[spoke.name]))
+        hub_tx.call(
+            f"validators for {spoke.name}",
+            ledger.functions.setValidators(spoke.chain_id, validators, VALIDATOR_THRESHOLD),
+        )
+        tx = txs[spoke.name]
+        lockbox = tx.contract("Lockbox", lockboxes[spoke.name])
+        tx.call("grant guardian", lockbox.functions.grantRole(GUARDIAN_ROLE, deployer))
+        tx.call("validators for hub", lockbox.functions.setValidators(hub.chain_id, validators, VALIDATOR_THRESHOLD))
+        for token in (t for t in TOKENS if t.chain == spoke.name):
+            address = tokens[(spoke.name, token.symbol)]
+            hub_tx.call(
+                f"list {token.symbol}@{spoke.name}",
+                ledger.functions.listToken(spoke.chain_id, address, asset_ids[token.asset], token.decimals),
+            )
+            tx.call(f"list {token.symbol}", lockbox.functions.listToken(address))
+            tx.call(
+                f"rate limit {token.symbol}",
+                lockbox.functions.setRateLimit(
+                    address, _units(token.rate_capacity_units, token.decimals), _units(token.rate_refill_units, token.decimals)
+                ),
+            )
+            if not token.native and token.mint_units:
+                erc20 = tx.contract("MockERC20", address)
+                for user in users:
+                    tx.call(f"mint {token.symbol} to {user}", erc20.functions.mint(user, _units(token.mint_units, token.decimals)))
+    for tx in txs.values():
+        tx.wait()
+
+    deployment = Deployment(
+        hub={"chain_id": hub.chain_id, "ledger": ledger_addr},
+        spokes={s.chain_id: {"lockbox": lockboxes[s.name]} for s in spokes},
+        tokens={
+            s.chain_id: {
+                t.symbol: {"address": tokens[(s.name, t.symbol)], "decimals": t.decimals}
+                for t in TOKENS
+                if t.chain == s.name
+            }
+            for s in spokes
+        },
+        assets=asset_ids,
+        validators=validators,
+        threshold=VALIDATOR_THRESHOLD,
+    )
+    write_files(layout, deployment)
+    return deployment
+
+
+def _chains_section(layout: DevnetLayout) -> dict[str, Any]:
+    """The `chains:` mapping of every config file."""
+    return {
+        c.name: {
+            "chain_id": c.chain_id,
+            "rpc_urls": [layout.rpc_url(c)],
+            "role": c.role,
+            "confirmations": c.confirmations,
+            "log_chunk": 1000,
+            "poll_interval": float(layout.block_time) / 2,
+        }
+        for c in layout.chains
+    }
+
+
+DEV_ONLY_HEADER = (
+    "# Generated by `xmargin devnet deploy`. DEV ONLY: the keys below are anvil's public dev keys\n"
+    "# and throwaway validator keys. Never use them on a real network.\n"
+)
+
+
+def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
+    """config.yaml (submitter, status, API, CLI) and one config per validator (own key and database)."""
+    common: dict[str, Any] = {
+        "redis_url": layout.redis_url,
+        "chains": _chains_section(layout),
+        "deployment_file": str(layout.deployment_path),
+        "api": {"host": "0.0.0.0" if layout.service_hosts else "127.0.0.1", "port": layout.api_port},
+    }
+    docs: dict[Path, dict[str, Any]] = {
+        layout.config_path: {
+            **common,
+            "submitter": {"key": SUBMITTER_KEY, "max_batch": 100, "stuck_after_s": 20.0, "fee_bump_pct": 20},
+        }
+    }
+    for i in range(1, VALIDATOR_COUNT + 1):
+        docs[layout.validator_config_path(i)] = {
+            **common,
+            "validator": {"name": validator_name(i), "key": validator_key(i), "db_path": str(layout.validator_db_path(i))},
+        }
+    return docs
+
+
+def write_files(layout: DevnetLayout, deployment: Deployment) -> None:
+    """deployment.json and the config files (validator configs readable by their owner only)."""
+    layout.dir_abs.mkdir(parents=True, exist_ok=True)
+    layout.deployment_path.write_text(deployment.model_dump_json(indent=2) + "\n")
+    for path, doc in config_documents(layout).items():
+        path.write_text(DEV_ONLY_HEADER + yaml.safe_dump(doc, sort_keys=False))
+        path.chmod(0o600)
+    for i in range(1, VALIDATOR_COUNT + 1):
+        layout.validator_db_path(i).parent.mkdir(parents=True, exist_ok=True)
