@@ -126,6 +126,29 @@ class SigningConflictError(XmarginError):
         )
 
 
+class StoreError(XmarginError):
+    """The Redis store failed (it is a cache: the chains remain the truth)."""
+
+
+class StoreUnavailableError(StoreError):
+    """Redis did not answer."""
+
+    def __init__(self, where: str, operation: str, reason: str) -> None:
+        self.where = where
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"redis at {where}: {operation} failed: {reason}")
+
+
+class LockUnavailableError(StoreError):
+    """A named lock was not acquired in time, or expired before its holder released it."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"lock {name!r}: {reason}")
+
+
 class SubmitError(XmarginError):
     """Submitting a batch to the destination chain failed."""
 

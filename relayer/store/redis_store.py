@@ -1,0 +1,153 @@
+"""Redis keys of the relayer: published signatures, cursors, locks, alarms. A cache: wiping it loses nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import redis
+from pydantic import BaseModel, ConfigDict
+from redis.exceptions import LockError, RedisError
+
+from relayer.errors import LockUnavailableError, StoreUnavailableError
+from relayer.types import RouteId, checksum
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_TTL_S = 7 * 24 * 3600
+"""Published signatures expire after a week untouched (validators re-publish what is still needed)."""
+MAX_ALARMS = 1000
+T = TypeVar("T")
+
+
+class Alarm(BaseModel):
+    """An operator-visible alarm (e.g. a route halted on a signing conflict)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    route: str
+    text: str
+    at: float
+    """Unix time it was raised."""
+
+
+def _where(url: str) -> str:
+    """host:port/db of a Redis URL, without credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+
+class Store:
+    """Typed access to the relayer's Redis keys (all under `prefix`)."""
+
+    def __init__(self, redis_url: str, prefix: str = "xmargin", signature_ttl_s: int = SIGNATURE_TTL_S) -> None:
+        self.where = _where(redis_url)
+        self.prefix = prefix
+        self.signature_ttl_s = signature_ttl_s
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+
+    def _guard(self, operation: str, fn: Callable[[], T]) -> T:
+        """Run one Redis operation; Redis failures become StoreUnavailableError."""
+        try:
+            return fn()
+        except LockError:
+            raise
+        except RedisError as err:
+            raise StoreUnavailableError(self.where, operation, f"{type(err).__name__}: {err}") from err
+
+    def _sig_key(self, route: RouteId, nonce: int) -> str:
+        return f"{self.prefix}:sig:{route}:{nonce}"
+
+    def _signed_key(self, route: RouteId) -> str:
+        return f"{self.prefix}:signed:{route}"
+
+    def ping(self) -> bool:
+        """True if Redis answers."""
+        try:
+            return bool(self.redis.ping())
+        except RedisError:
+            return False
+
+    def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
+        """Record `validator`'s signature of (route, nonce, head); idempotent. Callers verify it first."""
+        sig_key, signed_key = self._sig_key(route, nonce), self._signed_key(route)
+        field = f"{bytes(head).hex()}:{checksum(validator)}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(sig_key, field, bytes(signature))
+        pipe.zadd(signed_key, {str(nonce): nonce})
+        pipe.expire(sig_key, self.signature_ttl_s)
+        pipe.expire(signed_key, self.signature_ttl_s)
+        self._guard("publish_signature", pipe.execute)
+
+    def signatures_for(self, route: RouteId, nonce: int) -> dict[bytes, dict[str, bytes]]:
+        """{head: {validator: signature}} published for (route, nonce); empty if none."""
+        raw = self._guard("signatures_for", lambda: self.redis.hgetall(self._sig_key(route, nonce)))
+        out: dict[bytes, dict[str, bytes]] = {}
+        for field, sig in raw.items():
+            head_hex, validator = field.decode().split(":")
+            out.setdefault(bytes.fromhex(head_hex), {})[validator] = bytes(sig)
+        return out
+
+    def signed_nonces(self, route: RouteId) -> list[int]:
+        """Nonces of `route` with at least one published signature, ascending."""
+        raw = self._guard("signed_nonces", lambda: self.redis.zrange(self._signed_key(route), 0, -1))
+        return sorted(int(n) for n in raw)
+
+    def forget_below(self, route: RouteId, nonce: int) -> int:
+        """Drop signatures for nonces < `nonce` (already processed); returns how many nonces went."""
+        old = [n for n in self.signed_nonces(route) if n < nonce]
+        if old:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.delete(*(self._sig_key(route, n) for n in old))
+            pipe.zrem(self._signed_key(route), *(str(n) for n in old))
+            self._guard("forget_below", pipe.execute)
+        return len(old)
+
+    def get_cursor(self, name: str) -> int | None:
+        """A scan cursor (a block number), or None if unknown: callers restart from chain state."""
+        raw = self._guard("get_cursor", lambda: self.redis.get(f"{self.prefix}:cursor:{name}"))
+        return int(raw) if raw is not None else None
+
+    def set_cursor(self, name: str, value: int) -> None:
+        """Remember a scan cursor (an optimisation only)."""
+        self._guard("set_cursor", lambda: self.redis.set(f"{self.prefix}:cursor:{name}", int(value)))
+
+    @contextmanager
+    def lock(self, name: str, ttl: float, blocking_timeout: float = 5.0) -> Iterator[None]:
+        """Hold the named lock across processes for at most `ttl` s; LockUnavailableError if not got
+        within `blocking_timeout` s, or if it expired before release (the work outlived its ttl)."""
+        lock = self.redis.lock(f"{self.prefix}:lock:{name}", timeout=ttl, blocking_timeout=blocking_timeout)
+        if not self._guard("lock", lambda: lock.acquire(blocking=blocking_timeout > 0)):
+            raise LockUnavailableError(name, f"held elsewhere (waited {blocking_timeout}s)")
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            try:
+                self._guard("unlock", lock.release)
+            except LockError as err:
+                log.warning("lock %s expired before release", name)
+                if not failed:
+                    raise LockUnavailableError(name, f"expired after ttl {ttl}s before release") from err
+
+    def raise_alarm(self, route: RouteId | str, text: str) -> None:
+        """Record an alarm for operators (newest first, the last MAX_ALARMS kept)."""
+        alarm = Alarm(route=str(route), text=text, at=time.time())
+        log.error("ALARM route %s: %s", route, text)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lpush(f"{self.prefix}:alarms", alarm.model_dump_json())
+        pipe.ltrim(f"{self.prefix}:alarms", 0, MAX_ALARMS - 1)
+        self._guard("raise_alarm", pipe.execute)
+
+    def alarms(self) -> list[Alarm]:
+        """Recorded alarms, newest first."""
+        raw = self._guard("alarms", lambda: self.redis.lrange(f"{self.prefix}:alarms", 0, -1))
+        return [Alarm.model_validate(json.loads(item)) for item in raw]

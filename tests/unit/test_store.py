@@ -1,0 +1,139 @@
+"""relayer.store.redis_store on a private redis-server (port 6391): signatures, cursors, locks, alarms."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+from eth_utils import to_checksum_address as cs
+
+from relayer.errors import LockUnavailableError, StoreUnavailableError
+from relayer.store.redis_store import Store
+from relayer.types import RouteId
+
+DEPOSIT = RouteId.parse("deposit:31338->31337")
+WITHDRAWAL = RouteId.parse("withdrawal:31337->31338")
+V1, V2, V3 = ("0x" + f"{i:02x}" * 20 for i in (0xA1, 0xB2, 0xC3))
+H1, H2 = b"\x01" * 32, b"\x02" * 32
+
+
+@pytest.fixture
+def store(private_redis_url):
+    """A Store on the private server, emptied before each test."""
+    redis.Redis.from_url(private_redis_url).flushdb()
+    return Store(private_redis_url)
+
+
+def sig(n: int) -> bytes:
+    return bytes([n]) * 65
+
+
+def test_signatures_group_by_head_and_validator(store):
+    store.publish_signature(DEPOSIT, 100, H1, V1, sig(1))
+    store.publish_signature(DEPOSIT, 100, H1, V2.lower(), sig(2))
+    store.publish_signature(DEPOSIT, 100, H2, V3, sig(3))
+    store.publish_signature(DEPOSIT, 100, H1, V1, sig(1))  # idempotent re-publication
+    got = store.signatures_for(DEPOSIT, 100)
+    assert got == {H1: {cs(V1): sig(1), cs(V2): sig(2)}, H2: {cs(V3): sig(3)}}  # checksummed keys
+    assert store.signatures_for(WITHDRAWAL, 100) == {} and store.signatures_for(DEPOSIT, 99) == {}
+
+
+def test_signed_nonces_sort_numerically_and_prune(store):
+    for nonce in (100, 9, 2, 10):
+        store.publish_signature(WITHDRAWAL, nonce, H1, V1, sig(nonce))
+    assert store.signed_nonces(WITHDRAWAL) == [2, 9, 10, 100]
+    assert store.signed_nonces(DEPOSIT) == []
+    assert store.forget_below(WITHDRAWAL, 10) == 2
+    assert store.signed_nonces(WITHDRAWAL) == [10, 100]
+    assert store.signatures_for(WITHDRAWAL, 9) == {} and store.signatures_for(WITHDRAWAL, 10) != {}
+    assert store.forget_below(WITHDRAWAL, 0) == 0
+
+
+def test_signatures_expire(private_redis_url):
+    redis.Redis.from_url(private_redis_url).flushdb()
+    short = Store(private_redis_url, signature_ttl_s=1)
+    short.publish_signature(DEPOSIT, 1, H1, V1, sig(1))
+    deadline = time.monotonic() + 5
+    while short.signed_nonces(DEPOSIT) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert short.signed_nonces(DEPOSIT) == [] and short.signatures_for(DEPOSIT, 1) == {}
+
+
+def test_cursors(store):
+    assert store.get_cursor("scan:deposit:31338->31337") is None
+    store.set_cursor("scan:deposit:31338->31337", 1234)
+    assert store.get_cursor("scan:deposit:31338->31337") == 1234
+
+
+def test_lock_excludes_other_holders(private_redis_url, store):
+    events: list[tuple[str, int]] = []
+
+    def worker(ident: int) -> None:
+        other = Store(private_redis_url)  # its own connection, as another process would have
+        for _ in range(5):
+            with other.lock("nonce:31337:relayer", ttl=5, blocking_timeout=10):
+                events.append(("enter", ident))
+                time.sleep(0.005)
+                events.append(("exit", ident))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(events) == 30
+    for k in range(0, 30, 2):  # every enter is followed by the same holder's exit
+        assert events[k][0] == "enter" and events[k + 1] == ("exit", events[k][1])
+
+
+def test_lock_held_elsewhere_is_refused_and_expiry_frees_it(private_redis_url, store):
+    other = Store(private_redis_url)
+    with store.lock("submit:deposit", ttl=5):
+        with pytest.raises(LockUnavailableError, match="held elsewhere"):
+            with other.lock("submit:deposit", ttl=5, blocking_timeout=0):
+                pass
+        with other.lock("submit:withdrawal", ttl=5, blocking_timeout=0):
+            pass  # other names are independent
+    with other.lock("submit:deposit", ttl=5, blocking_timeout=0):
+        pass
+    with pytest.raises(LockUnavailableError, match="expired"):
+        with store.lock("slow", ttl=0.1):
+            deadline = time.monotonic() + 5
+            while store.redis.exists("xmargin:lock:slow") and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+
+def test_alarms_newest_first(store):
+    store.raise_alarm(DEPOSIT, "signing conflict at nonce 7")
+    store.raise_alarm("withdrawal:31337->31338", "stuck tx")
+    alarms = store.alarms()
+    assert [(a.route, a.text) for a in alarms] == [
+        ("withdrawal:31337->31338", "stuck tx"),
+        ("deposit:31338->31337", "signing conflict at nonce 7"),
+    ]
+    assert alarms[0].at >= alarms[1].at > 0
+
+
+def test_after_flushdb_the_store_answers_empty(private_redis_url, store):
+    store.publish_signature(DEPOSIT, 5, H1, V1, sig(5))
+    store.set_cursor("c", 9)
+    store.raise_alarm(DEPOSIT, "x")
+    redis.Redis.from_url(private_redis_url).flushdb()
+    assert store.signatures_for(DEPOSIT, 5) == {}
+    assert store.signed_nonces(DEPOSIT) == []
+    assert store.get_cursor("c") is None
+    assert store.alarms() == []
+    with store.lock("after-wipe", ttl=5, blocking_timeout=0):
+        pass
+    store.publish_signature(DEPOSIT, 5, H1, V1, sig(5))  # and it keeps working
+    assert store.signed_nonces(DEPOSIT) == [5]
+
+
+def test_redis_down_raises_store_unavailable_without_credentials():
+    down = Store("redis://:hunter2@127.0.0.1:6390/0")
+    assert down.ping() is False
+    with pytest.raises(StoreUnavailableError) as info:
+        down.signatures_for(DEPOSIT, 1)
+    assert "127.0.0.1:6390/0" in str(info.value) and "hunter2" not in str(info.value)
