@@ -134,7 +134,8 @@ class ChainClient:
         """ChainCallError if the node serves another chain than configured."""
         actual = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
         if actual != self.chain_id:
-            raise ChainCallError(self.name, "eth_chainId", f"node reports chain id {actual}, configured {self.chain_id}")
+            reason = f"node reports chain id {actual}, configured {self.chain_id}"
+            raise ChainCallError(self.name, "eth_chainId", reason)
 
     def block_number(self) -> BlockNumber:
         """Latest block number."""

@@ -210,7 +210,8 @@ class RouteReader:
             args = _decode(self.dest_client.name, self.dest, event, log)
             out.append(
                 ProcessedBatch(
-                    args["lastNonce"], bytes(args["head"]), args["count"], log["blockNumber"], bytes(log["transactionHash"])
+                    args["lastNonce"], bytes(args["head"]), args["count"],
+                    log["blockNumber"], bytes(log["transactionHash"]),
                 )
             )
         return out

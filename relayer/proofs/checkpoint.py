@@ -80,7 +80,10 @@ def domain_separator(dest_chain_id: int, dest_contract: str) -> bytes:
     return keccak(
         encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [DOMAIN_TYPEHASH, keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION), dest_chain_id, checksum(dest_contract)],
+            [
+                DOMAIN_TYPEHASH, keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION),
+                dest_chain_id, checksum(dest_contract),
+            ],
         )
     )
 
