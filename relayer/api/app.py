@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Response
@@ -121,10 +121,19 @@ class _RouteCollector:
         yield from families.values()
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
-    """The API for one deployment (settings from $XMARGIN_CONFIG unless given)."""
+ValidatorSetOf = Callable[[RouteId], set[str]]
+
+
+def create_app(
+    settings: Settings | None = None, backend: Backend | None = None, validator_set: ValidatorSetOf | None = None
+) -> FastAPI:
+    """The API for one deployment (settings from $XMARGIN_CONFIG unless given).
+
+    `validator_set` gives a route's current validators; by default it is read from the route's
+    destination contract (`validatorsOf`), the same set that verifies the checkpoint on chain.
+    """
     backend = backend or Backend(settings or load_settings(), quick=True)
-    validator_sets = _ValidatorSets(backend)
+    validator_set = validator_set or _ValidatorSets(backend).of
     registry = CollectorRegistry()
     registry.register(_RouteCollector(backend))  # type: ignore[arg-type]
     accepted = Counter("xmargin_signatures_accepted", "Signatures accepted", ["route"], registry=registry)
@@ -188,7 +197,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         if signer != body.validator:
             rejected.labels("wrong_signer").inc()
             raise HTTPException(status_code=400, detail=f"signature recovers to {signer}, not {body.validator}")
-        if signer not in validator_sets.of(route):
+        if signer not in validator_set(route):
             rejected.labels("not_validator").inc()
             raise HTTPException(status_code=403, detail=f"{signer} is not in the validator set of {route}")
         backend.store.publish_signature(route, body.nonce, body.head, signer, signature)  # type: ignore[attr-defined]

@@ -12,8 +12,11 @@ from web3.contract import Contract
 
 from relayer.chain import contracts
 from relayer.chain.client import ChainClient
+from relayer.chain.routes import RouteReader
 from relayer.config import ChainConfig, Deployment, Settings, load_deployment
-from relayer.types import RouteId, RouteKind
+from relayer.errors import ChainCallError
+from relayer.store.redis_store import Store
+from relayer.types import RouteId
 
 
 class SignatureSource(Protocol):
@@ -75,8 +78,6 @@ class Backend:
     def store(self) -> SignatureSource:
         """The signature store (Redis), created on first use."""
         if self._store is None:
-            from relayer.store.redis_store import Store
-
             self._store = Store(self.settings.redis_url)
         return self._store
 
@@ -97,24 +98,32 @@ class Backend:
         return self.client(chain_id).name
 
 
-def source_nonce_at(backend: Backend, route: RouteId, block: int | str = "latest") -> int:
-    """The source contract's route nonce at `block`."""
-    client = backend.client(route.source_chain_id)
-    if route.kind is RouteKind.DEPOSIT:
-        nonce, _ = client.call(backend.lockbox(route.source_chain_id).functions.depositRoute(), block)
-    else:
-        nonce, _ = client.call(backend.ledger().functions.withdrawalRoute(route.dest_chain_id), block)
-    return int(nonce)
+def reader(backend: Backend, route: RouteId) -> RouteReader:
+    """RouteReader of `route` over the backend's clients."""
+    return RouteReader(route, backend.deployment, backend.clients)
 
 
-def processed_nonce(backend: Backend, route: RouteId) -> int:
-    """The destination contract's processed nonce for the route (latest block)."""
-    client = backend.client(route.dest_chain_id)
-    if route.kind is RouteKind.DEPOSIT:
-        nonce, _ = client.call(backend.ledger().functions.depositRoute(route.source_chain_id))
-    else:
-        nonce, _ = client.call(backend.lockbox(route.dest_chain_id).functions.withdrawalRoute())
-    return int(nonce)
+def source_nonce_at(route_reader: RouteReader, block: int) -> int:
+    """The source contract's route nonce at `block`; 0 before the contract existed."""
+    try:
+        return route_reader.source_state(block).nonce
+    except ChainCallError:
+        code = route_reader.source_client.w3.eth.get_code(route_reader.source_address, block_identifier=block)
+        if len(code) == 0:
+            return 0
+        raise
+
+
+def first_block_above(route_reader: RouteReader, nonce: int, head: int) -> int:
+    """Lowest block whose source nonce exceeds `nonce` (bisection on historical state, O(log head) calls)."""
+    low, high = 0, head
+    while low < high:
+        mid = (low + high) // 2
+        if source_nonce_at(route_reader, mid) > nonce:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 def attested_nonce(store: SignatureSource, route: RouteId, threshold: int) -> int:
@@ -125,27 +134,16 @@ def attested_nonce(store: SignatureSource, route: RouteId, threshold: int) -> in
     return 0
 
 
-def first_block_above(backend: Backend, route: RouteId, nonce: int, head: int) -> int:
-    """Lowest block whose source nonce exceeds `nonce` (binary search on historical state, O(log head))."""
-    low, high = 0, head
-    while low < high:
-        mid = (low + high) // 2
-        if source_nonce_at(backend, route, mid) > nonce:
-            high = mid
-        else:
-            low = mid + 1
-    return low
-
-
 def route_status(backend: Backend, route: RouteId, now: float | None = None) -> RouteStatus:
     """State and lag of one route."""
-    source = backend.client(route.source_chain_id)
-    head = source.block_number()
-    source_nonce = source_nonce_at(backend, route, head)
-    processed = processed_nonce(backend, route)
+    route_reader = reader(backend, route)
+    source = route_reader.source_client
+    head = int(source.block_number())
+    source_nonce = route_reader.source_state(head).nonce
+    processed = route_reader.dest_state().nonce
     lag_blocks, lag_seconds = 0, 0.0
     if source_nonce > processed:
-        block = first_block_above(backend, route, processed, head)
+        block = first_block_above(route_reader, processed, head)
         lag_blocks = head - block
         lag_seconds = max(0.0, (now or time.time()) - float(source.get_block(block)["timestamp"]))
     return RouteStatus(

@@ -1,0 +1,95 @@
+"""One devnet per session on test ports: 3 real anvil chains, real Redis (a dedicated DB), real Celery
+worker processes. Always torn down (process groups killed), even when a test or the start-up fails.
+
+Environment:
+  XMARGIN_TEST_REDIS_URL   Redis to use; its DB index is forced to 5 (default redis://127.0.0.1:6379/5).
+  XMARGIN_TEST_BASE_PORT   hub RPC port; spokes +1, +2, API +3 (default 8750).
+  XMARGIN_TEST_REDIS_FLUSHALL=1  the Redis is private to the tests: wipe it with FLUSHALL
+                           (default: FLUSHDB of DB 5 only, so a shared Redis keeps its other DBs).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import Depositor  # noqa: E402
+
+from relayer.api.views import Backend  # noqa: E402
+from relayer.config import load_settings  # noqa: E402
+from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
+from relayer.devnet.runner import Devnet  # noqa: E402
+
+TEST_REDIS_DB = 5
+
+
+def _test_redis_url() -> str:
+    """The test Redis URL with its DB index forced to 5."""
+    parts = urlsplit(os.environ.get("XMARGIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/5"))
+    return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is end to end."""
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> DevnetLayout:
+    return DevnetLayout(
+        dir=tmp_path_factory.mktemp("devnet"),
+        base_port=int(os.environ.get("XMARGIN_TEST_BASE_PORT", "8750")),
+        redis_url=_test_redis_url(),
+        confirmations=2,
+        block_time=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def devnet(layout: DevnetLayout) -> Iterator[Devnet]:
+    """The running devnet; every process group it started is stopped at the end, whatever happened."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in list(os.environ):
+            # Inherited settings would override the devnet's config files in the child processes.
+            if name.startswith("XMARGIN_") and name not in ("XMARGIN_BUILD_DIR", "XMARGIN_ANVIL"):
+                env.delenv(name)
+        net = Devnet(layout, report=lambda m: print(f"[devnet] {m}", flush=True))
+        try:
+            net.up()
+            yield net
+        finally:
+            net.down()
+
+
+@pytest.fixture(scope="session")
+def backend(devnet: Devnet) -> Backend:
+    return Backend(load_settings(devnet.layout.config_path))
+
+
+@pytest.fixture(scope="session")
+def depositors(backend: Backend) -> dict[tuple[str, str], Depositor]:
+    """(user, spoke name) -> a depositor with every ERC20 approved."""
+    out = {}
+    for chain in backend.settings.chains.values():
+        if chain.role != "spoke":
+            continue
+        for user, key in USER_KEYS.items():
+            depositor = Depositor(backend, chain.chain_id, key)
+            depositor.approve_all()
+            out[(user, chain.name)] = depositor
+    return out
+
+
+@pytest.fixture(scope="session")
+def flush_redis() -> str:
+    """Which wipe the FLUSH test performs: FLUSHALL only on a Redis private to the tests."""
+    return "FLUSHALL" if os.environ.get("XMARGIN_TEST_REDIS_FLUSHALL") == "1" else "FLUSHDB"

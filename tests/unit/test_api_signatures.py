@@ -1,0 +1,175 @@
+"""POST /signatures stores only signatures that recover to a current validator of the route's destination."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+import yaml
+from eth_account import Account
+from eth_utils import keccak
+
+from relayer.api.app import create_app
+from relayer.api.views import Backend
+from relayer.config import load_settings
+from relayer.devnet._proc import poll
+from relayer.proofs.checkpoint import Checkpoint, sign
+from relayer.types import RouteId
+
+PORT = 8760
+HUB, SPOKE = 31337, 31338
+LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+LOCKBOX = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+KEYS = ["0x" + keccak(text=f"api-test-validator-{i}").hex() for i in range(3)]
+VALIDATORS = [Account.from_key(k).address for k in KEYS]
+OUTSIDER = "0x" + keccak(text="api-test-outsider").hex()
+DEPOSIT = RouteId.parse(f"deposit:{SPOKE}->{HUB}")
+WITHDRAWAL = RouteId.parse(f"withdrawal:{HUB}->{SPOKE}")
+HEAD = bytes.fromhex("11" * 32)
+
+
+class MemoryStore:
+    """In-memory stand-in of relayer.store's signature keys."""
+
+    def __init__(self) -> None:
+        self.sigs: dict[tuple[str, int], dict[bytes, dict[str, bytes]]] = {}
+
+    def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
+        self.sigs.setdefault((str(route), nonce), {}).setdefault(head, {})[validator] = signature
+
+    def signed_nonces(self, route: RouteId) -> list[int]:
+        return sorted(n for r, n in self.sigs if r == str(route))
+
+    def signatures_for(self, route: RouteId, nonce: int) -> dict[bytes, dict[str, bytes]]:
+        return self.sigs.get((str(route), nonce), {})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryStore]]:
+    root: Path = tmp_path_factory.mktemp("api")
+    deployment = {
+        "hub": {"chain_id": HUB, "ledger": LEDGER},
+        "spokes": {str(SPOKE): {"lockbox": LOCKBOX}},
+        "validators": VALIDATORS,
+        "threshold": 2,
+    }
+    (root / "deployment.json").write_text(json.dumps(deployment))
+    (root / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "chains": {
+                    "hub": {"chain_id": HUB, "rpc_urls": ["http://127.0.0.1:9"], "role": "hub"},
+                    "spoke-a": {"chain_id": SPOKE, "rpc_urls": ["http://127.0.0.1:9"], "role": "spoke"},
+                },
+                "deployment_file": str(root / "deployment.json"),
+            }
+        )
+    )
+    store = MemoryStore()
+    backend = Backend(load_settings(root / "config.yaml"), store=store, quick=True)
+    app = create_app(backend=backend, validator_set=lambda route: set(VALIDATORS))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    poll(lambda: server.started, "API server to start", 10)
+    try:
+        yield f"http://127.0.0.1:{PORT}", store
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _body(route: RouteId, nonce: int, key: str, dest_chain: int, dest: str, claimed: str | None = None) -> dict:
+    source = LOCKBOX if route.kind.value == "deposit" else LEDGER
+    cp = Checkpoint(source_chain_id=route.source_chain_id, source=source, nonce=nonce, head=HEAD)
+    signature = sign(cp, dest_chain, dest, key)
+    return {
+        "route": str(route),
+        "nonce": nonce,
+        "head": "0x" + HEAD.hex(),
+        "validator": claimed or Account.from_key(key).address,
+        "signature": "0x" + signature.hex(),
+    }
+
+
+def test_a_validator_signature_for_the_route_destination_is_stored(served) -> None:
+    url, store = served
+    reply = requests.post(f"{url}/signatures", json=_body(DEPOSIT, 4, KEYS[0], HUB, LEDGER), timeout=5)
+    assert reply.status_code == 201, reply.text
+    assert store.signatures_for(DEPOSIT, 4)[HEAD].keys() == {VALIDATORS[0]}
+
+
+def test_withdrawal_signatures_are_checked_against_the_lockbox_domain(served) -> None:
+    url, store = served
+    reply = requests.post(f"{url}/signatures", json=_body(WITHDRAWAL, 1, KEYS[1], SPOKE, LOCKBOX), timeout=5)
+    assert reply.status_code == 201, reply.text
+    assert VALIDATORS[1] in store.signatures_for(WITHDRAWAL, 1)[HEAD]
+
+
+def test_a_signer_outside_the_validator_set_is_refused(served) -> None:
+    url, store = served
+    reply = requests.post(f"{url}/signatures", json=_body(DEPOSIT, 5, OUTSIDER, HUB, LEDGER), timeout=5)
+    assert reply.status_code == 403
+    assert store.signatures_for(DEPOSIT, 5) == {}
+
+
+def test_a_signature_claimed_for_another_validator_is_refused(served) -> None:
+    url, store = served
+    body = _body(DEPOSIT, 6, OUTSIDER, HUB, LEDGER, claimed=VALIDATORS[2])
+    reply = requests.post(f"{url}/signatures", json=body, timeout=5)
+    assert reply.status_code == 400
+    assert "recovers to" in reply.json()["detail"]
+    assert store.signatures_for(DEPOSIT, 6) == {}
+
+
+def test_a_signature_for_another_destination_contract_is_refused(served) -> None:
+    """Signed for the lockbox's domain but published for the deposit route: recovers to a stranger."""
+    url, store = served
+    body = _body(DEPOSIT, 7, KEYS[0], HUB, LOCKBOX)
+    reply = requests.post(f"{url}/signatures", json=body, timeout=5)
+    assert reply.status_code == 400
+    assert store.signatures_for(DEPOSIT, 7) == {}
+
+
+def test_a_signature_for_another_chain_is_refused(served) -> None:
+    url, store = served
+    body = _body(DEPOSIT, 8, KEYS[0], SPOKE, LEDGER)
+    reply = requests.post(f"{url}/signatures", json=body, timeout=5)
+    assert reply.status_code == 400
+    assert store.signatures_for(DEPOSIT, 8) == {}
+
+
+def test_a_tampered_head_is_refused(served) -> None:
+    url, store = served
+    body = _body(DEPOSIT, 9, KEYS[0], HUB, LEDGER)
+    body["head"] = "0x" + "22" * 32
+    reply = requests.post(f"{url}/signatures", json=body, timeout=5)
+    assert reply.status_code == 400
+    assert store.signatures_for(DEPOSIT, 9) == {}
+
+
+def test_an_unknown_route_is_404_and_a_malformed_signature_422(served) -> None:
+    url, _ = served
+    body = _body(DEPOSIT, 10, KEYS[0], HUB, LEDGER)
+    assert requests.post(f"{url}/signatures", json={**body, "route": "deposit:31339->31337"}, timeout=5).status_code == 404
+    assert requests.post(f"{url}/signatures", json={**body, "signature": "0x1234"}, timeout=5).status_code == 422
+
+
+def test_health_reports_unreachable_chains_with_503(served) -> None:
+    url, _ = served
+    reply = requests.get(f"{url}/health", timeout=30)
+    assert reply.status_code == 503
+    assert reply.json()["chains"]["hub"]["ok"] is False
+
+
+def test_metrics_are_prometheus_text(served) -> None:
+    url, _ = served
+    reply = requests.get(f"{url}/metrics", timeout=30)
+    assert reply.status_code == 200
+    assert "xmargin_routes_up 0.0" in reply.text
+    assert "xmargin_signatures_accepted_total" in reply.text
