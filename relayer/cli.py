@@ -21,8 +21,8 @@ from relayer.errors import ConfigError, RpcUnavailableError, XmarginError
 app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
 devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contracts, 5 validators, relayer.")
 app.add_typer(devnet_app, name="devnet")
-out = Console()
-err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DEFAULT_CONFIG = Path(".devnet/config.yaml")
 ConfigOpt = Annotated[
@@ -221,12 +221,13 @@ def status(
         out.print_json(json.dumps([s.model_dump() for s in statuses]))
         return
     table = Table(title="xmargin routes")
-    for column in ("route", "from", "to", "source", "attested", "processed", "lag blocks", "lag s", ""):
-        table.add_column(column, justify="right" if column not in ("route", "from", "to", "") else "left")
+    for column in ("route", "source nonce", "attested", "processed", "lag blocks", "lag s", "state"):
+        table.add_column(column, justify="left" if column in ("route", "state") else "right")
     for s in statuses:
         table.add_row(
-            s.route, s.source_chain, s.dest_chain, str(s.source_nonce), str(s.attested_nonce), str(s.processed_nonce),
-            str(s.lag_blocks), f"{s.lag_seconds:.0f}", "[green]caught up[/green]" if s.caught_up else f"{s.pending} pending",
+            f"{s.kind} {s.source_chain} -> {s.dest_chain}", str(s.source_nonce), str(s.attested_nonce),
+            str(s.processed_nonce), str(s.lag_blocks), f"{s.lag_seconds:.0f}",
+            "[green]caught up[/green]" if s.caught_up else f"[yellow]{s.pending} pending[/yellow]",
         )
     out.print(table)
 
