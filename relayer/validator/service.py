@@ -1,0 +1,273 @@
+"""Validator: verify a route's finalized messages on the source chain, sign checkpoints, publish them.
+
+One tick of one route: scan from the cursor (in the signing-protection db) to the finalized block,
+prove every message's receipt against its block's receiptsRoot, recompute the hash chain, check it
+against the source contract's stored (nonce, head), then sign the deterministic checkpoint nonces:
+record first (never two heads for one nonce), publish second. Generic over deposit and withdrawal
+routes: RouteReader knows which contract and event each kind uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from eth_abi import encode
+from eth_account import Account
+from eth_utils import event_abi_to_log_topic
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from relayer.chain.client import ChainClient
+from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED, RouteReader
+from relayer.config import Deployment
+from relayer.errors import ChainError, HeadMismatchError, ReceiptProofError, SigningConflictError
+from relayer.proofs import checkpoint as cps
+from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, check_chain
+from relayer.proofs.receipts import build_receipts_trie, decode_receipt_logs, receipt_proof, verify_receipt_proof
+from relayer.store.redis_store import Store
+from relayer.types import MAX_BATCH, BlockNumber, RouteId, RouteKind
+from relayer.validator.selection import checkpoint_nonces
+from relayer.validator.signer_db import ScanCursor, SignedCheckpoint, SignerDb
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BLOCKS_PER_TICK = 5000
+"""Blocks scanned per tick at most, so one tick stays short; the next tick continues."""
+_DEPOSITED_TOPIC = event_abi_to_log_topic(DEPOSITED)
+_WITHDRAWAL_QUEUED_TOPIC = event_abi_to_log_topic(WITHDRAWAL_QUEUED)
+
+
+class SourceReorgedError(ChainError):
+    """A block changed under the scan (the log's block hash is no longer the canonical one): retry."""
+
+    def __init__(self, chain: str, block: int, expected: bytes, actual: bytes) -> None:
+        self.chain = chain
+        self.block = block
+        super().__init__(
+            f"chain {chain}: block {block} is now 0x{actual.hex()}, the scan saw 0x{expected.hex()}"
+        )
+
+
+class ValidatorTickResult(BaseModel):
+    """What one validator tick of one route did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    route: str
+    validator: str
+    finalized_block: int
+    scanned_from: int | None = None
+    scanned_to: int | None = None
+    """Last block verified this tick (None: nothing new was final)."""
+    signed: tuple[int, ...] = ()
+    """Checkpoint nonces newly recorded and published."""
+    republished: int = 0
+    """Recorded signatures published again for nonces the destination still needs."""
+    rewound: bool = False
+    """The cursor's block left the canonical chain (reorg past finality): rescanned from the start."""
+    halted: str | None = None
+    """Why the route is halted (nothing was signed)."""
+
+
+def expected_log(kind: RouteKind, route: RouteId, source: str, item: RouteMessage) -> tuple[str, list[bytes], bytes]:
+    """The (address, topics, data) a message's source event must have in its receipt (docs/protocol.md)."""
+    msg = item.message
+    if kind is RouteKind.DEPOSIT:
+        assert isinstance(msg, DepositMessage)
+        topics = [
+            _DEPOSITED_TOPIC,
+            encode(["uint64"], [item.nonce]),
+            encode(["address"], [msg.depositor]),
+            encode(["address"], [msg.account]),
+        ]
+        data = encode(["address", "uint256", "bytes32"], [msg.token, msg.amount, item.head])
+    else:
+        topics = [
+            _WITHDRAWAL_QUEUED_TOPIC,
+            encode(["uint64"], [route.dest_chain_id]),
+            encode(["uint64"], [item.nonce]),
+            encode(["address"], [msg.account]),
+        ]
+        data = encode(
+            ["address", "address", "uint256", "bytes32"], [msg.recipient, msg.token, msg.amount, item.head]  # type: ignore[union-attr]
+        )
+    return source, topics, data
+
+
+class Validator:
+    """One validator identity signing every route it is asked to tick."""
+
+    def __init__(
+        self,
+        name: str,
+        key: SecretStr | str,
+        db: SignerDb,
+        store: Store,
+        deployment: Deployment,
+        clients: Mapping[int, ChainClient],
+        max_batch: int = MAX_BATCH,
+        max_blocks_per_tick: int = DEFAULT_MAX_BLOCKS_PER_TICK,
+        start_block: int = 0,
+    ) -> None:
+        self.name = name
+        self._key = key if isinstance(key, SecretStr) else SecretStr(key)
+        self.address = Account.from_key(self._key.get_secret_value()).address
+        self.db = db
+        self.store = store
+        self.deployment = deployment
+        self.clients = clients
+        self.max_batch = max_batch
+        self.max_blocks_per_tick = max_blocks_per_tick
+        self.start_block = start_block
+        self._readers: dict[RouteId, RouteReader] = {}
+
+    def reader(self, route: RouteId) -> RouteReader:
+        """The route's reader (cached)."""
+        if route not in self._readers:
+            self._readers[route] = RouteReader(route, self.deployment, self.clients)
+        return self._readers[route]
+
+    def tick(self, route: RouteId) -> ValidatorTickResult:
+        """Verify and sign what became final on `route` since the last tick; re-publish what the
+        destination still needs. Idempotent. SigningConflictError (route halted, alarm raised) if
+        the chain now shows another head for an already signed nonce."""
+        reader = self.reader(route)
+        source = reader.source_address
+        base = {"route": str(route), "validator": self.name}
+        halted = self.db.halted(route)
+        if halted is not None:
+            return ValidatorTickResult(**base, finalized_block=-1, halted=halted)
+        final = reader.source_client.finalized_block()
+        cursor, rewound = self._cursor(route, reader, final)
+        signed: list[int] = []
+        scanned: tuple[int, int] | None = None
+        start = cursor.block + 1 if cursor is not None else self.start_block
+        if start <= final:
+            to = BlockNumber(min(final, start + self.max_blocks_per_tick - 1))
+            prev = cursor or ScanCursor(block=start - 1, block_hash=ZERO_HEAD, nonce=0, head=ZERO_HEAD)
+            signed = self._scan_and_sign(route, reader, prev, start, to)
+            scanned = (start, to)
+        republished = self._republish(route, reader)
+        return ValidatorTickResult(
+            **base,
+            finalized_block=final,
+            scanned_from=scanned[0] if scanned else None,
+            scanned_to=scanned[1] if scanned else None,
+            signed=tuple(signed),
+            republished=republished,
+            rewound=rewound,
+        )
+
+    # scanning ----------------------------------------------------------------------------
+
+    def _cursor(self, route: RouteId, reader: RouteReader, final: int) -> tuple[ScanCursor | None, bool]:
+        """The scan cursor, rewound to the start if its block left the canonical chain. A route
+        still empty at the finalized block starts right there (nothing before it to scan)."""
+        source = reader.source_address
+        cursor = self.db.cursor(route, source)
+        if cursor is not None:
+            if cursor.block > final:
+                return cursor, False  # the finalized block moved back (node lag): nothing to do
+            block = reader.source_client.get_block(cursor.block)
+            if bytes(block["hash"]) == cursor.block_hash:
+                return cursor, False
+            text = (
+                f"validator {self.name}: block {cursor.block} of chain {route.source_chain_id} was replaced "
+                f"after it was final; rescanning the route to re-check every signed checkpoint"
+            )
+            self.store.raise_alarm(route, text)
+            self.db.reset_cursor(route, source)
+            return None, True
+        state = reader.source_state(final)
+        if state.nonce == 0:
+            block = reader.source_client.get_block(final)
+            empty = ScanCursor(block=final, block_hash=bytes(block["hash"]), nonce=0, head=ZERO_HEAD)
+            self.db.set_cursor(route, source, empty)
+            return empty, False
+        return None, False
+
+    def _scan_and_sign(
+        self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber
+    ) -> list[int]:
+        """Verify blocks [start, to] and sign their checkpoints; returns the newly signed nonces."""
+        messages = reader.scan_messages(start, to)
+        head = check_chain(prev.head, prev.nonce, messages)
+        last_nonce = messages[-1].nonce if messages else prev.nonce
+        proven_blocks = self._prove_receipts(route, reader, messages)
+        state = reader.source_state(to)
+        if state.nonce != last_nonce or state.head != head:
+            raise HeadMismatchError(last_nonce, head, state.head, route)
+        to_block = reader.source_client.get_block(to)
+        newly: list[int] = []
+        heads = {m.nonce: m for m in messages}
+        for nonce in checkpoint_nonces(((m.nonce, m.block_number) for m in messages), self.max_batch):
+            item = heads[nonce]
+            if self._sign(route, reader, item, proven_blocks[item.block_number]):
+                newly.append(nonce)
+        self.db.set_cursor(
+            route,
+            reader.source_address,
+            ScanCursor(block=to, block_hash=bytes(to_block["hash"]), nonce=last_nonce, head=head),
+        )
+        if newly:
+            log.info("validator %s route %s: signed nonces %s", self.name, route, newly)
+        return newly
+
+    def _prove_receipts(
+        self, route: RouteId, reader: RouteReader, messages: Sequence[RouteMessage]
+    ) -> dict[int, bytes]:
+        """For each block holding messages: its receipts rebuild the header's receiptsRoot, and each
+        message's event is in its receipt as proven by a trie proof. Returns block -> block hash."""
+        client = reader.source_client
+        by_block: dict[int, list[RouteMessage]] = {}
+        for item in messages:
+            by_block.setdefault(item.block_number, []).append(item)
+        hashes: dict[int, bytes] = {}
+        for number, items in by_block.items():
+            header = client.get_block(number)
+            block_hash, root = bytes(header["hash"]), bytes(header["receiptsRoot"])
+            for item in items:
+                if item.block_hash != block_hash:
+                    raise SourceReorgedError(client.name, number, item.block_hash, block_hash)
+            receipts = client.block_receipts(number)
+            rebuilt, _ = build_receipts_trie(receipts)
+            if rebuilt != root:
+                raise ReceiptProofError(-1, f"block {number}: receipts rebuild root 0x{rebuilt.hex()}, header says 0x{root.hex()}")
+            for item in items:
+                if bytes(receipts[item.tx_index]["transactionHash"]) != item.tx_hash:
+                    raise ReceiptProofError(item.tx_index, f"block {number}: receipt is not of tx 0x{item.tx_hash.hex()}")
+                encoded = verify_receipt_proof(root, item.tx_index, receipt_proof(receipts, item.tx_index))
+                address, topics, data = expected_log(route.kind, route, reader.source_address, item)
+                proven = decode_receipt_logs(encoded)
+                if not any(lg.address == address and lg.topics == topics and lg.data == data for lg in proven):
+                    raise ReceiptProofError(item.tx_index, f"block {number}: nonce {item.nonce} event not in the proven receipt")
+            hashes[number] = block_hash
+        return hashes
+
+    # signing -----------------------------------------------------------------------------
+
+    def _sign(self, route: RouteId, reader: RouteReader, item: RouteMessage, block_hash: bytes) -> bool:
+        """Sign the checkpoint at `item`: record it first, then publish. True if newly recorded."""
+        checkpoint = reader.checkpoint(item.nonce, item.head)
+        signature = cps.sign(checkpoint, route.dest_chain_id, reader.dest_address, self._key)
+        record = SignedCheckpoint(
+            nonce=item.nonce, head=item.head, signature=signature, block=item.block_number, block_hash=block_hash
+        )
+        try:
+            new = self.db.record(route, reader.source_address, record)
+        except SigningConflictError as err:
+            self.store.raise_alarm(route, f"validator {self.name}: {err}; route halted")
+            raise
+        kept = record if new else self.db.signed(route, reader.source_address, item.nonce)
+        assert kept is not None
+        self.store.publish_signature(route, kept.nonce, kept.head, self.address, kept.signature)
+        return new
+
+    def _republish(self, route: RouteId, reader: RouteReader) -> int:
+        """Publish again the recorded signatures the destination can still use: nonces in
+        (processed, processed + max_batch], so a Redis wipe loses nothing."""
+        processed = reader.dest_state().nonce
+        kept = self.db.signed_between(route, reader.source_address, processed, processed + self.max_batch)
+        for item in kept:
+            self.store.publish_signature(route, item.nonce, item.head, self.address, item.signature)
+        return len(kept)

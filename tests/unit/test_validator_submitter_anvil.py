@@ -1,0 +1,268 @@
+"""Validators and a submitter on two real anvil chains: deposits credited once, withdrawals
+released once, a Redis wipe loses nothing, replays are recognised, finality is waited for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+from pydantic import SecretStr
+from web3 import Web3
+from web3.exceptions import ContractCustomError
+
+from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
+from conftest import start_anvil, stop_process
+from relayer.chain.client import ChainClient
+from relayer.chain.contracts import build_dir, load_artifact
+from relayer.config import ChainConfig, Deployment, SubmitterConfig
+from relayer.store.redis_store import Store
+from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
+from relayer.types import RouteId
+from relayer.validator.service import Validator
+from relayer.validator.signer_db import SignerDb
+
+pytestmark = pytest.mark.skipif(
+    not all((build_dir() / f"{n}.json").exists() for n in ("Lockbox", "MarginLedger", "MockERC20")),
+    reason=f"contract artifacts Lockbox/MarginLedger/MockERC20 missing in {build_dir()} (brownie compile after merging ledger+lockbox)",
+)
+
+HUB_ID, SPOKE_ID = 31337, 31338
+HUB_PORT, SPOKE_PORT = 8730, 8731
+CONFIRMATIONS = 2
+DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil dev 0
+SUBMITTER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil dev 1
+USER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # anvil dev 2
+VALIDATOR_KEYS = ["0x" + keccak(text=f"xmargin-test-validator-{i}").hex() for i in range(4)]
+THRESHOLD = 3
+GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
+USDC_DECIMALS, ASSET_ID, SCALE = 6, 1, 10**12
+DEPOSIT_ROUTE = RouteId.parse(f"deposit:{SPOKE_ID}->{HUB_ID}")
+WITHDRAWAL_ROUTE = RouteId.parse(f"withdrawal:{HUB_ID}->{SPOKE_ID}")
+
+
+def _wait(w3: Web3, tx_hash: bytes) -> None:
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
+    assert receipt["status"] == 1
+
+
+def _deploy(w3: Web3, name: str, *args: object) -> str:
+    art = load_artifact(name)
+    tx = w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(*args).transact()
+    receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.05)
+    return receipt["contractAddress"]
+
+
+@dataclass
+class Net:
+    hub: Web3
+    spoke: Web3
+    deployment: Deployment
+    clients: dict[int, ChainClient]
+    ledger: object
+    lockbox: object
+    usdc: object
+    user: str
+
+
+def _setup(hub_port: int, spoke_port: int) -> Net:
+    hub, spoke = (Web3(Web3.HTTPProvider(f"http://127.0.0.1:{p}")) for p in (hub_port, spoke_port))
+    deployer = Account.from_key(DEPLOYER_KEY).address
+    user = Account.from_key(USER_KEY).address
+    validators = [Account.from_key(k).address for k in VALIDATOR_KEYS]
+    for w3 in (hub, spoke):
+        w3.eth.default_account = deployer
+    ledger_addr = _deploy(hub, "MarginLedger", deployer)
+    lockbox_addr = _deploy(spoke, "Lockbox", HUB_ID, ledger_addr, deployer)
+    usdc_addr = _deploy(spoke, "MockERC20", "USD Coin", "USDC", USDC_DECIMALS)
+    ledger = hub.eth.contract(address=ledger_addr, abi=load_artifact("MarginLedger").abi)
+    lockbox = spoke.eth.contract(address=lockbox_addr, abi=load_artifact("Lockbox").abi)
+    usdc = spoke.eth.contract(address=usdc_addr, abi=load_artifact("MockERC20").abi)
+    for fn in (
+        ledger.functions.listAsset(ASSET_ID, "USDC", 18),
+        ledger.functions.registerSpoke(SPOKE_ID, lockbox_addr),
+        ledger.functions.listToken(SPOKE_ID, usdc_addr, ASSET_ID, USDC_DECIMALS),
+        ledger.functions.setValidators(SPOKE_ID, validators, THRESHOLD),
+    ):
+        _wait(hub, fn.transact())
+    for fn in (
+        lockbox.functions.listToken(usdc_addr),
+        lockbox.functions.setRateLimit(usdc_addr, 10**12, 10**9),
+        lockbox.functions.setValidators(HUB_ID, validators, THRESHOLD),
+        usdc.functions.mint(user, 10**12),
+    ):
+        _wait(spoke, fn.transact())
+    _wait(spoke, usdc.functions.approve(lockbox_addr, 2**256 - 1).transact({"from": user}))
+    deployment = Deployment(
+        hub={"chain_id": HUB_ID, "ledger": ledger_addr},
+        spokes={SPOKE_ID: {"lockbox": lockbox_addr}},
+        validators=validators,
+        threshold=THRESHOLD,
+    )
+    clients = {
+        HUB_ID: ChainClient(ChainConfig(name="hub", chain_id=HUB_ID, rpc_urls=[f"http://127.0.0.1:{hub_port}"],
+                                        role="hub", confirmations=CONFIRMATIONS, log_chunk=50)),
+        SPOKE_ID: ChainClient(ChainConfig(name="spoke", chain_id=SPOKE_ID, rpc_urls=[f"http://127.0.0.1:{spoke_port}"],
+                                          role="spoke", confirmations=CONFIRMATIONS, log_chunk=50)),
+    }
+    return Net(hub, spoke, deployment, clients, ledger, lockbox, usdc, user)
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Net]:
+    procs = [start_anvil(HUB_PORT, HUB_ID), start_anvil(SPOKE_PORT, SPOKE_ID)]
+    try:
+        yield _setup(HUB_PORT, SPOKE_PORT)
+    finally:
+        for proc in procs:
+            stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
+    store = Store(roles_redis_url, prefix="it")
+    yield store
+    store.redis.close()
+
+
+@pytest.fixture(scope="module")
+def validators(net: Net, store: Store, tmp_path_factory: pytest.TempPathFactory) -> list[Validator]:
+    root: Path = tmp_path_factory.mktemp("validators")
+    return [
+        Validator(f"v{i}", VALIDATOR_KEYS[i], SignerDb(root / f"v{i}.sqlite"), store, net.deployment, net.clients)
+        for i in range(3)  # three of the four members run: exactly the threshold
+    ]
+
+
+@pytest.fixture(scope="module")
+def submitter(net: Net, store: Store) -> Submitter:
+    return Submitter(SubmitterConfig(key=SecretStr(SUBMITTER_KEY), stuck_after_s=20), store, net.deployment, net.clients)
+
+
+def _deposit(net: Net, amounts: list[int]) -> None:
+    """All `amounts` deposited in ONE spoke block (automine off while they are sent)."""
+    net.spoke.provider.make_request("evm_setAutomine", [False])
+    try:
+        hashes = [net.lockbox.functions.deposit(net.usdc.address, a, net.user).transact({"from": net.user}) for a in amounts]
+        net.spoke.provider.make_request("evm_mine", [])
+    finally:
+        net.spoke.provider.make_request("evm_setAutomine", [True])
+    for h in hashes:
+        _wait(net.spoke, h)
+
+
+def _finalize(w3: Web3) -> None:
+    w3.provider.make_request("anvil_mine", [hex(CONFIRMATIONS)])
+
+
+def _credited(net: Net) -> int:
+    return net.ledger.functions.balanceOf(net.user, ASSET_ID).call()
+
+
+def test_deposit_is_credited_once_after_finality(net: Net, validators: list[Validator], submitter: Submitter) -> None:
+    _deposit(net, [1_000_000])
+    for v in validators:  # not final yet: nothing signed, nothing to deliver
+        assert v.tick(DEPOSIT_ROUTE).signed == ()
+    assert submitter.tick(DEPOSIT_ROUTE).reason == "up-to-date"
+    _finalize(net.spoke)
+    assert [v.tick(DEPOSIT_ROUTE).signed for v in validators] == [(1,)] * 3
+    result = submitter.tick(DEPOSIT_ROUTE)
+    assert result.delivered and (result.first_nonce, result.last_nonce) == (1, 1), result
+    assert _credited(net) == 1_000_000 * SCALE
+    # ticking again changes nothing
+    assert [v.tick(DEPOSIT_ROUTE).signed for v in validators] == [()] * 3
+    again = submitter.tick(DEPOSIT_ROUTE)
+    assert not again.delivered and again.reason == "up-to-date" and again.processed_nonce == 1
+    assert _credited(net) == 1_000_000 * SCALE
+
+
+def test_below_threshold_nothing_is_delivered(net: Net, validators: list[Validator], submitter: Submitter) -> None:
+    _deposit(net, [5])
+    _finalize(net.spoke)
+    for v in validators[:2]:
+        assert v.tick(DEPOSIT_ROUTE).signed == (2,)
+    assert submitter.tick(DEPOSIT_ROUTE).reason == "no-quorum"
+    assert validators[2].tick(DEPOSIT_ROUTE).signed == (2,)
+    assert submitter.tick(DEPOSIT_ROUTE).last_nonce == 2
+    assert _credited(net) == (1_000_000 + 5) * SCALE
+
+
+def test_batch_over_several_blocks_delivers_the_highest_checkpoint(
+    net: Net, validators: list[Validator], submitter: Submitter
+) -> None:
+    _deposit(net, [10, 20, 30])  # nonces 3..5 in one block
+    _deposit(net, [40])  # nonce 6
+    _finalize(net.spoke)
+    assert [v.tick(DEPOSIT_ROUTE).signed for v in validators] == [(5, 6)] * 3  # block boundaries only
+    result = submitter.tick(DEPOSIT_ROUTE)
+    assert (result.first_nonce, result.last_nonce) == (3, 6)
+    assert _credited(net) == (1_000_000 + 5 + 100) * SCALE
+
+
+def test_redis_wipe_loses_nothing(net: Net, store: Store, validators: list[Validator], submitter: Submitter) -> None:
+    _deposit(net, [7])
+    _finalize(net.spoke)
+    for v in validators:
+        assert v.tick(DEPOSIT_ROUTE).signed == (7,)
+    store.redis.flushdb()  # the private Redis of this module only
+    assert submitter.tick(DEPOSIT_ROUTE).reason == "up-to-date"
+    ticks = [v.tick(DEPOSIT_ROUTE) for v in validators]
+    assert all(t.signed == () and t.republished == 1 for t in ticks)
+    assert submitter.tick(DEPOSIT_ROUTE).last_nonce == 7
+
+
+def test_replayed_batch_is_recognised_as_already_delivered(net: Net, submitter: Submitter, store: Store) -> None:
+    reader = submitter.reader(DEPOSIT_ROUTE)
+    assert reader.dest_state().nonce == 7
+    sigs = store.signatures_for(DEPOSIT_ROUTE, 7)
+    (head, by_validator), = sigs.items()
+    from relayer.proofs.checkpoint import pack_signatures
+
+    message = submitter.fetch_messages(DEPOSIT_ROUTE, 7, 7)
+    dest = submitter.dest_contract(DEPOSIT_ROUTE)
+    replay = dest.functions.processDeposits(
+        [m.message.as_tuple() for m in message], reader.checkpoint(7, head).as_tuple(), pack_signatures(by_validator)
+    )
+    with pytest.raises(ContractCustomError) as info:
+        replay.call({"from": submitter.account.address})
+    assert is_batch_nonce_mismatch(info.value)
+
+
+def test_withdrawal_route_is_served_by_the_same_code(
+    net: Net, validators: list[Validator], submitter: Submitter
+) -> None:
+    recipient = Account.from_key(keccak(text="xmargin-test-recipient")).address
+    _wait(net.hub, net.ledger.functions.requestWithdrawal(ASSET_ID, 400 * SCALE, SPOKE_ID, recipient).transact({"from": net.user}))
+    assert submitter.tick(WITHDRAWAL_ROUTE).reason == "up-to-date"
+    _finalize(net.hub)
+    assert [v.tick(WITHDRAWAL_ROUTE).signed for v in validators] == [(1,)] * 3
+    result = submitter.tick(WITHDRAWAL_ROUTE)
+    assert result.delivered and result.last_nonce == 1
+    assert net.usdc.functions.balanceOf(recipient).call() == 400
+    assert submitter.tick(WITHDRAWAL_ROUTE).reason == "up-to-date"
+    assert net.usdc.functions.balanceOf(recipient).call() == 400
+
+
+def test_nonces_of_concurrent_sends_from_one_account_never_collide(net: Net, submitter: Submitter) -> None:
+    import threading
+
+    sender = submitter.sender(SPOKE_ID)
+    results, errors = [], []
+
+    def send() -> None:
+        try:
+            results.append(sender.send({"to": net.user, "value": 1, "gas": 21_000}))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len({r.nonce for r in results}) == 4
+    assert all(r.status == 1 for r in results)
+
