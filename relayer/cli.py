@@ -233,6 +233,40 @@ def status(
 
 
 @app.command()
+def audit(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Solvency audit: lockboxes on chain against the ledger's books; exit code 1 on any breach."""
+    from relayer.api.audit import audit as run_audit
+
+    try:
+        report = run_audit(_backend(config))
+    except RpcUnavailableError as error:
+        _not_running(error)
+    if as_json:
+        out.print_json(json.dumps(report.model_dump() | {"ok": report.ok}))
+    else:
+        table = Table(title=f"xmargin solvency audit (hub block {report.hub_block}; token units)")
+        for column in ("spoke", "token", "asset", "lockbox balance", "custodied", "ledger liquidity", "claims",
+                       "unreleased withdrawals", "deposits not yet credited"):
+            table.add_column(column, justify="left" if column in ("spoke", "token", "asset") else "right")
+        for line in report.tokens:
+            table.add_row(line.chain, line.symbol, line.asset or "-", str(line.balance), str(line.custodied),
+                          str(line.liquidity), str(line.claims), str(line.unreleased), str(line.uncredited))
+        out.print(table)
+        for asset, totals in report.assets.items():
+            out.print(f"{asset}: lockboxes {totals['lockbox_total']}, account balances {totals['account_balances']}, "
+                      f"unreleased {totals['unreleased']} (ledger units)")
+        for breach in report.breaches:
+            err.print(f"[red]BREACH {breach.invariant}[/red] {breach.where}: {breach.detail}")
+        if report.ok:
+            out.print("[green]no breach[/green]: every invariant holds")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def account(
     address: Annotated[str, typer.Argument(help="Hub account address")],
     config: ConfigOpt = DEFAULT_CONFIG,

@@ -13,6 +13,8 @@ from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, field_validator
 
 from relayer.api import views
+from relayer.api.audit import AuditReport
+from relayer.api.audit import audit as run_audit
 from relayer.api.views import AccountView, Backend, CollateralView, RouteStatus
 from relayer.config import Settings, load_settings
 from relayer.errors import InvalidRouteError, SignatureError, XmarginError
@@ -161,6 +163,11 @@ def create_app(
     def routes() -> list[RouteStatus]:
         """Every route's source, attested and processed nonce and lag."""
         return views.route_statuses(backend)
+
+    @app.get("/audit", response_model=AuditReport)
+    def solvency_audit() -> AuditReport:
+        """Solvency audit: per (spoke, token) and per asset, with any invariant breach."""
+        return run_audit(backend)
 
     @app.get("/accounts/{address}", response_model=AccountView)
     def account(address: str) -> AccountView:
