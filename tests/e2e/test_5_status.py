@@ -1,4 +1,5 @@
-"""`xmargin status` after the other tests: every route caught up; a stopped devnet gives a clear error."""
+"""`xmargin status` and `audit` after the other tests: every route caught up, no breach; a stopped devnet
+and a drained lockbox are reported clearly with a non-zero exit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 
 import yaml
 from helpers import wait_caught_up
+
+from relayer.devnet.chains import rpc_call
 
 
 def _xmargin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -45,3 +48,23 @@ def test_status_exits_non_zero_when_the_devnet_is_not_running(devnet, tmp_path) 
     missing = _xmargin("status", "--config", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2
     assert "is the devnet running" in missing.stderr
+
+
+def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, backend) -> None:
+    config = str(devnet.layout.config_path)
+    clean = _xmargin("audit", "--json", "--config", config)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["ok"] is True
+
+    spoke_b = devnet.layout.chain("spoke-b")
+    url = devnet.layout.rpc_url(spoke_b)
+    lockbox = backend.deployment.spokes[spoke_b.chain_id].lockbox
+    held = rpc_call(url, "eth_getBalance", [lockbox, "latest"])
+    assert int(held, 16) > 0, "earlier tests deposited native ETH on spoke B"
+    rpc_call(url, "anvil_setBalance", [lockbox, "0x0"])  # drained behind the ledger's back
+    try:
+        drained = _xmargin("audit", "--config", config)
+        assert drained.returncode == 1
+        assert "BREACH I0" in drained.stderr and "ETH on spoke-b" in drained.stderr
+    finally:
+        rpc_call(url, "anvil_setBalance", [lockbox, held])
