@@ -3,6 +3,7 @@ released once, a Redis wipe loses nothing, replays are recognised, finality is w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from conftest import start_anvil, stop_process
 from relayer.chain.client import ChainClient
 from relayer.chain.contracts import build_dir, load_artifact
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
+from relayer.errors import SigningConflictError
+from relayer.proofs.checkpoint import pack_signatures
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
 from relayer.types import RouteId
@@ -219,8 +222,6 @@ def test_replayed_batch_is_recognised_as_already_delivered(net: Net, submitter: 
     assert reader.dest_state().nonce == 7
     sigs = store.signatures_for(DEPOSIT_ROUTE, 7)
     (head, by_validator), = sigs.items()
-    from relayer.proofs.checkpoint import pack_signatures
-
     message = submitter.fetch_messages(DEPOSIT_ROUTE, 7, 7)
     dest = submitter.dest_contract(DEPOSIT_ROUTE)
     replay = dest.functions.processDeposits(
@@ -247,8 +248,6 @@ def test_withdrawal_route_is_served_by_the_same_code(
 
 
 def test_nonces_of_concurrent_sends_from_one_account_never_collide(net: Net, submitter: Submitter) -> None:
-    import threading
-
     sender = submitter.sender(SPOKE_ID)
     results, errors = [], []
 
@@ -266,3 +265,49 @@ def test_nonces_of_concurrent_sends_from_one_account_never_collide(net: Net, sub
     assert not errors and len({r.nonce for r in results}) == 4
     assert all(r.status == 1 for r in results)
 
+
+
+@pytest.fixture(scope="module")
+def fresh_net() -> Iterator[Net]:
+    """A second, separate pair of chains for the reorg test (it rewrites spoke history)."""
+    procs = [start_anvil(HUB_PORT + 2, HUB_ID), start_anvil(SPOKE_PORT + 2, SPOKE_ID)]
+    try:
+        yield _setup(HUB_PORT + 2, SPOKE_PORT + 2)
+    finally:
+        for proc in procs:
+            stop_process(proc)
+
+
+def test_reorg_past_finality_halts_the_route_and_raises_an_alarm(
+    fresh_net: Net, roles_redis_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    net = fresh_net
+    store = Store(roles_redis_url, prefix="reorg")
+    validator = Validator("v0", VALIDATOR_KEYS[0], SignerDb(tmp_path / "v0.sqlite"), store, net.deployment, net.clients)
+    user_nonce = net.spoke.eth.get_transaction_count(net.user)
+    _deposit(net, [111])
+    _finalize(net.spoke)
+    assert validator.tick(DEPOSIT_ROUTE).signed == (1,)
+    signed_head = validator.db.signed(DEPOSIT_ROUTE, net.lockbox.address, 1).head
+
+    # The deposit block and the two on top of it are replaced: nonce 1 now carries another amount.
+    other = net.lockbox.functions.deposit(net.usdc.address, 222, net.user).build_transaction(
+        {"from": net.user, "nonce": user_nonce, "gas": 300_000, "maxFeePerGas": 10**11,
+         "maxPriorityFeePerGas": 10**9, "chainId": SPOKE_ID}
+    )
+    raw = Account.from_key(USER_KEY).sign_transaction(other).raw_transaction
+    net.spoke.provider.make_request("anvil_reorg", [1 + CONFIRMATIONS, [["0x" + bytes(raw).hex(), 0]]])
+    _finalize(net.spoke)
+    assert net.lockbox.functions.depositRoute().call()[0] == 1
+
+    with pytest.raises(SigningConflictError) as info:
+        validator.tick(DEPOSIT_ROUTE)
+    assert info.value.signed_head == signed_head and info.value.new_head != signed_head
+    assert validator.db.halted(DEPOSIT_ROUTE) is not None
+    texts = [a.text for a in store.alarms() if a.route == str(DEPOSIT_ROUTE)]
+    assert any("replaced" in t for t in texts) and any("halted" in t for t in texts)
+    # the Redis copy still holds only the first head; the halted route signs nothing more
+    assert list(store.signatures_for(DEPOSIT_ROUTE, 1)) == [signed_head]
+    assert validator.tick(DEPOSIT_ROUTE).halted is not None
+    assert list(store.signatures_for(DEPOSIT_ROUTE, 1)) == [signed_head]
+    store.redis.close()
