@@ -1,0 +1,254 @@
+"""The Celery app: queues per role and chain, retries with backoff, acks_late, the beat schedule.
+
+Queues: `validator.<validator name>` (each validator's own worker: its key and signing-protection
+db live there) and `submitter.<destination chain id>`. Run it as `celery -A relayer.worker.app
+worker -Q ...` / `celery -A relayer.worker.app beat`, or through `run_worker` / `run_beat`;
+settings come from $XMARGIN_CONFIG (YAML) plus XMARGIN_* environment overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from celery import Celery
+from celery.beat import PersistentScheduler
+
+from relayer.config import Deployment, Settings, load_deployment, load_settings
+from relayer.errors import ConfigError
+from relayer.types import RouteId
+
+log = logging.getLogger(__name__)
+
+VALIDATE_TASK = "xmargin.validate_route"
+SUBMIT_TASK = "xmargin.submit_route"
+VALIDATOR_QUEUE_PREFIX = "validator."
+SUBMITTER_QUEUE_PREFIX = "submitter."
+VALIDATOR_NAMES_ENV = "XMARGIN_VALIDATOR_NAMES"
+"""Comma-separated validator names beat always schedules (besides the ones it discovers)."""
+DISCOVERY_INTERVAL_S = 10.0
+"""How often beat asks the live workers which queues they consume."""
+DISCOVERY_TIMEOUT_S = 1.0
+RESULT_EXPIRES_S = 300
+VISIBILITY_TIMEOUT_S = 600
+"""An unacknowledged task (its worker died mid-task) is handed out again after this long; longer
+than any tick (a submitter tick waits for its receipt and replacements)."""
+
+
+def validator_queue(name: str) -> str:
+    """Queue of one validator's worker."""
+    return f"{VALIDATOR_QUEUE_PREFIX}{name}"
+
+
+def submitter_queue(dest_chain_id: int) -> str:
+    """Queue of the submitters delivering to one destination chain."""
+    return f"{SUBMITTER_QUEUE_PREFIX}{dest_chain_id}"
+
+
+# ---------------------------------------------------------------------------------- schedule
+
+
+def tick_interval(settings: Settings, route: RouteId) -> float:
+    """Seconds between ticks of a route: the source chain's poll interval (1 s if not configured)."""
+    try:
+        return settings.chain(route.source_chain_id).poll_interval
+    except ConfigError:
+        return 1.0
+
+
+def build_beat_schedule(
+    settings: Settings,
+    deployment: Deployment,
+    validator_names: Iterable[str],
+    submitter_chains: Iterable[int] | None = None,
+    interval_s: float | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Beat entries: validate_route per (validator, route) to `validator.<name>` and submit_route per
+    route to `submitter.<dest chain>` (every destination unless `submitter_chains` narrows it).
+    Each message expires after two intervals, so a slow or absent worker never lets ticks pile up."""
+    names = sorted(set(validator_names))
+    chains = None if submitter_chains is None else set(submitter_chains)
+    schedule: dict[str, dict[str, Any]] = {}
+    for route in deployment.routes():
+        every = interval_s if interval_s is not None else tick_interval(settings, route)
+        options = {"expires": 2 * every, "ignore_result": True}
+        for name in names:
+            schedule[f"validate {route} by {name}"] = {
+                "task": VALIDATE_TASK,
+                "schedule": every,
+                "args": (str(route),),
+                "options": {**options, "queue": validator_queue(name)},
+            }
+        if chains is None or route.dest_chain_id in chains:
+            schedule[f"submit {route}"] = {
+                "task": SUBMIT_TASK,
+                "schedule": every,
+                "args": (str(route),),
+                "options": {**options, "queue": submitter_queue(route.dest_chain_id)},
+            }
+    return schedule
+
+
+def static_validator_names(settings: Settings) -> set[str]:
+    """Validator names known without asking the workers: $XMARGIN_VALIDATOR_NAMES and this config's."""
+    names = {n.strip() for n in os.environ.get(VALIDATOR_NAMES_ENV, "").split(",") if n.strip()}
+    if settings.validator is not None:
+        names.add(settings.validator.name)
+    return names
+
+
+def live_queues(celery_app: Celery, timeout_s: float = DISCOVERY_TIMEOUT_S) -> set[str] | None:
+    """Queues consumed by the workers that answer now (Celery remote control), None if none answered."""
+    try:
+        replies = celery_app.control.inspect(timeout=timeout_s).active_queues() or {}
+    except Exception as err:  # discovery is best effort: beat keeps its previous entries
+        log.warning("beat: queue discovery failed: %s", err)
+        return None
+    if not replies:
+        return None
+    return {q["name"] for queues in replies.values() for q in (queues or [])}
+
+
+class RouteScheduler(PersistentScheduler):
+    """Beat scheduler whose entries follow the deployment and the live workers: it schedules ticks
+    for the validator and submitter queues that have a consumer (plus $XMARGIN_VALIDATOR_NAMES),
+    so the queue of a stopped validator does not fill up with ticks nobody will read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._next_refresh = 0.0
+        super().__init__(*args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        now = time.monotonic()
+        if now >= self._next_refresh:
+            self._next_refresh = now + DISCOVERY_INTERVAL_S
+            self.refresh()
+        return super().tick(*args, **kwargs)
+
+    def refresh(self) -> None:
+        """Recompute the entries from the deployment file and the queues live workers consume."""
+        settings = current_settings()
+        try:
+            deployment = load_deployment(settings.deployment_file)
+        except ConfigError as err:
+            log.warning("beat: no deployment yet (%s); no ticks scheduled", err)
+            return
+        queues = live_queues(self.app)
+        if queues is None:
+            return  # nobody answered: keep the current entries (their messages expire anyway)
+        names = static_validator_names(settings) | {
+            q[len(VALIDATOR_QUEUE_PREFIX):] for q in queues if q.startswith(VALIDATOR_QUEUE_PREFIX)
+        }
+        chains = {
+            int(q[len(SUBMITTER_QUEUE_PREFIX):])
+            for q in queues
+            if q.startswith(SUBMITTER_QUEUE_PREFIX) and q[len(SUBMITTER_QUEUE_PREFIX):].isdigit()
+        }
+        wanted = build_beat_schedule(settings, deployment, names, chains)
+        if set(wanted) != set(self.schedule):
+            log.info("beat: scheduling %d entries (validators %s, destinations %s)", len(wanted), sorted(names), sorted(chains))
+            self.merge_inplace(wanted)
+
+
+# ---------------------------------------------------------------------------------- the app
+
+
+_settings_lock = threading.Lock()
+_settings: Settings | None = None
+
+
+def current_settings() -> Settings:
+    """The settings this process was configured with (loaded from $XMARGIN_CONFIG on first use)."""
+    global _settings
+    with _settings_lock:
+        if _settings is None:
+            _settings = load_settings()
+        return _settings
+
+
+def configure(celery_app: Celery, settings: Settings) -> Celery:
+    """Apply `settings` to the app: broker and backend, reliability options, the static schedule."""
+    global _settings
+    with _settings_lock:
+        _settings = settings
+    celery_app.conf.update(
+        broker_url=settings.redis_url,
+        result_backend=settings.redis_url,
+        result_expires=RESULT_EXPIRES_S,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        task_default_queue="xmargin.default",
+        beat_scheduler="relayer.worker.app:RouteScheduler",
+        worker_hijack_root_logger=True,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    try:
+        deployment = load_deployment(settings.deployment_file)
+    except ConfigError:
+        celery_app.conf.beat_schedule = {}
+    else:
+        celery_app.conf.beat_schedule = build_beat_schedule(settings, deployment, static_validator_names(settings))
+    return celery_app
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    """A configured Celery app (settings from $XMARGIN_CONFIG when not given)."""
+    celery_app = Celery("xmargin", include=["relayer.worker.tasks"])
+    return configure(celery_app, settings if settings is not None else load_settings())
+
+
+app = create_app()
+
+
+# ---------------------------------------------------------------------------------- entry points
+
+Role = Literal["validator", "submitter", "all"]
+
+
+def worker_queues(settings: Settings, deployment: Deployment, role: Role) -> list[str]:
+    """Queues a worker of `role` consumes: its validator's queue and/or every destination's."""
+    queues: list[str] = []
+    if role in ("validator", "all"):
+        if settings.validator is None:
+            raise ConfigError([("validator", "a validator worker needs a `validator:` section")])
+        queues.append(validator_queue(settings.validator.name))
+    if role in ("submitter", "all"):
+        if settings.submitter is None:
+            raise ConfigError([("submitter", "a submitter worker needs a `submitter:` section")])
+        queues.extend(sorted({submitter_queue(r.dest_chain_id) for r in deployment.routes()}))
+    return queues
+
+
+def run_worker(
+    settings: Settings, role: Role = "all", name: str | None = None, concurrency: int = 2, pool: str = "threads"
+) -> None:
+    """Run a worker for `role` in this process (blocks). Threads: the ticks wait on RPC, not CPU."""
+    configure(app, settings)
+    queues = worker_queues(settings, load_deployment(settings.deployment_file), role)
+    node = name or (settings.validator.name if role == "validator" and settings.validator else role)
+    app.worker_main(
+        ["worker", "-Q", ",".join(queues), "-n", f"{node}@%h", "--pool", pool,
+         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    )
+
+
+def run_beat(settings: Settings, schedule_file: Path | None = None) -> None:
+    """Run beat in this process (blocks)."""
+    configure(app, settings)
+    argv = ["beat", "--loglevel", "INFO"]
+    if schedule_file is not None:
+        argv += ["--schedule", str(schedule_file)]
+    app.start(argv)

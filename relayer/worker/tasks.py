@@ -1,0 +1,125 @@
+"""Celery tasks: one validator tick or one submitter tick of one route, by route id.
+
+Tasks take ids, never objects, and re-read every state they need from the chains (and the
+validator's own db): running one twice, or after a crash, does nothing twice. Transient failures
+(an RPC or Redis outage, a block that changed under a scan) are retried with capped backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from relayer.chain.client import ChainClient
+from relayer.config import Deployment, Settings, load_deployment
+from relayer.errors import ConfigError, LockUnavailableError, RpcUnavailableError, StoreUnavailableError
+from relayer.store.redis_store import Store
+from relayer.submitter.service import Submitter
+from relayer.types import RouteId
+from relayer.validator.service import SourceReorgedError, Validator
+from relayer.validator.signer_db import SignerDb
+from relayer.worker.app import SUBMIT_TASK, VALIDATE_TASK, app, current_settings
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (RpcUnavailableError, StoreUnavailableError, SourceReorgedError)
+"""Errors worth retrying: the node or Redis was away, or the chain moved under a scan."""
+RETRY = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+VALIDATE_LOCK_TTL_S = 120.0
+"""Longest one validator tick may hold its (validator, route) lock."""
+
+
+class Runtime:
+    """Per-process wiring built from Settings: clients, store, deployment and the role services.
+    Rebuilt when the deployment file changes (a redeployed devnet)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.redis_url)
+        self.clients = {c.chain_id: ChainClient(c) for c in settings.chains.values()}
+        self._lock = threading.Lock()
+        self._deployment: tuple[float, Deployment] | None = None
+        self._validator: Validator | None = None
+        self._submitter: Submitter | None = None
+        self._db: SignerDb | None = None
+
+    def deployment(self) -> Deployment:
+        """The deployment, re-read when its file changes; services are rebuilt with it."""
+        path = Path(self.settings.deployment_file)
+        try:
+            mtime = path.stat().st_mtime
+        except OSError as err:
+            raise ConfigError([("deployment_file", f"cannot read {path}: {err.strerror}")]) from err
+        if self._deployment is None or self._deployment[0] != mtime:
+            self._deployment = (mtime, load_deployment(path))
+            self._validator = self._submitter = None
+        return self._deployment[1]
+
+    def validator(self) -> Validator:
+        """This worker's validator (ConfigError if its config has no `validator:` section)."""
+        with self._lock:
+            deployment = self.deployment()
+            if self._validator is None:
+                config = self.settings.validator
+                if config is None:
+                    raise ConfigError([("validator", "this worker has no validator identity")])
+                if self._db is None:
+                    self._db = SignerDb(config.db_path)
+                self._validator = Validator(config.name, config.key, self._db, self.store, deployment, self.clients)
+            return self._validator
+
+    def submitter(self) -> Submitter:
+        """This worker's submitter (ConfigError if its config has no `submitter:` section)."""
+        with self._lock:
+            deployment = self.deployment()
+            if self._submitter is None:
+                if self.settings.submitter is None:
+                    raise ConfigError([("submitter", "this worker has no submitter account")])
+                self._submitter = Submitter(self.settings.submitter, self.store, deployment, self.clients)
+            return self._submitter
+
+
+_runtime_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's Runtime (built on first use, so a forked pool child builds its own)."""
+    global _runtime
+    with _runtime_lock:
+        settings = current_settings()
+        if _runtime is None or _runtime.settings is not settings:
+            _runtime = Runtime(settings)
+        return _runtime
+
+
+@app.task(name=VALIDATE_TASK, **RETRY)
+def validate_route(route_id: str) -> dict[str, Any]:
+    """One tick of this worker's validator on `route_id`; skipped if a tick of it is still running."""
+    route = RouteId.parse(route_id)
+    rt = runtime()
+    validator = rt.validator()
+    try:
+        with rt.store.lock(f"validate:{validator.address}:{route}", ttl=VALIDATE_LOCK_TTL_S, blocking_timeout=0):
+            return validator.tick(route).model_dump(mode="json")
+    except LockUnavailableError as err:
+        if "expired" in err.reason:
+            raise
+        return {"route": route_id, "validator": validator.name, "skipped": "busy"}
+
+
+@app.task(name=SUBMIT_TASK, **RETRY)
+def submit_route(route_id: str) -> dict[str, Any]:
+    """One submitter tick on `route_id` (the submitter holds the route's lock itself)."""
+    route = RouteId.parse(route_id)
+    return runtime().submitter().tick(route).model_dump(mode="json")

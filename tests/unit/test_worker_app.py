@@ -1,0 +1,129 @@
+"""Celery wiring: reliability options, task retry policy, queues per role, the beat schedule, and
+beat's discovery of live worker queues (a real in-process worker on a private Redis)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
+from relayer.config import Deployment, Settings
+from relayer.errors import ChainCallError, ConfigError, RpcUnavailableError
+from relayer.worker import app as worker_app
+from relayer.worker import tasks
+from relayer.worker.app import (
+    SUBMIT_TASK,
+    VALIDATE_TASK,
+    RouteScheduler,
+    build_beat_schedule,
+    configure,
+    live_queues,
+    worker_queues,
+)
+
+HUB, SPOKE_A, SPOKE_B = 31337, 31338, 31339
+KEY = "0x" + "11" * 32
+DEPLOYMENT = {
+    "hub": {"chain_id": HUB, "ledger": "0x" + "aa" * 20},
+    "spokes": {str(SPOKE_A): {"lockbox": "0x" + "bb" * 20}, str(SPOKE_B): {"lockbox": "0x" + "cc" * 20}},
+    "validators": ["0x" + "01" * 20, "0x" + "02" * 20],
+    "threshold": 2,
+}
+
+
+def _settings(tmp_path: Path, redis_url: str = "redis://127.0.0.1:6392/0", **extra: object) -> Settings:
+    path = tmp_path / "deployment.json"
+    path.write_text(json.dumps(DEPLOYMENT))
+    chains = {
+        "hub": {"chain_id": HUB, "rpc_urls": ["http://127.0.0.1:1"], "role": "hub", "poll_interval": 0.5},
+        "a": {"chain_id": SPOKE_A, "rpc_urls": ["http://127.0.0.1:1"], "role": "spoke", "poll_interval": 2.0},
+        "b": {"chain_id": SPOKE_B, "rpc_urls": ["http://127.0.0.1:1"], "role": "spoke"},
+    }
+    return Settings(redis_url=redis_url, chains=chains, deployment_file=path, **extra)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return _settings(tmp_path)
+
+
+def test_app_reliability_options(settings: Settings) -> None:
+    app = configure(worker_app.app, settings)
+    conf = app.conf
+    assert conf.broker_url == conf.result_backend == settings.redis_url
+    assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.result_expires and conf.result_expires <= 3600
+    assert conf.beat_scheduler.endswith(":RouteScheduler")
+
+
+@pytest.mark.parametrize("task", [tasks.validate_route, tasks.submit_route])
+def test_tasks_retry_transient_chain_errors_with_bounded_backoff(task) -> None:
+    assert task.acks_late is True and task.reject_on_worker_lost is True
+    assert RpcUnavailableError in task.autoretry_for
+    assert ChainCallError not in task.autoretry_for  # a revert will not get better by retrying
+    assert task.retry_backoff is True and task.retry_backoff_max == 30
+    assert 0 < task.max_retries <= 10
+    assert task.name in (VALIDATE_TASK, SUBMIT_TASK)
+
+
+def test_beat_schedule_covers_every_route_for_every_validator_and_destination(settings: Settings) -> None:
+    deployment = Deployment.model_validate(DEPLOYMENT)
+    schedule = build_beat_schedule(settings, deployment, ["validator-1", "validator-2", "validator-1"])
+    validate = {k: v for k, v in schedule.items() if v["task"] == VALIDATE_TASK}
+    submit = {k: v for k, v in schedule.items() if v["task"] == SUBMIT_TASK}
+    routes = [str(r) for r in deployment.routes()]
+    assert len(routes) == 4 and len(validate) == 8 and len(submit) == 4
+    assert {(v["args"], v["options"]["queue"]) for v in validate.values()} == {
+        ((r,), f"validator.validator-{i}") for r in routes for i in (1, 2)
+    }
+    assert {(v["args"][0], v["options"]["queue"]) for v in submit.values()} == {
+        (f"deposit:{SPOKE_A}->{HUB}", f"submitter.{HUB}"),
+        (f"deposit:{SPOKE_B}->{HUB}", f"submitter.{HUB}"),
+        (f"withdrawal:{HUB}->{SPOKE_A}", f"submitter.{SPOKE_A}"),
+        (f"withdrawal:{HUB}->{SPOKE_B}", f"submitter.{SPOKE_B}"),
+    }
+    for entry in schedule.values():
+        every = entry["schedule"]
+        assert 0 < entry["options"]["expires"] <= 2 * every  # a tick never outlives two periods
+        assert all(isinstance(a, str) for a in entry["args"])  # ids, not objects
+    # interval follows the source chain's poll interval
+    assert schedule[f"submit deposit:{SPOKE_A}->{HUB}"]["schedule"] == 2.0
+    assert schedule[f"submit withdrawal:{HUB}->{SPOKE_A}"]["schedule"] == 0.5
+
+
+def test_beat_schedule_can_be_narrowed_to_live_destinations(settings: Settings) -> None:
+    deployment = Deployment.model_validate(DEPLOYMENT)
+    schedule = build_beat_schedule(settings, deployment, [], submitter_chains=[HUB], interval_s=1.0)
+    assert sorted(v["options"]["queue"] for v in schedule.values()) == [f"submitter.{HUB}"] * 2
+
+
+def test_worker_queues_per_role(tmp_path: Path) -> None:
+    deployment = Deployment.model_validate(DEPLOYMENT)
+    full = _settings(
+        tmp_path,
+        validator={"name": "validator-3", "key": KEY, "db_path": str(tmp_path / "v3.db")},
+        submitter={"key": KEY},
+    )
+    assert worker_queues(full, deployment, "validator") == ["validator.validator-3"]
+    assert worker_queues(full, deployment, "submitter") == [f"submitter.{c}" for c in (HUB, SPOKE_A, SPOKE_B)]
+    assert len(worker_queues(full, deployment, "all")) == 4
+    with pytest.raises(ConfigError):
+        worker_queues(_settings(tmp_path), deployment, "validator")
+
+
+def test_beat_discovers_live_worker_queues(tmp_path: Path, roles_redis_url: str) -> None:  # noqa: F811
+    settings = _settings(tmp_path, redis_url=roles_redis_url)
+    app = configure(worker_app.app, settings)
+    queues = f"validator.validator-7,submitter.{SPOKE_B}"
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=queues.split(","), shutdown_timeout=10):
+        assert live_queues(app, timeout_s=2.0) >= set(queues.split(","))
+        scheduler = RouteScheduler(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
+        scheduler.refresh()
+        entries = {name: e.options["queue"] for name, e in scheduler.schedule.items() if e.task in (VALIDATE_TASK, SUBMIT_TASK)}
+        scheduler.close()
+    assert set(entries.values()) == {"validator.validator-7", f"submitter.{SPOKE_B}"}
+    assert len([q for q in entries.values() if q.startswith("validator.")]) == 4
