@@ -13,10 +13,12 @@ contract ReentrantToken is MockERC20 {
     bytes public data;
     /// @notice Whether a failed hook call makes the transfer revert with the same data.
     bool public bubble;
-    /// @notice How many hook calls were made, and the outcome of the last one.
-    uint256 public attempts;
+    /// @notice How many hook calls were made, and the outcome of the last one (its first four
+    /// bytes of return data: the error selector of a revert). Packed in one slot so that the
+    /// hook stays cheap enough for a gas-capped payout.
+    uint64 public attempts;
     bool public lastSucceeded;
-    bytes public lastReturnData;
+    bytes4 public lastReturnSelector;
 
     bool private _inHook;
 
@@ -36,7 +38,7 @@ contract ReentrantToken is MockERC20 {
             _inHook = false;
             attempts += 1;
             lastSucceeded = ok;
-            lastReturnData = ret;
+            lastReturnSelector = bytes4(ret);
             if (!ok && bubble) {
                 assembly ("memory-safe") {
                     revert(add(ret, 0x20), mload(ret))
