@@ -31,6 +31,11 @@ contract ReentrantToken is MockERC20 {
         bubble = bubble_;
     }
 
+    /// @notice Lets the token itself approve `spender`, so that its hook can act as a depositor.
+    function approveFromSelf(address spender, uint256 amount) external {
+        _approve(address(this), spender, amount);
+    }
+
     function _update(address from, address to, uint256 value) internal override {
         if (target != address(0) && from != address(0) && to != address(0) && !_inHook) {
             _inHook = true;

@@ -321,6 +321,7 @@ def test_reentrant_token_that_bubbles_is_parked_and_books_stay_right(
 
 def test_reentering_deposit_during_a_deposit_fails(lockbox, reentrant, admin, alice):
     reentrant.mint(reentrant, 500 * UNIT, {"from": admin})
+    reentrant.approveFromSelf(lockbox, 500 * UNIT, {"from": admin})  # the token could deposit
     # the token (as depositor) tries to deposit again from inside alice's transferFrom
     reentrant.arm(lockbox, lockbox.deposit.encode_input(reentrant, 1, alice), True, {"from": admin})
     reentrant.mint(alice, 100 * UNIT, {"from": alice})
