@@ -202,8 +202,9 @@ def deposit(ledger, relayer, lockbox_a, lockbox_b):
 
 
 @pytest.fixture(scope="module")
-def risk_engine(MockRiskEngine, gov):
-    return MockRiskEngine.deploy({"from": gov})
+def risk_engine(MockRiskEngine, ledger, gov):
+    """Watches USDC balances; see MockRiskEngine."""
+    return MockRiskEngine.deploy(ledger, USDC, {"from": gov})
 
 
 def assert_books_balance(ledger, holders):
