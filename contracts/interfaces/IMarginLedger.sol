@@ -172,7 +172,8 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     error WithdrawalsPaused();
     /// @notice Spoke `chainId` has no token for `assetId`.
     error AssetNotOnSpoke(uint32 assetId, uint64 chainId);
-    /// @notice The account holds less than the debit (ledger units).
+    /// @notice The account holds less than the debit; `amount` is that debit, `tokenAmount * scale`
+    /// (ledger units), which may be below the amount requested.
     error WithdrawalExceedsBalance(address account, uint32 assetId, uint256 balance, uint256 amount);
     /// @notice The spoke's lockbox holds less of the asset for ledger balances (token units).
     error WithdrawalExceedsLiquidity(uint64 chainId, uint32 assetId, uint256 liquidity, uint256 tokenAmount);
@@ -197,7 +198,8 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     /// @notice Last processed nonce and head of the deposit route from `spokeChainId`.
     function depositRoute(uint64 spokeChainId) external view returns (uint64 processedNonce, bytes32 head);
 
-    /// @notice Queues a withdrawal of `amount` ledger units of `assetId` to `recipient` on `destChainId`.
+    /// @notice Queues a withdrawal of `amount` ledger units of `assetId` to `recipient` on `destChainId`
+    /// (released as `amount / scale` token units; exactly that many times `scale` is debited).
     function requestWithdrawal(uint32 assetId, uint256 amount, uint64 destChainId, address recipient) external;
 
     /// @notice Queues a withdrawal of `amount` token units of a claim on `(chainId, token)`.
