@@ -1,6 +1,6 @@
 """Gas figures (deterministic on anvil). Target: an ERC20 deposit in steady state <= 75,000."""
 
-from conftest import UNIT
+from lockbox_support import UNIT
 
 from checkpoints import NATIVE_TOKEN
 

@@ -3,7 +3,7 @@ never dropped; rate limits; reentrancy through a hostile token."""
 
 import pytest
 from brownie import chain
-from conftest import UNIT, reverts_with
+from lockbox_support import UNIT, reverts_with
 
 from checkpoints import NATIVE_TOKEN
 

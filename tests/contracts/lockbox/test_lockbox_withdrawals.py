@@ -2,7 +2,7 @@
 
 import pytest
 from brownie import ZERO_ADDRESS, chain
-from conftest import (
+from lockbox_support import (
     HUB_CHAIN_ID,
     SIGNERS,
     UNIT,

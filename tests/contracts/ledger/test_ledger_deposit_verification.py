@@ -4,7 +4,7 @@ custom error (docs/protocol.md, check order: empty, route, source, nonce, head, 
 import brownie
 import pytest
 from eth_account import Account
-from conftest import (
+from ledger_support import (
     OUTSIDER_KEY,
     SPOKE_A,
     SPOKE_B,

@@ -3,7 +3,7 @@ per spoke (recomputed here with checkpoints.withdrawal_leaf), every rejection, h
 
 import pytest
 from checkpoints import extend, withdrawal_leaf
-from conftest import (
+from ledger_support import (
     GUARDIAN_ROLE,
     JUNK_A,
     ONE,

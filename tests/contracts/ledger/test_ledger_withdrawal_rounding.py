@@ -3,7 +3,7 @@ snapshot, so it must not share function-scoped state with other tests)."""
 
 import pytest
 from brownie.test import given, strategy
-from conftest import ONE, ONE_USDC_TOKEN, SPOKE_A, USDC, USDC_A, USDC_SCALE
+from ledger_support import ONE, ONE_USDC_TOKEN, SPOKE_A, USDC, USDC_A, USDC_SCALE
 
 
 @pytest.fixture(scope="module")

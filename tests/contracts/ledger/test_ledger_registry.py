@@ -1,6 +1,6 @@
 """Asset registry and spoke registration: governance input is validated, views are exact."""
 
-from conftest import (
+from ledger_support import (
     SPOKE_A,
     SPOKE_B,
     USDC,
@@ -124,7 +124,7 @@ def test_register_spoke_emits_and_lists(ledger, gov, stranger):
 
 
 def test_token_listed_later_inherits_cap(ledger, deposit, gov, alice):
-    from conftest import ONE
+    from ledger_support import ONE
 
     ledger.listAsset(DAI, "DAI", 18, {"from": gov})
     ledger.setCollateralParams(DAI, 10_000, 10 * ONE, {"from": gov})

@@ -5,7 +5,7 @@ never park a good release (the batch reverts with ReleaseGasInsufficient instead
 from brownie import web3
 from brownie.exceptions import VirtualMachineError
 from brownie.test import given
-from conftest import UNIT
+from lockbox_support import UNIT
 from hypothesis import settings
 from hypothesis import strategies as st
 

@@ -1,7 +1,7 @@
 """The ledger <-> margin engine seam (briefs/hooks.md): USD transfers, collateral transfers,
 bad debt write-off; the USD books always sum to recorded bad debt."""
 
-from conftest import (
+from ledger_support import (
     MARGIN_ROLE,
     ONE,
     ONE_USDC_TOKEN,

@@ -1,7 +1,7 @@
 """Applying verified deposit batches: crediting, normalisation, fungibility, claims."""
 
 import brownie
-from conftest import (
+from ledger_support import (
     JUNK_A,
     ONE,
     ONE_USDC_TOKEN,
@@ -189,7 +189,7 @@ def test_hostile_claim_amounts_saturate_instead_of_reverting(ledger, deposit, al
 
 
 def test_anyone_may_relay_a_valid_batch(ledger, stranger, alice, lockbox_a):
-    from conftest import signed_batch
+    from ledger_support import signed_batch
 
     batch = signed_batch(ledger, SPOKE_A, lockbox_a, [(alice, alice, USDC_A, 1)])
     ledger.processDeposits(*batch, {"from": stranger})

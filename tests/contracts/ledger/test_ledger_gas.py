@@ -8,7 +8,7 @@ intrinsic + calldata 27.3k, quorum 22.7k (4 cold SLOADs 8.4k, 3 ecrecover 9.3k, 
 route 10k (2 slots read + written), credit 10k (token slot + balance), logs 3.6k. The
 ceilings below pin today's figures so a regression fails loudly."""
 
-from conftest import SPOKE_A, USDC, USDC_A, USDC_SCALE, fake_address
+from ledger_support import SPOKE_A, USDC, USDC_A, USDC_SCALE, fake_address
 
 BATCH = 100
 AMOUNT = 1_000 * 10**6  # 1000 USDC in token units

@@ -2,7 +2,7 @@
 
 import pytest
 from brownie import ZERO_ADDRESS
-from conftest import GUARDIAN_ROLE, UNIT, reverts_with, route
+from lockbox_support import GUARDIAN_ROLE, UNIT, reverts_with, route
 
 from checkpoints import NATIVE_TOKEN, deposit_leaf, extend
 

@@ -1,7 +1,7 @@
 """Access control on every privileged Lockbox function."""
 
 import pytest
-from conftest import GOVERNOR_ROLE, GUARDIAN_ROLE, HUB_CHAIN_ID, reverts_with
+from lockbox_support import GOVERNOR_ROLE, GUARDIAN_ROLE, HUB_CHAIN_ID, reverts_with
 
 from checkpoints import VALIDATOR_KEYS, addresses
 

@@ -1,7 +1,7 @@
 """Every privileged function refuses callers without its role (the revert names the role)."""
 
 import pytest
-from conftest import (
+from ledger_support import (
     GOVERNOR_ROLE,
     GUARDIAN_ROLE,
     MARGIN_ROLE,
