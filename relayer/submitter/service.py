@@ -57,7 +57,11 @@ def _process_abi(name: str, message_fields: Sequence[tuple[str, str]]) -> dict[s
     messages = {**_tuple_type(message_fields), "type": "tuple[]", "name": "messages"}
     return {
         "type": "function", "name": name, "stateMutability": "nonpayable", "outputs": [],
-        "inputs": [messages, {**_tuple_type(_CHECKPOINT), "name": "checkpoint"}, {"type": "bytes", "name": "signatures"}],
+        "inputs": [
+            messages,
+            {**_tuple_type(_CHECKPOINT), "name": "checkpoint"},
+            {"type": "bytes", "name": "signatures"},
+        ],
     }
 
 
@@ -66,7 +70,8 @@ def _error(name: str, inputs: Sequence[tuple[str, str]]) -> dict[str, Any]:
 
 
 BATCH_NONCE_MISMATCH = _error(
-    "BatchNonceMismatch", [("uint64", "processedNonce"), ("uint256", "messageCount"), ("uint64", "checkpointNonce")]
+    "BatchNonceMismatch",
+    [("uint64", "processedNonce"), ("uint256", "messageCount"), ("uint64", "checkpointNonce")],
 )
 _BATCH_NONCE_MISMATCH_SELECTOR = function_abi_to_4byte_selector(BATCH_NONCE_MISMATCH)
 DEST_ABI = [
@@ -237,7 +242,12 @@ class Submitter:
         raise err
 
     def _send(
-        self, route: RouteId, dest: Contract, choice: QuorumChoice, batch: Sequence[RouteMessage], result: dict[str, Any]
+        self,
+        route: RouteId,
+        dest: Contract,
+        choice: QuorumChoice,
+        batch: Sequence[RouteMessage],
+        result: dict[str, Any],
     ) -> SubmitResult:
         """Simulate, then send the batch; a BatchNonceMismatch means someone else delivered it."""
         fn_name = "processDeposits" if route.kind is RouteKind.DEPOSIT else "processWithdrawals"
@@ -263,7 +273,8 @@ class Submitter:
                         **result, first_nonce=first, last_nonce=last, tx_hash=sent.tx_hash,
                         gas_used=sent.gas_used, reason="delivered-by-other",
                     )
-                raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted: {describe_revert(err)}") from err
+                reason = describe_revert(err)
+                raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted: {reason}") from err
             raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted")
         self._hints[route] = (last, batch[-1].block_number)
         log.info("route %s: delivered nonces %d..%d in %s", route, first, last, sent.tx_hash)

@@ -18,7 +18,14 @@ from relayer.submitter.nonce import NonceManager
 
 MIN_BUMP_PCT = 10
 """Nodes accept a same-nonce replacement only if both fee fields rise by at least 10%."""
-_ALREADY_SEEN = ("already known", "nonce too low", "replacement transaction underpriced", "nonce has already been used")
+_REPLACEMENT_REFUSED = (
+    "already known",
+    "nonce too low",
+    "nonce has already been used",
+    "replacement transaction underpriced",
+)
+"""Node answers to a replacement that mean: keep waiting for the earlier attempts (one was mined,
+or the bump was not enough for this node; the next round bumps again)."""
 
 
 class FeePolicy(BaseModel):
@@ -63,7 +70,9 @@ def bump(fees: Fees, pct: int) -> Fees:
     def up(value: int) -> int:
         return max(value + 1, math.ceil(value * (100 + pct) / 100))
 
-    return Fees(max_fee_per_gas=up(fees.max_fee_per_gas), max_priority_fee_per_gas=up(fees.max_priority_fee_per_gas))
+    return Fees(
+        max_fee_per_gas=up(fees.max_fee_per_gas), max_priority_fee_per_gas=up(fees.max_priority_fee_per_gas)
+    )
 
 
 class SentTx(BaseModel):
@@ -158,9 +167,10 @@ class TxSender:
             try:
                 attempts.append(self._broadcast(self._build(tx, nonce, fees)))
             except Web3RPCError as err:
-                if not any(text in str(err).lower() for text in _ALREADY_SEEN):
+                if not any(text in str(err).lower() for text in _REPLACEMENT_REFUSED):
                     raise
-                # an earlier attempt was mined meanwhile: the next wait finds its receipt
+                # an earlier attempt was mined meanwhile (the next wait finds its receipt), or
+                # this node wants a larger bump (the next round raises the fees again)
         raise TransactionStuckError(str(self.chain_id), attempts[-1], self._clock() - started)
 
     def _wait_any(self, hashes: list[str], timeout_s: float) -> TxReceipt | None:

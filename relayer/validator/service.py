@@ -20,10 +20,15 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED, RouteReader
 from relayer.config import Deployment
-from relayer.errors import ChainError, HeadMismatchError, ReceiptProofError, SigningConflictError
+from relayer.errors import ChainError, HeadMismatchError, ProofError, ReceiptProofError, SigningConflictError
 from relayer.proofs import checkpoint as cps
-from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, check_chain
-from relayer.proofs.receipts import build_receipts_trie, decode_receipt_logs, receipt_proof, verify_receipt_proof
+from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, WithdrawalMessage, check_chain
+from relayer.proofs.receipts import (
+    build_receipts_trie,
+    decode_receipt_logs,
+    receipt_proof,
+    verify_receipt_proof,
+)
 from relayer.store.redis_store import Store
 from relayer.types import MAX_BATCH, BlockNumber, RouteId, RouteKind
 from relayer.validator.selection import checkpoint_nonces
@@ -69,11 +74,10 @@ class ValidatorTickResult(BaseModel):
     """Why the route is halted (nothing was signed)."""
 
 
-def expected_log(kind: RouteKind, route: RouteId, source: str, item: RouteMessage) -> tuple[str, list[bytes], bytes]:
+def expected_log(route: RouteId, source: str, item: RouteMessage) -> tuple[str, list[bytes], bytes]:
     """The (address, topics, data) a message's source event must have in its receipt (docs/protocol.md)."""
     msg = item.message
-    if kind is RouteKind.DEPOSIT:
-        assert isinstance(msg, DepositMessage)
+    if route.kind is RouteKind.DEPOSIT and isinstance(msg, DepositMessage):
         topics = [
             _DEPOSITED_TOPIC,
             encode(["uint64"], [item.nonce]),
@@ -81,16 +85,17 @@ def expected_log(kind: RouteKind, route: RouteId, source: str, item: RouteMessag
             encode(["address"], [msg.account]),
         ]
         data = encode(["address", "uint256", "bytes32"], [msg.token, msg.amount, item.head])
-    else:
+    elif route.kind is RouteKind.WITHDRAWAL and isinstance(msg, WithdrawalMessage):
         topics = [
             _WITHDRAWAL_QUEUED_TOPIC,
             encode(["uint64"], [route.dest_chain_id]),
             encode(["uint64"], [item.nonce]),
             encode(["address"], [msg.account]),
         ]
-        data = encode(
-            ["address", "address", "uint256", "bytes32"], [msg.recipient, msg.token, msg.amount, item.head]  # type: ignore[union-attr]
-        )
+        fields = [msg.recipient, msg.token, msg.amount, item.head]
+        data = encode(["address", "address", "uint256", "bytes32"], fields)
+    else:
+        raise ReceiptProofError(item.tx_index, f"a {type(msg).__name__} on a {route.kind.value} route")
     return source, topics, data
 
 
@@ -120,6 +125,7 @@ class Validator:
         self.max_blocks_per_tick = max_blocks_per_tick
         self.start_block = start_block
         self._readers: dict[RouteId, RouteReader] = {}
+        self._last_alarm: dict[RouteId, str] = {}
 
     def reader(self, route: RouteId) -> RouteReader:
         """The route's reader (cached)."""
@@ -145,7 +151,11 @@ class Validator:
         if start <= final:
             to = BlockNumber(min(final, start + self.max_blocks_per_tick - 1))
             prev = cursor or ScanCursor(block=start - 1, block_hash=ZERO_HEAD, nonce=0, head=ZERO_HEAD)
-            signed = self._scan_and_sign(route, reader, prev, start, to)
+            try:
+                signed = self._scan_and_sign(route, reader, prev, start, to)
+            except ProofError as err:
+                self._alarm_once(route, f"validator {self.name}: source evidence rejected, nothing signed: {err}")
+                raise
             scanned = (start, to)
         republished = self._republish(route, reader)
         return ValidatorTickResult(
@@ -157,6 +167,12 @@ class Validator:
             republished=republished,
             rewound=rewound,
         )
+
+    def _alarm_once(self, route: RouteId, text: str) -> None:
+        """Raise an alarm unless the same one was the last raised for this route (ticks repeat)."""
+        if self._last_alarm.get(route) != text:
+            self._last_alarm[route] = text
+            self.store.raise_alarm(route, text)
 
     # scanning ----------------------------------------------------------------------------
 
@@ -232,15 +248,21 @@ class Validator:
             receipts = client.block_receipts(number)
             rebuilt, _ = build_receipts_trie(receipts)
             if rebuilt != root:
-                raise ReceiptProofError(-1, f"block {number}: receipts rebuild root 0x{rebuilt.hex()}, header says 0x{root.hex()}")
+                raise ReceiptProofError(
+                    -1, f"block {number}: receipts rebuild root 0x{rebuilt.hex()}, header says 0x{root.hex()}"
+                )
             for item in items:
                 if bytes(receipts[item.tx_index]["transactionHash"]) != item.tx_hash:
-                    raise ReceiptProofError(item.tx_index, f"block {number}: receipt is not of tx 0x{item.tx_hash.hex()}")
+                    raise ReceiptProofError(
+                        item.tx_index, f"block {number}: receipt is not of tx 0x{item.tx_hash.hex()}"
+                    )
                 encoded = verify_receipt_proof(root, item.tx_index, receipt_proof(receipts, item.tx_index))
-                address, topics, data = expected_log(route.kind, route, reader.source_address, item)
+                address, topics, data = expected_log(route, reader.source_address, item)
                 proven = decode_receipt_logs(encoded)
                 if not any(lg.address == address and lg.topics == topics and lg.data == data for lg in proven):
-                    raise ReceiptProofError(item.tx_index, f"block {number}: nonce {item.nonce} event not in the proven receipt")
+                    raise ReceiptProofError(
+                        item.tx_index, f"block {number}: nonce {item.nonce} event not in the proven receipt"
+                    )
             hashes[number] = block_hash
         return hashes
 

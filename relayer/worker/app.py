@@ -151,7 +151,10 @@ class RouteScheduler(PersistentScheduler):
         }
         wanted = build_beat_schedule(settings, deployment, names, chains)
         if set(wanted) != set(self.schedule):
-            log.info("beat: scheduling %d entries (validators %s, destinations %s)", len(wanted), sorted(names), sorted(chains))
+            log.info(
+                "beat: scheduling %d entries (validators %s, destinations %s)",
+                len(wanted), sorted(names), sorted(chains),
+            )
             self.merge_inplace(wanted)
 
 

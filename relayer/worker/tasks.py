@@ -75,7 +75,9 @@ class Runtime:
                     raise ConfigError([("validator", "this worker has no validator identity")])
                 if self._db is None:
                     self._db = SignerDb(config.db_path)
-                self._validator = Validator(config.name, config.key, self._db, self.store, deployment, self.clients)
+                self._validator = Validator(
+                    config.name, config.key, self._db, self.store, deployment, self.clients
+                )
             return self._validator
 
     def submitter(self) -> Submitter:

@@ -71,7 +71,8 @@ class RecordingSender(TxSender):
 
 def _sender(w3: Web3, store: Store, mine_after: int | None, **policy: Any) -> RecordingSender:
     account = Account.from_key(KEY)
-    nonces = NonceManager(store, CHAIN_ID, account.address, lambda: w3.eth.get_transaction_count(account.address, "pending"))
+    pending = lambda: w3.eth.get_transaction_count(account.address, "pending")  # noqa: E731
+    nonces = NonceManager(store, CHAIN_ID, account.address, pending)
     return RecordingSender(w3, account, CHAIN_ID, nonces, FeePolicy(poll_s=0.05, **policy), mine_after=mine_after)
 
 

@@ -30,7 +30,8 @@ from relayer.validator.signer_db import SignerDb
 
 pytestmark = pytest.mark.skipif(
     not all((build_dir() / f"{n}.json").exists() for n in ("Lockbox", "MarginLedger", "MockERC20")),
-    reason=f"contract artifacts Lockbox/MarginLedger/MockERC20 missing in {build_dir()} (brownie compile after merging ledger+lockbox)",
+    reason=f"contract artifacts Lockbox/MarginLedger/MockERC20 missing in {build_dir()} "
+    "(brownie compile with the ledger and lockbox branches merged, or set XMARGIN_BUILD_DIR)",
 )
 
 HUB_ID, SPOKE_ID = 31337, 31338
@@ -106,10 +107,13 @@ def _setup(hub_port: int, spoke_port: int) -> Net:
         threshold=THRESHOLD,
     )
     clients = {
-        HUB_ID: ChainClient(ChainConfig(name="hub", chain_id=HUB_ID, rpc_urls=[f"http://127.0.0.1:{hub_port}"],
-                                        role="hub", confirmations=CONFIRMATIONS, log_chunk=50)),
-        SPOKE_ID: ChainClient(ChainConfig(name="spoke", chain_id=SPOKE_ID, rpc_urls=[f"http://127.0.0.1:{spoke_port}"],
-                                          role="spoke", confirmations=CONFIRMATIONS, log_chunk=50)),
+        chain_id: ChainClient(
+            ChainConfig(
+                name=role, chain_id=chain_id, rpc_urls=[f"http://127.0.0.1:{port}"], role=role,
+                confirmations=CONFIRMATIONS, log_chunk=50,
+            )
+        )
+        for chain_id, port, role in ((HUB_ID, hub_port, "hub"), (SPOKE_ID, spoke_port, "spoke"))
     }
     return Net(hub, spoke, deployment, clients, ledger, lockbox, usdc, user)
 
@@ -142,14 +146,16 @@ def validators(net: Net, store: Store, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def submitter(net: Net, store: Store) -> Submitter:
-    return Submitter(SubmitterConfig(key=SecretStr(SUBMITTER_KEY), stuck_after_s=20), store, net.deployment, net.clients)
+    config = SubmitterConfig(key=SecretStr(SUBMITTER_KEY), stuck_after_s=20)
+    return Submitter(config, store, net.deployment, net.clients)
 
 
 def _deposit(net: Net, amounts: list[int]) -> None:
     """All `amounts` deposited in ONE spoke block (automine off while they are sent)."""
     net.spoke.provider.make_request("evm_setAutomine", [False])
     try:
-        hashes = [net.lockbox.functions.deposit(net.usdc.address, a, net.user).transact({"from": net.user}) for a in amounts]
+        deposit = net.lockbox.functions.deposit
+        hashes = [deposit(net.usdc.address, a, net.user).transact({"from": net.user}) for a in amounts]
         net.spoke.provider.make_request("evm_mine", [])
     finally:
         net.spoke.provider.make_request("evm_setAutomine", [True])
@@ -165,7 +171,9 @@ def _credited(net: Net) -> int:
     return net.ledger.functions.balanceOf(net.user, ASSET_ID).call()
 
 
-def test_deposit_is_credited_once_after_finality(net: Net, validators: list[Validator], submitter: Submitter) -> None:
+def test_deposit_is_credited_once_after_finality(
+    net: Net, validators: list[Validator], submitter: Submitter
+) -> None:
     _deposit(net, [1_000_000])
     for v in validators:  # not final yet: nothing signed, nothing to deliver
         assert v.tick(DEPOSIT_ROUTE).signed == ()
@@ -205,7 +213,9 @@ def test_batch_over_several_blocks_delivers_the_highest_checkpoint(
     assert _credited(net) == (1_000_000 + 5 + 100) * SCALE
 
 
-def test_redis_wipe_loses_nothing(net: Net, store: Store, validators: list[Validator], submitter: Submitter) -> None:
+def test_redis_wipe_loses_nothing(
+    net: Net, store: Store, validators: list[Validator], submitter: Submitter
+) -> None:
     _deposit(net, [7])
     _finalize(net.spoke)
     for v in validators:
@@ -225,7 +235,9 @@ def test_replayed_batch_is_recognised_as_already_delivered(net: Net, submitter: 
     message = submitter.fetch_messages(DEPOSIT_ROUTE, 7, 7)
     dest = submitter.dest_contract(DEPOSIT_ROUTE)
     replay = dest.functions.processDeposits(
-        [m.message.as_tuple() for m in message], reader.checkpoint(7, head).as_tuple(), pack_signatures(by_validator)
+        [m.message.as_tuple() for m in message],
+        reader.checkpoint(7, head).as_tuple(),
+        pack_signatures(by_validator),
     )
     with pytest.raises(ContractCustomError) as info:
         replay.call({"from": submitter.account.address})
@@ -236,7 +248,8 @@ def test_withdrawal_route_is_served_by_the_same_code(
     net: Net, validators: list[Validator], submitter: Submitter
 ) -> None:
     recipient = Account.from_key(keccak(text="xmargin-test-recipient")).address
-    _wait(net.hub, net.ledger.functions.requestWithdrawal(ASSET_ID, 400 * SCALE, SPOKE_ID, recipient).transact({"from": net.user}))
+    request = net.ledger.functions.requestWithdrawal(ASSET_ID, 400 * SCALE, SPOKE_ID, recipient)
+    _wait(net.hub, request.transact({"from": net.user}))
     assert submitter.tick(WITHDRAWAL_ROUTE).reason == "up-to-date"
     _finalize(net.hub)
     assert [v.tick(WITHDRAWAL_ROUTE).signed for v in validators] == [(1,)] * 3
@@ -283,7 +296,8 @@ def test_reorg_past_finality_halts_the_route_and_raises_an_alarm(
 ) -> None:
     net = fresh_net
     store = Store(roles_redis_url, prefix="reorg")
-    validator = Validator("v0", VALIDATOR_KEYS[0], SignerDb(tmp_path / "v0.sqlite"), store, net.deployment, net.clients)
+    db = SignerDb(tmp_path / "v0.sqlite")
+    validator = Validator("v0", VALIDATOR_KEYS[0], db, store, net.deployment, net.clients)
     user_nonce = net.spoke.eth.get_transaction_count(net.user)
     _deposit(net, [111])
     _finalize(net.spoke)

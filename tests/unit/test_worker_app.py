@@ -123,7 +123,11 @@ def test_beat_discovers_live_worker_queues(tmp_path: Path, roles_redis_url: str)
         assert live_queues(app, timeout_s=2.0) >= set(queues.split(","))
         scheduler = RouteScheduler(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
         scheduler.refresh()
-        entries = {name: e.options["queue"] for name, e in scheduler.schedule.items() if e.task in (VALIDATE_TASK, SUBMIT_TASK)}
+        entries = {
+            name: e.options["queue"]
+            for name, e in scheduler.schedule.items()
+            if e.task in (VALIDATE_TASK, SUBMIT_TASK)
+        }
         scheduler.close()
     assert set(entries.values()) == {"validator.validator-7", f"submitter.{SPOKE_B}"}
     assert len([q for q in entries.values() if q.startswith("validator.")]) == 4
