@@ -174,20 +174,20 @@ def worker(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run a Celery worker for the role's queues (blocks until stopped)."""
+    settings = _settings(config)
+    os.environ["XMARGIN_CONFIG"] = str(config)  # the Celery app and its tasks read the same file
     from relayer.worker import app as worker_app
 
-    settings = _settings(config)
-    os.environ.setdefault("XMARGIN_CONFIG", str(config))
     worker_app.run_worker(settings, role=role.value, name=name)
 
 
 @app.command()
 def beat(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Run Celery beat: the periodic ticks of every route (blocks until stopped)."""
+    settings = _settings(config)
+    os.environ["XMARGIN_CONFIG"] = str(config)
     from relayer.worker import app as worker_app
 
-    settings = _settings(config)
-    os.environ.setdefault("XMARGIN_CONFIG", str(config))
     worker_app.run_beat(settings, schedule_file=config.parent / "celerybeat-schedule")
 
 
