@@ -21,7 +21,7 @@ from relayer.chain.client import ChainClient
 from relayer.chain.contracts import build_dir, load_artifact
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
 from relayer.errors import SigningConflictError
-from relayer.proofs.checkpoint import pack_signatures
+from relayer.proofs.checkpoint import pack_signatures, sign
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
 from relayer.types import RouteId
@@ -227,11 +227,30 @@ def test_redis_wipe_loses_nothing(
     assert submitter.tick(DEPOSIT_ROUTE).last_nonce == 7
 
 
+def test_second_submitter_backs_off_while_the_route_is_being_delivered(
+    net: Net, validators: list[Validator], submitter: Submitter, store: Store
+) -> None:
+    _deposit(net, [3])
+    _finalize(net.spoke)
+    for v in validators:
+        v.tick(DEPOSIT_ROUTE)
+    before = _credited(net)
+    with store.lock(f"submit:{DEPOSIT_ROUTE}", ttl=30):  # another submitter is mid-delivery
+        busy = submitter.tick(DEPOSIT_ROUTE)
+    assert busy.reason == "busy" and not busy.delivered and _credited(net) == before
+    assert submitter.tick(DEPOSIT_ROUTE).delivered
+    assert _credited(net) == before + 3 * SCALE
+
+
 def test_replayed_batch_is_recognised_as_already_delivered(net: Net, submitter: Submitter, store: Store) -> None:
     reader = submitter.reader(DEPOSIT_ROUTE)
-    assert reader.dest_state().nonce == 7
-    sigs = store.signatures_for(DEPOSIT_ROUTE, 7)
-    (head, by_validator), = sigs.items()
+    assert reader.dest_state().nonce == 8
+    assert store.signed_nonces(DEPOSIT_ROUTE) == [8]  # only the latest delivered checkpoint is kept
+    head = submitter.fetch_messages(DEPOSIT_ROUTE, 1, 7)[-1].head
+    by_validator = {
+        Account.from_key(k).address: sign(reader.checkpoint(7, head), HUB_ID, reader.dest_address, k)
+        for k in VALIDATOR_KEYS[:THRESHOLD]
+    }
     message = submitter.fetch_messages(DEPOSIT_ROUTE, 7, 7)
     dest = submitter.dest_contract(DEPOSIT_ROUTE)
     replay = dest.functions.processDeposits(
