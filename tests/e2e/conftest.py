@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -62,12 +63,15 @@ def devnet(layout: DevnetLayout) -> Iterator[Devnet]:
             # Inherited settings would override the devnet's config files in the child processes.
             if name.startswith("XMARGIN_") and name not in ("XMARGIN_BUILD_DIR", "XMARGIN_ANVIL"):
                 env.delenv(name)
+        test_db = redis.Redis.from_url(layout.redis_url)
+        test_db.flushdb()  # DB 5 is the tests' own: no stale queues or signatures from an aborted run
         net = Devnet(layout, report=lambda m: print(f"[devnet] {m}", flush=True))
         try:
             net.up()
             yield net
         finally:
             net.down()
+            test_db.flushdb()
 
 
 @pytest.fixture(scope="session")
