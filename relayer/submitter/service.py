@@ -8,8 +8,9 @@ first reverts with BatchNonceMismatch: that is reported as delivered-by-someone-
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from eth_abi import decode
@@ -36,7 +37,7 @@ from relayer.store.redis_store import Store
 from relayer.submitter.nonce import NonceManager
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates
 from relayer.submitter.tx import FeePolicy, SentTx, TxSender
-from relayer.types import RouteId, RouteKind
+from relayer.types import MAX_BATCH, RouteId, RouteKind
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,23 @@ def describe_revert(err: Exception) -> str:
     return str(err)
 
 
+def within_batch(candidates: Iterable[QuorumChoice], processed: int, max_batch: int) -> Iterator[QuorumChoice]:
+    """The candidates (highest first) that keep the batch within `max_batch`; if none does, the
+    smallest one: validators only promise a checkpoint every MAX_BATCH nonces and at block ends, so
+    a smaller configured batch must give way rather than stall the route. Lazy: signatures of
+    nonces below the first fitting candidate are only recovered if that one is refused."""
+    smallest_too_big: QuorumChoice | None = None
+    fitted = False
+    for choice in candidates:
+        if choice.nonce - processed <= max_batch:
+            fitted = True
+            yield choice
+        else:
+            smallest_too_big = choice
+    if not fitted and smallest_too_big is not None:
+        yield smallest_too_big
+
+
 class Submitter:
     """Delivers quorum-signed batches from one sending account, on any destination chain."""
 
@@ -151,6 +169,7 @@ class Submitter:
         self._hints: dict[RouteId, tuple[int, int]] = {}
         """route -> (nonce, block) known to hold that nonce's message: a lower bound for bisection."""
         self._deploy_blocks: dict[RouteId, int] = {}
+        self._last_alarm: dict[RouteId, str] = {}
 
     # wiring ------------------------------------------------------------------------------
 
@@ -200,49 +219,56 @@ class Submitter:
         dest = self.dest_contract(route)
         processed, stored_head = reader.dest_state()
         result = {"route": str(route), "processed_nonce": processed}
-        window = range(processed + 1, processed + self.config.max_batch + 1)
+        window = range(processed + 1, processed + MAX_BATCH + 1)
         nonces = [n for n in self.store.signed_nonces(route) if n in window]
         if not nonces:
             return SubmitResult(**result, reason="up-to-date")
         book = {n: self.store.signatures_for(route, n) for n in nonces}
         validators = reader.dest_client.call(dest.functions.validatorsOf(route.source_chain_id))
         threshold = int(reader.dest_client.call(dest.functions.thresholdOf(route.source_chain_id)))
-        candidates = list(
+        candidates = within_batch(
             quorum_candidates(
-                book, processed_nonce=processed, max_batch=self.config.max_batch, validators=validators,
+                book, processed_nonce=processed, max_batch=MAX_BATCH, validators=validators,
                 threshold=threshold, source_chain_id=route.source_chain_id, source=reader.source_address,
                 dest_chain_id=route.dest_chain_id, dest_contract=reader.dest_address,
-            )
+            ),
+            processed,
+            self.config.max_batch,
         )
-        if not candidates:
+        top = next(candidates, None)
+        if top is None:
             return SubmitResult(**result, reason="no-quorum")
-        messages = self.fetch_messages(route, processed + 1, candidates[0].nonce)
-        choice = self._matching(route, candidates, stored_head, processed, messages)
+        messages = self.fetch_messages(route, processed + 1, top.nonce)
+        choice = self._matching(route, itertools.chain([top], candidates), stored_head, messages)
         batch = messages[: choice.nonce - processed]
         return self._send(route, dest, choice, batch, result)
 
     def _matching(
         self,
         route: RouteId,
-        candidates: Sequence[QuorumChoice],
+        candidates: Iterator[QuorumChoice],
         stored_head: bytes,
-        processed: int,
         messages: Sequence[RouteMessage],
     ) -> QuorumChoice:
-        """The highest candidate whose head the source chain's messages reproduce. A quorum over
-        a head the chain does not show means validators (or this node) disagree with the chain:
-        alarm and refuse."""
+        """The first candidate (highest first) whose head the source chain's messages reproduce. A
+        quorum over a head the chain does not show means validators (or this node) disagree with
+        the chain: alarm and refuse."""
         heads: dict[int, bytes] = {}
         head = stored_head
         for item in messages:
             head = check_chain(head, item.nonce - 1, [item])
             heads[item.nonce] = head
+        first: QuorumChoice | None = None
         for choice in candidates:
+            first = first or choice
             if heads.get(choice.nonce) == choice.head:
                 return choice
-        top = candidates[0]
-        err = HeadMismatchError(top.nonce, heads.get(top.nonce, b"\x00" * 32), top.head, route)
-        self.store.raise_alarm(route, f"submitter: quorum-signed head differs from the source chain: {err}")
+        assert first is not None
+        err = HeadMismatchError(first.nonce, heads.get(first.nonce, bytes(32)), first.head, route)
+        text = f"submitter: quorum-signed head differs from the source chain: {err}"
+        if self._last_alarm.get(route) != text:  # ticks repeat: one alarm per distinct problem
+            self._last_alarm[route] = text
+            self.store.raise_alarm(route, text)
         raise err
 
     def _send(

@@ -6,7 +6,8 @@ from eth_account import Account
 from eth_utils import keccak
 
 from relayer.proofs.checkpoint import Checkpoint, recover, sign, unpack_signatures
-from relayer.submitter.quorum import select_quorum
+from relayer.submitter.quorum import quorum_candidates, select_quorum
+from relayer.submitter.service import within_batch
 
 KEYS = [keccak(text=f"xmargin-test-validator-{i}") for i in range(5)]
 ADDRS = [Account.from_key(k).address for k in KEYS]
@@ -109,3 +110,19 @@ def test_window_is_processed_exclusive_to_processed_plus_max_batch() -> None:
     assert choose(book, processed=10, max_batch=100).nonce == 20  # 10 is done, 111 too far
     assert choose(book, processed=11, max_batch=100).nonce == 111
     assert choose(book, processed=111, max_batch=100) is None
+
+
+def _candidates(book, processed: int = 0):
+    return quorum_candidates(
+        book, processed_nonce=processed, max_batch=100, validators=ADDRS[:4], threshold=3,
+        source_chain_id=SOURCE_CHAIN, source=SOURCE, dest_chain_id=DEST_CHAIN, dest_contract=DEST,
+    )
+
+
+def test_submitter_batch_limit_prefers_fitting_checkpoints_and_never_stalls() -> None:
+    book = {n: {HEAD_A: entries(KEYS[:3], n, HEAD_A)} for n in (30, 60, 90)}
+    assert [c.nonce for c in within_batch(_candidates(book), 0, 100)] == [90, 60, 30]
+    assert [c.nonce for c in within_batch(_candidates(book), 0, 60)] == [60, 30]
+    # nothing within 20: the smallest signed batch is taken rather than waiting forever
+    assert [c.nonce for c in within_batch(_candidates(book), 0, 20)] == [30]
+    assert list(within_batch(_candidates({}), 0, 20)) == []

@@ -20,7 +20,7 @@ from conftest import start_anvil, stop_process
 from relayer.chain.client import ChainClient
 from relayer.chain.contracts import build_dir, load_artifact
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
-from relayer.errors import SigningConflictError
+from relayer.errors import HeadMismatchError, SigningConflictError
 from relayer.proofs.checkpoint import pack_signatures, sign
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
@@ -261,6 +261,30 @@ def test_replayed_batch_is_recognised_as_already_delivered(net: Net, submitter: 
     with pytest.raises(ContractCustomError) as info:
         replay.call({"from": submitter.account.address})
     assert is_batch_nonce_mismatch(info.value)
+
+
+def test_quorum_over_a_head_the_source_chain_does_not_show_is_refused(
+    net: Net, validators: list[Validator], submitter: Submitter, store: Store
+) -> None:
+    reader = submitter.reader(DEPOSIT_ROUTE)
+    processed = reader.dest_state().nonce
+    _deposit(net, [4])
+    _finalize(net.spoke)
+    forged = reader.checkpoint(processed + 1, b"\x66" * 32)  # e.g. an amount of 4_000_000 instead
+    for key in VALIDATOR_KEYS[:THRESHOLD]:  # stolen keys, or a lying RPC behind every validator
+        store.publish_signature(
+            DEPOSIT_ROUTE, forged.nonce, forged.head, Account.from_key(key).address,
+            sign(forged, HUB_ID, reader.dest_address, key),
+        )
+    before = _credited(net)
+    with pytest.raises(HeadMismatchError):
+        submitter.tick(DEPOSIT_ROUTE)
+    assert any("differs from the source chain" in a.text for a in store.alarms())
+    assert reader.dest_state().nonce == processed and _credited(net) == before
+    for v in validators:  # the honest checkpoint appears beside the forged one: it is the one delivered
+        assert v.tick(DEPOSIT_ROUTE).signed == (processed + 1,)
+    assert submitter.tick(DEPOSIT_ROUTE).delivered
+    assert _credited(net) == before + 4 * SCALE
 
 
 def test_withdrawal_route_is_served_by_the_same_code(
