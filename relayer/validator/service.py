@@ -60,7 +60,8 @@ class ValidatorTickResult(BaseModel):
 
     route: str
     validator: str
-    finalized_block: int
+    finalized_block: int | None = None
+    """Source block treated as final this tick (None: the route is halted, nothing was read)."""
     scanned_from: int | None = None
     scanned_to: int | None = None
     """Last block verified this tick (None: nothing new was final)."""
@@ -138,11 +139,10 @@ class Validator:
         destination still needs. Idempotent. SigningConflictError (route halted, alarm raised) if
         the chain now shows another head for an already signed nonce."""
         reader = self.reader(route)
-        source = reader.source_address
         base = {"route": str(route), "validator": self.name}
         halted = self.db.halted(route)
         if halted is not None:
-            return ValidatorTickResult(**base, finalized_block=-1, halted=halted)
+            return ValidatorTickResult(**base, halted=halted)
         final = reader.source_client.finalized_block()
         cursor, rewound = self._cursor(route, reader, final)
         signed: list[int] = []
