@@ -6,10 +6,13 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from eth_abi import decode
 from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
 from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from relayer.api.views import Backend
@@ -50,16 +53,21 @@ def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, valu
     """Sign and send one call with EIP-1559 fees (gas estimated), wait for its receipt; ActionError on revert."""
     w3 = client.w3
     base = int(client.get_block("latest")["baseFeePerGas"])
-    tx = fn.build_transaction(
-        {
-            "from": account.address,
-            "value": value,
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-            "chainId": client.chain_id,
-            "maxFeePerGas": 2 * base + TIP_WEI,
-            "maxPriorityFeePerGas": TIP_WEI,
-        }
-    )
+    try:
+        tx = fn.build_transaction(  # estimates gas: a call that would revert fails here, with its reason
+            {
+                "from": account.address,
+                "value": value,
+                "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+                "chainId": client.chain_id,
+                "maxFeePerGas": 2 * base + TIP_WEI,
+                "maxPriorityFeePerGas": TIP_WEI,
+            }
+        )
+    except ContractCustomError as err:
+        raise ActionError(f"{fn.fn_name} would revert: {decode_error(fn.contract_abi, str(err.data))}") from None
+    except ContractLogicError as err:
+        raise ActionError(f"{fn.fn_name} would revert: {err.message or err}") from None
     signed = account.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     deadline = time.monotonic() + RECEIPT_TIMEOUT_S
@@ -74,6 +82,20 @@ def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, valu
     if receipt["status"] != 1:
         raise ActionError(f"{fn.fn_name} reverted in tx 0x{bytes(tx_hash).hex()}")
     return dict(receipt)
+
+
+def decode_error(abi: list[dict[str, Any]], data: str) -> str:
+    """`Name(arg=value, ...)` of a custom error's revert data, by the contract's ABI (raw hex if unknown)."""
+    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+    for item in abi:
+        if item.get("type") != "error":
+            continue
+        types = [i["type"] for i in item["inputs"]]
+        if function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})") == raw[:4]:
+            values = decode(types, raw[4:])
+            args = ", ".join(f"{i['name']}={v}" for i, v in zip(item["inputs"], values, strict=True))
+            return f"{item['name']}({args})"
+    return data
 
 
 def chain_id_of(backend: Backend, chain: str) -> int:
