@@ -78,7 +78,7 @@ def _layout(directory: Optional[Path], base_port: Optional[int]):  # noqa: ANN20
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM behaves like Ctrl-C: stop everything we started."""
+    """SIGTERM / SIGHUP behave like Ctrl-C: stop everything we started."""
     raise KeyboardInterrupt
 
 
@@ -96,6 +96,7 @@ def devnet_up(
     layout = _layout(directory, base_port)
     devnet = Devnet(layout, report=lambda m: out.print(m))
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
     keep_running = False
     try:
         devnet.up()
@@ -273,13 +274,11 @@ def account(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Balances per asset, claims, USD balance and per-spoke withdrawable collateral of an account."""
-    from relayer.api.views import collateral_view
+    from relayer.api.views import account_view, collateral_view, fmt_amount
 
     backend = _backend(config)
     try:
         view = collateral_view(backend, address)
-        from relayer.api.views import account_view
-
         acct = account_view(backend, address)
     except RpcUnavailableError as error:
         _not_running(error)
@@ -296,7 +295,7 @@ def account(
     out.print(table)
     for claim in acct.claims:
         out.print(f"claim: {claim.amount} units of {claim.symbol} ({claim.token}) on {claim.chain}, valued at 0")
-    out.print(f"USD balance: {acct.usd_balance / 10**18:.2f}")
+    out.print(f"USD balance: {fmt_amount(acct.usd_balance, 18)}")
 
 
 # ------------------------------------------------------------------------------------ user actions
