@@ -15,11 +15,12 @@ from redis.exceptions import RedisError
 
 from relayer.errors import StoreUnavailableError
 from relayer.store.redis_store import Store
+from relayer.submitter.lease import lease
 from relayer.types import checksum
 
 T = TypeVar("T")
-NONCE_LOCK_TTL_S = 60.0
-"""Longest a reservation may hold the lock (signing and one broadcast)."""
+NONCE_LOCK_TTL_S = 10.0
+"""Lease ttl of the sender's lock (renewed while held; freed this fast if its holder dies)."""
 NONCE_MEMORY_S = 30
 """How long Redis remembers the next nonce; after that the chain's pending count alone decides,
 so a reserved nonce whose transaction vanished cannot leave a permanent gap."""
@@ -52,7 +53,7 @@ class NonceManager:
     def reserve(self) -> Iterator[int]:
         """Hold the sender's lock and yield its next nonce: max(chain pending, remembered next).
         Broadcast inside the block; on a clean exit the nonce counts as used, on an error it does not."""
-        with self.store.lock(self.lock_name, ttl=self._lock_ttl_s, blocking_timeout=self._lock_wait_s):
+        with lease(self.store, self.lock_name, ttl_s=self._lock_ttl_s, wait_s=self._lock_wait_s):
             remembered = self._redis("get", lambda: self.store.redis.get(self._key))
             nonce = max(int(self._pending_nonce()), int(remembered) if remembered is not None else 0)
             yield nonce

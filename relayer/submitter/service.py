@@ -34,6 +34,7 @@ from relayer.errors import (
 )
 from relayer.proofs.hashchain import RouteMessage, check_chain
 from relayer.store.redis_store import Store
+from relayer.submitter.lease import lease
 from relayer.submitter.nonce import NonceManager
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates
 from relayer.submitter.tx import FeePolicy, SentTx, TxSender
@@ -41,8 +42,8 @@ from relayer.types import MAX_BATCH, RouteId, RouteKind
 
 log = logging.getLogger(__name__)
 
-ROUTE_LOCK_TTL_S = 300.0
-"""Longest one delivery may hold its route's lock (simulate, send, replacements, receipt)."""
+ROUTE_LEASE_TTL_S = 15.0
+"""A delivery holds its route's lease (renewed while it works); a killed submitter frees it this fast."""
 
 
 def _tuple_type(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -200,18 +201,12 @@ class Submitter:
 
     def tick(self, route: RouteId) -> SubmitResult:
         """Deliver the highest quorum-signed checkpoint above the destination's processed nonce."""
-        result: SubmitResult | None = None
         try:
-            with self.store.lock(f"submit:{route}", ttl=ROUTE_LOCK_TTL_S, blocking_timeout=0):
-                result = self._deliver(route)
-        except LockUnavailableError as err:
-            if result is None:
-                processed = self.reader(route).dest_state().nonce
-                return SubmitResult(route=str(route), processed_nonce=processed, reason="busy")
-            # lost the lock mid-delivery (ttl, or a Redis wipe): a racing submitter's replay is
-            # refused by the chain (BatchNonceMismatch), so the delivery stands
-            log.warning("route %s: %s", route, err)
-        return result
+            with lease(self.store, f"submit:{route}", ttl_s=ROUTE_LEASE_TTL_S):
+                return self._deliver(route)
+        except LockUnavailableError:
+            processed = self.reader(route).dest_state().nonce
+            return SubmitResult(route=str(route), processed_nonce=processed, reason="busy")
 
     def _deliver(self, route: RouteId) -> SubmitResult:
         """The body of `tick`, under the route's lock."""

@@ -16,6 +16,7 @@ from relayer.chain.client import ChainClient
 from relayer.config import Deployment, Settings, load_deployment
 from relayer.errors import ConfigError, LockUnavailableError, RpcUnavailableError, StoreUnavailableError
 from relayer.store.redis_store import Store
+from relayer.submitter.lease import lease
 from relayer.submitter.service import Submitter
 from relayer.types import RouteId
 from relayer.validator.service import SourceReorgedError, Validator
@@ -35,8 +36,8 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": 5,
 }
-VALIDATE_LOCK_TTL_S = 120.0
-"""Longest one validator tick may hold its (validator, route) lock."""
+VALIDATE_LEASE_TTL_S = 15.0
+"""Lease of a (validator, route) tick: renewed while it runs, freed this fast if its worker dies."""
 
 
 class Runtime:
@@ -111,16 +112,11 @@ def validate_route(route_id: str) -> dict[str, Any]:
     route = RouteId.parse(route_id)
     rt = runtime()
     validator = rt.validator()
-    result: dict[str, Any] | None = None
     try:
-        with rt.store.lock(f"validate:{validator.address}:{route}", ttl=VALIDATE_LOCK_TTL_S, blocking_timeout=0):
-            result = validator.tick(route).model_dump(mode="json")
-    except LockUnavailableError as err:
-        if result is None:
-            return {"route": route_id, "validator": validator.name, "skipped": "busy"}
-        # the lock vanished while the tick ran (ttl, or a Redis wipe): harmless, ticks are idempotent
-        log.warning("validate %s: %s", route_id, err)
-    return result
+        with lease(rt.store, f"validate:{validator.address}:{route}", ttl_s=VALIDATE_LEASE_TTL_S):
+            return validator.tick(route).model_dump(mode="json")
+    except LockUnavailableError:
+        return {"route": route_id, "validator": validator.name, "skipped": "busy"}
 
 
 @app.task(name=SUBMIT_TASK, **RETRY)
