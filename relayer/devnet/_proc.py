@@ -206,6 +206,25 @@ def stop_group(pgid: int, timeout_s: float = 10.0) -> None:
     kill_group(pgid)
 
 
+def stop_groups(pgids: Sequence[int], timeout_s: float = 10.0) -> None:
+    """SIGTERM every group at once, wait for all (poll with a deadline), SIGKILL whatever is left."""
+    for pgid in pgids:
+        _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(_group_alive(g) for g in pgids):
+        time.sleep(0.1)
+    for pgid in pgids:
+        if _group_alive(pgid):
+            kill_group(pgid)
+
+
+def stop_all(procs: Sequence[Managed], timeout_s: float = 10.0) -> None:
+    """Stop several managed processes together and reap them."""
+    stop_groups([p.pid for p in procs], timeout_s)
+    for proc in procs:
+        proc.reap()
+
+
 def kill_group(pgid: int, timeout_s: float = 5.0) -> None:
     """SIGKILL a whole process group and wait until it is gone."""
     _signal_group(pgid, signal.SIGKILL)

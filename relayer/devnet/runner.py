@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from relayer.devnet import chains, processes, redis_server
-from relayer.devnet._proc import DevnetError, Managed, alive, stop_group
+from relayer.devnet._proc import DevnetError, Managed, alive, stop_all, stop_groups
 from relayer.devnet.layout import DevnetLayout
 
 Report = Callable[[str], None]
@@ -98,8 +98,10 @@ class Devnet:
 
     def down(self) -> None:
         """Stop relayer processes first, then chains, then a Redis we started; remove the pid file."""
-        for proc in reversed(self.procs):
-            proc.stop()
+        infra = {c.name for c in self.layout.chains} | {"redis"}
+        stop_all([p for p in self.procs if p.name not in infra])
+        stop_all([p for p in self.procs if p.name in infra and p.name != "redis"])
+        stop_all([p for p in self.procs if p.name == "redis"])
         self.procs = []
         self.layout.pid_file.unlink(missing_ok=True)
 
@@ -123,12 +125,11 @@ def _same_program(record: PidRecord) -> bool:
 
 def stop_from_pid_file(layout: DevnetLayout, report: Report = print) -> int:
     """Stop every process group recorded by a (detached) devnet; returns how many were running."""
-    records = read_pids(layout.pid_file)
-    stopped = 0
-    for record in reversed(records):
-        if _same_program(record):
-            stop_group(record.pid)
-            stopped += 1
+    running = [r for r in read_pids(layout.pid_file) if _same_program(r)]
+    infra = {c.name for c in layout.chains} | {"redis"}
+    for group in ([r for r in running if r.name not in infra], [r for r in running if r.name in infra]):
+        stop_groups([r.pid for r in group])
+        for record in group:
             report(f"stopped {record.name} (pid {record.pid})")
     layout.pid_file.unlink(missing_ok=True)
-    return stopped
+    return len(running)
