@@ -9,7 +9,7 @@ from relayer.devnet.layout import DevnetLayout
 from relayer.devnet.specs import ProcessSpec, deploy_spec, relayer_specs
 
 DEPLOY_TIMEOUT_S = 180.0
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 90.0
 READY_MARKERS: dict[str, tuple[str, ...]] = {
     "worker": ("ready.",),
     "beat": ("beat: Starting",),

@@ -25,6 +25,7 @@ from helpers import Depositor  # noqa: E402
 
 from relayer.api.views import Backend  # noqa: E402
 from relayer.config import load_settings  # noqa: E402
+from relayer.devnet import processes  # noqa: E402
 from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
 from relayer.devnet.runner import Devnet  # noqa: E402
 
@@ -72,6 +73,14 @@ def devnet(layout: DevnetLayout) -> Iterator[Devnet]:
         finally:
             net.down()
             test_db.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _every_process_running(devnet: Devnet) -> None:
+    """A relayer process left dead by an earlier failing test is restarted, so failures do not cascade."""
+    for proc in devnet.dead():
+        print(f"[devnet] restarting {proc.name} (exited with {proc.popen.returncode})", flush=True)
+        devnet.replace(proc.name, processes.restart(proc.name, devnet.layout))
 
 
 @pytest.fixture(scope="session")
