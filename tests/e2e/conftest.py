@@ -28,6 +28,7 @@ from relayer.config import load_settings  # noqa: E402
 from relayer.devnet import processes  # noqa: E402
 from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
 from relayer.devnet.runner import Devnet  # noqa: E402
+from relayer.devnet.specs import relayer_specs  # noqa: E402
 
 TEST_REDIS_DB = 5
 
@@ -78,7 +79,9 @@ def devnet(layout: DevnetLayout) -> Iterator[Devnet]:
 @pytest.fixture(autouse=True)
 def _every_process_running(devnet: Devnet) -> None:
     """A relayer process left dead by an earlier failing test is restarted, so failures do not cascade."""
+    restartable = {spec.name for spec in relayer_specs(devnet.layout)}
     for proc in devnet.dead():
+        assert proc.name in restartable, f"{proc.name} died: {proc.log_tail()}"
         print(f"[devnet] restarting {proc.name} (exited with {proc.popen.returncode})", flush=True)
         devnet.replace(proc.name, processes.restart(proc.name, devnet.layout))
 
