@@ -226,7 +226,8 @@ def status(
         table.add_column(column, justify="left" if column in ("route", "state") else "right")
     for s in statuses:
         table.add_row(
-            f"{s.kind} {s.source_chain} -> {s.dest_chain}", str(s.source_nonce), str(s.attested_nonce),
+            f"{s.kind} {s.source_chain} -> {s.dest_chain}", str(s.source_nonce),
+            "? (redis down)" if s.attested_nonce is None else str(s.attested_nonce),
             str(s.processed_nonce), str(s.lag_blocks), f"{s.lag_seconds:.0f}",
             "[green]caught up[/green]" if s.caught_up else f"[yellow]{s.pending} pending[/yellow]",
         )

@@ -118,7 +118,9 @@ class _RouteCollector:
         up.add_metric([], 1)
         for status in statuses:
             for field, family in families.items():
-                family.add_metric([status.route], float(getattr(status, field)))
+                value = getattr(status, field)
+                if value is not None:
+                    family.add_metric([status.route], float(value))
         yield up
         yield from families.values()
 

@@ -14,7 +14,7 @@ from relayer.chain import contracts
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import RouteReader
 from relayer.config import ChainConfig, Deployment, Settings, load_deployment
-from relayer.errors import ChainCallError
+from relayer.errors import ChainCallError, StoreUnavailableError
 from relayer.store.redis_store import Store
 from relayer.types import RouteId
 
@@ -36,8 +36,8 @@ class RouteStatus(BaseModel):
     dest_chain: str
     source_nonce: int
     """Messages appended by the source contract (at the latest block)."""
-    attested_nonce: int
-    """Highest checkpoint nonce with a quorum of signatures on one head in the store."""
+    attested_nonce: int | None
+    """Highest checkpoint nonce with a quorum of signatures on one head in the store (None: Redis is down)."""
     processed_nonce: int
     """Messages applied by the destination contract."""
     pending: int
@@ -134,6 +134,14 @@ def attested_nonce(store: SignatureSource, route: RouteId, threshold: int) -> in
     return 0
 
 
+def _attested_or_none(backend: Backend, route: RouteId) -> int | None:
+    """Attested nonce, or None when the store cannot be reached (the chains still answer for the rest)."""
+    try:
+        return attested_nonce(backend.store, route, backend.deployment.threshold)
+    except StoreUnavailableError:
+        return None
+
+
 def route_status(backend: Backend, route: RouteId, now: float | None = None) -> RouteStatus:
     """State and lag of one route."""
     route_reader = reader(backend, route)
@@ -152,7 +160,7 @@ def route_status(backend: Backend, route: RouteId, now: float | None = None) -> 
         source_chain=backend.chain_name(route.source_chain_id),
         dest_chain=backend.chain_name(route.dest_chain_id),
         source_nonce=source_nonce,
-        attested_nonce=attested_nonce(backend.store, route, backend.deployment.threshold),
+        attested_nonce=_attested_or_none(backend, route),
         processed_nonce=processed,
         pending=source_nonce - processed,
         lag_blocks=lag_blocks,
