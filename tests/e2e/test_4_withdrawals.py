@@ -1,7 +1,9 @@
-"""Withdrawals to any spoke: released exactly once, also when the submitter is SIGKILLed mid-withdrawal."""
+"""Withdrawals to any spoke: released exactly once, also when the submitter is SIGKILLed and Redis
+wiped mid-withdrawal."""
 
 from __future__ import annotations
 
+import redis
 from eth_account import Account
 from eth_utils import keccak
 from helpers import deposit_routes, hub_balance, wait_caught_up
@@ -35,7 +37,7 @@ def _withdrawal_routes(backend):
     return [r for r in backend.deployment.routes() if r.kind is RouteKind.WITHDRAWAL]
 
 
-def test_withdrawals_to_both_spokes_are_released_exactly_once(devnet, backend, depositors) -> None:
+def test_withdrawals_to_both_spokes_are_released_exactly_once(devnet, backend, depositors, flush_redis) -> None:
     spoke_a, spoke_b = devnet.layout.chain("spoke-a").chain_id, devnet.layout.chain("spoke-b").chain_id
     trader, key = _trader(backend, devnet, "round-trip")
     recipient = Account.from_key(keccak(text="xmargin-e2e-recipient-round-trip")).address
@@ -50,6 +52,7 @@ def test_withdrawals_to_both_spokes_are_released_exactly_once(devnet, backend, d
     actions.withdraw(backend, "USDC", "30", "spoke-b", recipient, key)  # deposited on A, out on B
     devnet.find("submitter").kill()  # SIGKILL mid-withdrawal
     actions.withdraw(backend, "USDC", "70", "spoke-a", recipient, key)
+    redis.Redis.from_url(devnet.layout.redis_url).execute_command(flush_redis)  # and the cache is gone
     devnet.replace("submitter", processes.restart("submitter", devnet.layout))
 
     wait_caught_up(backend, _withdrawal_routes(backend))
