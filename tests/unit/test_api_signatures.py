@@ -21,7 +21,6 @@ from relayer.devnet._proc import poll
 from relayer.proofs.checkpoint import Checkpoint, sign
 from relayer.types import RouteId
 
-PORT = 8760
 HUB, SPOKE = 31337, 31338
 LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 LOCKBOX = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
@@ -73,12 +72,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Memo
     store = MemoryStore()
     backend = Backend(load_settings(root / "config.yaml"), store=store, quick=True)
     app = create_app(backend=backend, validator_set=lambda route: set(VALIDATORS))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     poll(lambda: server.started, "API server to start", 10)
+    port = server.servers[0].sockets[0].getsockname()[1]  # any free port: test runs may overlap
     try:
-        yield f"http://127.0.0.1:{PORT}", store
+        yield f"http://127.0.0.1:{port}", store
     finally:
         server.should_exit = True
         thread.join(timeout=10)
