@@ -43,14 +43,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def anvil(chain_id: int) -> Iterator[Web3]:
-    """A fresh anvil (10 funded accounts, base fee 0) as a Web3; the process is always stopped."""
+def anvil(chain_id: int, *extra_args: str) -> Iterator[Web3]:
+    """A fresh anvil (10 funded accounts, base fee 0) as a Web3; the process is always stopped.
+    `extra_args` go to anvil as they are (e.g. "--steps-tracing" for opcode traces)."""
     if not ANVIL.exists():
         raise BenchError(f"anvil binary missing: {ANVIL} (run `make setup`)")
     port = _free_port()
     cmd = [
         str(ANVIL), "--port", str(port), "--chain-id", str(chain_id), "--accounts", "10",
-        "--block-base-fee-per-gas", "0", "--gas-limit", str(GAS_LIMIT), "--silent",
+        "--block-base-fee-per-gas", "0", "--gas-limit", str(GAS_LIMIT), "--silent", *extra_args,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
@@ -21,6 +20,10 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
 
     /// @dev Length of one `r || s || v` signature in the blob.
     uint256 private constant SIGNATURE_LENGTH = 65;
+    /// @dev Largest s OpenZeppelin's ECDSA accepts (secp256k1n / 2): the high-s twin is rejected.
+    uint256 private constant MAX_LOW_S = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+    /// @dev The ecrecover precompile.
+    uint256 private constant ECRECOVER = 0x01;
 
     /// @dev Threshold and version of a source chain's set, packed into one slot.
     struct SetInfo {
@@ -105,14 +108,25 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
         }
     }
 
-    /// @dev Recovers signature number `index` of the blob (OpenZeppelin: low-s only).
-    function _recover(bytes32 digest, bytes calldata signatures, uint256 index) private pure returns (address) {
-        uint256 offset = index * SIGNATURE_LENGTH;
-        bytes32 r = bytes32(signatures[offset:offset + 32]);
-        bytes32 s = bytes32(signatures[offset + 32:offset + 64]);
-        uint8 v = uint8(signatures[offset + 64]);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
-        if (err != ECDSA.RecoverError.NoError) revert CheckpointSignatureInvalid(index);
-        return signer;
+    /// @dev Recovers signature number `index` of the blob with OpenZeppelin `ECDSA.tryRecover`
+    /// semantics: s in the lower half order (no malleable twin), v 27 or 28, a non-zero signer.
+    /// Reads r, s, v straight from calldata (the caller checked the blob holds `index`).
+    function _recover(bytes32 digest, bytes calldata signatures, uint256 index) private view returns (address signer) {
+        assembly ("memory-safe") {
+            let sig := add(signatures.offset, mul(index, SIGNATURE_LENGTH))
+            let s := calldataload(add(sig, 0x20))
+            if iszero(gt(s, MAX_LOW_S)) {
+                let m := mload(0x40)
+                mstore(m, digest)
+                mstore(add(m, 0x20), byte(0, calldataload(add(sig, 0x40)))) // v
+                mstore(add(m, 0x40), calldataload(sig)) // r
+                mstore(add(m, 0x60), s)
+                mstore(0x00, 0)
+                // The precompile returns nothing for a bad v or r, and 0 is caught below.
+                pop(staticcall(gas(), ECRECOVER, m, 0x80, 0x00, 0x20))
+                signer := mload(0x00)
+            }
+        }
+        if (signer == address(0)) revert CheckpointSignatureInvalid(index);
     }
 }
