@@ -192,7 +192,7 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
         }
     }
 
-    /// @dev `validators` sorted ascending (insertion sort: governance only, at most
+    /// @dev `validators` sorted ascending (insertion sort in assembly: governance only, at most
     /// MAX_VALIDATORS); reverts with ValidatorSetInvalid on a zero or repeated address.
     function _sortedMembers(address[] calldata validators, uint8 threshold)
         private
@@ -201,14 +201,17 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
     {
         members = validators;
         uint256 size = members.length;
-        for (uint256 i = 1; i < size; ++i) {
-            address member = members[i];
-            uint256 j = i;
-            while (j > 0 && members[j - 1] > member) {
-                members[j] = members[j - 1];
-                --j;
+        assembly ("memory-safe") {
+            let first := add(members, 0x20)
+            let end := add(first, shl(5, size))
+            for { let i := add(first, 0x20) } lt(i, end) { i := add(i, 0x20) } {
+                let member := mload(i)
+                let j := i
+                for {} and(gt(j, first), gt(mload(sub(j, 0x20)), member)) { j := sub(j, 0x20) } {
+                    mstore(j, mload(sub(j, 0x20)))
+                }
+                mstore(j, member)
             }
-            members[j] = member;
         }
         // Sorted: the zero address can only come first, and a repeat sits next to its twin.
         if (members[0] == address(0)) revert ValidatorSetInvalid(size, threshold);
