@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the relayer package of this checkout comes first
@@ -32,7 +32,7 @@ except ImportError as err:  # pragma: no cover - a set-up problem, reported plai
         "Run it with the runtime venv from the project root, or put the package on PYTHONPATH."
     ) from err
 
-from _chain import ANVIL, deploy, send  # noqa: E402
+from _chain import ANVIL, BenchError, deploy, send  # noqa: E402
 from _chain import anvil as start_anvil  # noqa: E402
 
 HUB_CHAIN_ID = 31337  # the anvil's own chain id: hub ledger and spoke lockbox share the chain
@@ -47,6 +47,12 @@ DEPOSIT_AMOUNT = 1_000 * UNIT
 BATCH_SIZES = (1, 10, 50, 100)
 RELEASE_SIZES = (1, 10)
 RESULTS = ROOT / "bench" / "results" / "gas.json"
+BUDGETS = {  # the project's gas budgets (receipt gasUsed)
+    "hub deposit, batch of 1, existing balance": 75_000,
+    "hub deposit, batch of 100, existing balances, per message": 12_000,
+    "hub deposit, batch of 100, new balances, per message": 30_000,
+    "spoke ERC20 deposit, steady state": 75_000,
+}
 
 
 @dataclass
@@ -54,7 +60,7 @@ class HubBatch:
     """Hub gas of one `processDeposits` batch (21k intrinsic and calldata included)."""
 
     batch_size: int
-    balances: str  # "existing" or "new"
+    balances: Literal["new", "existing"]
     total_gas: int
     per_message: float
     amortisation: float = 1.0  # per-message gas at batch size 1 / per-message gas here
@@ -69,6 +75,7 @@ class Report:
     spoke_deposits: dict[str, int] = field(default_factory=dict)
     hub_withdrawal_request: dict[str, int] = field(default_factory=dict)
     spoke_releases: list[dict[str, Any]] = field(default_factory=list)
+    budgets: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Deployment:
@@ -89,9 +96,11 @@ class Deployment:
         self._configure()
 
     def _tx(self, call: Any, sender: str | None = None, value: int = 0) -> dict[str, Any]:
+        """Sends `call` (admin by default) and returns its successful receipt."""
         return send(self.w3, call, sender or self.admin, value)
 
     def _configure(self) -> None:
+        """Route, validator sets (3 of 5 both ways), listings, and a funded, approved depositor."""
         ledger, lockbox, token = self.ledger.functions, self.lockbox.functions, self.token
         self._tx(ledger.registerSpoke(SPOKE_CHAIN_ID, self.lockbox.address))
         self._tx(ledger.setValidators(SPOKE_CHAIN_ID, self.validators, THRESHOLD))
@@ -129,7 +138,11 @@ class Deployment:
             source_chain_id=SPOKE_CHAIN_ID, source=self.lockbox.address, nonce=last.nonce, head=last.head
         )
         sigs = self._signatures(checkpoint, self.ledger.address)
-        return self._tx(self.ledger.functions.processDeposits(messages, checkpoint.as_tuple(), sigs), self.relayer)
+        receipt = self._tx(self.ledger.functions.processDeposits(messages, checkpoint.as_tuple(), sigs), self.relayer)
+        credited = self.ledger.events.DepositCredited().process_receipt(receipt, errors=DISCARD)
+        if len(credited) != len(messages):  # measure the credit path only, never claims
+            raise BenchError(f"{len(credited)} of {len(messages)} deposits credited")
+        return receipt
 
     # ------------------------------------------------------------------ hub side
 
@@ -151,7 +164,12 @@ class Deployment:
             source_chain_id=HUB_CHAIN_ID, source=self.ledger.address, nonce=last.nonce, head=last.head
         )
         sigs = self._signatures(checkpoint, self.lockbox.address)
-        return self._tx(self.lockbox.functions.processWithdrawals(messages, checkpoint.as_tuple(), sigs), self.relayer)
+        call = self.lockbox.functions.processWithdrawals(messages, checkpoint.as_tuple(), sigs)
+        receipt = self._tx(call, self.relayer)
+        released = self.lockbox.events.Released().process_receipt(receipt, errors=DISCARD)
+        if len(released) != len(messages):  # measure paid releases only, never parked ones
+            raise BenchError(f"{len(released)} of {len(messages)} withdrawals released")
+        return receipt
 
     def _signatures(self, checkpoint: Checkpoint, dest: str) -> bytes:
         """THRESHOLD validator signatures over `checkpoint` for `dest`, packed ascending."""
@@ -173,16 +191,16 @@ def measure_hub_deposits(d: Deployment) -> list[HubBatch]:
     rows: list[HubBatch] = []
     for size in BATCH_SIZES:
         accounts = fresh_accounts(f"batch-{size}", size)
-        for balances in ("new", "existing"):
+        for balances in ("new", "existing"):  # the same accounts twice: first credit, then a top-up
             for account in accounts:
                 d.deposit(account)
             gas = d.relay_deposits()["gasUsed"]
-            rows.append(HubBatch(size, balances, gas, gas / size))
+            rows.append(HubBatch(size, balances, gas, round(gas / size, 1)))
     for balances in ("new", "existing"):
         single = next(r for r in rows if r.batch_size == 1 and r.balances == balances)
         for row in rows:
             if row.balances == balances:
-                row.amortisation = single.per_message / row.per_message
+                row.amortisation = round(single.per_message / row.per_message, 2)
     return rows
 
 
@@ -215,7 +233,7 @@ def measure_withdrawals(d: Deployment) -> tuple[dict[str, int], list[dict[str, A
         for _ in range(size):
             d.request_withdrawal(one_usdc)
         gas = d.relay_withdrawals()["gasUsed"]
-        releases.append({"batch_size": size, "token": "ERC20", "total_gas": gas, "per_message": gas / size})
+        releases.append({"batch_size": size, "token": "ERC20", "total_gas": gas, "per_message": round(gas / size, 1)})
     return requests, releases
 
 
@@ -233,6 +251,8 @@ def run() -> Report:
             "quorum": f"{THRESHOLD}-of-{len(VALIDATOR_KEYS)}",
             "gas": "receipt gasUsed: 21k intrinsic and calldata included",
             "token": f"ERC20, {USDC_DECIMALS} decimals, listed on the hub as an 18-decimal asset",
+            "baseline": "batch size 1: every message carries its own quorum proof (per-message "
+            "verification, as a Hyperlane multisig ISM); amortisation = baseline gas/msg / gas/msg",
         }
     )
     with start_anvil(HUB_CHAIN_ID) as w3:
@@ -240,7 +260,23 @@ def run() -> Report:
         report.spoke_deposits = measure_spoke_deposits(d)
         report.hub_deposits = measure_hub_deposits(d)
         report.hub_withdrawal_request, report.spoke_releases = measure_withdrawals(d)
+    report.budgets = check_budgets(report)
     return report
+
+
+def check_budgets(report: Report) -> list[dict[str, Any]]:
+    """Each budget with the measured figure and whether it is met."""
+    hub = {(r.batch_size, r.balances): r.per_message for r in report.hub_deposits}
+    measured = {
+        "hub deposit, batch of 1, existing balance": hub[(1, "existing")],
+        "hub deposit, batch of 100, existing balances, per message": hub[(100, "existing")],
+        "hub deposit, batch of 100, new balances, per message": hub[(100, "new")],
+        "spoke ERC20 deposit, steady state": report.spoke_deposits["erc20_steady"],
+    }
+    return [
+        {"what": what, "budget": budget, "measured": round(measured[what]), "met": measured[what] <= budget}
+        for what, budget in BUDGETS.items()
+    ]
 
 
 def print_table(report: Report) -> None:
@@ -264,10 +300,14 @@ def print_table(report: Report) -> None:
     print(f"{'batch':>6} {'total gas':>11} {'gas/msg':>9}")
     for r in report.spoke_releases:
         print(f"{r['batch_size']:>6} {r['total_gas']:>11,} {r['per_message']:>9,.0f}")
+    print("\nBudgets")
+    for b in report.budgets:
+        print(f"  {b['what']:<58} {b['measured']:>7,} <= {b['budget']:>7,}  {'met' if b['met'] else 'MISSED'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the benchmark, prints the table, writes the JSON results."""
+    """Runs the benchmark, prints the table, writes the JSON results; exit status 1 if a budget
+    is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     args = parser.parse_args(argv)
@@ -276,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(asdict(report), indent=2) + "\n")
     print(f"\nwrote {args.out}")
-    return 0
+    return 0 if all(b["met"] for b in report.budgets) else 1
 
 
 if __name__ == "__main__":
