@@ -11,8 +11,8 @@ interface ICheckpointVerifier {
     /// @notice Emitted when governance replaces the validator set of a source chain.
     event ValidatorSetUpdated(uint64 indexed sourceChainId, address[] validators, uint8 threshold, uint32 version);
 
-    /// @notice Governance set an empty set, a threshold of 0 or above the set size, or a zero or
-    /// duplicate validator address.
+    /// @notice Governance set an empty set, a set above the verifier's maximum size, a threshold
+    /// of 0 or above the set size, or a zero or duplicate validator address.
     error ValidatorSetInvalid(uint256 size, uint256 threshold);
     /// @notice The signature blob's length is not a multiple of 65 bytes.
     error CheckpointSignaturesMalformed(uint256 length);
@@ -32,7 +32,7 @@ interface ICheckpointVerifier {
     /// @notice The EIP-712 digest validators sign for `checkpoint` on this destination.
     function checkpointDigest(Checkpoint calldata checkpoint) external view returns (bytes32);
 
-    /// @notice The current validator set of routes from `sourceChainId`.
+    /// @notice The current validator set of routes from `sourceChainId`, sorted ascending.
     function validatorsOf(uint64 sourceChainId) external view returns (address[] memory);
 
     /// @notice The number of distinct validator signatures a checkpoint needs.
