@@ -70,11 +70,11 @@ def _not_running(error: RpcUnavailableError) -> NoReturn:
 # ------------------------------------------------------------------------------------ devnet
 
 
-def _layout(directory: Optional[Path], base_port: Optional[int]):  # noqa: ANN202
+def _layout(directory: Optional[Path], base_port: Optional[int], redis_url: Optional[str] = None):  # noqa: ANN202
     """Devnet layout from env and options."""
     from relayer.devnet.layout import DevnetLayout
 
-    return DevnetLayout.from_env(dir=directory, base_port=base_port)
+    return DevnetLayout.from_env(dir=directory, base_port=base_port, redis_url=redis_url)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -88,12 +88,16 @@ def devnet_up(
     detach: Annotated[bool, typer.Option("--detach", help="Leave the devnet running in the background and return.")] = False,
     directory: Annotated[Optional[Path], typer.Option("--dir", help="Devnet directory (default .devnet).")] = None,
     base_port: Annotated[Optional[int], typer.Option("--base-port", help="Hub RPC port; spokes +1, +2; API +3.")] = None,
+    redis_url: Annotated[
+        Optional[str],
+        typer.Option("--redis-url", envvar="XMARGIN_REDIS_URL", help="Redis to use (started if local and down)."),
+    ] = None,
 ) -> None:
     """Start 3 anvil chains, Redis if needed, deploy, start 5 validators, the submitter, beat and the API."""
     from relayer.devnet import scenario as demo
     from relayer.devnet.runner import Devnet
 
-    layout = _layout(directory, base_port)
+    layout = _layout(directory, base_port, redis_url)
     devnet = Devnet(layout, report=lambda m: out.print(m))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)

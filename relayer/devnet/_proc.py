@@ -140,10 +140,23 @@ class Managed:
             pass
 
 
+INHERITED_XMARGIN_VARS = ("XMARGIN_BUILD_DIR", "XMARGIN_ANVIL")
+"""XMARGIN_* variables a devnet process inherits; other XMARGIN_* settings would override its config file."""
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without XMARGIN_* overrides (but the build dir), plus `env`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("XMARGIN_") or k in INHERITED_XMARGIN_VARS}
+    return {**base, **(env or {})}
+
+
 def spawn(name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> Managed:
-    """Start `argv` in its own process group (so it and its children stop together), output to a log."""
+    """Start `argv` in its own process group (so it and its children stop together), output to a log.
+
+    The child sees only the XMARGIN_* variables in `env` (and the build dir): the devnet's config
+    files, not the caller's shell, decide its settings."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **(env or {})}
+    full_env = child_env(env)
     with open(log_path, "ab") as log:
         offset = log.tell()
         popen = subprocess.Popen(  # noqa: S603 - argv built from our own specs

@@ -8,8 +8,6 @@ Transactions of one phase are sent back to back (nonces assigned here) and await
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +21,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.utils import get_create_address
 
+from relayer.chain.contracts import load_artifact
 from relayer.config import Deployment
-from relayer.devnet._proc import REPO_ROOT, DevnetError, poll
+from relayer.devnet._proc import DevnetError, poll
 from relayer.devnet.layout import (
     DEPLOYER_KEY,
     SUBMITTER_KEY,
@@ -37,6 +36,7 @@ from relayer.devnet.layout import (
     validator_key,
     validator_name,
 )
+from relayer.errors import ConfigError
 from relayer.types import NATIVE_TOKEN
 
 GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
@@ -87,21 +87,16 @@ TOKENS: tuple[TokenSpec, ...] = (
 )
 
 
-def build_dir() -> Path:
-    """Compiled artifacts: $XMARGIN_BUILD_DIR, else <repo>/build/contracts."""
-    return Path(os.environ.get("XMARGIN_BUILD_DIR", REPO_ROOT / "build" / "contracts"))
-
-
 def artifact(name: str) -> dict[str, Any]:
-    """ABI and bytecode of a compiled contract; DevnetError naming the fix if it is missing."""
-    path = build_dir() / f"{name}.json"
+    """ABI and creation code of a compiled contract; DevnetError naming the fix if it is missing."""
     try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise DevnetError(f"no build artifact {path}: run `make compile` first") from err
-    if not data.get("bytecode"):
-        raise DevnetError(f"artifact {path} has no bytecode (abstract contract or interface?)")
-    return data
+        data = load_artifact(name)
+    except ConfigError as err:
+        raise DevnetError(f"{err} (run `make compile` first)") from err
+    if not data.bytecode:
+        raise DevnetError(f"artifact {name} has no bytecode (abstract contract or interface?)")
+    code = data.bytecode if data.bytecode.startswith("0x") else "0x" + data.bytecode
+    return {"abi": data.abi, "bytecode": code}
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from relayer.config import Deployment, load_settings
 from relayer.devnet import deploy
-from relayer.devnet._proc import DeadlineError, DevnetError, poll, spawn
+from relayer.devnet._proc import DeadlineError, DevnetError, child_env, poll, spawn
 from relayer.devnet.layout import (
     DEPLOYER_KEY,
     SUBMITTER_KEY,
@@ -123,3 +123,14 @@ def test_ready_markers_come_from_the_log_of_this_run_only(tmp_path: Path) -> Non
     proc = spawn("echo", [sys.executable, "-c", "print('new run')"], log)
     proc.reap()
     assert proc.log_text() == "new run\n"
+
+
+def test_devnet_processes_take_settings_from_their_files_not_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XMARGIN_REDIS_URL", "redis://elsewhere:6379/0")
+    monkeypatch.setenv("XMARGIN_CHAINS__HUB__CONFIRMATIONS", "0")
+    monkeypatch.setenv("XMARGIN_BUILD_DIR", "/some/build")
+    env = child_env({"XMARGIN_CONFIG": "/devnet/config.yaml"})
+    assert "XMARGIN_REDIS_URL" not in env and "XMARGIN_CHAINS__HUB__CONFIRMATIONS" not in env
+    assert env["XMARGIN_BUILD_DIR"] == "/some/build"
+    assert env["XMARGIN_CONFIG"] == "/devnet/config.yaml"
+    assert env["PATH"] == os.environ["PATH"]
