@@ -9,4 +9,7 @@ library Roles {
     bytes32 internal constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @dev May pause and unpause; can never move funds.
     bytes32 internal constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @dev Moves USD and collateral between ledger accounts and writes off bad debt. Granted by
+    /// governance to perp markets and the liquidation module only.
+    bytes32 internal constant MARGIN_ROLE = keccak256("MARGIN_ROLE");
 }

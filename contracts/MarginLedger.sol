@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {IMarginLedger} from "./interfaces/IMarginLedger.sol";
+import {IRiskEngine} from "./interfaces/IRiskEngine.sol";
+import {HashChain} from "./libraries/HashChain.sol";
+import {Checkpoint, DepositMessage} from "./libraries/Messages.sol";
+import {Roles} from "./libraries/Roles.sol";
+import {QuorumVerifier} from "./verification/QuorumVerifier.sol";
+import {MarginAccounts} from "./ledger/MarginAccounts.sol";
+
+/// @title MarginLedger
+/// @notice The hub ledger of xmargin. Every registered spoke has two routes: deposits from its
+/// lockbox (processed here in batches proven by an M-of-N validator checkpoint) and withdrawals
+/// to it (a hash chain this contract keeps, which the spoke's lockbox processes). See
+/// docs/protocol.md for the wire formats; this contract matches it byte for byte.
+/// @dev Exactly-once delivery comes from the nonce check, not from a per-message map: a replay,
+/// gap or overlap fails before any effect. Applying a verified deposit never reverts.
+contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
+    /// @dev Both routes of one spoke. Slot 0 packs the lockbox with the deposit nonce: the
+    /// deposit path reads and writes them together (one cold slot, never zero once registered).
+    struct SpokeRoutes {
+        address lockbox;
+        uint64 depositNonce; // last processed deposit nonce
+        bytes32 depositHead; // head at `depositNonce`
+        uint64 withdrawalNonce; // last queued withdrawal nonce
+        bytes32 withdrawalHead; // head at `withdrawalNonce`
+    }
+
+    mapping(uint64 chainId => SpokeRoutes) private _routes;
+    mapping(uint64 chainId => mapping(address token => uint256)) private _queued;
+    uint64[] private _spokeIds;
+
+    /// @inheritdoc IMarginLedger
+    bool public withdrawalsPaused;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE (a timelock outside the devnet).
+    constructor(address admin) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNOR_ROLE, admin);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @inheritdoc IMarginLedger
+    /// @dev A route's source is fixed for good: re-pointing it would let a new lockbox replay
+    /// or skip messages. Validator sets are set per chain with `setValidators`.
+    function registerSpoke(uint64 chainId, address lockbox) external onlyRole(Roles.GOVERNOR_ROLE) {
+        if (lockbox == address(0)) revert SpokeLockboxZero();
+        SpokeRoutes storage route = _routes[chainId];
+        if (route.lockbox != address(0)) revert SpokeAlreadyRegistered(chainId);
+        route.lockbox = lockbox;
+        _spokeIds.push(chainId);
+        emit SpokeRegistered(chainId, lockbox);
+    }
+
+    /// @inheritdoc IMarginLedger
+    function setWithdrawalsPaused(bool paused) external onlyRole(Roles.GUARDIAN_ROLE) {
+        withdrawalsPaused = paused;
+        emit WithdrawalsPauseSet(paused);
+    }
+
+    // ------------------------------------------------------------------ deposits
+
+    /// @inheritdoc IMarginLedger
+    /// @dev Anyone may submit (relayers are trusted for liveness only). Check order, all before
+    /// any effect: batch not empty; route known and source matching; nonce continuity; head
+    /// recomputed over the messages; validator quorum. Message `k` has nonce
+    /// `processedNonce + 1 + k`. No external call is made.
+    function processDeposits(DepositMessage[] calldata messages, Checkpoint calldata checkpoint, bytes calldata signatures)
+        external
+    {
+        // CHECKS
+        uint256 count = messages.length;
+        if (count == 0) revert BatchEmpty();
+        uint64 chainId = checkpoint.sourceChainId;
+        SpokeRoutes storage route = _routes[chainId];
+        address lockbox = route.lockbox;
+        uint64 processed = route.depositNonce;
+        if (lockbox == address(0)) revert RouteUnknown(chainId);
+        if (checkpoint.source != lockbox) revert RouteSourceMismatch(lockbox, checkpoint.source);
+        uint64 nonce = checkpoint.nonce;
+        if (processed + count != nonce) revert BatchNonceMismatch(processed, count, nonce);
+        bytes32 head = HashChain.foldDeposits(route.depositHead, processed, messages);
+        if (head != checkpoint.head) revert BatchHeadMismatch(head, checkpoint.head);
+        _verifyQuorum(checkpoint, signatures);
+
+        // EFFECTS
+        route.depositNonce = nonce;
+        route.depositHead = head;
+        _applyDeposits(chainId, messages);
+        emit DepositsProcessed(chainId, nonce, head, count);
+    }
+
+    // ------------------------------------------------------------------ withdrawals
+
+    /// @inheritdoc IMarginLedger
+    /// @dev `amount` is in ledger units. The lockbox releases `tokenAmount = amount / scale`
+    /// (floor) token units and the account is debited exactly `tokenAmount * scale`: the
+    /// remainder below one token unit stays in the balance, so no dust is ever created or lost.
+    /// `WithdrawalExceedsBalance` reports that debit. When a risk engine is set it is asked
+    /// AFTER the debit (a view call, so it cannot re-enter) and a failure undoes everything.
+    function requestWithdrawal(uint32 assetId, uint256 amount, uint64 destChainId, address recipient) external {
+        // CHECKS
+        if (amount == 0) revert WithdrawalAmountZero();
+        if (recipient == address(0)) revert WithdrawalRecipientZero();
+        if (withdrawalsPaused) revert WithdrawalsPaused();
+        SpokeRoutes storage route = _routes[destChainId];
+        if (route.lockbox == address(0)) revert RouteUnknown(destChainId);
+        address token = _tokenOf[destChainId][assetId];
+        if (token == address(0)) revert AssetNotOnSpoke(assetId, destChainId);
+        TokenSlot storage slot = _tokens[destChainId][token];
+        uint256 scale = slot.scale;
+        uint256 tokenAmount = amount / scale;
+        if (tokenAmount == 0) revert WithdrawalAmountZero();
+        uint256 debit = tokenAmount * scale;
+        uint256 balance = _balances[msg.sender][assetId];
+        if (balance < debit) revert WithdrawalExceedsBalance(msg.sender, assetId, balance, debit);
+        uint256 available = slot.liquidity;
+        if (available < tokenAmount) revert WithdrawalExceedsLiquidity(destChainId, assetId, available, tokenAmount);
+
+        // EFFECTS (debit <= balance <= asset total; tokenAmount <= liquidity)
+        unchecked {
+            _balances[msg.sender][assetId] = balance - debit;
+            slot.liquidity = uint128(available - tokenAmount);
+            if (slot.capped) _supply[assetId].total -= uint128(debit);
+        }
+        _queueWithdrawal(route, destChainId, recipient, token, tokenAmount);
+
+        // HEALTH (view call; a failure reverts the debit and the queued message)
+        address engine = riskEngine;
+        if (engine != address(0) && !IRiskEngine(engine).meetsInitialMargin(msg.sender)) {
+            revert WithdrawalLeavesAccountUnhealthy(msg.sender);
+        }
+    }
+
+    /// @inheritdoc IMarginLedger
+    /// @dev `amount` is in token units. Claims are valued at 0, so no health check applies.
+    function requestClaimWithdrawal(uint64 chainId, address token, uint256 amount, address recipient) external {
+        if (amount == 0) revert WithdrawalAmountZero();
+        if (recipient == address(0)) revert WithdrawalRecipientZero();
+        if (withdrawalsPaused) revert WithdrawalsPaused();
+        SpokeRoutes storage route = _routes[chainId];
+        if (route.lockbox == address(0)) revert RouteUnknown(chainId);
+        uint256 claim = _claims[msg.sender][chainId][token];
+        if (claim < amount) revert ClaimWithdrawalExceedsClaim(msg.sender, chainId, token, claim, amount);
+
+        unchecked {
+            _claims[msg.sender][chainId][token] = claim - amount;
+        }
+        _totalClaims[chainId][token] -= amount;
+        _queueWithdrawal(route, chainId, recipient, token, amount);
+    }
+
+    /// @dev Appends a withdrawal (account = msg.sender, token units) to the route to `chainId`.
+    function _queueWithdrawal(
+        SpokeRoutes storage route,
+        uint64 chainId,
+        address recipient,
+        address token,
+        uint256 tokenAmount
+    ) private {
+        uint64 nonce = route.withdrawalNonce + 1;
+        bytes32 head = HashChain.extend(
+            route.withdrawalHead, HashChain.withdrawalLeaf(nonce, msg.sender, recipient, token, tokenAmount)
+        );
+        route.withdrawalNonce = nonce;
+        route.withdrawalHead = head;
+        _queued[chainId][token] += tokenAmount;
+        emit WithdrawalQueued(chainId, nonce, msg.sender, recipient, token, tokenAmount, head);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IMarginLedger
+    function spokes() external view returns (uint64[] memory) {
+        return _spokeIds;
+    }
+
+    /// @inheritdoc IMarginLedger
+    function lockboxOf(uint64 chainId) external view returns (address) {
+        return _routes[chainId].lockbox;
+    }
+
+    /// @inheritdoc IMarginLedger
+    function depositRoute(uint64 spokeChainId) external view returns (uint64 processedNonce, bytes32 head) {
+        SpokeRoutes storage route = _routes[spokeChainId];
+        return (route.depositNonce, route.depositHead);
+    }
+
+    /// @inheritdoc IMarginLedger
+    function withdrawalRoute(uint64 spokeChainId) external view returns (uint64 nonce, bytes32 head) {
+        SpokeRoutes storage route = _routes[spokeChainId];
+        return (route.withdrawalNonce, route.withdrawalHead);
+    }
+
+    /// @inheritdoc IMarginLedger
+    function queuedTotal(uint64 chainId, address token) external view returns (uint256) {
+        return _queued[chainId][token];
+    }
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IMarginAccounts} from "../interfaces/IMarginLedger.sol";
+import {DepositMessage} from "../libraries/Messages.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {AssetRegistry} from "./AssetRegistry.sol";
+
+/// @title MarginAccounts
+/// @notice Collateral balances (ledger units), claims on deposits the ledger does not credit
+/// (token units, valued at 0, withdrawable back on their chain), the signed USD balance, and
+/// the hooks through which the margin engine (MARGIN_ROLE) settles PnL, fees, funding and
+/// liquidations.
+/// @dev Invariants: for each asset, sum of balances == sum over spokes of `liquidity * scale`
+/// (== `_supply[asset].total` while the asset is capped); sum of all USD balances == `badDebt()`.
+abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
+    mapping(address account => mapping(uint32 assetId => uint256)) internal _balances;
+    mapping(address account => mapping(uint64 chainId => mapping(address token => uint256))) internal _claims;
+    mapping(uint64 chainId => mapping(address token => uint256)) internal _totalClaims;
+    mapping(address account => int256) private _usd;
+
+    /// @inheritdoc IMarginAccounts
+    uint256 public badDebt;
+    /// @inheritdoc IMarginAccounts
+    address public insuranceFund;
+    /// @inheritdoc IMarginAccounts
+    address public riskEngine;
+
+    /// @inheritdoc IMarginAccounts
+    function setRiskEngine(address engine) external onlyRole(Roles.GOVERNOR_ROLE) {
+        riskEngine = engine;
+        emit RiskEngineSet(engine);
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function setInsuranceFund(address fund) external onlyRole(Roles.GOVERNOR_ROLE) {
+        insuranceFund = fund;
+        emit InsuranceFundSet(fund);
+    }
+
+    /// @inheritdoc IMarginAccounts
+    /// @dev Zero-sum by construction; reverts only on int256 overflow.
+    function transferUsd(address from, address to, uint256 amount) external onlyRole(Roles.MARGIN_ROLE) {
+        int256 delta = SafeCast.toInt256(amount);
+        _usd[from] -= delta;
+        _usd[to] += delta;
+        emit UsdTransferred(from, to, amount);
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function transferCollateral(address from, address to, uint32 assetId, uint256 amount)
+        external
+        onlyRole(Roles.MARGIN_ROLE)
+    {
+        uint256 balance = _balances[from][assetId];
+        if (balance < amount) revert CollateralTransferExceedsBalance(from, assetId, balance, amount);
+        unchecked {
+            _balances[from][assetId] = balance - amount;
+            // Cannot overflow: the sum of all balances of an asset is its total (< 2**128).
+            _balances[to][assetId] += amount;
+        }
+        emit CollateralTransferred(from, to, assetId, amount);
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function writeOffBadDebt(address account) external onlyRole(Roles.MARGIN_ROLE) returns (uint256 written) {
+        int256 usd = _usd[account];
+        if (usd >= 0) return 0;
+        written = uint256(-usd);
+        _usd[account] = 0;
+        badDebt += written;
+        emit BadDebtWrittenOff(account, written);
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function balanceOf(address account, uint32 assetId) external view returns (uint256) {
+        return _balances[account][assetId];
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function claimOf(address account, uint64 chainId, address token) external view returns (uint256) {
+        return _claims[account][chainId][token];
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function totalClaims(uint64 chainId, address token) external view returns (uint256) {
+        return _totalClaims[chainId][token];
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function usdBalanceOf(address account) external view returns (int256) {
+        return _usd[account];
+    }
+
+    /// @dev Applies verified deposits from spoke `chainId`. NEVER reverts (a revert would block
+    /// the route for good): a listed token within limits is credited to the balance and the
+    /// spoke's liquidity (and, for a capped asset, the asset total); anything else (unlisted or
+    /// delisted token, over the supply cap, liquidity past 2**128 / scale) becomes a claim in
+    /// token units. Consecutive messages of one token share one slot read and one write-back.
+    function _applyDeposits(uint64 chainId, DepositMessage[] calldata messages) internal {
+        mapping(address token => TokenSlot) storage tokens = _tokens[chainId];
+        address current = messages[0].token;
+        TokenSlot storage slot = tokens[current];
+        TokenSlot memory info = slot;
+        uint256 liq = info.liquidity;
+        uint256 limit = _liquidityLimit(info.scale);
+        uint256 count = messages.length;
+        for (uint256 i; i < count;) {
+            DepositMessage calldata m = messages[i];
+            address token = m.token;
+            if (token != current) {
+                if (liq != info.liquidity) slot.liquidity = uint128(liq);
+                current = token;
+                slot = tokens[token];
+                info = slot;
+                liq = info.liquidity;
+                limit = _liquidityLimit(info.scale);
+            }
+            uint256 amount = m.amount;
+            // `liq <= limit` always, so `liq + amount <= limit` keeps liquidity * scale < 2**128.
+            if (info.listed && amount <= limit - liq && (!info.capped || _takeCap(info.assetId, amount * info.scale))) {
+                unchecked {
+                    liq += amount;
+                    uint256 credit = amount * info.scale;
+                    // A balance never exceeds the sum over spokes of liquidity * scale: no overflow.
+                    _balances[m.account][info.assetId] += credit;
+                    emit DepositCredited(m.account, info.assetId, credit);
+                }
+            } else {
+                _addClaim(m.account, chainId, token, amount);
+            }
+            unchecked {
+                ++i;
+            }
+        }
+        if (liq != info.liquidity) slot.liquidity = uint128(liq);
+    }
+
+    /// @dev Largest liquidity (token units) whose ledger value fits 128 bits; 0 if never listed.
+    function _liquidityLimit(uint256 scale) private pure returns (uint256) {
+        return scale == 0 ? 0 : type(uint128).max / scale;
+    }
+
+    /// @dev Adds `credit` to a capped asset's total if it stays within the cap.
+    function _takeCap(uint32 assetId, uint256 credit) private returns (bool) {
+        AssetSupply storage supply = _supply[assetId];
+        uint256 total = supply.total;
+        uint256 cap = supply.cap;
+        if (total > cap || credit > cap - total) return false;
+        supply.total = uint128(total + credit);
+        return true;
+    }
+
+    /// @dev Records a claim; saturates instead of overflowing (a hostile token's amounts must
+    /// not be able to block the route).
+    function _addClaim(address account, uint64 chainId, address token, uint256 amount) private {
+        _claims[account][chainId][token] = _saturatingAdd(_claims[account][chainId][token], amount);
+        _totalClaims[chainId][token] = _saturatingAdd(_totalClaims[chainId][token], amount);
+        emit ClaimCredited(account, chainId, token, amount);
+    }
+
+    /// @dev `a + b`, or 2**256 - 1 where that overflows.
+    function _saturatingAdd(uint256 a, uint256 b) private pure returns (uint256) {
+        unchecked {
+            uint256 c = a + b;
+            return c < a ? type(uint256).max : c;
+        }
+    }
+}
