@@ -2,11 +2,14 @@
 pragma solidity 0.8.37;
 
 import {IPerpMarket} from "./IPerpMarket.sol";
+import {IRiskEngine} from "./IRiskEngine.sol";
 
 /// @title IMarginRiskEngine
-/// @notice Cross-margin account health: the ledger's IRiskEngine checks plus the detail the
-/// liquidation module, the lens and keepers read.
-interface IMarginRiskEngine {
+/// @notice Cross-margin account health: the ledger's IRiskEngine checks (`meetsInitialMargin`:
+/// equity >= IM with fresh prices, or no position and a non-negative USD balance;
+/// `isLiquidatable`: equity < MM with fresh prices) plus the detail the liquidation module, the
+/// lens and keepers read.
+interface IMarginRiskEngine is IRiskEngine {
     /// @notice An account's cross-margin health.
     struct Health {
         int256 equity; // weighted collateral + USD balance + unrealized PnL net of funding (1e18 USD)
@@ -19,13 +22,6 @@ interface IMarginRiskEngine {
 
     /// @notice Health of `account` now.
     function health(address account) external view returns (Health memory);
-
-    /// @notice Equity >= initial margin with fresh prices (true without prices for an account with
-    /// no position and a non-negative USD balance: it owes nothing).
-    function meetsInitialMargin(address account) external view returns (bool);
-
-    /// @notice Equity < maintenance margin with fresh prices.
-    function isLiquidatable(address account) external view returns (bool);
 
     /// @notice Registered markets.
     function markets() external view returns (IPerpMarket[] memory);

@@ -7,6 +7,7 @@ import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
 import {IMarginRiskEngine} from "../interfaces/IMarginRiskEngine.sol";
 import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {IRiskEngine} from "../interfaces/IRiskEngine.sol";
 import {Roles} from "../libraries/Roles.sol";
 
 /// @title RiskEngine
@@ -107,14 +108,14 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         }
     }
 
-    /// @inheritdoc IMarginRiskEngine
+    /// @inheritdoc IRiskEngine
     function meetsInitialMargin(address account) external view returns (bool) {
         Health memory h = health(account);
         if (!h.hasPositions && ledger.usdBalanceOf(account) >= 0) return true;
         return h.pricesOk && h.equity >= int256(h.initialMargin);
     }
 
-    /// @inheritdoc IMarginRiskEngine
+    /// @inheritdoc IRiskEngine
     function isLiquidatable(address account) external view returns (bool) {
         Health memory h = health(account);
         return h.pricesOk && h.equity < int256(h.maintenanceMargin);

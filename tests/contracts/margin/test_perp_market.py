@@ -4,7 +4,7 @@ import brownie
 import pytest
 from brownie import chain
 from conftest import BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
-from margin_helpers import E18, reverts_with
+from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin import funding_delta, funding_rate, margins, pnl
 
 MAX = 2**256 - 1
@@ -122,7 +122,7 @@ def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, g
     m = PerpMarket.deploy(gov, system.ledger, system.oracle, system.engine, WETH, small_pool,
                           ETH_PARAMS.as_tuple(), {"from": gov})
     system.engine.addMarket(m, {"from": gov})
-    system.ledger.grantRole(system.ledger.MARGIN_ROLE(), m, {"from": gov})
+    system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
     trader, other = accounts[1], accounts[2]
     fund(system, trader, usdc=100_000)
     fund(system, other, usdc=100_000)
