@@ -175,8 +175,10 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         if (weightBps == 0) return 0;
         uint256 haircut = ONE - uint256(weightBps) * BPS_TO_WAD;
         uint256 discount = Math.min(params.collateralDiscount, haircut);
-        uint256 salePrice = Math.mulDiv(oracle.freshPrice(assetId), ONE - discount, ONE);
-        uint256 maxValue = Math.mulDiv(bal, salePrice, 10 ** dec);
+        // Rounded up, so the liquidator always pays at least amount x price x weight and the
+        // account's equity cannot fall even when the discount equals the haircut.
+        uint256 salePrice = Math.mulDiv(oracle.freshPrice(assetId), ONE - discount, ONE, Math.Rounding.Ceil);
+        uint256 maxValue = Math.mulDiv(bal, salePrice, 10 ** dec, Math.Rounding.Ceil);
         repay = Math.min(limit, maxValue);
         uint256 amount = repay == maxValue ? bal : Math.mulDiv(repay, 10 ** dec, salePrice);
         if (amount == 0 || repay == 0) return 0;

@@ -7,6 +7,7 @@ from brownie import chain
 from brownie.exceptions import VirtualMachineError
 from conftest import DAY, LIQ_PARAMS, USDC, WBTC, WETH, fund, set_price
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
+from relayer.margin.liquidation import collateral_sale, liquidation_notional, reward_and_penalty
 
 MAX = 2**256 - 1
 
@@ -69,6 +70,9 @@ def test_partial_liquidation_restores_health(system, trader, liquidator):
     ev = tx.events["Liquidated"]
     assert not ev["full"] and ev["closedNotional"] == 40 * 1_920 * E18
     assert ev["reward"] == 768 * E18 and ev["penalty"] == 384 * E18
+    released = 4_454_400 * E18 // 1_000 - 2_073_600 * E18 // 1_000  # MM of 80 ETH minus MM of 40 ETH at 1920
+    mirror = reward_and_penalty(liquidation_notional(40 * E18, 1_920 * E18), released, LIQ_PARAMS[2 - 1], LIQ_PARAMS[2])
+    assert (ev["reward"], ev["penalty"]) == mirror
     assert system.eth.positions(trader)[0] == 40 * E18
     assert not system.engine.isLiquidatable(trader)
     assert surplus(system, trader) >= before
@@ -120,7 +124,12 @@ def test_liquidator_must_afford_the_collateral(system, accounts, liquidator):
     assert system.eth.positions(t)[0] == 0 and system.engine.isLiquidatable(t)
     with reverts_with("LiquidatorBelowInitialMargin"):
         system.liq.liquidate(t, MAX, {"from": poor})
-    system.liq.liquidate(t, MAX, {"from": liquidator})
+    deficit = -system.ledger.usdBalanceOf(t)
+    bal = system.ledger.balanceOf(t, WETH)
+    tx = system.liq.liquidate(t, MAX, {"from": liquidator})
+    expected = collateral_sale(bal, 18, 2_130 * E18, 9_000, LIQ_PARAMS[3], deficit)
+    sale = tx.events["CollateralSold"][0]
+    assert (sale["amount"], sale["repaid"]) == (expected.amount, expected.repay)  # Python mirror
     assert not system.engine.isLiquidatable(t)
 
 
