@@ -96,8 +96,8 @@ class Chain:
         addr = self.w3.eth.wait_for_transaction_receipt(h)["contractAddress"]
         return self.w3.eth.contract(address=addr, abi=art["abi"])
 
-    def send(self, fn: Any, sender: str | None = None, wait: bool = True) -> str:
-        h = fn.transact({"from": sender or self.admin, **TX})
+    def send(self, fn: Any, sender: str | None = None, wait: bool = True, gas: int = TX["gas"]) -> str:
+        h = fn.transact({"from": sender or self.admin, "gas": gas, "gasPrice": 0})
         if wait:
             r = self.w3.eth.wait_for_transaction_receipt(h)
             if r["status"] != 1:
@@ -163,7 +163,7 @@ def deposit(ch: Chain, items: list[tuple[str, int, int]]) -> None:
         new_head = fold(bytes(head), nonce, msgs, deposit_leaf)
         last = nonce + len(msgs)
         sigs = sign_checkpoint(VALIDATOR_KEYS[:2], ch.w3.eth.chain_id, ledger.address, SPOKE, ch.admin, last, new_head)
-        ch.send(ledger.functions.processDeposits(msgs, (SPOKE, ch.admin, last, new_head), sigs))
+        ch.send(ledger.functions.processDeposits(msgs, (SPOKE, ch.admin, last, new_head), sigs), gas=60_000_000)
 
 
 # ---------------------------------------------------------------- one event

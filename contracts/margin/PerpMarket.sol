@@ -139,8 +139,8 @@ contract PerpMarket is PerpMarketBase, ReentrancyGuardTransient {
 
     /// @dev Brings the funding index to now at the current skew's rate.
     function _accrueFunding(uint256 price) internal {
+        if (block.timestamp <= lastFundingTime) return;
         uint256 elapsed = block.timestamp - lastFundingTime;
-        if (elapsed == 0) return;
         int256 rate = currentFundingRate();
         fundingIndex += MarginMath.fundingDelta(rate, price, elapsed);
         lastFundingTime = uint64(block.timestamp);

@@ -118,7 +118,9 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
         s.status = status;
         s.price = price;
         if (price == 0) return s;
-        int256 funding = fundingIndex + MarginMath.fundingDelta(currentFundingRate(), price, block.timestamp - lastFundingTime);
+        // saturating: some RPC nodes evaluate eth_call with a timestamp below the latest block's
+        uint256 elapsed = block.timestamp > lastFundingTime ? block.timestamp - lastFundingTime : 0;
+        int256 funding = fundingIndex + MarginMath.fundingDelta(currentFundingRate(), price, elapsed);
         Params memory p = params;
         if (account == pool) {
             // The pool holds the other side of every position: size -skew and minus the traders'

@@ -26,6 +26,8 @@ class KeeperRound(BaseModel):
     """Transaction hashes of liquidations sent."""
     skipped_benign: int = 0
     """Accounts a simulation showed already handled (competing keeper) or not liquidatable now."""
+    reverted: int = 0
+    """Sent liquidations that reverted on-chain (a competitor's landed between simulation and inclusion)."""
 
 
 class Keeper:
@@ -51,11 +53,15 @@ class Keeper:
         return len(accounts), found
 
     def _revert_name(self, err: Exception) -> str:
-        """Custom error name of a simulated revert ('' if unknown)."""
-        data = getattr(err, "data", None) or ""
+        """Custom error name of a simulated revert ('' if unknown). web3 raises
+        ContractCustomError with `.data`; with raw RPC errors (some middlewares) the data sits in
+        the error dict."""
+        data = getattr(err, "data", None)
+        if data is None and err.args and isinstance(err.args[0], dict):
+            data = err.args[0].get("data")
         if isinstance(data, dict):
-            data = data.get("data", "")
-        return self.errors.get(str(data)[:10], "")
+            data = data.get("data")
+        return self.errors.get(str(data or "")[:10], "")
 
     def liquidate(self, checked: int, unhealthy: list[str], wait: bool = True) -> KeeperRound:
         """Simulates then sends a liquidation per account; one a competitor already made (the
@@ -65,16 +71,17 @@ class Keeper:
             call = self.module.functions.liquidate(account, self.max_repay)
             try:
                 call.call({"from": self.sender})
-            except (ContractCustomError, ContractLogicError) as err:
+            except (ContractCustomError, ContractLogicError, ValueError) as err:
                 if self._revert_name(err) in BENIGN_ERRORS:
                     result.skipped_benign += 1
                     continue
                 raise
             tx = call.transact({"from": self.sender, "gas": LIQUIDATION_GAS, "gasPrice": 0})
             result.sent.append("0x" + bytes(tx).hex())
-        if wait:
-            for h in result.sent:
-                self.w3.eth.wait_for_transaction_receipt(h, timeout=120)
+            if wait:  # the next simulation must see this liquidation's effects
+                receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)
+                if receipt["status"] != 1:
+                    result.reverted += 1  # a competitor's transaction landed first
         return result
 
     def run_once(self, wait: bool = True) -> KeeperRound:
