@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
+import {IMarginRiskEngine} from "../interfaces/IMarginRiskEngine.sol";
+import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
+import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {Roles} from "../libraries/Roles.sol";
+
+/// @title LiquidationModule
+/// @notice Anyone may liquidate an account whose equity is below its maintenance margin (fresh
+/// prices only). Waterfall, in order (docs/margin.md):
+///  1. positions: close `closeFactor` of every position; if the account is still liquidatable,
+///     close everything. The liquidator earns `rewardRate` and the insurance fund `penaltyRate`
+///     of the closed notional, both capped by the maintenance margin the close released, so a
+///     liquidation never lowers `equity - maintenance margin`;
+///  2. collateral: once no position remains and the USD balance is negative, the liquidator may
+///     buy collateral (up to `maxRepay` USD) at a discount capped by the asset's haircut;
+///  3. insurance: once no weighted collateral remains, the insurance fund covers the deficit up
+///     to its own equity;
+///  4. socialisation: the rest is charged to the LP pool (the counterparty that earned the other
+///     side) up to its free margin (equity - maintenance margin);
+///  5. bad debt: whatever still remains is written off on the ledger (`writeOffBadDebt`).
+contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
+    // ---------------------------------------------------------------- errors
+    /// @dev The account is at or above maintenance margin.
+    error LiquidationAccountHealthy(address account, int256 equity, uint256 maintenanceMargin);
+    /// @dev A price the account's health depends on is stale or invalid: liquidations wait.
+    error LiquidationPricesNotFresh(address account);
+    /// @dev The LP pool and the insurance fund are never liquidated.
+    error LiquidationAccountProtected(address account);
+    /// @dev After buying collateral the liquidator is below its own initial margin.
+    error LiquidatorBelowInitialMargin(address liquidator);
+    /// @dev Governance parameters out of bounds.
+    error LiquidationParamsInvalid();
+    /// @dev A zero address in the configuration.
+    error LiquidationConfigZeroAddress();
+
+    // ---------------------------------------------------------------- events
+    /// @dev Positions were (partly) closed.
+    event Liquidated(
+        address indexed account, address indexed liquidator, uint256 closedNotional, uint256 reward, uint256 penalty,
+        bool full
+    );
+    /// @dev Collateral sold to the liquidator at a discount against the account's USD deficit.
+    event CollateralSold(
+        address indexed account, address indexed liquidator, uint32 indexed assetId, uint256 amount, uint256 repaid
+    );
+    /// @dev The insurance fund covered part of a deficit.
+    event InsuranceUsed(address indexed account, uint256 amount);
+    /// @dev The LP pool absorbed part of a deficit (insurance fund empty).
+    event LossSocialised(address indexed account, address indexed pool, uint256 amount);
+    /// @dev A deficit nobody could cover was written off as ledger bad debt.
+    event BadDebtRecorded(address indexed account, uint256 amount);
+    /// @dev New parameters.
+    event ParamsSet(Params params);
+
+    // ---------------------------------------------------------------- storage
+    /// @dev 1e18-scaled parameters.
+    struct Params {
+        uint256 closeFactor; // share of each position closed by a partial liquidation, (0, 1]
+        uint256 rewardRate; // liquidator reward per unit of closed notional
+        uint256 penaltyRate; // insurance fund fee per unit of closed notional
+        uint256 collateralDiscount; // discount on collateral sold to the liquidator, < 1
+    }
+
+    /// @dev Fixed-point one.
+    uint256 internal constant ONE = 1e18;
+    /// @dev Basis-point denominator.
+    uint256 internal constant BPS = 10_000;
+    /// @dev Weight-bps to 1e18 fraction.
+    uint256 internal constant BPS_TO_WAD = 1e14;
+
+    /// @dev The hub ledger.
+    ILedgerHooks public immutable ledger;
+    /// @dev Health checks and the market list.
+    IMarginRiskEngine public immutable riskEngine;
+    /// @dev Collateral prices.
+    IPriceOracle public immutable oracle;
+    /// @dev The LP pool account (counterparty of every market): protected, absorbs socialised losses.
+    address public immutable lpPool;
+    /// @dev Current parameters.
+    Params public params;
+
+    constructor(address admin, ILedgerHooks ledger_, IMarginRiskEngine engine_, IPriceOracle oracle_, address lpPool_, Params memory p) {
+        if (address(ledger_) == address(0) || address(engine_) == address(0) || address(oracle_) == address(0)
+                || lpPool_ == address(0)) revert LiquidationConfigZeroAddress();
+        ledger = ledger_;
+        riskEngine = engine_;
+        oracle = oracle_;
+        lpPool = lpPool_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNOR_ROLE, admin);
+        _setParams(p);
+    }
+
+    /// @notice Replaces the parameters (GOVERNOR_ROLE).
+    function setParams(Params calldata p) external onlyRole(Roles.GOVERNOR_ROLE) {
+        _setParams(p);
+    }
+
+    /// @notice Liquidates `account` (see the contract's waterfall). `maxRepay` bounds the USD the
+    /// caller spends buying collateral (0: positions only). The caller must stay above its own
+    /// initial margin after buying.
+    function liquidate(address account, uint256 maxRepay) external nonReentrant {
+        address insurance = ledger.insuranceFund();
+        if (account == lpPool || account == insurance) revert LiquidationAccountProtected(account);
+        IMarginRiskEngine.Health memory h = riskEngine.health(account);
+        if (!h.pricesOk) revert LiquidationPricesNotFresh(account);
+        if (h.equity >= int256(h.maintenanceMargin)) {
+            revert LiquidationAccountHealthy(account, h.equity, h.maintenanceMargin);
+        }
+        if (h.hasPositions) {
+            _closePositions(account, insurance, params.closeFactor, false);
+            if (riskEngine.isLiquidatable(account)) _closePositions(account, insurance, ONE, true);
+        }
+        if (riskEngine.health(account).hasPositions) return;
+        if (ledger.usdBalanceOf(account) < 0 && maxRepay > 0) {
+            _sellCollateral(account, maxRepay);
+            if (!riskEngine.meetsInitialMargin(msg.sender)) revert LiquidatorBelowInitialMargin(msg.sender);
+        }
+        _coverDeficit(account, insurance);
+    }
+
+    // ---------------------------------------------------------------- internal
+    /// @dev Closes `fraction` of every position; pays reward and penalty capped by released MM.
+    function _closePositions(address account, address insurance, uint256 fraction, bool full) internal {
+        IPerpMarket[] memory ms = riskEngine.markets();
+        Params memory p = params;
+        uint256 closed;
+        uint256 reward;
+        uint256 penalty;
+        for (uint256 i; i < ms.length; ++i) {
+            IPerpMarket.MarginState memory before = ms[i].marginState(account);
+            if (before.size == 0) continue;
+            uint256 closeSize = Math.mulDiv(SignedMath.abs(before.size), fraction, ONE);
+            if (closeSize == 0) continue;
+            uint256 notional = ms[i].liquidationClose(account, closeSize);
+            uint256 released = before.maintenanceMargin - ms[i].marginState(account).maintenanceMargin;
+            uint256 r = Math.mulDiv(notional, p.rewardRate, ONE);
+            uint256 pen = Math.mulDiv(notional, p.penaltyRate, ONE);
+            if (r > released) r = released;
+            if (r + pen > released) pen = released - r;
+            closed += notional;
+            reward += r;
+            penalty += pen;
+        }
+        if (reward > 0) ledger.transferUsd(account, msg.sender, reward);
+        if (penalty > 0) ledger.transferUsd(account, insurance, penalty);
+        emit Liquidated(account, msg.sender, closed, reward, penalty, full);
+    }
+
+    /// @dev Sells collateral to the liquidator, asset by asset, until the USD deficit or `budget`
+    /// is used up.
+    function _sellCollateral(address account, uint256 budget) internal {
+        uint256 deficit = uint256(-ledger.usdBalanceOf(account));
+        uint32[] memory ids = ledger.listedAssets();
+        for (uint256 i; i < ids.length && deficit > 0 && budget > 0; ++i) {
+            uint256 repaid = _sellAsset(account, ids[i], Math.min(deficit, budget));
+            deficit -= repaid;
+            budget -= repaid;
+        }
+    }
+
+    /// @dev Sells up to `limit` USD of one asset at min(discount, 1 - weight) below the oracle
+    /// price (so the sale never lowers the account's equity); returns the USD repaid.
+    function _sellAsset(address account, uint32 assetId, uint256 limit) internal returns (uint256 repay) {
+        uint256 bal = ledger.balanceOf(account, assetId);
+        if (bal == 0) return 0;
+        (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(assetId);
+        if (weightBps == 0) return 0;
+        uint256 haircut = ONE - uint256(weightBps) * BPS_TO_WAD;
+        uint256 discount = Math.min(params.collateralDiscount, haircut);
+        // Rounded up, so the liquidator always pays at least amount x price x weight and the
+        // account's equity cannot fall even when the discount equals the haircut.
+        uint256 salePrice = Math.mulDiv(oracle.freshPrice(assetId), ONE - discount, ONE, Math.Rounding.Ceil);
+        uint256 maxValue = Math.mulDiv(bal, salePrice, 10 ** dec, Math.Rounding.Ceil);
+        repay = Math.min(limit, maxValue);
+        uint256 amount = repay == maxValue ? bal : Math.mulDiv(repay, 10 ** dec, salePrice);
+        if (amount == 0 || repay == 0) return 0;
+        emit CollateralSold(account, msg.sender, assetId, amount, repay);
+        ledger.transferUsd(msg.sender, account, repay);
+        ledger.transferCollateral(account, msg.sender, assetId, amount);
+    }
+
+    /// @dev Insurance, then LP pool, then write-off, once nothing of value is left to sell.
+    function _coverDeficit(address account, address insurance) internal {
+        int256 usd = ledger.usdBalanceOf(account);
+        if (usd >= 0 || riskEngine.health(account).collateralValue != 0) return;
+        uint256 deficit = uint256(-usd);
+        IMarginRiskEngine.Health memory ins = riskEngine.health(insurance);
+        uint256 cover = ins.equity > 0 ? Math.min(deficit, uint256(ins.equity)) : 0;
+        if (cover > 0) {
+            deficit -= cover;
+            emit InsuranceUsed(account, cover);
+            ledger.transferUsd(insurance, account, cover);
+        }
+        if (deficit == 0) return;
+        IMarginRiskEngine.Health memory lp = riskEngine.health(lpPool);
+        int256 free = lp.equity - int256(lp.maintenanceMargin);
+        uint256 socialised = free > 0 ? Math.min(deficit, uint256(free)) : 0;
+        if (socialised > 0) {
+            deficit -= socialised;
+            emit LossSocialised(account, lpPool, socialised);
+            ledger.transferUsd(lpPool, account, socialised);
+        }
+        if (deficit == 0) return;
+        uint256 written = ledger.writeOffBadDebt(account);
+        emit BadDebtRecorded(account, written);
+    }
+
+    /// @dev closeFactor in (0, 1]; discount < 1; reward and penalty each < 1.
+    function _setParams(Params memory p) internal {
+        if (p.closeFactor == 0 || p.closeFactor > ONE || p.collateralDiscount >= ONE || p.rewardRate >= ONE
+                || p.penaltyRate >= ONE) revert LiquidationParamsInvalid();
+        params = p;
+        emit ParamsSet(p);
+    }
+}

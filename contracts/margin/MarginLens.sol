@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {IMarginRiskEngine} from "../interfaces/IMarginRiskEngine.sol";
+
+/// @title MarginLens
+/// @notice Read-only batch view for keepers and the stress tool: the health of many accounts in
+/// one eth_call. Holds no state and no privilege.
+contract MarginLens {
+    /// @notice One account's health plus whether a liquidation would be accepted now.
+    struct AccountHealth {
+        address account;
+        int256 equity;
+        uint256 initialMargin;
+        uint256 maintenanceMargin;
+        uint256 collateralValue;
+        bool hasPositions;
+        bool pricesOk;
+        bool liquidatable;
+    }
+
+    /// @dev The engine read.
+    IMarginRiskEngine public immutable riskEngine;
+
+    constructor(IMarginRiskEngine engine) {
+        riskEngine = engine;
+    }
+
+    /// @notice Health of every account in `accounts`, in order.
+    function healthOf(address[] calldata accounts) external view returns (AccountHealth[] memory out) {
+        out = new AccountHealth[](accounts.length);
+        for (uint256 i; i < accounts.length; ++i) {
+            IMarginRiskEngine.Health memory h = riskEngine.health(accounts[i]);
+            out[i] = AccountHealth({
+                account: accounts[i],
+                equity: h.equity,
+                initialMargin: h.initialMargin,
+                maintenanceMargin: h.maintenanceMargin,
+                collateralValue: h.collateralValue,
+                hasPositions: h.hasPositions,
+                pricesOk: h.pricesOk,
+                liquidatable: h.pricesOk && h.equity < int256(h.maintenanceMargin)
+            });
+        }
+    }
+
+    /// @notice Only the liquidatable accounts among `accounts`.
+    function liquidatable(address[] calldata accounts) external view returns (address[] memory found) {
+        address[] memory tmp = new address[](accounts.length);
+        uint256 n;
+        for (uint256 i; i < accounts.length; ++i) {
+            IMarginRiskEngine.Health memory h = riskEngine.health(accounts[i]);
+            if (h.pricesOk && h.equity < int256(h.maintenanceMargin)) tmp[n++] = accounts[i];
+        }
+        found = new address[](n);
+        for (uint256 i; i < n; ++i) found[i] = tmp[i];
+    }
+}

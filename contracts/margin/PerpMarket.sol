@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
+import {IMarginRiskEngine} from "../interfaces/IMarginRiskEngine.sol";
+import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
+import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {MarginMath} from "./MarginMath.sol";
+import {PerpMarketBase} from "./PerpMarketBase.sol";
+
+/// @title PerpMarket
+/// @notice One oracle-priced perpetual futures market (deploy one per underlying). Every trade
+/// executes at the oracle price with a taker fee; funding accrues continuously from the skew;
+/// all PnL, fees and funding settle as USD between the trader and the market's counterparty
+/// `pool` account on the ledger (`transferUsd`), so the books are zero-sum by construction.
+/// @dev The market needs MARGIN_ROLE on the ledger and must be added to the RiskEngine; nothing
+/// else in the ledger changes per market. Risk-increasing trades need a fresh price (the oracle's
+/// `freshPrice` reverts `OraclePriceStale` / `OraclePriceInvalid`), both caps, the trader's initial
+/// margin and, when |skew| grows, the pool's initial margin. Reducing and closing work with a stale
+/// (last good) price.
+contract PerpMarket is PerpMarketBase, ReentrancyGuardTransient {
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @dev Held by the liquidation module: may close positions through `liquidationClose`.
+    bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
+
+    constructor(
+        address admin,
+        ILedgerHooks ledger_,
+        IPriceOracle oracle_,
+        IMarginRiskEngine riskEngine_,
+        uint32 feedId_,
+        address pool_,
+        Params memory params_
+    ) PerpMarketBase(ledger_, oracle_, riskEngine_, feedId_, pool_) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNOR_ROLE, admin);
+        _setParams(params_);
+        lastFundingTime = uint64(block.timestamp);
+    }
+
+    // ---------------------------------------------------------------- trading
+    /// @notice Changes the caller's position by `sizeDelta` (base units, + buys / - sells) at the
+    /// oracle price. `limitPrice` protects against the price moving before inclusion: a buy
+    /// reverts above it, a sell below it (pass type(uint256).max / 0 to accept any price).
+    function modifyPosition(int256 sizeDelta, uint256 limitPrice) external nonReentrant {
+        if (sizeDelta == 0) revert MarketSizeDeltaZero();
+        address account = msg.sender;
+        if (account == pool) revert MarketPoolCannotTrade(account);
+        int256 oldSize = positions[account].size;
+        int256 newSize = oldSize + sizeDelta;
+        bool increases = newSize != 0
+            && (oldSize == 0 || (oldSize > 0) != (newSize > 0) || SignedMath.abs(newSize) > SignedMath.abs(oldSize));
+        uint256 price = increases ? oracle.freshPrice(feedId) : _anyPrice();
+        if (sizeDelta > 0 ? price > limitPrice : price < limitPrice) {
+            revert MarketPriceLimitExceeded(price, limitPrice);
+        }
+        int256 oldSkew = _skew();
+        _trade(account, sizeDelta, price, params.takerFee);
+        if (increases) {
+            Params memory p = params;
+            if (longOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(longOpenInterest, p.maxOpenInterest);
+            if (shortOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(shortOpenInterest, p.maxOpenInterest);
+            if (!riskEngine.meetsInitialMargin(account)) revert MarketAccountBelowInitialMargin(account);
+            if (SignedMath.abs(_skew()) > SignedMath.abs(oldSkew) && !riskEngine.meetsInitialMargin(pool)) {
+                revert MarketPoolBelowInitialMargin(pool);
+            }
+        }
+    }
+
+    /// @notice Closes the caller's whole position at the oracle price (stale price allowed).
+    function closePosition() external nonReentrant {
+        int256 size = positions[msg.sender].size;
+        if (size == 0) revert MarketNoPosition(msg.sender);
+        _trade(msg.sender, -size, _anyPrice(), params.takerFee);
+    }
+
+    /// @inheritdoc IPerpMarket
+    function liquidationClose(address account, uint256 closeSize)
+        external
+        nonReentrant
+        onlyRole(LIQUIDATOR_ROLE)
+        returns (uint256 closedNotional)
+    {
+        int256 size = positions[account].size;
+        if (closeSize == 0 || closeSize > SignedMath.abs(size)) revert MarketCloseSizeInvalid(account, size, closeSize);
+        int256 delta = size > 0 ? -closeSize.toInt256() : closeSize.toInt256();
+        uint256 price = oracle.freshPrice(feedId);
+        _trade(account, delta, price, 0);
+        emit PositionLiquidated(account, delta, price);
+        return MarginMath.notional(delta, price);
+    }
+
+    /// @notice Accrues funding up to now (anyone; also done by every trade).
+    function accrueFunding() external {
+        _accrueFunding(_anyPrice());
+    }
+
+    // ---------------------------------------------------------------- governance
+    /// @notice Replaces the market parameters (GOVERNOR_ROLE); funding accrues first at the old rate.
+    function setParams(Params calldata params_) external onlyRole(Roles.GOVERNOR_ROLE) {
+        (uint256 price,,) = oracle.getPrice(feedId);
+        if (price != 0) _accrueFunding(price);
+        _setParams(params_);
+    }
+
+    // ---------------------------------------------------------------- internal
+    /// @dev Settles the position's PnL and funding at `price`, applies `sizeDelta`, charges
+    /// `feeRate`, then moves the net USD between account and pool (effects before interactions).
+    function _trade(address account, int256 sizeDelta, uint256 price, uint256 feeRate) internal {
+        _accrueFunding(price);
+        Position storage pos = positions[account];
+        int256 oldSize = pos.size;
+        int256 funding = fundingIndex;
+        int256 realized = MarginMath.pnl(oldSize, price, pos.lastPrice, funding, pos.lastFunding);
+        int256 newSize = oldSize + sizeDelta;
+        _updateOpenInterest(oldSize, newSize);
+        sumSizePrice += newSize * int256(price) - oldSize * int256(pos.lastPrice);
+        sumSizeFunding += newSize * funding - oldSize * pos.lastFunding;
+        pos.size = newSize;
+        pos.lastPrice = price;
+        pos.lastFunding = funding;
+        uint256 fee = feeRate == 0 ? 0 : _mulCeil(MarginMath.notional(sizeDelta, price), feeRate);
+        emit PositionModified(account, sizeDelta, newSize, price, realized, fee);
+        _settle(account, realized - fee.toInt256());
+    }
+
+    /// @dev Moves `amount` USD from the pool to `account` (or back when negative).
+    function _settle(address account, int256 amount) internal {
+        if (amount > 0) ledger.transferUsd(pool, account, uint256(amount));
+        else if (amount < 0) ledger.transferUsd(account, pool, uint256(-amount));
+    }
+
+    /// @dev Brings the funding index to now at the current skew's rate.
+    function _accrueFunding(uint256 price) internal {
+        if (block.timestamp <= lastFundingTime) return;
+        uint256 elapsed = block.timestamp - lastFundingTime;
+        int256 rate = currentFundingRate();
+        fundingIndex += MarginMath.fundingDelta(rate, price, elapsed);
+        lastFundingTime = uint64(block.timestamp);
+        emit FundingAccrued(fundingIndex, rate, price);
+    }
+
+    /// @dev Adjusts the per-side open interest for a size change.
+    function _updateOpenInterest(int256 oldSize, int256 newSize) internal {
+        if (oldSize > 0) longOpenInterest -= uint256(oldSize);
+        else shortOpenInterest -= uint256(-oldSize);
+        if (newSize > 0) longOpenInterest += uint256(newSize);
+        else shortOpenInterest += uint256(-newSize);
+    }
+
+    /// @dev The latest price whatever its freshness (reduce-only use); reverts when Invalid.
+    function _anyPrice() internal view returns (uint256 price) {
+        (price,,) = oracle.getPrice(feedId);
+        if (price == 0) revert MarketPriceUnavailable(feedId);
+    }
+}

@@ -1,0 +1,40 @@
+"""Follow every account that ever traded, from the markets' PositionModified events."""
+
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+
+DEFAULT_SPAN = 5_000
+
+
+class AccountTracker:
+    """Scans `PositionModified` logs of the markets in bounded block ranges; keeps a cursor.
+
+    The chain is the source of truth: a fresh tracker rebuilds the same set from block 0.
+    """
+
+    def __init__(self, w3: Web3, market_abi: list[dict], markets: list[str], from_block: int = 0,
+                 span: int = DEFAULT_SPAN) -> None:
+        self.w3 = w3
+        self.markets = [Web3.to_checksum_address(m) for m in markets]
+        event = next(i for i in market_abi if i.get("type") == "event" and i["name"] == "PositionModified")
+        self.topic = "0x" + event_abi_to_log_topic(event).hex()
+        self.next_block = from_block
+        self.span = span
+        self.accounts: set[str] = set()
+
+    def refresh(self) -> set[str]:
+        """Reads new logs up to the latest block; returns the accounts first seen now."""
+        latest = self.w3.eth.block_number
+        new: set[str] = set()
+        while self.next_block <= latest:
+            to = min(self.next_block + self.span - 1, latest)
+            logs = self.w3.eth.get_logs(
+                {"fromBlock": self.next_block, "toBlock": to, "address": self.markets, "topics": [self.topic]}
+            )
+            for log in logs:
+                account = Web3.to_checksum_address("0x" + bytes(log["topics"][1])[-20:].hex())
+                if account not in self.accounts:
+                    new.add(account)
+            self.accounts |= new
+            self.next_block = to + 1
+        return new

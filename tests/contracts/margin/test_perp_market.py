@@ -1,0 +1,188 @@
+"""PerpMarket: trading at the oracle price, fees, funding, caps, pool solvency, freshness policy."""
+
+import brownie
+import pytest
+from brownie import chain
+from conftest import BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_helpers import E18, MARGIN_ROLE, reverts_with
+from relayer.margin import funding_delta, funding_rate, margins, pnl
+
+MAX = 2**256 - 1
+
+
+@pytest.fixture
+def alice(accounts, system):
+    fund(system, accounts[1], usdc=10_000)
+    return accounts[1]
+
+
+@pytest.fixture
+def bob(accounts, system):
+    fund(system, accounts[2], usdc=10_000)
+    return accounts[2]
+
+
+def usd(system, a):
+    return system.ledger.usdBalanceOf(a)
+
+
+def test_open_long_charges_fee_to_pool_and_records_position(system, alice):
+    tx = system.eth.modifyPosition(2 * E18, MAX, {"from": alice})
+    ev = tx.events["PositionModified"]
+    assert (ev["sizeDelta"], ev["newSize"], ev["price"], ev["fee"]) == (2 * E18, 2 * E18, 2_000 * E18, 4 * E18)
+    assert usd(system, alice) == -4 * E18 and usd(system, system.pool) == 4 * E18
+    assert system.eth.positions(alice)[0] == 2 * E18
+    assert system.eth.longOpenInterest() == 2 * E18 and system.eth.skew() == 2 * E18
+
+
+def test_close_realizes_pnl_against_pool_zero_sum(system, alice, bob):
+    system.eth.modifyPosition(3 * E18, MAX, {"from": alice})
+    system.eth.modifyPosition(-1 * E18, 0, {"from": bob})
+    set_price(system, WETH, 2_100)
+    system.eth.closePosition({"from": alice})
+    system.eth.closePosition({"from": bob})
+    fee_a = 6 * E18 + 63 * E18 // 10  # 0.1 % of 6000 then of 6300
+    fee_b = 2 * E18 + 21 * E18 // 10
+    assert usd(system, alice) == 300 * E18 - fee_a
+    assert usd(system, bob) == -100 * E18 - fee_b
+    assert usd(system, alice) + usd(system, bob) + usd(system, system.pool) == 0
+    assert system.eth.longOpenInterest() == 0 and system.eth.shortOpenInterest() == 0
+
+
+def test_flip_from_long_to_short_is_risk_increasing(system, alice):
+    system.eth.modifyPosition(E18, MAX, {"from": alice})
+    chain.sleep(DAY + 1)
+    chain.mine()  # price stale: a flip opens new exposure and needs a fresh price
+    with reverts_with("OraclePriceStale"):
+        system.eth.modifyPosition(-2 * E18, 0, {"from": alice})
+    system.eth.modifyPosition(-E18 // 2, 0, {"from": alice})  # pure reduction works while stale
+    system.eth.closePosition({"from": alice})
+    assert system.eth.positions(alice)[0] == 0
+
+
+def test_open_with_stale_price_reverts_and_invalid_price_blocks_close(system, alice):
+    system.eth.modifyPosition(E18, MAX, {"from": alice})
+    set_price(system, WETH, 0)  # invalid round
+    with reverts_with("OraclePriceInvalid"):
+        system.eth.modifyPosition(E18, MAX, {"from": alice})
+    with reverts_with("MarketPriceUnavailable"):
+        system.eth.closePosition({"from": alice})
+
+
+def test_initial_margin_enforced_on_increase(system, alice):
+    # 10k USDC at 20x base leverage: ~100 ETH at 2000 (IMF grows with size)
+    with reverts_with("MarketAccountBelowInitialMargin"):
+        system.eth.modifyPosition(100 * E18, MAX, {"from": alice})
+    system.eth.modifyPosition(80 * E18, MAX, {"from": alice})
+    h = system.engine.health(alice)
+    assert h["equity"] >= h["initialMargin"]
+
+
+def test_margin_fraction_grows_with_size(system):
+    p = ETH_PARAMS
+    im_small, _ = margins(E18, 2_000 * E18, p.imf_base, p.imf_slope, p.mm_ratio)
+    im_big, mm_big = margins(1_000 * E18, 2_000 * E18, p.imf_base, p.imf_slope, p.mm_ratio)
+    assert im_big * E18 // (1_000 * 2_000 * E18) > im_small * E18 // (2_000 * E18)
+    assert mm_big == -(-im_big * p.mm_ratio // E18)
+
+
+def test_price_limit_protects_trader(system, alice):
+    with reverts_with("MarketPriceLimitExceeded"):
+        system.eth.modifyPosition(E18, 1_999 * E18, {"from": alice})
+    with reverts_with("MarketPriceLimitExceeded"):
+        system.eth.modifyPosition(-E18, 2_001 * E18, {"from": alice})
+
+
+def test_rejects_zero_size_pool_trading_and_empty_close(system, alice):
+    with reverts_with("MarketSizeDeltaZero"):
+        system.eth.modifyPosition(0, MAX, {"from": alice})
+    with reverts_with("MarketPoolCannotTrade"):
+        system.eth.modifyPosition(E18, MAX, {"from": system.pool})
+    with reverts_with("MarketNoPosition"):
+        system.eth.closePosition({"from": alice})
+
+
+def test_open_interest_cap(system, accounts, gov):
+    whale = accounts[3]
+    fund(system, whale, usdc=5_000_000)
+    params = list(ETH_PARAMS.as_tuple())
+    params[6] = 10 * E18
+    system.eth.setParams(params, {"from": gov})
+    system.eth.modifyPosition(10 * E18, MAX, {"from": whale})
+    with reverts_with("MarketOpenInterestCapExceeded"):
+        system.eth.modifyPosition(E18, MAX, {"from": whale})
+    system.eth.modifyPosition(-20 * E18, 0, {"from": whale})  # 10 short is within the cap
+    with reverts_with("MarketOpenInterestCapExceeded"):
+        system.eth.modifyPosition(-E18, 0, {"from": whale})
+
+
+def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, gov, PerpMarket, pool):
+    small_pool = accounts[7]
+    fund(system, small_pool, usdc=1_000)
+    m = PerpMarket.deploy(gov, system.ledger, system.oracle, system.engine, WETH, small_pool,
+                          ETH_PARAMS.as_tuple(), {"from": gov})
+    system.engine.addMarket(m, {"from": gov})
+    system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
+    trader, other = accounts[1], accounts[2]
+    fund(system, trader, usdc=100_000)
+    fund(system, other, usdc=100_000)
+    with reverts_with("MarketPoolBelowInitialMargin"):
+        m.modifyPosition(20 * E18, MAX, {"from": trader})  # pool would carry -20 ETH on 1k USDC
+    m.modifyPosition(5 * E18, MAX, {"from": trader})
+    m.modifyPosition(-5 * E18, 0, {"from": other})  # skew back to 0: always allowed
+    assert m.skew() == 0
+
+
+def test_funding_accrues_from_skew_and_matches_mirror(system, alice, bob):
+    system.eth.modifyPosition(40 * E18, MAX, {"from": alice})
+    system.eth.modifyPosition(-10 * E18, 0, {"from": bob})
+    skew = 30 * E18
+    rate = funding_rate(skew, ETH_PARAMS.skew_scale, ETH_PARAMS.max_funding_rate)
+    assert system.eth.currentFundingRate() == rate > 0
+    t0 = system.eth.lastFundingTime()
+    idx0 = system.eth.fundingIndex()
+    chain.sleep(3_600 * 8)
+    chain.mine()
+    set_price(system, WETH, 2_000)  # fresh round, same price
+    tx = system.eth.accrueFunding({"from": alice})
+    elapsed = tx.timestamp - t0
+    assert system.eth.fundingIndex() == idx0 + funding_delta(rate, 2_000 * E18, elapsed)
+    st = system.eth.marginState(alice)
+    pos = system.eth.positions(alice)
+    assert st["pnl"] == pnl(40 * E18, 2_000 * E18, pos[1], system.eth.fundingIndex(), pos[2]) < 0  # long pays
+    assert system.eth.marginState(bob)["pnl"] > 0  # short receives
+
+
+def test_pool_state_mirrors_traders(system, alice, bob):
+    system.eth.modifyPosition(5 * E18, MAX, {"from": alice})
+    system.eth.modifyPosition(-2 * E18, 0, {"from": bob})
+    set_price(system, WETH, 1_900)
+    chain.sleep(3_600)
+    set_price(system, WETH, 1_950)
+    st_pool = system.eth.marginState(system.pool)
+    traders = system.eth.marginState(alice)["pnl"] + system.eth.marginState(bob)["pnl"]
+    assert st_pool["size"] == -3 * E18
+    assert abs(st_pool["pnl"] + traders) <= 2  # rounding of the aggregate only
+
+
+def test_liquidation_close_needs_role_and_valid_size(system, alice):
+    system.eth.modifyPosition(E18, MAX, {"from": alice})
+    with reverts_with("AccessControlUnauthorizedAccount"):
+        system.eth.liquidationClose(alice, E18, {"from": alice})
+    for bad in (0, 2 * E18):
+        with reverts_with("MarketCloseSizeInvalid"):
+            system.eth.liquidationClose(alice, bad, {"from": system.liq})
+
+
+@pytest.mark.parametrize("index,value", [(0, E18 // 5), (1, 0), (1, E18 + 1), (3, 0), (3, E18), (4, 2 * E18),
+                                         (5, 0), (6, 0)])
+def test_params_rejected_out_of_bounds(system, gov, index, value):
+    params = list(ETH_PARAMS.as_tuple())
+    params[index] = value
+    with reverts_with("MarketParamsInvalid"):
+        system.eth.setParams(params, {"from": gov})
+
+
+def test_params_need_governor(system, alice):
+    with reverts_with("AccessControlUnauthorizedAccount"):
+        system.eth.setParams(BTC_PARAMS.as_tuple(), {"from": alice})
