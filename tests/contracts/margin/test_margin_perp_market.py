@@ -3,7 +3,7 @@
 import brownie
 import pytest
 from brownie import chain
-from conftest import BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_support import BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin import funding_delta, funding_rate, margins, pnl
 

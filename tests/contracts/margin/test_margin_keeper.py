@@ -2,7 +2,7 @@
 a competing keeper that saw the same unhealthy set skips without error."""
 
 from brownie import web3
-from conftest import WETH, fund, set_price
+from margin_support import WETH, fund, set_price
 from margin_helpers import E18
 from relayer.keeper.liquidator import Keeper
 from relayer.keeper.tracker import AccountTracker

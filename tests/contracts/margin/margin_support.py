@@ -1,0 +1,143 @@
+"""Fixtures of the margin-engine contract tests (oracle, markets, risk engine, liquidation)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))  # tests/contracts: checkpoints.py
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test starts from the module's deployed state."""
+
+
+@pytest.fixture(scope="module")
+def gov(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="module")
+def oracle(PriceOracle, gov):
+    return PriceOracle.deploy(gov, {"from": gov})
+
+
+@pytest.fixture(scope="module")
+def eth_agg(MockAggregatorV3, gov):
+    return MockAggregatorV3.deploy(8, {"from": gov})
+
+
+# ---------------------------------------------------------------- full margin system
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from brownie import chain  # noqa: E402
+from checkpoints import VALIDATOR_KEYS, deposit_leaf, fold, sign_checkpoint  # noqa: E402
+from checkpoints import addresses as cp_addresses  # noqa: E402
+from margin_helpers import E18, MARGIN_ROLE  # noqa: E402
+from relayer.margin.models import MarketParams  # noqa: E402
+
+USDC, WETH, WBTC = 1, 2, 3
+ETH_PARAMS = MarketParams(
+    taker_fee=E18 // 1000,  # 0.1 %
+    imf_base=E18 // 20,  # 5 % -> 20x
+    imf_slope=E18 // 10_000,  # +0.01 % IMF per ETH of size
+    mm_ratio=E18 // 2,
+    max_funding_rate=E18 // 10,  # 10 %/day at full skew
+    skew_scale=10_000 * E18,
+    max_open_interest=50_000 * E18,
+)
+BTC_PARAMS = ETH_PARAMS.model_copy(
+    update={"imf_slope": E18 // 500, "skew_scale": 1_000 * E18, "max_open_interest": 2_000 * E18}
+)
+LIQ_PARAMS = (E18 // 2, E18 // 100, E18 // 200, E18 // 20)  # close 50 %, reward 1 %, penalty 0.5 %, discount 5 %
+DAY = 86_400
+
+
+@pytest.fixture(scope="module")
+def pool(accounts):
+    return accounts[9]
+
+
+@pytest.fixture(scope="module")
+def insurance(accounts):
+    return accounts[8]
+
+
+SPOKE = 101
+TOKENS = {USDC: ("0x" + "11" * 20, 6), WETH: ("0x" + "22" * 20, 18), WBTC: ("0x" + "33" * 20, 8)}
+WEIGHTS = {USDC: 10_000, WETH: 9_000, WBTC: 9_000}
+
+
+class LedgerFunder:
+    """Credits collateral through the REAL deposit route: a signed checkpoint over one batch."""
+
+    def __init__(self, ledger, lockbox, gov):
+        self.ledger, self.lockbox, self.gov = ledger, lockbox, gov
+
+    def deposit(self, items):
+        """items: [(account, assetId, token_units)]; processes them as one batch."""
+        nonce, head = self.ledger.depositRoute(SPOKE)
+        msgs = [(str(a), str(a), TOKENS[asset][0], int(amount)) for a, asset, amount in items]
+        new_head = fold(bytes(head), nonce, msgs, deposit_leaf)
+        last = nonce + len(msgs)
+        sigs = sign_checkpoint(VALIDATOR_KEYS[:2], chain.id, self.ledger.address, SPOKE, self.lockbox, last, new_head)
+        self.ledger.processDeposits(msgs, (SPOKE, self.lockbox, last, new_head), sigs, {"from": self.gov})
+
+
+@pytest.fixture(scope="module")
+def system(gov, pool, insurance, oracle, accounts, MockAggregatorV3, MarginLedger, RiskEngine, PerpMarket,
+           LiquidationModule, MarginLens):
+    """Real MarginLedger + oracle (three aggregators) + risk engine + ETH and BTC markets + liquidation."""
+    ledger = MarginLedger.deploy(gov, {"from": gov})
+    lockbox = accounts[6].address  # the route's source address; deposits arrive as signed batches
+    ledger.registerSpoke(SPOKE, lockbox, {"from": gov})
+    vals = sorted(cp_addresses(VALIDATOR_KEYS[:3]), key=lambda a: int(a, 16))
+    ledger.setValidators(SPOKE, vals, 2, {"from": gov})
+    for asset, sym in ((USDC, "USDC"), (WETH, "WETH"), (WBTC, "WBTC")):
+        token, dec = TOKENS[asset]
+        ledger.listAsset(asset, sym, dec, {"from": gov})
+        ledger.listToken(SPOKE, token, asset, dec, {"from": gov})
+        ledger.setCollateralParams(asset, WEIGHTS[asset], 0, {"from": gov})
+    ledger.setInsuranceFund(insurance, {"from": gov})
+    aggs = {}
+    for asset, price in ((USDC, 1), (WETH, 2_000), (WBTC, 30_000)):
+        agg = MockAggregatorV3.deploy(8, {"from": gov})
+        agg.push(price * 10**8)
+        oracle.setAggregatorFeed(asset, agg, DAY, 10**12, 10**30, 5_000, {"from": gov})
+        aggs[asset] = agg
+    engine = RiskEngine.deploy(gov, ledger, oracle, {"from": gov})
+    ledger.setRiskEngine(engine, {"from": gov})
+    eth = PerpMarket.deploy(gov, ledger, oracle, engine, WETH, pool, ETH_PARAMS.as_tuple(), {"from": gov})
+    btc = PerpMarket.deploy(gov, ledger, oracle, engine, WBTC, pool, BTC_PARAMS.as_tuple(), {"from": gov})
+    liq = LiquidationModule.deploy(gov, ledger, engine, oracle, pool, LIQ_PARAMS, {"from": gov})
+    for m in (eth, btc):
+        engine.addMarket(m, {"from": gov})
+        ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
+        m.grantRole(m.LIQUIDATOR_ROLE(), liq, {"from": gov})
+    ledger.grantRole(MARGIN_ROLE, liq, {"from": gov})
+    funder = LedgerFunder(ledger, lockbox, gov)
+    funder.deposit([(pool, USDC, 10_000_000 * 10**6), (insurance, USDC, 100_000 * 10**6)])
+    lens = MarginLens.deploy(engine, {"from": gov})
+    return type("System", (), dict(ledger=ledger, oracle=oracle, aggs=aggs, engine=engine, eth=eth, btc=btc,
+                                   liq=liq, lens=lens, pool=pool, insurance=insurance, gov=gov, funder=funder))
+
+
+def set_price(system, asset, usd):
+    """Pushes a new aggregator round (float USD, 8 decimals)."""
+    system.aggs[asset].push(int(round(usd * 10**8)))
+
+
+def fund(system, account, usdc=0, weth=0, wbtc=0):
+    """Deposits collateral in whole units through the deposit route."""
+    items = []
+    if usdc:
+        items.append((account, USDC, int(usdc * 10**6)))
+    if weth:
+        items.append((account, WETH, int(weth * E18)))
+    if wbtc:
+        items.append((account, WBTC, int(wbtc * 10**8)))
+    system.funder.deposit(items)
