@@ -1,0 +1,316 @@
+"""Deployment, shadow-model pieces and revert helpers for the solvency state machine: one hub
+MarginLedger and two Lockboxes (spokes 1001 and 1002) on the one brownie chain, with the test
+itself playing relayer. Kept out of conftest under a unique module name (see the ledger and
+lockbox folders)."""
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import brownie.test
+from brownie import web3
+from brownie.network.event import _decode_logs
+from eth_abi import encode
+from eth_utils import keccak
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from checkpoints import (  # noqa: E402,F401  (re-exported for the test module)
+    VALIDATOR_KEYS,
+    addresses,
+    deposit_leaf,
+    extend,
+    fold,
+    sign_checkpoint,
+    withdrawal_leaf,
+)
+
+SPOKE_IDS = (1001, 1002)  # arbitrary: the ledger only checks checkpoint.sourceChainId / source
+THRESHOLD = 3
+VALIDATORS = VALIDATOR_KEYS[:5]
+OUTSIDER_KEY = VALIDATOR_KEYS[6]
+ASSET_DECIMALS = 18
+ZERO = "0x0000000000000000000000000000000000000000"
+GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
+
+# Park reasons (IReleaseQueue.ParkReason).
+DELAYED, FAILED = 1, 2
+
+# Every token gets the same bucket in whole tokens: a burst of 600, then 1 per second. Deposits
+# go up to 1,500 tokens, so withdrawals meet the limit now and then (and a few, above the burst,
+# never fit: they stay parked, as designed).
+BUCKET_TOKENS, REFILL_TOKENS = 600, 1
+MINTED_TOKENS = 10_000_000
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """One listed (spoke, token): which asset it backs and how it misbehaves."""
+
+    label: str
+    spoke: int  # index into SPOKE_IDS
+    asset: int
+    decimals: int
+    kind: str  # "plain", "false" (FalseReturningToken) or "blocklist" (BlocklistToken)
+
+    @property
+    def scale(self) -> int:
+        return 10 ** (ASSET_DECIMALS - self.decimals)
+
+    @property
+    def unit(self) -> int:
+        return 10**self.decimals
+
+
+USDC, OLD, BLK = 1, 2, 3
+ASSETS = (USDC, OLD, BLK)
+TOKEN_SPECS = (
+    TokenSpec("USDC@1001", 0, USDC, 6, "plain"),
+    TokenSpec("USDC@1002", 1, USDC, 6, "plain"),
+    TokenSpec("OLD@1001", 0, OLD, 8, "false"),
+    TokenSpec("BLK@1002", 1, BLK, 18, "blocklist"),
+)
+
+
+@dataclass
+class System:
+    """The deployed contracts and the actors."""
+
+    ledger: object
+    lockboxes: list
+    tokens: list  # parallel to TOKEN_SPECS
+    gov: object
+    relayer: object
+    users: list  # depositors and withdrawers
+    stranger: object  # never a depositor; a recipient, account and would-be thief
+    rate_limit_time: dict  # token index -> timestamp its bucket was set (full) at
+
+    @property
+    def holders(self) -> list:
+        """Every address that can ever hold a ledger balance."""
+        return [*self.users, self.stranger]
+
+
+def deploy_system(containers, accounts, chain_id: int) -> System:
+    """Deploys and wires the hub, two spokes, four tokens, validators and rate limits."""
+    ledger_c, lockbox_c = containers["MarginLedger"], containers["Lockbox"]
+    kinds = {
+        "plain": containers["MockERC20"],
+        "false": containers["FalseReturningToken"],
+        "blocklist": containers["BlocklistToken"],
+    }
+    gov, relayer, stranger = accounts[0], accounts[6], accounts[5]
+    users = list(accounts[1:5])
+    tx = {"from": gov}
+    ledger = ledger_c.deploy(gov, tx)
+    lockboxes = [lockbox_c.deploy(chain_id, ledger, gov, tx) for _ in SPOKE_IDS]
+    for spoke_id, lockbox in zip(SPOKE_IDS, lockboxes):
+        ledger.registerSpoke(spoke_id, lockbox, tx)
+        ledger.setValidators(spoke_id, addresses(VALIDATORS), THRESHOLD, tx)
+        lockbox.setValidators(chain_id, addresses(VALIDATORS), THRESHOLD, tx)
+    for asset, symbol in ((USDC, "USDC"), (OLD, "OLD"), (BLK, "BLK")):
+        ledger.listAsset(asset, symbol, ASSET_DECIMALS, tx)
+        ledger.setCollateralParams(asset, 9_000, 0, tx)
+    tokens, rate_limit_time = [], {}
+    for i, spec in enumerate(TOKEN_SPECS):
+        token = kinds[spec.kind].deploy(spec.label, spec.label, spec.decimals, tx)
+        lockbox = lockboxes[spec.spoke]
+        ledger.listToken(SPOKE_IDS[spec.spoke], token, spec.asset, spec.decimals, tx)
+        lockbox.listToken(token, tx)
+        set_tx = lockbox.setRateLimit(token, BUCKET_TOKENS * spec.unit, REFILL_TOKENS * spec.unit, tx)
+        rate_limit_time[i] = set_tx.timestamp
+        for user in users:
+            send(token.mint, (user, MINTED_TOKENS * spec.unit), user)
+            send(token.approve, (lockbox, 2**256 - 1), user)
+        tokens.append(token)
+    return System(ledger, lockboxes, tokens, gov, relayer, users, stranger, rate_limit_time)
+
+
+# ----------------------------------------------------------------------------- shadow model
+
+
+@dataclass
+class Bucket:
+    """Python model of OutflowLimiter's token bucket (same refill, cap and refund rules)."""
+
+    capacity: int
+    refill: int
+    available: int
+    updated: int
+
+    def level(self, now: int) -> int:
+        return min(self.capacity, self.available + (now - self.updated) * self.refill)
+
+    def consume(self, now: int, amount: int) -> bool:
+        level = self.level(now)
+        if amount > level:
+            return False  # nothing stored, as in _consumeOutflow
+        self.available, self.updated = level - amount, now
+        return True
+
+    def refund(self, amount: int) -> None:
+        self.available = min(self.capacity, self.available + amount)
+
+
+@dataclass
+class TokenBook:
+    """What the test expects of one (spoke, token): ledger liquidity and lockbox custody."""
+
+    liquidity: int = 0  # ledger: credited token units, net of requested withdrawals
+    custodied: int = 0  # lockbox: received - released
+    released: int = 0  # lockbox: paid out so far
+    bucket: Bucket = None
+
+
+@dataclass(frozen=True)
+class DepositRecord:
+    """A Deposited event the relayer has not delivered yet."""
+
+    nonce: int
+    depositor: str
+    account: str
+    token: str
+    amount: int
+    head: bytes
+
+    def message(self) -> tuple:
+        return (self.depositor, self.account, self.token, self.amount)
+
+
+@dataclass(frozen=True)
+class WithdrawalRecord:
+    """A WithdrawalQueued event the relayer has not delivered yet."""
+
+    nonce: int
+    account: str
+    recipient: str
+    token: str
+    amount: int
+    head: bytes
+
+    def message(self) -> tuple:
+        return (self.account, self.recipient, self.token, self.amount)
+
+
+@dataclass
+class Parked:
+    """A release the lockbox parked (IReleaseQueue.PendingRelease)."""
+
+    account: str
+    reason: int
+    recipient: str
+    token: str
+    amount: int
+
+
+@dataclass
+class SpokeState:
+    """Relayer view of one spoke: undelivered messages both ways, last good batches, parked releases."""
+
+    deposits: list = field(default_factory=list)
+    withdrawals: list = field(default_factory=list)
+    last_deposit_batch: tuple = None
+    last_withdrawal_batch: tuple = None
+    parked: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- reverts
+
+
+def error(signature: str, *values) -> bytes:
+    """Revert data of custom error `signature` (e.g. "RouteUnknown(uint64)") with `values`."""
+    types = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+    return keccak(text=signature)[:4] + encode(types, [str(v) if hasattr(v, "address") else v for v in values])
+
+
+TX_GAS = 25_000_000  # under anvil's 30M block limit; gas is free here (price 0)
+
+
+@dataclass(frozen=True)
+class Mined:
+    """What the test reads back from a mined transaction."""
+
+    timestamp: int
+    events: object  # brownie EventDict, decoded as brownie does for its own receipts
+
+
+_writes = [0]  # transactions and mined blocks so far: a cheap key for "the chain state changed"
+
+
+def writes() -> int:
+    """How many transactions / blocks this module has sent or mined (changes with the state)."""
+    return _writes[0]
+
+
+def mine_at(timestamp: int) -> None:
+    """Mines an empty block at `timestamp` (moves the chain clock)."""
+    _writes[0] += 1
+    web3.provider.make_request("evm_mine", [timestamp])
+
+
+def send(contract_fn, args, sender, expect_success: bool = True) -> Mined:
+    """Sends `contract_fn(*args)` from `sender` straight through web3 (an order of magnitude
+    cheaper than brownie's transaction machinery, which the state machine would spend most of its
+    time in). A revert fails the test unless `expect_success` is False, when success fails it."""
+    tx = {"from": str(sender), "to": contract_fn._address, "data": contract_fn.encode_input(*args), "gas": TX_GAS}
+    _writes[0] += 1
+    receipt = web3.eth.wait_for_transaction_receipt(web3.eth.send_transaction(tx), timeout=30, poll_latency=0.005)
+    if bool(receipt["status"]) != expect_success:
+        raise AssertionError(f"{contract_fn._name}{args} status {receipt['status']}, expected success={expect_success}")
+    timestamp = web3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    return Mined(timestamp, _decode_logs(receipt["logs"]))
+
+
+def call_outcome(contract_fn, args, sender):
+    """Revert data of `contract_fn(*args)` from `sender` simulated in the next block, or None if
+    it would succeed. With one-second block steps the pending block has exactly the timestamp
+    the real transaction will get, so the simulation and the transaction cannot disagree."""
+    tx = {"from": str(sender), "to": contract_fn._address, "data": contract_fn.encode_input(*args)}
+    reply = web3.provider.make_request("eth_call", [tx, "pending"])
+    if "error" not in reply:
+        return None
+    data = reply["error"].get("data")
+    if not isinstance(data, str) or not data.startswith("0x"):
+        raise AssertionError(f"eth_call failed without revert data: {reply['error']}")
+    return bytes.fromhex(data[2:])
+
+
+def describe(data: bytes) -> str:
+    """Revert data as hex, for assertion messages."""
+    return "0x" + data.hex() if data is not None else "success"
+
+
+def events(tx, name: str) -> list:
+    """Every `name` event of `tx` as a plain dict, in log order."""
+    if name not in tx.events:
+        return []
+    return [dict(e) for e in tx.events[name]]
+
+
+def brownie_state_machine():
+    """brownie's `state_machine`, loaded from the pure-Python source that ships beside its compiled
+    module. The mypyc build of brownie.test.stateful in eth-brownie 1.22.2 rejects the machine
+    class it generates itself ("_BrownieStateMachine object expected; got BrownieStateMachine"),
+    so the `state_machine` fixture cannot run any machine; the source is the same code, unbuilt."""
+    path = Path(brownie.test.__file__).with_name("stateful.py")
+    spec = importlib.util.spec_from_file_location("brownie_stateful_source", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.state_machine
+
+
+def read_batch(calls: dict) -> dict:
+    """Results of many view calls {key: (contract_fn, args)} against the latest block, in one
+    JSON-RPC batch (the invariants read ~60 values after every step)."""
+    keys = list(calls)
+    requests = [
+        ("eth_call", [{"to": fn._address, "data": fn.encode_input(*args)}, "latest"]) for fn, args in calls.values()
+    ]
+    replies = web3.provider.make_batch_request(requests)
+    results = {}
+    for key, reply in zip(keys, replies):
+        assert "error" not in reply, f"view call {key} failed: {reply['error']}"
+        fn = calls[key][0]
+        results[key] = fn.decode_output(reply["result"])
+    return results
