@@ -1,11 +1,11 @@
-"""Deployment, shadow-model pieces and revert helpers for the solvency state machine: one hub
-MarginLedger and two Lockboxes (spokes 1001 and 1002) on the one brownie chain, with the test
-itself playing relayer. Kept out of conftest under a unique module name (see the ledger and
-lockbox folders)."""
+"""Deployment and chain helpers for the solvency state machine: one hub MarginLedger and two
+Lockboxes (spokes 1001 and 1002) on the one brownie chain, four tokens, validators and rate
+limits; transactions, simulated calls and batched reads. A unique module name, not a conftest
+(see the ledger and lockbox folders)."""
 
 import importlib.util
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import brownie.test
@@ -32,10 +32,6 @@ VALIDATORS = VALIDATOR_KEYS[:5]
 OUTSIDER_KEY = VALIDATOR_KEYS[6]
 ASSET_DECIMALS = 18
 ZERO = "0x0000000000000000000000000000000000000000"
-GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
-
-# Park reasons (IReleaseQueue.ParkReason).
-DELAYED, FAILED = 1, 2
 
 # Every token gets the same bucket in whole tokens: a burst of 600, then 1 per second. Deposits
 # go up to 1,500 tokens, so withdrawals meet the limit now and then (and a few, above the burst,
@@ -127,104 +123,10 @@ def deploy_system(containers, accounts, chain_id: int) -> System:
     return System(ledger, lockboxes, tokens, gov, relayer, users, stranger, rate_limit_time)
 
 
-# ----------------------------------------------------------------------------- shadow model
-
-
-@dataclass
-class Bucket:
-    """Python model of OutflowLimiter's token bucket (same refill, cap and refund rules)."""
-
-    capacity: int
-    refill: int
-    available: int
-    updated: int
-
-    def level(self, now: int) -> int:
-        return min(self.capacity, self.available + (now - self.updated) * self.refill)
-
-    def consume(self, now: int, amount: int) -> bool:
-        level = self.level(now)
-        if amount > level:
-            return False  # nothing stored, as in _consumeOutflow
-        self.available, self.updated = level - amount, now
-        return True
-
-    def refund(self, amount: int) -> None:
-        self.available = min(self.capacity, self.available + amount)
-
-
-@dataclass
-class TokenBook:
-    """What the test expects of one (spoke, token): ledger liquidity and lockbox custody."""
-
-    liquidity: int = 0  # ledger: credited token units, net of requested withdrawals
-    custodied: int = 0  # lockbox: received - released
-    released: int = 0  # lockbox: paid out so far
-    bucket: Bucket = None
-
-
-@dataclass(frozen=True)
-class DepositRecord:
-    """A Deposited event the relayer has not delivered yet."""
-
-    nonce: int
-    depositor: str
-    account: str
-    token: str
-    amount: int
-    head: bytes
-
-    def message(self) -> tuple:
-        return (self.depositor, self.account, self.token, self.amount)
-
-
-@dataclass(frozen=True)
-class WithdrawalRecord:
-    """A WithdrawalQueued event the relayer has not delivered yet."""
-
-    nonce: int
-    account: str
-    recipient: str
-    token: str
-    amount: int
-    head: bytes
-
-    def message(self) -> tuple:
-        return (self.account, self.recipient, self.token, self.amount)
-
-
-@dataclass
-class Parked:
-    """A release the lockbox parked (IReleaseQueue.PendingRelease)."""
-
-    account: str
-    reason: int
-    recipient: str
-    token: str
-    amount: int
-
-
-@dataclass
-class SpokeState:
-    """Relayer view of one spoke: undelivered messages both ways, last good batches, parked releases."""
-
-    deposits: list = field(default_factory=list)
-    withdrawals: list = field(default_factory=list)
-    last_deposit_batch: tuple = None
-    last_withdrawal_batch: tuple = None
-    parked: dict = field(default_factory=dict)
-
-
-# ----------------------------------------------------------------------------- reverts
-
-
-def error(signature: str, *values) -> bytes:
-    """Revert data of custom error `signature` (e.g. "RouteUnknown(uint64)") with `values`."""
-    types = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
-    return keccak(text=signature)[:4] + encode(types, [str(v) if hasattr(v, "address") else v for v in values])
-
+# ----------------------------------------------------------------------------- transactions
 
 TX_GAS = 25_000_000  # under anvil's 30M block limit; gas is free here (price 0)
+_writes = [0]  # transactions and mined blocks so far: a cheap key for "the chain state changed"
 
 
 @dataclass(frozen=True)
@@ -232,27 +134,13 @@ class Mined:
     """What the test reads back from a mined transaction."""
 
     timestamp: int
-    events: object  # brownie EventDict, decoded as brownie does for its own receipts
-
-
-_writes = [0]  # transactions and mined blocks so far: a cheap key for "the chain state changed"
-
-
-def writes() -> int:
-    """How many transactions / blocks this module has sent or mined (changes with the state)."""
-    return _writes[0]
-
-
-def mine_at(timestamp: int) -> None:
-    """Mines an empty block at `timestamp` (moves the chain clock)."""
-    _writes[0] += 1
-    web3.provider.make_request("evm_mine", [timestamp])
+    events: object  # brownie EventDict, decoded as brownie decodes its own receipts
 
 
 def send(contract_fn, args, sender, expect_success: bool = True) -> Mined:
     """Sends `contract_fn(*args)` from `sender` straight through web3 (an order of magnitude
-    cheaper than brownie's transaction machinery, which the state machine would spend most of its
-    time in). A revert fails the test unless `expect_success` is False, when success fails it."""
+    cheaper than brownie's transaction machinery, where the state machine would otherwise spend
+    most of its time). A revert fails the test, or, with `expect_success=False`, a success does."""
     tx = {"from": str(sender), "to": contract_fn._address, "data": contract_fn.encode_input(*args), "gas": TX_GAS}
     _writes[0] += 1
     receipt = web3.eth.wait_for_transaction_receipt(web3.eth.send_transaction(tx), timeout=30, poll_latency=0.005)
@@ -260,6 +148,23 @@ def send(contract_fn, args, sender, expect_success: bool = True) -> Mined:
         raise AssertionError(f"{contract_fn._name}{args} status {receipt['status']}, expected success={expect_success}")
     timestamp = web3.eth.get_block(receipt["blockNumber"])["timestamp"]
     return Mined(timestamp, _decode_logs(receipt["logs"]))
+
+
+def mine_at(timestamp: int) -> None:
+    """Mines an empty block at `timestamp`, moving the chain clock (anvil ignores evm_increaseTime,
+    and so chain.sleep, while blocks advance by a fixed step)."""
+    _writes[0] += 1
+    web3.provider.make_request("evm_mine", [timestamp])
+
+
+def writes() -> int:
+    """How many transactions and blocks this module has sent or mined: changes with the state."""
+    return _writes[0]
+
+
+def next_timestamp() -> int:
+    """Timestamp of the next block: one second after the latest (see the test's `system` fixture)."""
+    return web3.eth.get_block("latest")["timestamp"] + 1
 
 
 def call_outcome(contract_fn, args, sender):
@@ -276,16 +181,49 @@ def call_outcome(contract_fn, args, sender):
     return bytes.fromhex(data[2:])
 
 
+def read_batch(calls: dict) -> dict:
+    """Results of many view calls {key: (contract_fn, args)} against the latest block, in one
+    JSON-RPC batch (the invariants read ~60 values after every step)."""
+    requests = [
+        ("eth_call", [{"to": fn._address, "data": fn.encode_input(*args)}, "latest"]) for fn, args in calls.values()
+    ]
+    results = {}
+    for (key, (fn, _)), reply in zip(calls.items(), web3.provider.make_batch_request(requests)):
+        assert "error" not in reply, f"view call {key} failed: {reply['error']}"
+        results[key] = fn.decode_output(reply["result"])
+    return results
+
+
+# ----------------------------------------------------------------------------- errors and events
+
+
+def error(signature: str, *values) -> bytes:
+    """Revert data of custom error `signature` (e.g. "RouteUnknown(uint64)") with `values`."""
+    types = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+    return keccak(text=signature)[:4] + encode(types, [str(v) if hasattr(v, "address") else v for v in values])
+
+
+def error_name(data: bytes, signatures) -> str:
+    """The name of the error among `signatures` whose selector starts `data` (else its hex)."""
+    for signature in signatures:
+        if keccak(text=signature)[:4] == data[:4]:
+            return signature[: signature.index("(")]
+    return data[:4].hex()
+
+
 def describe(data: bytes) -> str:
     """Revert data as hex, for assertion messages."""
     return "0x" + data.hex() if data is not None else "success"
 
 
-def events(tx, name: str) -> list:
+def events(tx: Mined, name: str) -> list:
     """Every `name` event of `tx` as a plain dict, in log order."""
     if name not in tx.events:
         return []
     return [dict(e) for e in tx.events[name]]
+
+
+# ----------------------------------------------------------------------------- brownie
 
 
 def brownie_state_machine():
@@ -298,19 +236,3 @@ def brownie_state_machine():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.state_machine
-
-
-def read_batch(calls: dict) -> dict:
-    """Results of many view calls {key: (contract_fn, args)} against the latest block, in one
-    JSON-RPC batch (the invariants read ~60 values after every step)."""
-    keys = list(calls)
-    requests = [
-        ("eth_call", [{"to": fn._address, "data": fn.encode_input(*args)}, "latest"]) for fn, args in calls.values()
-    ]
-    replies = web3.provider.make_batch_request(requests)
-    results = {}
-    for key, reply in zip(keys, replies):
-        assert "error" not in reply, f"view call {key} failed: {reply['error']}"
-        fn = calls[key][0]
-        results[key] = fn.decode_output(reply["result"])
-    return results
