@@ -92,8 +92,8 @@ class Batches:
             return fn, signed, error("CheckpointQuorumNotMet(uint256,uint256)", THRESHOLD - 1, THRESHOLD)
         if attack == "misrouted" and batch:
             signed = self.deposit_batch(spoke, batch, self.keys(pick), source_chain=SPOKE_IDS[other])
-            expected = error("RouteSourceMismatch(address,address)", s.lockboxes[other].address, s.lockboxes[spoke].address)
-            return fn, signed, expected
+            source, claimed = s.lockboxes[spoke].address, s.lockboxes[other].address
+            return fn, signed, error("RouteSourceMismatch(address,address)", claimed, source)
         records = batch or [self._invented_deposit(spoke, processed, bytes(stored))]
         signed = self.deposit_batch(spoke, records, [*self.keys(pick, THRESHOLD - 1), OUTSIDER_KEY])
         return fn, signed, error("CheckpointSignerNotValidator(address)", Account.from_key(OUTSIDER_KEY).address)

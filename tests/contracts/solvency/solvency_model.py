@@ -203,11 +203,11 @@ class ShadowModel:
         if token_amount == 0:
             return Verdict(error("WithdrawalAmountZero()"))
         if balance < debit:
-            return Verdict(error("WithdrawalExceedsBalance(address,uint32,uint256,uint256)", account, asset, balance, debit))
+            signature = "WithdrawalExceedsBalance(address,uint32,uint256,uint256)"
+            return Verdict(error(signature, account, asset, balance, debit))
         if book.liquidity < token_amount:
-            return Verdict(
-                error("WithdrawalExceedsLiquidity(uint64,uint32,uint256,uint256)", spoke_id, asset, book.liquidity, token_amount)
-            )
+            signature = "WithdrawalExceedsLiquidity(uint64,uint32,uint256,uint256)"
+            return Verdict(error(signature, spoke_id, asset, book.liquidity, token_amount))
         return Verdict(None, i, token_amount, debit)
 
     def record_withdrawal(self, account, recipient, spoke, verdict: Verdict) -> WithdrawalRecord:

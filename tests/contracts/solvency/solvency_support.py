@@ -194,6 +194,44 @@ def read_batch(calls: dict) -> dict:
     return results
 
 
+def read_view(system: System, holders: list, parked: list) -> dict:
+    """Every figure the invariants compare, from the latest block: balances per (holder, asset);
+    per token (TOKEN_SPECS order) the lockbox's balance, custody and owed and the ledger's
+    liquidity, queued total and claims; per asset the ledger's total; route tips per (spoke, side);
+    the pending releases at `parked` [(spoke, nonce)]."""
+    s, calls = system, {}
+    for h in holders:
+        for a in ASSETS:
+            calls[("balance", h, a)] = (s.ledger.balanceOf, (h, a))
+    for i, spec in enumerate(TOKEN_SPECS):
+        token, lockbox, spoke_id = s.tokens[i], s.lockboxes[spec.spoke], SPOKE_IDS[spec.spoke]
+        calls[("held", i)] = (token.balanceOf, (lockbox,))
+        calls[("custodied", i)] = (lockbox.custodied, (token,))
+        calls[("owed", i)] = (lockbox.owed, (token,))
+        calls[("liquidity", i)] = (s.ledger.liquidity, (spoke_id, spec.asset))
+        calls[("queued_total", i)] = (s.ledger.queuedTotal, (spoke_id, token))
+        calls[("claims", i)] = (s.ledger.totalClaims, (spoke_id, token))
+    for a in ASSETS:
+        calls[("total", a)] = (s.ledger.assetInfo, (a,))
+    for spoke, spoke_id in enumerate(SPOKE_IDS):
+        lockbox = s.lockboxes[spoke]
+        calls[("routes", spoke, "ledger_deposit")] = (s.ledger.depositRoute, (spoke_id,))
+        calls[("routes", spoke, "ledger_withdrawal")] = (s.ledger.withdrawalRoute, (spoke_id,))
+        calls[("routes", spoke, "lockbox_deposit")] = (lockbox.depositRoute, ())
+        calls[("routes", spoke, "lockbox_withdrawal")] = (lockbox.withdrawalRoute, ())
+    for spoke, nonce in parked:
+        calls[("parked", spoke, nonce)] = (s.lockboxes[spoke].pendingRelease, (nonce,))
+    got = read_batch(calls)
+    fields = ("held", "custodied", "owed", "liquidity", "queued_total", "claims")
+    return {
+        "balances": {(h, a): int(got[("balance", h, a)]) for h in holders for a in ASSETS},
+        "tokens": [{f: int(got[(f, i)]) for f in fields} for i in range(len(TOKEN_SPECS))],
+        "totals": {a: int(got[("total", a)][4]) for a in ASSETS},
+        "routes": {key[1:]: (int(v[0]), bytes(v[1])) for key, v in got.items() if key[0] == "routes"},
+        "parked": {key[1:]: tuple(v) for key, v in got.items() if key[0] == "parked"},
+    }
+
+
 # ----------------------------------------------------------------------------- errors and events
 
 

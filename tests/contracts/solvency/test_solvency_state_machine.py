@@ -35,7 +35,7 @@ from solvency_support import (
     fold,
     mine_at,
     next_timestamp,
-    read_batch,
+    read_view,
     send,
     withdrawal_leaf,
     writes,
@@ -143,9 +143,8 @@ class SolvencyMachine(Batches):
 
     def setup(self):
         s = self.s
-        self.m = ShadowModel(
-            [h.address for h in s.holders], [t.address for t in s.tokens], [b.address for b in s.lockboxes], s.rate_limit_time
-        )
+        holders, tokens = [h.address for h in s.holders], [t.address for t in s.tokens]
+        self.m = ShadowModel(holders, tokens, [b.address for b in s.lockboxes], s.rate_limit_time)
         self._view_key = self._view = None  # the chain was just reverted
 
     def teardown_final(cls):
@@ -179,8 +178,9 @@ class SolvencyMachine(Batches):
         tx = send(self.s.lockboxes[spec.spoke].deposit, (self.s.tokens[i], amount, account), depositor)
         r = self.m.record_deposit(i, depositor, account, amount)
         (event,) = events(tx, "Deposited")
-        got = (event["nonce"], event["depositor"], event["account"], event["token"], event["amount"], bytes(event["head"]))
-        assert got == (r.nonce, r.depositor, r.account, r.token, r.amount, r.head)
+        fields = ("nonce", "depositor", "account", "token", "amount")
+        assert tuple(event[f] for f in fields) == (r.nonce, r.depositor, r.account, r.token, r.amount)
+        assert bytes(event["head"]) == r.head
         self.seen["deposit for another account" if account != depositor else "deposit"] += 1
 
     def _deliver_deposits(self, spoke, count, signers):
@@ -277,8 +277,8 @@ class SolvencyMachine(Batches):
         tx = send(s.ledger.requestWithdrawal, args, account)
         r = m.record_withdrawal(account, to, spoke, verdict)
         (event,) = events(tx, "WithdrawalQueued")
-        got = (event["destChainId"], event["nonce"], event["account"], event["recipient"], event["token"], event["amount"])
-        assert got == (SPOKE_IDS[spoke], r.nonce, r.account, r.recipient, r.token, r.amount)
+        fields = ("destChainId", "nonce", "account", "recipient", "token", "amount")
+        assert tuple(event[f] for f in fields) == (SPOKE_IDS[spoke], r.nonce, r.account, r.recipient, r.token, r.amount)
         assert bytes(event["head"]) == r.head
         self.seen["withdrawal queued"] += 1
         if verdict.debit < amount:
@@ -293,7 +293,8 @@ class SolvencyMachine(Batches):
         self._try_attack("withdrawal", attack, spoke, pick)
         s, state, lockbox = self.s, m.spokes[spoke], self.s.lockboxes[spoke]
         if not state.withdrawals:
-            got = call_outcome(lockbox.processWithdrawals, self.empty_withdrawal_batch(spoke, self.keys(signers)), s.relayer)
+            empty = self.empty_withdrawal_batch(spoke, self.keys(signers))
+            got = call_outcome(lockbox.processWithdrawals, empty, s.relayer)
             assert got == error("BatchEmpty()"), describe(got)
             return
         batch = state.withdrawals[: 1 + pick % len(state.withdrawals)]
@@ -368,7 +369,8 @@ class SolvencyMachine(Batches):
         before = self._paid(payouts)
         tx = send(lockbox.retryRelease, (nonce,), s.relayer)
         assert tx.timestamp == now
-        assert [(e["nonce"], e["recipient"], e["amount"]) for e in events(tx, "Released")] == [(nonce, p.recipient, p.amount)]
+        paid = [(e["nonce"], e["recipient"], e["token"], e["amount"]) for e in events(tx, "Released")]
+        assert paid == [(nonce, p.recipient, p.token, p.amount)]
         self._assert_paid(before, payouts)
 
     def rule_redirect_release(self, pick="st_pick", recipient="st_recipient", as_stranger="st_flag"):
@@ -420,37 +422,7 @@ class SolvencyMachine(Batches):
         """Everything the invariants read, in one batch, once per chain state."""
         if self._view_key == writes():
             return self._view
-        s, m, calls = self.s, self.m, {}
-        for h in m.holders:
-            for a in ASSETS:
-                calls[("balance", h, a)] = (s.ledger.balanceOf, (h, a))
-        for i, spec in enumerate(TOKEN_SPECS):
-            token, lockbox, spoke_id = s.tokens[i], s.lockboxes[spec.spoke], SPOKE_IDS[spec.spoke]
-            calls[("held", i)] = (token.balanceOf, (lockbox,))
-            calls[("custodied", i)] = (lockbox.custodied, (token,))
-            calls[("owed", i)] = (lockbox.owed, (token,))
-            calls[("liquidity", i)] = (s.ledger.liquidity, (spoke_id, spec.asset))
-            calls[("queued_total", i)] = (s.ledger.queuedTotal, (spoke_id, token))
-            calls[("claims", i)] = (s.ledger.totalClaims, (spoke_id, token))
-        for a in ASSETS:
-            calls[("total", a)] = (s.ledger.assetInfo, (a,))
-        for spoke, spoke_id in enumerate(SPOKE_IDS):
-            lockbox = s.lockboxes[spoke]
-            calls[("routes", spoke, "ledger_deposit")] = (s.ledger.depositRoute, (spoke_id,))
-            calls[("routes", spoke, "ledger_withdrawal")] = (s.ledger.withdrawalRoute, (spoke_id,))
-            calls[("routes", spoke, "lockbox_deposit")] = (lockbox.depositRoute, ())
-            calls[("routes", spoke, "lockbox_withdrawal")] = (lockbox.withdrawalRoute, ())
-            for nonce in m.spokes[spoke].parked:
-                calls[("parked", spoke, nonce)] = (lockbox.pendingRelease, (nonce,))
-        got = read_batch(calls)
-        fields = ("held", "custodied", "owed", "liquidity", "queued_total", "claims")
-        self._view = {
-            "balances": {(h, a): int(got[("balance", h, a)]) for h in m.holders for a in ASSETS},
-            "tokens": [{f: int(got[(f, i)]) for f in fields} for i in range(len(TOKEN_SPECS))],
-            "totals": {a: int(got[("total", a)][4]) for a in ASSETS},
-            "routes": {key[1:]: (int(v[0]), bytes(v[1])) for key, v in got.items() if key[0] == "routes"},
-            "parked": {key[1:]: tuple(v) for key, v in got.items() if key[0] == "parked"},
-        }
+        self._view = read_view(self.s, self.m.holders, self.m.parked_entries())
         self._view_key = writes()
         return self._view
 
@@ -498,7 +470,8 @@ class SolvencyMachine(Batches):
             book, token = m.books[i], m.tokens[i]
             parked = sum(p.amount for state in m.spokes for p in state.parked.values() if p.token == token)
             assert (t["liquidity"], t["custodied"], t["owed"], t["claims"]) == (book.liquidity, book.custodied, parked, 0)
-        assert view["parked"] == {(spoke, n): p.as_tuple() for spoke, state in enumerate(m.spokes) for n, p in state.parked.items()}
+        expected = {(spoke, n): p.as_tuple() for spoke, state in enumerate(m.spokes) for n, p in state.parked.items()}
+        assert view["parked"] == expected
         for spoke, state in enumerate(m.spokes):
             routes = {k[1]: v for k, v in view["routes"].items() if k[0] == spoke}
             assert routes["lockbox_deposit"] == state.deposit_tip
