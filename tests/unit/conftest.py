@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
 
-from anvil_support import REPO, start_anvil, stop_process
+from local_services import REPO, start_anvil, stop_process, throwaway_redis
 
 
 @pytest.fixture(scope="session")
@@ -59,31 +57,5 @@ PRIVATE_REDIS_PORT = 6391
 @pytest.fixture(scope="session")
 def private_redis_url() -> Iterator[str]:
     """A throwaway redis-server on port 6391 (nothing on disk), stopped at the end of the session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed")
-    proc = subprocess.Popen(
-        [binary, "--port", str(PRIVATE_REDIS_PORT), "--save", "", "--appendonly", "no", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0"
-    import redis
-
-    client = redis.Redis.from_url(url)
-    end = time.monotonic() + 10
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"redis-server on {PRIVATE_REDIS_PORT} exited with {proc.returncode}")
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.05)
+    with throwaway_redis(PRIVATE_REDIS_PORT) as url:
         yield url
-    finally:
-        client.close()
-        stop_process(proc)

@@ -11,7 +11,7 @@ from eth_account import Account
 from web3 import Web3
 
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
-from anvil_support import start_anvil, stop_process
+from local_services import start_anvil, stop_process
 from relayer.errors import TransactionStuckError
 from relayer.store.redis_store import Store
 from relayer.submitter.nonce import NonceManager

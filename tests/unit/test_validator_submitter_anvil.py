@@ -16,7 +16,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
-from anvil_support import start_anvil, stop_process
+from local_services import start_anvil, stop_process
 from relayer.chain.client import ChainClient
 from relayer.chain.contracts import build_dir, load_artifact
 from relayer.config import ChainConfig, Deployment, SubmitterConfig

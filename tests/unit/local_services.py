@@ -1,13 +1,17 @@
-"""Real anvil processes for the relayer unit tests (a uniquely named module: tests import it
-directly, which a second `conftest` in tests/e2e would otherwise shadow)."""
+"""Real local services for the relayer unit tests: anvil chains and throwaway Redis servers (a
+uniquely named module: tests import it directly, which tests/e2e's `conftest` would shadow)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,3 +56,34 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def throwaway_redis(port: int, deadline_s: float = 10.0) -> Iterator[str]:
+    """A redis-server on `port` keeping nothing on disk, ready (polled) before its URL is yielded."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not installed")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    end = time.monotonic() + deadline_s
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server on {port} exited with {proc.returncode}")
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        stop_process(proc)
