@@ -70,6 +70,11 @@ def receipt_proof(receipts: Sequence[Mapping[str, Any]], index: int) -> list[byt
     if not 0 <= index < len(receipts):
         raise ReceiptProofError(index, f"block has {len(receipts)} receipts")
     _, trie = build_receipts_trie(receipts)
+    return trie_proof(trie, index)
+
+
+def trie_proof(trie: HexaryTrie, index: int) -> list[bytes]:
+    """Proof of receipt `index` from an already built trie: build once per block, prove many."""
     return [rlp.encode(node) for node in trie.get_proof(_key(index))]
 
 

@@ -26,7 +26,7 @@ from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, Wi
 from relayer.proofs.receipts import (
     build_receipts_trie,
     decode_receipt_logs,
-    receipt_proof,
+    trie_proof,
     verify_receipt_proof,
 )
 from relayer.store.redis_store import Store
@@ -246,7 +246,7 @@ class Validator:
                 if item.block_hash != block_hash:
                     raise SourceReorgedError(client.name, number, item.block_hash, block_hash)
             receipts = client.block_receipts(number)
-            rebuilt, _ = build_receipts_trie(receipts)
+            rebuilt, trie = build_receipts_trie(receipts)
             if rebuilt != root:
                 raise ReceiptProofError(
                     -1, f"block {number}: receipts rebuild root 0x{rebuilt.hex()}, header says 0x{root.hex()}"
@@ -256,7 +256,7 @@ class Validator:
                     raise ReceiptProofError(
                         item.tx_index, f"block {number}: receipt is not of tx 0x{item.tx_hash.hex()}"
                     )
-                encoded = verify_receipt_proof(root, item.tx_index, receipt_proof(receipts, item.tx_index))
+                encoded = verify_receipt_proof(root, item.tx_index, trie_proof(trie, item.tx_index))
                 address, topics, data = expected_log(route, reader.source_address, item)
                 proven = decode_receipt_logs(encoded)
                 if not any(lg.address == address and lg.topics == topics and lg.data == data for lg in proven):
