@@ -581,6 +581,9 @@ class BurstResult:
     """Spoke blocks the deposits landed in."""
     spoke_gas_max: int
     """Highest gasUsed of a burst deposit (must stay below BURST_TX_GAS)."""
+    hub_batch_offsets_s: list[int]
+    """Block timestamps of the hub batches, in seconds after the first deposit's block: a gap before
+    the first shows finality and validation, the spacing the submitter (one batch per block)."""
     latency_s: Summary
     """Per deposit: its block timestamp -> its hub batch's block timestamp."""
     floor: Floor
@@ -643,14 +646,15 @@ def burst(bench: Bench, count: int, accounts_per_spoke: int, floor: Floor) -> Bu
             bench._record_receipt(item, receipt)
             items.append(item)
     credit = bench.crediting(items, start_blocks)
+    hub = bench.deployment.hub.chain_id
     latencies = [
-        bench.timestamp(bench.deployment.hub.chain_id, credit[i][0].block_number)
+        bench.timestamp(hub, credit[i][0].block_number)
         - bench.timestamp(item.route.source_chain_id, item.block)
         for i, item in enumerate(items)
     ]
     check_credited(bench, count)
     first_ts = min(bench.timestamp(i.route.source_chain_id, i.block) for i in items)
-    last_ts = max(bench.timestamp(bench.deployment.hub.chain_id, c[0].block_number) for c in credit.values())
+    last_ts = max(bench.timestamp(hub, c[0].block_number) for c in credit.values())
     latency = summarize(latencies)
     return BurstResult(
         deposits=count, accounts=len(signers), send_s=round(sent_all - first_send, 3),
@@ -658,6 +662,8 @@ def burst(bench: Bench, count: int, accounts_per_spoke: int, floor: Floor) -> Bu
         chain_span_s=last_ts - first_ts, chain_deposits_per_s=rate(count, last_ts - first_ts),
         spoke_blocks={str(s): len({i.block for i in items if i.route.source_chain_id == s}) for s in spokes},
         spoke_gas_max=max(spoke_gas),
+        hub_batch_offsets_s=sorted({b.tx_hash: bench.timestamp(hub, b.block_number) - first_ts
+                                    for b, _ in credit.values()}.values()),
         latency_s=latency, floor=floor, vs_floor=times_floor(latency, floor.seconds),
         batches=bench.batches(items, credit),
     )
@@ -703,6 +709,7 @@ def run(args: argparse.Namespace) -> Report:
         "block_time_s": layout.block_time, "confirmations": spoke.confirmations,
         "relayer": "5 Celery validators (3-of-5), 1 submitter, beat, API; Redis " + layout.redis_url,
         "poll_s": POLL_S,
+        "load_avg_1m": [round(os.getloadavg()[0], 1)],
     })
     clock = time.monotonic()
     with running_devnet(layout) as net:
@@ -724,6 +731,7 @@ def run(args: argparse.Namespace) -> Report:
             report.runtime_s["withdrawals"] = round(time.monotonic() - phase, 1)
         clock_down = time.monotonic()
     report.runtime_s["devnet_down"] = round(time.monotonic() - clock_down, 1)
+    report.setup["load_avg_1m"].append(round(os.getloadavg()[0], 1))  # at the start and at the end
     report.runtime_s["total"] = round(time.monotonic() - clock, 1)
     return report
 
@@ -754,7 +762,7 @@ def print_latency(r: LatencyResult) -> None:
 def print_table(report: Report) -> None:
     """The report as plain text tables."""
     s = report.setup
-    print(f"\nxmargin relayer latency ({s['machine']}; block time {s['block_time_s']} s, "
+    print(f"\nxmargin relayer latency ({s['machine']}, 1-min load {s['load_avg_1m']}; block time {s['block_time_s']} s, "
           f"{s['confirmations']} confirmations; {s['relayer']})")
     if report.deposits:
         print_latency(report.deposits)
@@ -766,6 +774,7 @@ def print_table(report: Report) -> None:
               f"(block timestamps: {b.chain_span_s} s, {b.chain_deposits_per_s:.1f}/s)")
         print(f"  hub batches {b.batches.count} (sizes {b.batches.sizes}), mean size {b.batches.mean_size:g}, "
               f"hub gas per credited deposit {b.batches.gas_per_message:,.0f}")
+        print(f"  hub batches landed {b.hub_batch_offsets_s} s after the first deposit's block")
         print(f"  {'':<34} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
         print(_row("per deposit: block -> hub block", b.latency_s, "s", b.floor.seconds))
     if report.withdrawals:
