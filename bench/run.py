@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ["gas.py"]
+BENCHMARKS = ["gas.py", "latency.py"]
 
 
 def main() -> int:
