@@ -1,4 +1,4 @@
-"""The pure statistics of bench/latency.py: percentiles, summaries, the protocol floor, batch lookup."""
+"""The pure statistics of bench/latency.py (bench/_latency_stats.py): percentiles, summaries, the protocol floor, batch lookup."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from local_services import REPO
 
 @pytest.fixture(scope="module")
 def lat() -> Iterator[ModuleType]:
-    """bench/latency.py as a module (bench/ is a folder of scripts, not a package)."""
+    """bench/_latency_stats.py as a module (bench/ is a folder of scripts, not a package)."""
     name = "xmargin_bench_latency"
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "latency.py")
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "_latency_stats.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses resolve their module by name
