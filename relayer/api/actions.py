@@ -17,15 +17,11 @@ from web3.logs import DISCARD
 
 from relayer.api.views import Backend
 from relayer.chain.client import ChainClient
-from relayer.errors import XmarginError
+from relayer.errors import ActionError
 from relayer.types import NATIVE_TOKEN, checksum
 
 RECEIPT_TIMEOUT_S = 60.0
 TIP_WEI = 10**9
-
-
-class ActionError(XmarginError):
-    """A user action was refused (bad input) or its transaction reverted."""
 
 
 class TxResult(BaseModel):
