@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,8 +46,15 @@ def to_units(amount: str, decimals: int) -> int:
     return int(units)
 
 
-def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, value: int = 0) -> dict[str, Any]:
-    """Sign and send one call with EIP-1559 fees (gas estimated), wait for its receipt; ActionError on revert."""
+def _send(
+    client: ChainClient,
+    account: LocalAccount,
+    fn: ContractFunction,
+    value: int = 0,
+    on_revert: Callable[[str], ActionError] | None = None,
+) -> dict[str, Any]:
+    """Sign and send one call with EIP-1559 fees (gas estimated), wait for its receipt; ActionError on
+    revert. `on_revert` turns a custom error's revert data into the error to raise (clear messages)."""
     w3 = client.w3
     base = int(client.get_block("latest")["baseFeePerGas"])
     try:
@@ -61,6 +69,8 @@ def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, valu
             }
         )
     except ContractCustomError as err:
+        if on_revert is not None:
+            raise on_revert(str(err.data)) from None
         raise ActionError(f"{fn.fn_name} would revert: {decode_error(fn.contract_abi, str(err.data))}") from None
     except ContractLogicError as err:
         raise ActionError(f"{fn.fn_name} would revert: {err.message or err}") from None
