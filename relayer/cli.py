@@ -484,7 +484,7 @@ def oracle_serve(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        service.serve(settings.oracle.step_s, stop, report=lambda m: out.print(m))
+        service.serve(settings.oracle.step_s, stop, report=lambda m: print(m, flush=True))
     except KeyboardInterrupt:
         stop.set()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
@@ -151,10 +152,11 @@ class OracleService:
         the next step tries again (a service must outlive a node or Redis restart)."""
         report(f"{READY_LINE} feeds {', '.join(self.contracts.aggregators)} as {self.sender.account.address}")
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 for p in self.step():
                     report(f"pushed {p.feed} {p.answer / 10**AGGREGATOR_DECIMALS:g} ({p.reason}) tx {p.tx_hash}")
             except (ChainError, StoreError, OSError, ValueError) as err:
                 log.warning("oracle pusher step failed: %s", err)
                 report(f"step failed: {err}")
-            stop.wait(step_s)
+            stop.wait(max(0.0, step_s - (time.monotonic() - started)))  # one step per step_s, not per step_s + push
