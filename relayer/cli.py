@@ -187,7 +187,9 @@ def worker(
     os.environ["XMARGIN_CONFIG"] = str(config)  # the Celery app and its tasks read the same file
     from relayer.worker import app as worker_app
 
-    worker_app.run_worker(settings, role=role.value, name=name)
+    # one round at a time per keeper key: a busy keeper then takes no task, so a competing keeper gets it
+    concurrency = 1 if role is Role.keeper else 2
+    worker_app.run_worker(settings, role=role.value, name=name, concurrency=concurrency)
 
 
 @app.command()

@@ -23,6 +23,9 @@ from relayer.types import NATIVE_TOKEN, checksum
 
 RECEIPT_TIMEOUT_S = 60.0
 TIP_WEI = 10**9
+GAS_MARGIN_PCT = 30
+"""Added to the estimate: the block that includes the call may take another path (e.g. a trade that
+also accrues funding because time moved since the estimate)."""
 
 
 class TxResult(BaseModel):
@@ -58,10 +61,13 @@ def _send(
     w3 = client.w3
     base = int(client.get_block("latest")["baseFeePerGas"])
     try:
-        tx = fn.build_transaction(  # estimates gas: a call that would revert fails here, with its reason
+        # the estimate fails for a call that would revert, with its reason
+        gas = int(fn.estimate_gas({"from": account.address, "value": value}))
+        tx = fn.build_transaction(
             {
                 "from": account.address,
                 "value": value,
+                "gas": gas * (100 + GAS_MARGIN_PCT) // 100,
                 "nonce": w3.eth.get_transaction_count(account.address, "pending"),
                 "chainId": client.chain_id,
                 "maxFeePerGas": 2 * base + TIP_WEI,
