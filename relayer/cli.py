@@ -270,6 +270,8 @@ def audit(
         for asset, totals in report.assets.items():
             out.print(f"{asset}: lockboxes {totals['lockbox_total']}, account balances {totals['account_balances']}, "
                       f"unreleased {totals['unreleased']} (ledger units)")
+        if report.usd is not None:
+            out.print(f"USD: {report.usd.accounts} accounts sum to {report.usd.sum_usd}, bad debt {report.usd.bad_debt} (1e18)")
         for breach in report.breaches:
             err.print(f"[red]BREACH {breach.invariant}[/red] {breach.where}: {breach.detail}")
         if report.ok:

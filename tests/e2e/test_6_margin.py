@@ -4,7 +4,13 @@ refusals are clear and a stale price still lets a position close."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
+import requests
 from eth_account import Account
 from helpers import deposit_routes, hub_balance, wait_caught_up
 from margin_helpers import (
@@ -35,6 +41,12 @@ SCALE_USDC = 10**12
 MARKET = "ETH-USD"
 LIQUIDATION_TIMEOUT_S = 60.0
 KEEPER_1, KEEPER_2 = (Account.from_key(k).address for k in KEEPER_KEYS)
+
+
+def _xmargin(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `xmargin` command, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "relayer.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ))
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +101,10 @@ def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy
 
     if view.has_positions:  # the owner closes what the partial liquidation left
         assert trade.close(backend, MARKET, crossed_key).new_size == 0
+    served = requests.get(f"http://127.0.0.1:{devnet.layout.api_port}/accounts/{crossed}", timeout=10).json()
+    closed = margin_view(backend, crossed, contracts)
+    assert served["margin"]["positions"] == [] and served["margin"]["equity"] == closed.equity  # the API's figures
+    assert served["margin"]["collateral_value"] == closed.collateral_value and served["usd_balance"] == closed.usd_balance
     push_prices(backend, contracts, [p0])  # back where it was for the next test
     assert usd_books(backend, contracts=contracts).balanced
 
@@ -149,6 +165,9 @@ def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_clos
     with pytest.raises(TradeRejectedError, match="insufficient margin") as margin_error:
         trade.trade(backend, MARKET, size_for(6 * 1_000, p0), None, key)  # 6x > the 5x maximum
     assert margin_error.value.error == "MarketAccountBelowInitialMargin"
+    cli = _xmargin("trade", "--market", MARKET, "--size", size_for(6 * 1_000, p0), "--key", key,
+                   "--config", str(layout.config_path))
+    assert cli.returncode == 1 and "insufficient margin" in cli.stderr and "max leverage 5x" in cli.stderr
     btc = next(p for p in prices_view(backend, contracts) if p.feed == "BTC").price / 10**18
     with pytest.raises(TradeRejectedError, match="open-interest cap") as cap_error:
         trade.trade(backend, "BTC-USD", size_for(2_100_000, btc), None, key)  # the devnet caps $2M a side
@@ -163,6 +182,9 @@ def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_clos
         with pytest.raises(TradeRejectedError, match="stale price") as stale_error:
             trade.trade(backend, MARKET, "0.1", None, key)  # increasing needs a fresh price
         assert stale_error.value.error == "OraclePriceStale"
+        shown = json.loads(_xmargin("account", "--key", key, "--json", "--config", str(layout.config_path)).stdout)
+        assert shown["account"]["margin"]["health"] == "prices not fresh"
+        assert [p["price_status"] for p in shown["account"]["margin"]["positions"]] == ["Stale"]
         closed = trade.close(backend, MARKET, key)  # exits stay open at the last good price
         assert closed.new_size == 0 and closed.size_delta == -opened.new_size
     finally:
