@@ -98,13 +98,13 @@ def pending_to(url: str, to: str) -> dict[str, int]:
 
 
 def mine_until_price(url: str, contracts: MarginContracts, price: float, timeout_s: float = 30.0) -> None:
-    """With interval mining paused: mine a block whenever the pusher has a round pending, until the
-    ETH answer is `price` (an earlier refresh of the old price may be pending first)."""
+    """With interval mining paused: mine a block whenever anything is pending (the pusher may first
+    wait for a refresh of another feed, or of the old price), until the ETH answer is `price`."""
     aggregator = contracts.aggregators["ETH"]
     target = int(round(price * ANSWER))
 
     def check() -> bool:
-        if pending_to(url, aggregator.address):
+        if (rpc_call(url, "txpool_status") or {}).get("pending", "0x0") not in ("0x0", 0):
             rpc_call(url, "evm_mine")
         return aggregator.functions.latestRoundData().call()[1] == target
 
