@@ -56,23 +56,33 @@ def contracts(backend):
     return contracts
 
 
-def _credit(backend, depositors, deposits: dict[tuple[str, str], list]) -> None:
-    """Send deposits per (user, spoke) and wait until the hub processed them all."""
-    sent = {k: depositors[k].send(v) for k, v in deposits.items()}
-    for k, hashes in sent.items():
-        depositors[k].wait(hashes)
+TRADERS = {
+    "cross-chain": [("spoke-a", "USDC", 1_000 * 10**6), ("spoke-b", "ETH", 10**18)],  # native ETH on the other spoke
+    "healthy": [("spoke-a", "USDC", 5_000 * 10**6)],
+    "competed": [("spoke-a", "USDC", 2_000 * 10**6)],
+    "refused": [("spoke-a", "USDC", 1_000 * 10**6)],
+}
+"""Each test's fresh hub account and the collateral it deposits (token units), credited in one wave."""
+
+
+@pytest.fixture(scope="module")
+def traders(devnet, backend, depositors) -> dict[str, tuple[str, str]]:
+    """label -> (address, key): fresh hub accounts with gas, their deposits credited on the hub."""
+    out = {label: trader(devnet, label) for label in TRADERS}
+    depositor = {"spoke-a": depositors[("alice", "spoke-a")], "spoke-b": depositors[("bob", "spoke-b")]}
+    sent = {chain: d.send([(token, units, out[label][0]) for label, items in TRADERS.items()
+                           for c, token, units in items if c == chain]) for chain, d in depositor.items()}
+    for chain, hashes in sent.items():
+        depositor[chain].wait(hashes)
     wait_caught_up(backend, deposit_routes(backend))
+    return out
 
 
 def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy_one_alone(
-    devnet, backend, depositors, contracts
+    devnet, backend, traders, contracts
 ) -> None:
-    crossed, crossed_key = trader(devnet, "cross-chain")
-    healthy, healthy_key = trader(devnet, "healthy")
-    _credit(backend, depositors, {
-        ("alice", "spoke-a"): [("USDC", 1_000 * 10**6, crossed), ("USDC", 5_000 * 10**6, healthy)],
-        ("bob", "spoke-b"): [("ETH", 10**18, crossed)],  # native ETH on the other spoke
-    })
+    crossed, crossed_key = traders["cross-chain"]
+    healthy, healthy_key = traders["healthy"]
     assert hub_balance(backend, crossed, "USDC") == 1_000 * 10**6 * SCALE_USDC
     assert hub_balance(backend, crossed, "ETH") == 10**18
 
@@ -109,15 +119,14 @@ def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy
     assert usd_books(backend, contracts=contracts).balanced
 
 
-def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, backend, depositors, contracts) -> None:
+def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, backend, traders, contracts) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
     module = contracts.liquidation.address
     (second,) = processes.start_relayer(layout, names=set(), extra=[keeper_spec(layout, 2)])
     devnet.replace(second.name, second)
     try:
-        account, key = trader(devnet, "competed")
-        _credit(backend, depositors, {("alice", "spoke-a"): [("USDC", 2_000 * 10**6, account)]})
+        account, key = traders["competed"]
         p0 = eth_price(contracts)
         trade.trade(backend, MARKET, size_for(4 * 2_000, p0), None, key)  # 4x: -18 % crosses MM, half a close restores it
         start = int(contracts.client.block_number())
@@ -155,11 +164,10 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, backend, de
         devnet.stop(second.name)
 
 
-def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_close(devnet, backend, depositors, contracts) -> None:
+def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_close(devnet, backend, traders, contracts) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
-    account, key = trader(devnet, "refused")
-    _credit(backend, depositors, {("alice", "spoke-a"): [("USDC", 1_000 * 10**6, account)]})
+    account, key = traders["refused"]
     p0 = eth_price(contracts)
 
     with pytest.raises(TradeRejectedError, match="insufficient margin") as margin_error:
