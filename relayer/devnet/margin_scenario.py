@@ -83,7 +83,7 @@ def open_position(backend: Backend, contracts: MarginContracts, trader: str, key
     price = int(contracts.client.call(contracts.oracle.functions.getPrice(backend.deployment.assets["ETH"]))[0])
     size = (LEVERAGE * view.collateral_value / price).quantize(Decimal("0.1"))
     result = trade.trade(backend, MARKET, str(size), None, key)
-    report(f"{TRADER} opens a {MARKET} long of {fmt_amount(result.new_size, 18)} ETH at {usd(result.price)} "
+    report(f"{TRADER} opens an {MARKET} long of {fmt_amount(result.new_size, 18)} ETH at {usd(result.price)} "
            f"({LEVERAGE}x her collateral, fee {usd(result.fee)}, tx {result.tx_hash[:10]}...)")
     view = margin_view(backend, trader, contracts)
     report(f"  {_figures(view)}")
@@ -132,15 +132,15 @@ def watch_crash(backend: Backend, contracts: MarginContracts, trader: str, repor
     deadline = time.monotonic() + PATH_TIMEOUT_S
     target = int(round(path.steps[-1] * 10**8))
     while True:
+        events = _liquidation_logs(contracts, trader, start_block)  # what happened since the last line
+        for event in events[seen_events:]:
+            report(f"  >> {describe(event)}")
+        seen_events = len(events)
         answer = int(eth.functions.latestRoundData().call()[1])
         view = margin_view(backend, trader, contracts)
         if answer != last_answer:
             report(f"  ETH ${answer / 10**8:,.2f}  {_figures(view)}")
             last_answer = answer
-        events = _liquidation_logs(contracts, trader, start_block)
-        for event in events[seen_events:]:
-            report(f"  >> {describe(event)}")
-        seen_events = len(events)
         closed_out = seen_events > 0 and not view.has_positions  # liquidated down to no position
         done = (closed_out or (queue.pending("ETH") == 0 and answer == target)) and not view.liquidatable
         settled_since = (settled_since or time.monotonic()) if done else None

@@ -99,7 +99,7 @@ class Keeper:
         except (ContractCustomError, ContractLogicError, ValueError) as err:
             return None, self._revert_name(err) or str(err)
 
-    def liquidate(self, checked: int, unhealthy: list[str], wait: bool = True) -> KeeperRound:
+    def liquidate(self, checked: int, unhealthy: list[str]) -> KeeperRound:
         """Simulates then sends a liquidation per account, waiting for each receipt so the next
         simulation sees it. One a competitor already made (the simulation reverts with a benign
         error) is skipped; any other revert is recorded in `failed` and the round goes on."""
