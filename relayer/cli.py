@@ -14,25 +14,27 @@ from types import FrameType
 from typing import Annotated, NoReturn, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from relayer._cli import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    KeyOpt,
+    config_backend,
+    config_settings,
+    err,
+    fail,
+    not_running,
+    out,
+    user_key,
+)
+from relayer.cli_margin import account, close, oracle_app, trade
 from relayer.errors import ConfigError, RpcUnavailableError, XmarginError
 
 app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
 devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contracts, 5 validators, relayer.")
 app.add_typer(devnet_app, name="devnet")
-oracle_app = typer.Typer(help="Devnet price feeds: the pusher service, queued price paths, current prices.")
 app.add_typer(oracle_app, name="oracle")
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-DEFAULT_CONFIG = Path(".devnet/config.yaml")
-ConfigOpt = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="XMARGIN_CONFIG", help="Settings YAML (default: the devnet's).", show_default=True),
-]
-EXIT_NOT_RUNNING = 2
 
 
 class Role(str, Enum):
@@ -42,34 +44,6 @@ class Role(str, Enum):
     submitter = "submitter"
     keeper = "keeper"
     all = "all"
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error and exit with `code`."""
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-def _settings(config: Path):  # noqa: ANN202 - relayer.config.Settings, imported lazily (fast --help)
-    """Settings from `config`; a missing devnet config reads as "the devnet is not running"."""
-    from relayer.config import load_settings
-
-    if not config.is_file():
-        _fail(f"no config at {config}: is the devnet running? (`xmargin devnet up`) or pass --config", EXIT_NOT_RUNNING)
-    return load_settings(config)
-
-
-def _backend(config: Path, quick: bool = True):  # noqa: ANN202
-    """Views backend for `config`."""
-    from relayer.api.views import Backend
-
-    return Backend(_settings(config), quick=quick)
-
-
-def _not_running(error: RpcUnavailableError) -> NoReturn:
-    """A chain did not answer: most likely the devnet is down."""
-    _fail(f"{error}\nis the devnet running? (`xmargin devnet up`)", EXIT_NOT_RUNNING)
-
 
 # ------------------------------------------------------------------------------------ devnet
 
@@ -124,7 +98,7 @@ def devnet_up(
         out.print("stopping ...")
     except XmarginError as error:
         devnet.down()
-        _fail(str(error))
+        fail(str(error))
     finally:
         if not keep_running:
             devnet.down()
@@ -169,7 +143,7 @@ def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True, m
     """Play the demo scenario against a running devnet (deposits, a withdrawal, a liquidation)."""
     from relayer.devnet import scenario as demo
 
-    _settings(config)
+    config_settings(config)
     demo.run(config, report=lambda m: out.print(m), withdraw=withdraw, margin=margin)
 
 
@@ -183,7 +157,7 @@ def worker(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run a Celery worker for the role's queues (blocks until stopped)."""
-    settings = _settings(config)
+    settings = config_settings(config)
     os.environ["XMARGIN_CONFIG"] = str(config)  # the Celery app and its tasks read the same file
     from relayer.worker import app as worker_app
 
@@ -195,7 +169,7 @@ def worker(
 @app.command()
 def beat(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Run Celery beat: the periodic ticks of every route (blocks until stopped)."""
-    settings = _settings(config)
+    settings = config_settings(config)
     os.environ["XMARGIN_CONFIG"] = str(config)
     from relayer.worker import app as worker_app
 
@@ -209,7 +183,7 @@ def api(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
     from relayer.api.app import create_app
 
-    settings = _settings(config)
+    settings = config_settings(config)
     uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
 
 
@@ -225,9 +199,9 @@ def status(
     from relayer.api.views import route_statuses
 
     try:
-        statuses = route_statuses(_backend(config))
+        statuses = route_statuses(config_backend(config))
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     if as_json:
         out.print_json(json.dumps([s.model_dump() for s in statuses]))
         return
@@ -253,9 +227,9 @@ def audit(
     from relayer.api.audit import audit as run_audit
 
     try:
-        report = run_audit(_backend(config))
+        report = run_audit(config_backend(config))
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     if as_json:
         out.print_json(json.dumps(report.model_dump() | {"ok": report.ok}))
     else:
@@ -282,22 +256,6 @@ def audit(
 
 # ------------------------------------------------------------------------------------ user actions
 
-KeyOpt = Annotated[
-    Optional[str],
-    typer.Option("--key", envvar="XMARGIN_USER_KEY", help="Sender private key (default: the devnet's dev user alice, DEV ONLY)."),
-]
-
-
-def _user_key(key: Optional[str]) -> str:
-    """The given key, or the devnet's dev user key with a loud warning."""
-    if key:
-        return key
-    from relayer.devnet.layout import USER_KEYS
-
-    err.print("[yellow]warning:[/yellow] no --key / XMARGIN_USER_KEY: using the devnet dev user alice's PUBLIC key (DEV ONLY)")
-    return USER_KEYS["alice"]
-
-
 @app.command()
 def deposit(
     chain: Annotated[str, typer.Option("--chain", help="Spoke chain name (spoke-a) or id")],
@@ -312,12 +270,12 @@ def deposit(
 
     from relayer.api import actions
 
-    sender_key = _user_key(key)
+    sender_key = user_key(key)
     beneficiary = account_ or Account.from_key(sender_key).address
     try:
-        result = actions.deposit(_backend(config, quick=False), chain, token, amount, beneficiary, sender_key)
+        result = actions.deposit(config_backend(config, quick=False), chain, token, amount, beneficiary, sender_key)
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     out.print(f"deposited {amount} {token} on {chain} for {beneficiary}: deposit nonce {result.route_nonce}, tx {result.tx_hash}")
 
 
@@ -335,231 +293,17 @@ def withdraw(
 
     from relayer.api import actions
 
-    sender_key = _user_key(key)
+    sender_key = user_key(key)
     to = recipient or Account.from_key(sender_key).address
     try:
-        result = actions.withdraw(_backend(config, quick=False), asset, amount, to_chain, to, sender_key)
+        result = actions.withdraw(config_backend(config, quick=False), asset, amount, to_chain, to, sender_key)
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     out.print(f"withdrawal of {amount} {asset} to {to} on {to_chain} queued: nonce {result.route_nonce}, tx {result.tx_hash}")
 
 
-@app.command()
-def account(
-    address: Annotated[Optional[str], typer.Argument(help="Hub account address (default: the --key's)")] = None,
-    key: KeyOpt = None,
-    config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Balances per asset (withdrawable per spoke), claims, and margin: positions, equity, IM, MM, health."""
-    from eth_account import Account
-
-    from relayer.api.margin import account_with_margin
-    from relayer.api.views import collateral_view
-
-    backend = _backend(config)
-    address = address or Account.from_key(_user_key(key)).address
-    try:
-        view = collateral_view(backend, address)
-        acct = account_with_margin(backend, address)
-    except RpcUnavailableError as error:
-        _not_running(error)
-    if as_json:
-        out.print_json(json.dumps({"account": acct.model_dump(), "collateral": view.model_dump()}))
-        return
-    _print_balances(acct, view)
-    if acct.margin is not None:
-        _print_margin(acct.margin)
-
-
-def _print_balances(acct, view) -> None:  # noqa: ANN001 - AccountWithMargin, CollateralView
-    """Collateral table, claims and USD balance."""
-    from relayer.api.views import fmt_amount
-
-    table = Table(title=f"account {acct.address}")
-    table.add_column("asset")
-    table.add_column("balance", justify="right")
-    for chain in view.by_chain:
-        table.add_column(f"withdrawable on {chain.chain}", justify="right")
-    for bal in acct.balances:
-        table.add_row(bal.symbol, bal.amount, *[c.withdrawable.get(bal.symbol, "-") for c in view.by_chain])
-    out.print(table)
-    for claim in acct.claims:
-        out.print(f"claim: {claim.amount} units of {claim.symbol} ({claim.token}) on {claim.chain}, valued at 0")
-    out.print(f"USD balance: {fmt_amount(acct.usd_balance, 18)}")
-
-
-def _print_margin(margin) -> None:  # noqa: ANN001 - relayer.api.margin.MarginView
-    """Positions table and the account's health figures."""
-    from relayer.api.margin import usd
-
-    if margin.positions:
-        table = Table(title="positions")
-        for column in ("market", "size", "settled at", "mark", "PnL", "IM", "MM", "price"):
-            table.add_column(column, justify="left" if column in ("market", "price") else "right")
-        for p in margin.positions:
-            table.add_row(p.market, p.size_text, usd(p.last_price), usd(p.mark_price), usd(p.pnl),
-                          usd(p.initial_margin), usd(p.maintenance_margin), p.price_status)
-        out.print(table)
-    else:
-        out.print("positions: none")
-    colour = {"healthy": "green", "below initial margin": "yellow"}.get(margin.health, "red")
-    ratio = f" (equity/MM {margin.margin_ratio:.2f})" if margin.margin_ratio is not None else ""
-    out.print(f"equity {usd(margin.equity)} (collateral {usd(margin.collateral_value)}, USD {usd(margin.usd_balance)}); "
-              f"IM {usd(margin.initial_margin)}, MM {usd(margin.maintenance_margin)}; "
-              f"health: [{colour}]{margin.health}[/{colour}]{ratio}")
-
-
-@app.command()
-def trade(
-    market: Annotated[str, typer.Option("--market", help="Market, e.g. ETH-USD")],
-    size: Annotated[str, typer.Option("--size", help="Signed base units: 2.5 buys 2.5 ETH, -1 sells 1")],
-    limit_price: Annotated[Optional[str], typer.Option("--limit-price", help="Worst USD price accepted")] = None,
-    key: KeyOpt = None,
-    config: ConfigOpt = DEFAULT_CONFIG,
-) -> None:
-    """Open, grow, shrink or flip a position at the oracle price, margined by collateral from every spoke."""
-    from relayer.api import trade as trading
-
-    sender_key = _user_key(key)
-    try:
-        result = trading.trade(_backend(config, quick=False), market, size, limit_price, sender_key)
-    except RpcUnavailableError as error:
-        _not_running(error)
-    _print_trade(result)
-
-
-@app.command()
-def close(
-    market: Annotated[str, typer.Option("--market", help="Market, e.g. ETH-USD")],
-    key: KeyOpt = None,
-    config: ConfigOpt = DEFAULT_CONFIG,
-) -> None:
-    """Close the whole position in a market at the oracle price (also when the price is stale)."""
-    from relayer.api import trade as trading
-
-    sender_key = _user_key(key)
-    try:
-        result = trading.close(_backend(config, quick=False), market, sender_key)
-    except RpcUnavailableError as error:
-        _not_running(error)
-    _print_trade(result)
-
-
-def _print_trade(result) -> None:  # noqa: ANN001 - relayer.api.trade.TradeResult
-    """One line per mined trade."""
-    from relayer.api.margin import usd
-    from relayer.api.views import fmt_amount
-
-    side = "bought" if result.size_delta > 0 else "sold"
-    out.print(f"{side} {fmt_amount(abs(result.size_delta), 18)} {result.market} at {usd(result.price)} "
-              f"(fee {usd(result.fee)}, realized {usd(result.realized_pnl)}): position now "
-              f"{fmt_amount(result.new_size, 18)}; tx {result.tx_hash}")
-
-
-# ------------------------------------------------------------------------------------ oracle
-
-
-@oracle_app.command("serve")
-def oracle_serve(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Run the devnet's oracle pusher: queued price paths, and refreshes that keep prices fresh."""
-    import threading
-
-    from eth_account import Account
-
-    from relayer.chain.client import ChainClient
-    from relayer.chain.margin import MarginContracts
-    from relayer.config import load_deployment
-    from relayer.keeper.oracle_service import OracleService, PriceQueue
-    from relayer.keeper.service import tx_sender
-    from relayer.store.redis_store import Store
-    from relayer.submitter.tx import FeePolicy
-
-    settings = _settings(config)
-    if settings.oracle is None:
-        _fail(f"{config} has no `oracle:` section (the pusher's key)")
-    deployment = load_deployment(settings.deployment_file)
-    client = ChainClient(settings.hub)
-    store = Store(settings.redis_url)
-    contracts = MarginContracts(client, deployment)
-    sender = tx_sender(client, Account.from_key(settings.oracle.key.get_secret_value()), store,
-                       FeePolicy(stuck_after_s=10.0))
-    service = OracleService(contracts, sender, PriceQueue(store), settings.oracle.refresh_s)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        service.serve(settings.oracle.step_s, stop, report=lambda m: print(m, flush=True))
-    except KeyboardInterrupt:
-        stop.set()
-
-
-@oracle_app.command("push")
-def oracle_push(
-    feed: Annotated[str, typer.Option("--feed", help="Feed symbol: ETH, BTC, USDC")],
-    path: Annotated[Optional[Path], typer.Option("--path", help="Price path CSV (timestamp_utc,open,high,low,close)")] = None,
-    start: Annotated[Optional[str], typer.Option("--from", help="First bar to replay (timestamp_utc) of --path")] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Last bar to replay (timestamp_utc) of --path")] = None,
-    prices: Annotated[Optional[str], typer.Option("--prices", help="Comma-separated USD prices instead of --path")] = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the pusher pushed them all")] = False,
-    config: ConfigOpt = DEFAULT_CONFIG,
-) -> None:
-    """Queue a price path for the oracle pusher (closes of the CSV's bars, one per pusher step)."""
-    from relayer.api.margin import margin_contracts
-    from relayer.keeper.oracle_service import PriceQueue, queue_path
-    from relayer.keeper.pusher import load_path
-    from relayer.store.redis_store import Store
-
-    if (path is None) == (prices is None):
-        _fail("give exactly one of --path and --prices")
-    if path is not None:
-        bars = load_path(path)
-        stamps = [b.timestamp for b in bars]
-        for stamp in (start, end):
-            if stamp is not None and stamp not in stamps:
-                _fail(f"no bar {stamp} in {path}")
-        first = stamps.index(start) if start is not None else 0
-        last = stamps.index(end) if end is not None else len(bars) - 1
-        values = [b.close for b in bars[first:last + 1]]
-    else:
-        try:
-            values = [float(p) for p in (prices or "").split(",") if p.strip()]
-        except ValueError:
-            _fail(f"--prices must be numbers, got {prices!r}")
-    backend = _backend(config)
-    queue = PriceQueue(Store(backend.settings.redis_url))
-    length = queue_path(margin_contracts(backend), queue, feed, values)
-    out.print(f"queued {len(values)} {feed} prices ({values[0]:g} .. {values[-1]:g}); {length} waiting for the pusher")
-    if wait:
-        from relayer.devnet._proc import poll
-
-        step = backend.settings.oracle.step_s if backend.settings.oracle else 1.0
-        poll(lambda: queue.pending(feed) == 0, f"the pusher to push {length} {feed} prices", 30 + 3 * step * length, 0.5)
-        out.print("pushed")
-
-
-@oracle_app.command("prices")
-def oracle_prices(
-    config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Every feed's price, age and status as the oracle reports it."""
-    from relayer.api.margin import prices_view, usd
-
-    backend = _backend(config)
-    try:
-        views = prices_view(backend)
-        now = int(backend.client(backend.deployment.hub.chain_id).get_block("latest")["timestamp"])
-    except RpcUnavailableError as error:
-        _not_running(error)
-    if as_json:
-        out.print_json(json.dumps([v.model_dump() for v in views]))
-        return
-    table = Table(title="oracle feeds")
-    for column in ("feed", "id", "price", "age s", "heartbeat s", "status"):
-        table.add_column(column, justify="left" if column in ("feed", "status") else "right")
-    for v in views:
-        table.add_row(v.feed, str(v.feed_id), usd(v.price), str(now - v.updated_at), str(v.heartbeat), v.status)
-    out.print(table)
+for command in (account, trade, close):  # relayer.cli_margin: the trader's commands
+    app.command()(command)
 
 
 def main() -> None:
