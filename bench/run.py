@@ -1,22 +1,34 @@
 """Runs every benchmark of bench/ in turn (`make bench`); exit status 1 if any of them fails.
-Add a benchmark by appending its script to BENCHMARKS."""
+Add a benchmark by appending its script to BENCHMARKS. The crash stress test (bench/stress.py,
+~20 min on two cores) runs only when asked: `python bench/run.py --stress [stress.py options]`."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 BENCHMARKS = ["gas.py", "latency.py"]
+OPT_IN = {"stress": "stress.py"}
+"""Long benchmarks, run only with their flag."""
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Runs each benchmark script with this interpreter, from the project root."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stress", action="store_true", help="also run bench/stress.py (~20 min)")
+    args, extra = parser.parse_known_args(argv)
+    runs = [[script] for script in BENCHMARKS]
+    if args.stress:
+        runs.append([OPT_IN["stress"], *extra])  # remaining options go to stress.py (e.g. --accounts 50)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     failed = []
-    for script in BENCHMARKS:
-        print(f"==> bench/{script}", flush=True)
-        if subprocess.run([sys.executable, str(BENCH / script)], cwd=BENCH.parent, check=False).returncode:
+    for script, *options in runs:
+        print(f"==> bench/{script} {' '.join(options)}".rstrip(), flush=True)
+        if subprocess.run([sys.executable, str(BENCH / script), *options], cwd=BENCH.parent, check=False).returncode:
             failed.append(script)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -19,19 +19,23 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "contracts"))  # checkpoints.py: independent deposit signing
 
-from checkpoints import VALIDATOR_KEYS, addresses, deposit_leaf, fold, sign_checkpoint  # noqa: E402
+from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 from web3 import Web3  # noqa: E402
 
 from relayer.keeper.artifacts import load_artifact  # noqa: E402
 from relayer.keeper.liquidator import Keeper  # noqa: E402
-from relayer.keeper.pusher import load_path, to_answer  # noqa: E402
+from relayer.keeper.pusher import crash_dir, load_path, to_answer  # noqa: E402
 from relayer.keeper.tracker import AccountTracker  # noqa: E402
+from relayer.proofs.checkpoint import Checkpoint, pack_signatures, sign  # noqa: E402
+from relayer.proofs.hashchain import DepositMessage, fold  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-CRASHES = Path("/work/shared/data/crashes")
+CRASHES = crash_dir()
+"""../shared/data/crashes beside the repository ($XMARGIN_CRASH_DATA overrides it)."""
+VALIDATOR_KEYS = ["0x" + keccak(text=f"xmargin-stress-validator-{i}").hex() for i in range(3)]
+"""Throwaway keys of the stress chain's 2-of-3 validator set (deposits are signed like the relayer's)."""
 EVENTS = ["2020-03-12", "2021-05-19", "2022-06-13", "2022-11-08", "2024-08-05"]
 E18 = 10**18
 USDC, WETH, WBTC = 1, 2, 3
@@ -122,7 +126,7 @@ def deploy_system(ch: Chain, cfg: argparse.Namespace) -> dict[str, Any]:
     pool, insurance = account("pool", 0), account("insurance", 0)
     c["ledger"] = ledger = ch.deploy("MarginLedger", ch.admin)
     ch.send(ledger.functions.registerSpoke(SPOKE, ch.admin))
-    vals = sorted(addresses(VALIDATOR_KEYS[:3]), key=lambda a: int(a, 16))
+    vals = sorted((Account.from_key(k).address for k in VALIDATOR_KEYS), key=lambda a: int(a, 16))
     ch.send(ledger.functions.setValidators(SPOKE, vals, 2))
     for asset, sym in ((USDC, "USDC"), (WETH, "WETH"), (WBTC, "WBTC")):
         token, dec = TOKENS[asset]
@@ -159,11 +163,15 @@ def deposit(ch: Chain, items: list[tuple[str, int, int]]) -> None:
     for i in range(0, len(items), BATCH):
         chunk = items[i:i + BATCH]
         nonce, head = ledger.functions.depositRoute(SPOKE).call()
-        msgs = [(a, a, TOKENS[asset][0], amt) for a, asset, amt in chunk]
-        new_head = fold(bytes(head), nonce, msgs, deposit_leaf)
+        msgs = [DepositMessage(depositor=a, account=a, token=TOKENS[asset][0], amount=amt) for a, asset, amt in chunk]
+        new_head = fold(bytes(head), nonce + 1, msgs)
         last = nonce + len(msgs)
-        sigs = sign_checkpoint(VALIDATOR_KEYS[:2], ch.w3.eth.chain_id, ledger.address, SPOKE, ch.admin, last, new_head)
-        ch.send(ledger.functions.processDeposits(msgs, (SPOKE, ch.admin, last, new_head), sigs), gas=60_000_000)
+        cp = Checkpoint(source_chain_id=SPOKE, source=ch.admin, nonce=last, head=new_head)
+        sigs = pack_signatures(
+            {Account.from_key(k).address: sign(cp, ch.w3.eth.chain_id, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
+        )
+        ch.send(ledger.functions.processDeposits([m.as_tuple() for m in msgs], cp.as_tuple(), sigs),
+                gas=60_000_000)
 
 
 # ---------------------------------------------------------------- one event

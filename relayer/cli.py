@@ -1,4 +1,5 @@
-"""`xmargin`: one command for operators (devnet, workers, beat, API, status) and users (deposit, withdraw)."""
+"""`xmargin`: one command for operators (devnet, workers, beat, API, status, oracle pusher) and users
+(deposit, withdraw, trade, close, account)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,27 @@ from types import FrameType
 from typing import Annotated, NoReturn, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from relayer._cli import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    KeyOpt,
+    config_backend,
+    config_settings,
+    err,
+    fail,
+    not_running,
+    out,
+    user_key,
+)
+from relayer.cli_margin import account, close, oracle_app, trade
 from relayer.errors import ConfigError, RpcUnavailableError, XmarginError
 
 app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
 devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contracts, 5 validators, relayer.")
 app.add_typer(devnet_app, name="devnet")
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-DEFAULT_CONFIG = Path(".devnet/config.yaml")
-ConfigOpt = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="XMARGIN_CONFIG", help="Settings YAML (default: the devnet's).", show_default=True),
-]
-EXIT_NOT_RUNNING = 2
+app.add_typer(oracle_app, name="oracle")
 
 
 class Role(str, Enum):
@@ -37,35 +42,8 @@ class Role(str, Enum):
 
     validator = "validator"
     submitter = "submitter"
+    keeper = "keeper"
     all = "all"
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error and exit with `code`."""
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-def _settings(config: Path):  # noqa: ANN202 - relayer.config.Settings, imported lazily (fast --help)
-    """Settings from `config`; a missing devnet config reads as "the devnet is not running"."""
-    from relayer.config import load_settings
-
-    if not config.is_file():
-        _fail(f"no config at {config}: is the devnet running? (`xmargin devnet up`) or pass --config", EXIT_NOT_RUNNING)
-    return load_settings(config)
-
-
-def _backend(config: Path, quick: bool = True):  # noqa: ANN202
-    """Views backend for `config`."""
-    from relayer.api.views import Backend
-
-    return Backend(_settings(config), quick=quick)
-
-
-def _not_running(error: RpcUnavailableError) -> NoReturn:
-    """A chain did not answer: most likely the devnet is down."""
-    _fail(f"{error}\nis the devnet running? (`xmargin devnet up`)", EXIT_NOT_RUNNING)
-
 
 # ------------------------------------------------------------------------------------ devnet
 
@@ -120,7 +98,7 @@ def devnet_up(
         out.print("stopping ...")
     except XmarginError as error:
         devnet.down()
-        _fail(str(error))
+        fail(str(error))
     finally:
         if not keep_running:
             devnet.down()
@@ -161,12 +139,12 @@ def devnet_deploy() -> None:
 
 
 @devnet_app.command("scenario")
-def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True) -> None:
-    """Play the demo scenario against a running devnet."""
+def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True, margin: bool = True) -> None:
+    """Play the demo scenario against a running devnet (deposits, a withdrawal, a liquidation)."""
     from relayer.devnet import scenario as demo
 
-    _settings(config)
-    demo.run(config, report=lambda m: out.print(m), withdraw=withdraw)
+    config_settings(config)
+    demo.run(config, report=lambda m: out.print(m), withdraw=withdraw, margin=margin)
 
 
 # ------------------------------------------------------------------------------------ services
@@ -174,22 +152,24 @@ def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True) -
 
 @app.command()
 def worker(
-    role: Annotated[Role, typer.Option("--role", help="validator, submitter or all")] = Role.all,
+    role: Annotated[Role, typer.Option("--role", help="validator, submitter, keeper or all")] = Role.all,
     name: Annotated[Optional[str], typer.Option("--name", help="Worker name (validator name for validators).")] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run a Celery worker for the role's queues (blocks until stopped)."""
-    settings = _settings(config)
+    settings = config_settings(config)
     os.environ["XMARGIN_CONFIG"] = str(config)  # the Celery app and its tasks read the same file
     from relayer.worker import app as worker_app
 
-    worker_app.run_worker(settings, role=role.value, name=name)
+    # one round at a time per keeper key: a busy keeper then takes no task, so a competing keeper gets it
+    concurrency = 1 if role is Role.keeper else 2
+    worker_app.run_worker(settings, role=role.value, name=name, concurrency=concurrency)
 
 
 @app.command()
 def beat(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Run Celery beat: the periodic ticks of every route (blocks until stopped)."""
-    settings = _settings(config)
+    settings = config_settings(config)
     os.environ["XMARGIN_CONFIG"] = str(config)
     from relayer.worker import app as worker_app
 
@@ -203,7 +183,7 @@ def api(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
     from relayer.api.app import create_app
 
-    settings = _settings(config)
+    settings = config_settings(config)
     uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
 
 
@@ -219,9 +199,9 @@ def status(
     from relayer.api.views import route_statuses
 
     try:
-        statuses = route_statuses(_backend(config))
+        statuses = route_statuses(config_backend(config))
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     if as_json:
         out.print_json(json.dumps([s.model_dump() for s in statuses]))
         return
@@ -247,9 +227,9 @@ def audit(
     from relayer.api.audit import audit as run_audit
 
     try:
-        report = run_audit(_backend(config))
+        report = run_audit(config_backend(config))
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     if as_json:
         out.print_json(json.dumps(report.model_dump() | {"ok": report.ok}))
     else:
@@ -264,6 +244,8 @@ def audit(
         for asset, totals in report.assets.items():
             out.print(f"{asset}: lockboxes {totals['lockbox_total']}, account balances {totals['account_balances']}, "
                       f"unreleased {totals['unreleased']} (ledger units)")
+        if report.usd is not None:
+            out.print(f"USD: {report.usd.accounts} accounts sum to {report.usd.sum_usd}, bad debt {report.usd.bad_debt} (1e18)")
         for breach in report.breaches:
             err.print(f"[red]BREACH {breach.invariant}[/red] {breach.where}: {breach.detail}")
         if report.ok:
@@ -272,54 +254,7 @@ def audit(
         raise typer.Exit(1)
 
 
-@app.command()
-def account(
-    address: Annotated[str, typer.Argument(help="Hub account address")],
-    config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Balances per asset, claims, USD balance and per-spoke withdrawable collateral of an account."""
-    from relayer.api.views import account_view, collateral_view, fmt_amount
-
-    backend = _backend(config)
-    try:
-        view = collateral_view(backend, address)
-        acct = account_view(backend, address)
-    except RpcUnavailableError as error:
-        _not_running(error)
-    if as_json:
-        out.print_json(json.dumps({"account": acct.model_dump(), "collateral": view.model_dump()}))
-        return
-    table = Table(title=f"account {acct.address}")
-    table.add_column("asset")
-    table.add_column("balance", justify="right")
-    for chain in view.by_chain:
-        table.add_column(f"withdrawable on {chain.chain}", justify="right")
-    for bal in acct.balances:
-        table.add_row(bal.symbol, bal.amount, *[c.withdrawable.get(bal.symbol, "-") for c in view.by_chain])
-    out.print(table)
-    for claim in acct.claims:
-        out.print(f"claim: {claim.amount} units of {claim.symbol} ({claim.token}) on {claim.chain}, valued at 0")
-    out.print(f"USD balance: {fmt_amount(acct.usd_balance, 18)}")
-
-
 # ------------------------------------------------------------------------------------ user actions
-
-KeyOpt = Annotated[
-    Optional[str],
-    typer.Option("--key", envvar="XMARGIN_USER_KEY", help="Sender private key (default: the devnet's dev user alice, DEV ONLY)."),
-]
-
-
-def _user_key(key: Optional[str]) -> str:
-    """The given key, or the devnet's dev user key with a loud warning."""
-    if key:
-        return key
-    from relayer.devnet.layout import USER_KEYS
-
-    err.print("[yellow]warning:[/yellow] no --key / XMARGIN_USER_KEY: using the devnet dev user alice's PUBLIC key (DEV ONLY)")
-    return USER_KEYS["alice"]
-
 
 @app.command()
 def deposit(
@@ -335,12 +270,12 @@ def deposit(
 
     from relayer.api import actions
 
-    sender_key = _user_key(key)
+    sender_key = user_key(key)
     beneficiary = account_ or Account.from_key(sender_key).address
     try:
-        result = actions.deposit(_backend(config, quick=False), chain, token, amount, beneficiary, sender_key)
+        result = actions.deposit(config_backend(config, quick=False), chain, token, amount, beneficiary, sender_key)
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     out.print(f"deposited {amount} {token} on {chain} for {beneficiary}: deposit nonce {result.route_nonce}, tx {result.tx_hash}")
 
 
@@ -358,13 +293,17 @@ def withdraw(
 
     from relayer.api import actions
 
-    sender_key = _user_key(key)
+    sender_key = user_key(key)
     to = recipient or Account.from_key(sender_key).address
     try:
-        result = actions.withdraw(_backend(config, quick=False), asset, amount, to_chain, to, sender_key)
+        result = actions.withdraw(config_backend(config, quick=False), asset, amount, to_chain, to, sender_key)
     except RpcUnavailableError as error:
-        _not_running(error)
+        not_running(error)
     out.print(f"withdrawal of {amount} {asset} to {to} on {to_chain} queued: nonce {result.route_nonce}, tx {result.tx_hash}")
+
+
+for command in (account, trade, close):  # relayer.cli_margin: the trader's commands
+    app.command()(command)
 
 
 def main() -> None:

@@ -106,6 +106,46 @@ class SubmitterConfig(BaseModel):
         return Account.from_key(self.key.get_secret_value()).address
 
 
+class KeeperConfig(BaseModel):
+    """The keeper account: pays for liquidations and buys collateral with its own ledger balance."""
+
+    model_config = _strict
+
+    key: SecretStr
+    """Sending key; never logged. Its address needs hub gas and, to buy collateral, ledger collateral."""
+    max_repay_usd: Annotated[int, Field(ge=0)] = 1_000_000
+    """Whole USD one liquidation may spend buying collateral (0: close positions only)."""
+    stuck_after_s: Annotated[float, Field(gt=0)] = 20.0
+    fee_bump_pct: Annotated[int, Field(ge=10, le=1000)] = 15
+
+    _valid_key = field_validator("key")(_check_private_key)
+
+    @property
+    def address(self) -> str:
+        """Checksummed address of the keeper key."""
+        return Account.from_key(self.key.get_secret_value()).address
+
+
+class OracleConfig(BaseModel):
+    """The oracle pusher (devnet): pushes queued price paths into aggregators and keeps prices fresh."""
+
+    model_config = _strict
+
+    key: SecretStr
+    """Sending key; never logged."""
+    step_s: Annotated[float, Field(gt=0)] = 1.0
+    """Seconds between two steps of a queued price path."""
+    refresh_s: Annotated[float, Field(gt=0)] = 20.0
+    """A feed whose latest round is this old is pushed again at the same price (below the heartbeat)."""
+
+    _valid_key = field_validator("key")(_check_private_key)
+
+    @property
+    def address(self) -> str:
+        """Checksummed address of the pusher key."""
+        return Account.from_key(self.key.get_secret_value()).address
+
+
 class ApiConfig(BaseModel):
     """Where the read API listens."""
 
@@ -165,6 +205,8 @@ class Settings(BaseSettings):
     """JSON written by `devnet up` / deploy (see Deployment)."""
     validator: ValidatorConfig | None = None
     submitter: SubmitterConfig | None = None
+    keeper: KeeperConfig | None = None
+    oracle: OracleConfig | None = None
     api: ApiConfig = Field(default_factory=ApiConfig)
 
     @classmethod
@@ -267,8 +309,61 @@ class TokenInfo(BaseModel):
     decimals: Annotated[int, Field(ge=0, le=77)]
 
 
+class FeedDeployment(BaseModel):
+    """One oracle feed: its id (a collateral asset's feed id is its ledger asset id) and source."""
+
+    model_config = _strict
+
+    feed_id: Annotated[int, Field(ge=0, lt=2**32)]
+    aggregator: Address | None = None
+    """Chainlink-compatible aggregator (None for a feed of signed reports)."""
+    decimals: Annotated[int, Field(ge=0, le=36)] = 8
+    """Decimals of the aggregator's answers."""
+
+
+class MarketDeployment(BaseModel):
+    """One perpetual market."""
+
+    model_config = _strict
+
+    address: Address
+    feed: str
+    """Symbol of the feed (and asset) the market is priced by, e.g. ETH."""
+
+
+class MarginDeployment(BaseModel):
+    """The margin engine on the hub (docs/margin.md)."""
+
+    model_config = _strict
+
+    oracle: Address
+    risk_engine: Address
+    liquidation: Address
+    lens: Address
+    pool: Address
+    """The markets' counterparty (LP pool) account."""
+    insurance_fund: Address
+    feeds: dict[str, FeedDeployment]
+    """Symbol -> feed."""
+    markets: dict[str, MarketDeployment]
+    """Market name (ETH-USD) -> market."""
+    start_block: Annotated[int, Field(ge=0)] = 0
+    """Hub block before the margin contracts were deployed: where event scans start."""
+
+    @field_validator("markets")
+    @classmethod
+    def _markets_priced_by_known_feeds(cls, markets: dict[str, MarketDeployment], info: ValidationInfo) -> dict[str, MarketDeployment]:
+        """Every market's feed is one of the deployment's feeds."""
+        feeds = info.data.get("feeds")
+        if feeds is not None:
+            for name, market in markets.items():
+                if market.feed not in feeds:
+                    raise ValueError(f"market {name} names unknown feed {market.feed!r}")
+        return markets
+
+
 class Deployment(BaseModel):
-    """Addresses of one deployment (hub ledger, spoke lockboxes, tokens, validator set)."""
+    """Addresses of one deployment (hub ledger, spoke lockboxes, tokens, validator set, margin engine)."""
 
     model_config = _strict
 
@@ -281,6 +376,8 @@ class Deployment(BaseModel):
     """Symbol -> ledger asset id."""
     validators: list[Address]
     threshold: Annotated[int, Field(gt=0)]
+    margin: MarginDeployment | None = None
+    """The margin engine, when deployed (older deployment files have none)."""
 
     @field_validator("spokes")
     @classmethod

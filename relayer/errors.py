@@ -1,4 +1,17 @@
-"""The relayer's one exception tree: every error raised on purpose derives from XmarginError."""
+"""The relayer's one exception tree: every error raised on purpose derives from XmarginError.
+
+XmarginError
+├── ConfigError, InvalidRouteError
+├── ChainError ── RpcUnavailableError, ChainCallError, SourceReorgedError
+├── ProofError ── ReceiptProofError, HeadMismatchError, NonceGapError, SignatureError
+├── SigningConflictError, RouteHaltedError            (validator's signing protection)
+├── StoreError ── StoreUnavailableError, LockUnavailableError
+├── SubmitError ── QuorumNotReachedError, SimulationRevertedError, TransactionStuckError
+├── MarginError ── MarginInputError, KeeperError      (margin mirror, keeper, oracle pusher)
+├── ActionError ── TradeRejectedError                 (user transactions refused or reverted)
+└── DevnetError ── DeadlineError
+The modules that raise them re-export their own (e.g. `relayer.devnet._proc.DevnetError`).
+"""
 
 from __future__ import annotations
 
@@ -53,6 +66,17 @@ class RpcUnavailableError(ChainError):
         super().__init__(
             f"chain {chain}: no RPC endpoint answered {method} "
             f"(tried {', '.join(self.urls)}); last error: {last_error}"
+        )
+
+
+class SourceReorgedError(ChainError):
+    """A block changed under the scan (the log's block hash is no longer the canonical one): retry."""
+
+    def __init__(self, chain: str, block: int, expected: bytes, actual: bytes) -> None:
+        self.chain = chain
+        self.block = block
+        super().__init__(
+            f"chain {chain}: block {block} is now 0x{actual.hex()}, the scan saw 0x{expected.hex()}"
         )
 
 
@@ -126,6 +150,15 @@ class SigningConflictError(XmarginError):
         )
 
 
+class RouteHaltedError(XmarginError):
+    """The route is halted in the signing-protection record: nothing is signed until it is cleared."""
+
+    def __init__(self, route: object, reason: str) -> None:
+        self.route = route
+        self.reason = reason
+        super().__init__(f"route {route} is halted: {reason}")
+
+
 class StoreError(XmarginError):
     """The Redis store failed (it is a cache: the chains remain the truth)."""
 
@@ -183,3 +216,50 @@ class TransactionStuckError(SubmitError):
         self.tx_hash = tx_hash if isinstance(tx_hash, str) else _hex(tx_hash)
         self.waited_s = waited_s
         super().__init__(f"chain {chain}: transaction {self.tx_hash} not mined after {waited_s:.1f}s")
+
+
+class MarginError(XmarginError):
+    """Margin engine in Python: the maths mirror, the keeper and the oracle pusher."""
+
+
+class MarginInputError(MarginError, ValueError):
+    """An input outside the domain the contracts accept (e.g. zero skew scale, an empty price path)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"invalid margin input: {what}")
+        self.what = what
+
+
+class KeeperError(MarginError):
+    """A keeper round could not complete (a liquidation reverted for a reason that is not benign)."""
+
+    def __init__(self, account: str, reason: str) -> None:
+        self.account = account
+        self.reason = reason
+        super().__init__(f"liquidation of {account} failed: {reason}")
+
+
+class ActionError(XmarginError):
+    """A user action was refused (bad input) or its transaction reverted."""
+
+
+class TradeRejectedError(ActionError):
+    """A trade the contracts refuse; `error` is the decoded custom error's name (e.g. OraclePriceStale)."""
+
+    def __init__(self, error: str, message: str) -> None:
+        self.error = error
+        super().__init__(message)
+
+
+class DevnetError(XmarginError):
+    """The devnet could not be started, reached or stopped."""
+
+
+class DeadlineError(DevnetError):
+    """A polled condition did not come true before its deadline."""
+
+    def __init__(self, what: str, timeout_s: float, last: str = "") -> None:
+        self.what = what
+        self.timeout_s = timeout_s
+        detail = f" (last: {last})" if last else ""
+        super().__init__(f"timed out after {timeout_s:.0f}s waiting for {what}{detail}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,15 +18,14 @@ from web3.logs import DISCARD
 
 from relayer.api.views import Backend
 from relayer.chain.client import ChainClient
-from relayer.errors import XmarginError
+from relayer.errors import ActionError
 from relayer.types import NATIVE_TOKEN, checksum
 
 RECEIPT_TIMEOUT_S = 60.0
 TIP_WEI = 10**9
-
-
-class ActionError(XmarginError):
-    """A user action was refused (bad input) or its transaction reverted."""
+GAS_MARGIN_PCT = 30
+"""Added to the estimate: the block that includes the call may take another path (e.g. a trade that
+also accrues funding because time moved since the estimate)."""
 
 
 class TxResult(BaseModel):
@@ -49,15 +49,25 @@ def to_units(amount: str, decimals: int) -> int:
     return int(units)
 
 
-def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, value: int = 0) -> dict[str, Any]:
-    """Sign and send one call with EIP-1559 fees (gas estimated), wait for its receipt; ActionError on revert."""
+def _send(
+    client: ChainClient,
+    account: LocalAccount,
+    fn: ContractFunction,
+    value: int = 0,
+    on_revert: Callable[[str], ActionError] | None = None,
+) -> dict[str, Any]:
+    """Sign and send one call with EIP-1559 fees (gas estimated), wait for its receipt; ActionError on
+    revert. `on_revert` turns a custom error's revert data into the error to raise (clear messages)."""
     w3 = client.w3
     base = int(client.get_block("latest")["baseFeePerGas"])
     try:
-        tx = fn.build_transaction(  # estimates gas: a call that would revert fails here, with its reason
+        # the estimate fails for a call that would revert, with its reason
+        gas = int(fn.estimate_gas({"from": account.address, "value": value}))
+        tx = fn.build_transaction(
             {
                 "from": account.address,
                 "value": value,
+                "gas": gas * (100 + GAS_MARGIN_PCT) // 100,
                 "nonce": w3.eth.get_transaction_count(account.address, "pending"),
                 "chainId": client.chain_id,
                 "maxFeePerGas": 2 * base + TIP_WEI,
@@ -65,6 +75,8 @@ def _send(client: ChainClient, account: LocalAccount, fn: ContractFunction, valu
             }
         )
     except ContractCustomError as err:
+        if on_revert is not None:
+            raise on_revert(str(err.data)) from None
         raise ActionError(f"{fn.fn_name} would revert: {decode_error(fn.contract_abi, str(err.data))}") from None
     except ContractLogicError as err:
         raise ActionError(f"{fn.fn_name} would revert: {err.message or err}") from None

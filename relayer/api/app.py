@@ -15,7 +15,8 @@ from pydantic import BaseModel, field_validator
 from relayer.api import views
 from relayer.api.audit import AuditReport
 from relayer.api.audit import audit as run_audit
-from relayer.api.views import AccountView, Backend, CollateralView, RouteStatus
+from relayer.api.margin import AccountWithMargin, MarginView, PriceView, account_with_margin, margin_view, prices_view
+from relayer.api.views import Backend, CollateralView, RouteStatus
 from relayer.config import Settings, load_settings
 from relayer.errors import InvalidRouteError, SignatureError, XmarginError
 from relayer.proofs.checkpoint import Checkpoint, recover
@@ -171,10 +172,22 @@ def create_app(
         """Solvency audit: per (spoke, token) and per asset, with any invariant breach."""
         return run_audit(backend)
 
-    @app.get("/accounts/{address}", response_model=AccountView)
-    def account(address: str) -> AccountView:
-        """Balances per asset, claims and USD balance of an account."""
-        return views.account_view(backend, _address(address))
+    @app.get("/accounts/{address}", response_model=AccountWithMargin)
+    def account(address: str) -> AccountWithMargin:
+        """Balances per asset, claims, USD balance and margin (positions, equity, IM, MM, health)."""
+        return account_with_margin(backend, _address(address))
+
+    @app.get("/accounts/{address}/margin", response_model=MarginView)
+    def margin(address: str) -> MarginView:
+        """Positions, equity, initial and maintenance margin and health of an account."""
+        _require_margin(backend)
+        return margin_view(backend, _address(address))
+
+    @app.get("/prices", response_model=list[PriceView])
+    def prices() -> list[PriceView]:
+        """Every oracle feed's price, time and status."""
+        _require_margin(backend)
+        return prices_view(backend)
 
     @app.get("/accounts/{address}/collateral", response_model=CollateralView)
     def collateral(address: str) -> CollateralView:
@@ -227,6 +240,12 @@ def _address(text: str) -> str:
         return checksum(text)
     except ValueError as err:
         raise HTTPException(status_code=422, detail=f"not an address: {text!r}") from err
+
+
+def _require_margin(backend: Backend) -> None:
+    """404 when the deployment has no margin engine."""
+    if backend.deployment.margin is None:
+        raise HTTPException(status_code=404, detail="no margin engine in this deployment")
 
 
 def _redis_ping(backend: Backend) -> bool:

@@ -14,6 +14,8 @@ Invariants checked:
   I2  liquidity <= balance                                    (the ledger never overstates a spoke)
   I3  liquidity + claims + unreleased <= balance              (everything the ledger owes is there)
   I4  per asset: sum of lockbox balances * scale >= sum of account balances + unreleased * scale
+  I5  with the margin engine: sum of every account's USD balance == ledger.badDebt() (zero-sum
+      PnL, fees and funding; what nobody could cover is written off and recorded)
 The hub is read first, then each spoke: whatever the hub has credited was final on the spoke
 before, so the later spoke read holds it. A spoke that processed withdrawals the hub snapshot had
 not yet queued makes the snapshot inconsistent; the audit is then retried.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from relayer.api.margin import UsdBooks, usd_books
 from relayer.api.views import Backend, first_block_above, reader
 from relayer.errors import XmarginError
 from relayer.types import NATIVE_TOKEN, RouteId, RouteKind
@@ -73,6 +76,8 @@ class AuditReport(BaseModel):
     assets: dict[str, dict[str, int]]
     """asset -> {lockbox_total, account_balances, unreleased} in ledger units."""
     breaches: list[Breach]
+    usd: UsdBooks | None = None
+    """The ledger's USD books at `hub_block` (None without a margin engine)."""
 
     @property
     def ok(self) -> bool:
@@ -197,6 +202,13 @@ def audit(backend: Backend) -> AuditReport:
                 report.breaches.append(
                     Breach(invariant="I4", where=asset, detail=f"lockboxes hold {totals['lockbox_total']} < balances + unreleased {owed}")
                 )
+        if backend.deployment.margin is not None:
+            report.usd = usd_books(backend, block=report.hub_block)
+            if not report.usd.balanced:
+                report.breaches.append(Breach(
+                    invariant="I5", where="USD balances",
+                    detail=f"sum of USD balances {report.usd.sum_usd} != bad debt {report.usd.bad_debt}",
+                ))
         return report
     assert last is not None
     raise last

@@ -12,25 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from relayer.errors import XmarginError
+from relayer.errors import DeadlineError, DevnetError  # re-exported: devnet code imports them from here
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANVIL_RELATIVE = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-
-
-class DevnetError(XmarginError):
-    """The devnet could not be started, reached or stopped."""
-
-
-class DeadlineError(DevnetError):
-    """A polled condition did not come true before its deadline."""
-
-    def __init__(self, what: str, timeout_s: float, last: str = "") -> None:
-        self.what = what
-        self.timeout_s = timeout_s
-        detail = f" (last: {last})" if last else ""
-        super().__init__(f"timed out after {timeout_s:.0f}s waiting for {what}{detail}")
 
 
 def poll(

@@ -1,9 +1,10 @@
 """Deploy and configure the devnet's contracts with web3, then write deployment.json and the configs.
 
-Hub (31337): MarginLedger. Spoke A (31338): Lockbox, USDC (6 decimals), WETH (18). Spoke B (31339):
-Lockbox, USDC (6), the native coin. Ledger assets: USDC (id 1, 18 decimals) and ETH (id 2, 18
-decimals). Validator sets 3-of-5 on the ledger (per spoke) and on each lockbox (for the hub).
-Transactions of one phase are sent back to back (nonces assigned here) and awaited together.
+Hub (31337): MarginLedger and the margin engine (deploy_margin). Spoke A (31338): Lockbox, USDC (6
+decimals), WETH (18), WBTC (8). Spoke B (31339): Lockbox, USDC (6), the native coin. Ledger assets:
+USDC (id 1), ETH (id 2) and BTC (id 3), 18 decimals each. Validator sets 3-of-5 on the ledger (per
+spoke) and on each lockbox (for the hub). Transactions of one phase are sent back to back (nonces
+assigned here) and awaited together.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ from web3.utils import get_create_address
 from relayer.chain.contracts import load_artifact
 from relayer.config import Deployment
 from relayer.devnet._proc import DevnetError, poll
+from relayer.devnet.deploy_margin import deploy_margin, fund_on_spoke
 from relayer.devnet.layout import (
     DEPLOYER_KEY,
+    KEEPER_COUNT,
+    KEEPER_KEYS,
+    ORACLE_KEY,
     SUBMITTER_KEY,
+    TRADER_KEYS,
     USER_KEYS,
     VALIDATOR_COUNT,
     VALIDATOR_THRESHOLD,
@@ -76,11 +82,14 @@ class TokenSpec:
 ASSETS: tuple[AssetSpec, ...] = (
     AssetSpec(asset_id=1, symbol="USDC", decimals=18, weight_bps=10_000),
     AssetSpec(asset_id=2, symbol="ETH", decimals=18, weight_bps=8_000),
+    AssetSpec(asset_id=3, symbol="BTC", decimals=18, weight_bps=8_000),
 )
 TOKENS: tuple[TokenSpec, ...] = (
     TokenSpec(chain="spoke-a", symbol="USDC", decimals=6, asset="USDC", mint_units=1_000_000),
     TokenSpec(chain="spoke-a", symbol="WETH", decimals=18, asset="ETH", mint_units=1_000, rate_capacity_units=1_000,
               rate_refill_units=10),
+    TokenSpec(chain="spoke-a", symbol="WBTC", decimals=8, asset="BTC", mint_units=100, rate_capacity_units=100,
+              rate_refill_units=1),
     TokenSpec(chain="spoke-b", symbol="USDC", decimals=6, asset="USDC", mint_units=1_000_000),
     TokenSpec(chain="spoke-b", symbol="ETH", decimals=18, asset="ETH", native=True, rate_capacity_units=1_000,
               rate_refill_units=10),
@@ -174,7 +183,7 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
     spokes = [c for c in layout.chains if c.role == "spoke"]
     deployer = txs[hub.name].account.address
     validators = [validator_address(i) for i in range(1, VALIDATOR_COUNT + 1)]
-    users = [Account.from_key(k).address for k in USER_KEYS.values()]
+    users = [Account.from_key(k).address for k in (*USER_KEYS.values(), *TRADER_KEYS.values())]
 
     # Phase 1: contracts (the lockboxes take the ledger's address before it is mined).
     ledger_addr = txs[hub.name].deploy("MarginLedger", deployer)
@@ -226,8 +235,14 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
                 erc20 = tx.contract("MockERC20", address)
                 for user in users:
                     tx.call(f"mint {token.symbol} to {user}", erc20.functions.mint(user, _units(token.mint_units, token.decimals)))
+    funding = spokes[0]  # the LP pool, insurance fund and keepers get their USDC through spoke A
+    usdc = next(t for t in TOKENS if t.chain == funding.name and t.symbol == "USDC")
+    fund_on_spoke(txs[funding.name], lockboxes[funding.name], tokens[(funding.name, "USDC")], usdc.decimals)
     for tx in txs.values():
         tx.wait()
+
+    # Phase 3: the margin engine on the hub.
+    margin = deploy_margin(hub_tx, ledger_addr, asset_ids, report)
 
     deployment = Deployment(
         hub={"chain_id": hub.chain_id, "ledger": ledger_addr},
@@ -243,6 +258,7 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
         assets=asset_ids,
         validators=validators,
         threshold=VALIDATOR_THRESHOLD,
+        margin=margin,
     )
     write_files(layout, deployment)
     return deployment
@@ -270,7 +286,8 @@ DEV_ONLY_HEADER = (
 
 
 def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
-    """config.yaml (submitter, status, API, CLI) and one config per validator (own key and database)."""
+    """config.yaml (submitter, status, API, CLI), one config per validator (own key and database), per
+    keeper (own key) and the oracle pusher's (own key)."""
     common: dict[str, Any] = {
         "redis_url": layout.redis_url,
         "chains": _chains_section(layout),
@@ -288,6 +305,9 @@ def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
             **common,
             "validator": {"name": validator_name(i), "key": validator_key(i), "db_path": str(layout.validator_db_path(i))},
         }
+    for i in range(1, KEEPER_COUNT + 1):
+        docs[layout.keeper_config_path(i)] = {**common, "keeper": {"key": KEEPER_KEYS[i - 1], "max_repay_usd": 50_000}}
+    docs[layout.oracle_config_path] = {**common, "oracle": {"key": ORACLE_KEY, "step_s": 1.0, "refresh_s": 20.0}}
     return docs
 
 

@@ -21,14 +21,28 @@ ANVIL_DEV_KEYS: tuple[str, ...] = (
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
 )
-"""Anvil's default dev accounts 0..3 (public knowledge; funded with 10,000 ETH on every anvil)."""
+"""Anvil's default dev accounts 0..7 (public knowledge; funded with 10,000 ETH on every anvil)."""
 DEPLOYER_KEY = ANVIL_DEV_KEYS[0]
 """Deploys and governs the devnet contracts (admin, governor and guardian roles). DEV ONLY."""
 SUBMITTER_KEY = ANVIL_DEV_KEYS[1]
 """Pays the gas of batch submissions on every chain. DEV ONLY."""
 USER_KEYS: dict[str, str] = {"alice": ANVIL_DEV_KEYS[2], "bob": ANVIL_DEV_KEYS[3]}
 """The scenario's two users; `xmargin deposit/withdraw` default to alice's key. DEV ONLY."""
+KEEPER_KEYS: tuple[str, ...] = (ANVIL_DEV_KEYS[4], ANVIL_DEV_KEYS[5])
+"""Keeper 1 (run by the devnet) and keeper 2 (a spare identity for a competing keeper). DEV ONLY."""
+ORACLE_KEY = ANVIL_DEV_KEYS[6]
+"""Pays for the oracle pusher's aggregator rounds. DEV ONLY."""
+TRADER_KEYS: dict[str, str] = {"carol": ANVIL_DEV_KEYS[7]}
+"""The margin scenario's trader. DEV ONLY."""
+POOL_LABEL = "xmargin-devnet-lp-pool"
+INSURANCE_LABEL = "xmargin-devnet-insurance-fund"
+"""Labels of the LP pool and insurance fund accounts (passive ledger accounts; nobody signs for them)."""
+KEEPER_COUNT = len(KEEPER_KEYS)
 VALIDATOR_COUNT = 5
 VALIDATOR_THRESHOLD = 3
 
@@ -46,6 +60,16 @@ def validator_address(index: int) -> str:
 def validator_name(index: int) -> str:
     """Process and config name of devnet validator `index`."""
     return f"validator-{index}"
+
+
+def keeper_name(index: int) -> str:
+    """Process and config name of devnet keeper `index` (1-based)."""
+    return f"keeper-{index}"
+
+
+def label_address(label: str) -> str:
+    """The address of a fixed label's throwaway key (the LP pool, the insurance fund). DEV ONLY."""
+    return Account.from_key(keccak(text=label)).address
 
 
 class ChainSpec(BaseModel):
@@ -122,6 +146,15 @@ class DevnetLayout(BaseModel):
     def validator_config_path(self, index: int) -> Path:
         """Config of validator `index`: the shared fields plus its own key and database."""
         return self.dir_abs / f"{validator_name(index)}.yaml"
+
+    def keeper_config_path(self, index: int) -> Path:
+        """Config of keeper `index`: the shared fields plus its own key."""
+        return self.dir_abs / f"{keeper_name(index)}.yaml"  # specs.keeper_spec names the same file
+
+    @property
+    def oracle_config_path(self) -> Path:
+        """Config of the oracle pusher: the shared fields plus its key."""
+        return self.dir_abs / "oracle.yaml"
 
     def validator_db_path(self, index: int) -> Path:
         """Signing-protection database of validator `index` (its own disk, never Redis)."""

@@ -1,4 +1,5 @@
-"""Relayer processes of the devnet: the deploy one-shot, 5 validator workers, the submitter, beat, the API."""
+"""Relayer processes of the devnet: the deploy one-shot, 5 validator workers, the submitter, beat, the API,
+the keeper and the oracle pusher."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 from relayer.devnet._proc import DevnetError, Managed, poll, program_argv, spawn
 from relayer.devnet.layout import DevnetLayout
 from relayer.devnet.specs import ProcessSpec, deploy_spec, relayer_specs
+from relayer.keeper.oracle_service import READY_LINE
 
 DEPLOY_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 90.0
@@ -14,6 +16,7 @@ READY_MARKERS: dict[str, tuple[str, ...]] = {
     "worker": ("ready.",),
     "beat": ("beat: Starting",),
     "api": ("Uvicorn running on", "Application startup complete"),
+    "oracle": (READY_LINE,),
 }
 """Log lines that show a process is serving (Celery worker, Celery beat, uvicorn)."""
 
@@ -58,9 +61,11 @@ def wait_ready(proc: Managed, spec: ProcessSpec, timeout_s: float = READY_TIMEOU
     poll(ready, f"{proc.name} to be ready", timeout_s, interval_s=0.3)
 
 
-def start_relayer(layout: DevnetLayout, names: set[str] | None = None) -> list[Managed]:
-    """Start the relayer services (all, or only `names`) and wait until each is ready."""
-    specs = [s for s in relayer_specs(layout) if names is None or s.name in names]
+def start_relayer(
+    layout: DevnetLayout, names: set[str] | None = None, extra: list[ProcessSpec] | None = None
+) -> list[Managed]:
+    """Start the relayer services (all, or only `names`, plus `extra` specs) and wait until each is ready."""
+    specs = [s for s in relayer_specs(layout) if names is None or s.name in names] + list(extra or [])
     started: list[Managed] = []
     try:
         for spec in specs:

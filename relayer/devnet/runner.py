@@ -96,6 +96,12 @@ class Devnet:
         self.procs = [p for p in self.procs if p.name != name] + [proc]
         self._write_pids()
 
+    def stop(self, name: str) -> None:
+        """Stop the process named `name` (SIGTERM, then SIGKILL) and forget it."""
+        self.find(name).stop()
+        self.procs = [p for p in self.procs if p.name != name]
+        self._write_pids()
+
     def down(self) -> None:
         """Stop relayer processes first, then chains, then a Redis we started; remove the pid file."""
         infra = {c.name for c in self.layout.chains} | {"redis"}

@@ -1,5 +1,6 @@
 """The devnet's demo: two users deposit different tokens on both spokes and watch the hub credit them,
-then one withdraws to the other spoke. Every wait is a poll with a deadline."""
+then one withdraws to the other spoke; then the margin demo (margin_scenario): a leveraged position
+on cross-chain collateral, a crash, a liquidation. Every wait is a poll with a deadline."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def run_withdrawal(backend: Backend, report: Report, timeout_s: float = RELEASE_
     report(f"  {WITHDRAWAL['to_chain']}: {user} received {WITHDRAWAL['amount']} USDC from the lockbox")
 
 
-def run(config_path: Path, report: Report = print, withdraw: bool = True) -> None:
+def run(config_path: Path, report: Report = print, withdraw: bool = True, margin: bool = True) -> None:
     """Play the scenario against a running devnet (its config.yaml)."""
     backend = Backend(load_settings(config_path))
     before = _balances(backend)
@@ -135,3 +136,8 @@ def run(config_path: Path, report: Report = print, withdraw: bool = True) -> Non
         view = views.account_view(backend, address_of(user))
         held = ", ".join(f"{b.amount} {b.symbol}" for b in view.balances)
         report(f"{user} ({view.address}): {held}")
+    if margin and backend.deployment.margin is not None:
+        from relayer.devnet import margin_scenario
+
+        report("--- margin: a leveraged position on collateral from both spokes, a crash, the keeper ---")
+        margin_scenario.run(backend, report)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from relayer.devnet.layout import VALIDATOR_COUNT, DevnetLayout, validator_name
+from relayer.devnet.layout import VALIDATOR_COUNT, DevnetLayout, keeper_name, validator_name
 
 Program = Literal["anvil", "xmargin"]
 Kind = Literal["chain", "oneshot", "service"]
@@ -64,8 +64,21 @@ def deploy_spec(layout: DevnetLayout) -> ProcessSpec:
     )
 
 
+def keeper_spec(layout: DevnetLayout, index: int) -> ProcessSpec:
+    """Keeper worker `index` (its own config and key); the devnet runs keeper 1."""
+    return ProcessSpec(
+        name=keeper_name(index),
+        program="xmargin",
+        args=("worker", "--role", "keeper", "--name", keeper_name(index)),
+        env={"XMARGIN_CONFIG": str(layout.dir / f"{keeper_name(index)}.yaml")},
+        kind="service",
+        depends_on=("deploy",),
+    )
+
+
 def relayer_specs(layout: DevnetLayout) -> list[ProcessSpec]:
-    """Five validator workers (own config, key and database each), one submitter, beat, the API."""
+    """Five validator workers (own config, key and database each), one submitter, beat, the API,
+    keeper 1 and the oracle pusher."""
     shared = {"XMARGIN_CONFIG": str(layout.dir / "config.yaml")}
     after = ("deploy",)
     specs = [
@@ -91,6 +104,17 @@ def relayer_specs(layout: DevnetLayout) -> list[ProcessSpec]:
     )
     specs.append(ProcessSpec(name="beat", program="xmargin", args=("beat",), env=shared, kind="service", depends_on=after))
     specs.append(ProcessSpec(name="api", program="xmargin", args=("api",), env=shared, kind="service", depends_on=after))
+    specs.append(keeper_spec(layout, 1))
+    specs.append(
+        ProcessSpec(
+            name="oracle",
+            program="xmargin",
+            args=("oracle", "serve"),
+            env={"XMARGIN_CONFIG": str(layout.dir / "oracle.yaml")},
+            kind="service",
+            depends_on=after,
+        )
+    )
     return specs
 
 

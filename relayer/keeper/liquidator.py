@@ -1,18 +1,25 @@
 """Find unhealthy accounts with one lens eth_call and liquidate each; tolerate competing keepers."""
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from relayer.errors import KeeperError
 from relayer.keeper.artifacts import error_selectors
 from relayer.keeper.tracker import AccountTracker
 
 # Reverts that mean "someone else got there first" (or prices moved): skip, never retry blindly.
 BENIGN_ERRORS = frozenset({"LiquidationAccountHealthy", "LiquidationPricesNotFresh"})
+LIQUIDATOR_SHORT = "LiquidatorBelowInitialMargin"
+"""The keeper's own ledger balance cannot pay for the collateral: it still closes positions."""
 LENS_CHUNK = 1_000
 LIQUIDATION_GAS = 3_000_000
+
+Send = Callable[[Any], tuple[str, int]]
+"""Sends a bound contract call and waits for it: (tx hash, receipt status)."""
 
 
 class KeeperRound(BaseModel):
@@ -24,17 +31,21 @@ class KeeperRound(BaseModel):
     """Accounts the lens reported liquidatable."""
     sent: list[str] = []
     """Transaction hashes of liquidations sent."""
+    liquidated: list[str] = []
+    """Accounts whose liquidation this keeper got mined successfully."""
     skipped_benign: int = 0
     """Accounts a simulation showed already handled (competing keeper) or not liquidatable now."""
     reverted: int = 0
     """Sent liquidations that reverted on-chain (a competitor's landed between simulation and inclusion)."""
+    failed: dict[str, str] = {}
+    """Account -> custom error of a simulation that reverted for a reason that is not benign."""
 
 
 class Keeper:
     """One keeper: `run_once` = refresh accounts, batch health check, simulate, send."""
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
-                 max_repay: int = 2**256 - 1) -> None:
+                 max_repay: int = 2**256 - 1, send: Send | None = None) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
@@ -42,6 +53,7 @@ class Keeper:
         self.module = module
         self.max_repay = max_repay
         self.errors = error_selectors(module.abi)
+        self._send = send or self._transact
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
         """(accounts checked, liquidatable accounts) — one eth_call per LENS_CHUNK accounts."""
@@ -63,27 +75,56 @@ class Keeper:
             data = data.get("data")
         return self.errors.get(str(data or "")[:10], "")
 
-    def liquidate(self, checked: int, unhealthy: list[str], wait: bool = True) -> KeeperRound:
-        """Simulates then sends a liquidation per account; one a competitor already made (the
-        simulation reverts with a benign error) is skipped, any other revert is raised."""
+    def _transact(self, call: Any) -> tuple[str, int]:
+        """Default sender: an unlocked node account (anvil), gas price 0 (the stress tool)."""
+        tx = call.transact({"from": self.sender, "gas": LIQUIDATION_GAS, "gasPrice": 0})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)
+        return "0x" + bytes(tx).hex(), int(receipt["status"])
+
+    def _simulate(self, account: str) -> tuple[Any, str]:
+        """(call to send or None, revert name): the liquidation with max_repay, or positions only
+        when the keeper cannot afford the collateral but the account still has positions."""
+        call = self.module.functions.liquidate(account, self.max_repay)
+        try:
+            call.call({"from": self.sender})
+            return call, ""
+        except (ContractCustomError, ContractLogicError, ValueError) as err:
+            name = self._revert_name(err) or str(err)
+        if name != LIQUIDATOR_SHORT or not self.lens.functions.healthOf([account]).call()[0][5]:
+            return None, name
+        positions_only = self.module.functions.liquidate(account, 0)
+        try:
+            positions_only.call({"from": self.sender})
+            return positions_only, ""
+        except (ContractCustomError, ContractLogicError, ValueError) as err:
+            return None, self._revert_name(err) or str(err)
+
+    def liquidate(self, checked: int, unhealthy: list[str]) -> KeeperRound:
+        """Simulates then sends a liquidation per account, waiting for each receipt so the next
+        simulation sees it. One a competitor already made (the simulation reverts with a benign
+        error) is skipped; any other revert is recorded in `failed` and the round goes on."""
         result = KeeperRound(checked=checked, unhealthy=len(unhealthy))
         for account in unhealthy:
-            call = self.module.functions.liquidate(account, self.max_repay)
-            try:
-                call.call({"from": self.sender})
-            except (ContractCustomError, ContractLogicError, ValueError) as err:
-                if self._revert_name(err) in BENIGN_ERRORS:
+            call, error = self._simulate(account)
+            if call is None:
+                if error in BENIGN_ERRORS:
                     result.skipped_benign += 1
-                    continue
-                raise
-            tx = call.transact({"from": self.sender, "gas": LIQUIDATION_GAS, "gasPrice": 0})
-            result.sent.append("0x" + bytes(tx).hex())
-            if wait:  # the next simulation must see this liquidation's effects
-                receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)
-                if receipt["status"] != 1:
-                    result.reverted += 1  # a competitor's transaction landed first
+                else:
+                    result.failed[account] = error
+                continue
+            tx_hash, status = self._send(call)
+            result.sent.append(tx_hash)
+            if status == 1:
+                result.liquidated.append(account)
+            else:
+                result.reverted += 1  # a competitor's transaction landed first
         return result
 
-    def run_once(self, wait: bool = True) -> KeeperRound:
-        """One pass: refresh accounts, batch health check, liquidate every unhealthy account."""
-        return self.liquidate(*self.unhealthy_accounts(), wait=wait)
+    def run_once(self, strict: bool = True) -> KeeperRound:
+        """One pass: refresh accounts, batch health check, liquidate every unhealthy account.
+        `strict`: raise KeeperError after the pass if any liquidation failed for a non-benign reason."""
+        result = self.liquidate(*self.unhealthy_accounts())
+        if strict and result.failed:
+            account, reason = next(iter(result.failed.items()))
+            raise KeeperError(account, reason)
+        return result

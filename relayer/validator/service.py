@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED, RouteReader
 from relayer.config import Deployment
-from relayer.errors import ChainError, HeadMismatchError, ProofError, ReceiptProofError, SigningConflictError
+from relayer.errors import (
+    HeadMismatchError,
+    ProofError,
+    ReceiptProofError,
+    SigningConflictError,
+    SourceReorgedError,
+)
 from relayer.proofs import checkpoint as cps
 from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, WithdrawalMessage, check_chain
 from relayer.proofs.receipts import (
@@ -40,17 +46,6 @@ DEFAULT_MAX_BLOCKS_PER_TICK = 5000
 """Blocks scanned per tick at most, so one tick stays short; the next tick continues."""
 _DEPOSITED_TOPIC = event_abi_to_log_topic(DEPOSITED)
 _WITHDRAWAL_QUEUED_TOPIC = event_abi_to_log_topic(WITHDRAWAL_QUEUED)
-
-
-class SourceReorgedError(ChainError):
-    """A block changed under the scan (the log's block hash is no longer the canonical one): retry."""
-
-    def __init__(self, chain: str, block: int, expected: bytes, actual: bytes) -> None:
-        self.chain = chain
-        self.block = block
-        super().__init__(
-            f"chain {chain}: block {block} is now 0x{actual.hex()}, the scan saw 0x{expected.hex()}"
-        )
 
 
 class ValidatorTickResult(BaseModel):

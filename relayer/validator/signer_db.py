@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from relayer.errors import SigningConflictError, XmarginError
+from relayer.errors import RouteHaltedError, SigningConflictError
 from relayer.types import Address, BlockNumber, Bytes32, Nonce, RouteId
 
 _SCHEMA = """
@@ -46,15 +46,6 @@ CREATE TABLE IF NOT EXISTS halted (
     halted_at  REAL    NOT NULL
 );
 """
-
-
-class RouteHaltedError(XmarginError):
-    """The route is halted in the signing-protection record: nothing is signed until it is cleared."""
-
-    def __init__(self, route: object, reason: str) -> None:
-        self.route = route
-        self.reason = reason
-        super().__init__(f"route {route} is halted: {reason}")
 
 
 class SignedCheckpoint(BaseModel):

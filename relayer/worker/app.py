@@ -1,7 +1,8 @@
 """The Celery app: queues per role and chain, retries with backoff, acks_late, the beat schedule.
 
 Queues: `validator.<validator name>` (each validator's own worker: its key and signing-protection
-db live there) and `submitter.<destination chain id>`. Run it as `celery -A relayer.worker.app
+db live there), `submitter.<destination chain id>` and `keeper.<hub chain id>` (every keeper of
+the hub consumes it; each runs `Keeper.run_once` with its own key). Run it as `celery -A relayer.worker.app
 worker -Q ...` / `celery -A relayer.worker.app beat`, or through `run_worker` / `run_beat`;
 settings come from $XMARGIN_CONFIG (YAML) plus XMARGIN_* environment overrides.
 """
@@ -27,8 +28,10 @@ log = logging.getLogger(__name__)
 
 VALIDATE_TASK = "xmargin.validate_route"
 SUBMIT_TASK = "xmargin.submit_route"
+KEEP_TASK = "xmargin.keep_accounts"
 VALIDATOR_QUEUE_PREFIX = "validator."
 SUBMITTER_QUEUE_PREFIX = "submitter."
+KEEPER_QUEUE_PREFIX = "keeper."
 VALIDATOR_NAMES_ENV = "XMARGIN_VALIDATOR_NAMES"
 """Comma-separated validator names beat always schedules (besides the ones it discovers)."""
 DISCOVERY_INTERVAL_S = 10.0
@@ -50,6 +53,16 @@ def submitter_queue(dest_chain_id: int) -> str:
     return f"{SUBMITTER_QUEUE_PREFIX}{dest_chain_id}"
 
 
+def keeper_queue(hub_chain_id: int) -> str:
+    """Queue of the keepers of one hub."""
+    return f"{KEEPER_QUEUE_PREFIX}{hub_chain_id}"
+
+
+def _chain_ids(queues: Iterable[str], prefix: str) -> set[int]:
+    """Chain ids of the queues named `<prefix><chain id>`."""
+    return {int(q[len(prefix):]) for q in queues if q.startswith(prefix) and q[len(prefix):].isdigit()}
+
+
 # ---------------------------------------------------------------------------------- schedule
 
 
@@ -67,10 +80,13 @@ def build_beat_schedule(
     validator_names: Iterable[str],
     submitter_chains: Iterable[int] | None = None,
     interval_s: float | None = None,
+    keeper_chains: Iterable[int] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Beat entries: validate_route per (validator, route) to `validator.<name>` and submit_route per
-    route to `submitter.<dest chain>` (every destination unless `submitter_chains` narrows it).
-    Each message expires after two intervals, so a slow or absent worker never lets ticks pile up."""
+    """Beat entries: validate_route per (validator, route) to `validator.<name>`, submit_route per
+    route to `submitter.<dest chain>` (every destination unless `submitter_chains` narrows it), and
+    keep_accounts to `keeper.<hub>` when the hub is in `keeper_chains` and the margin engine is
+    deployed. Each message expires after two intervals, so a slow or absent worker never lets
+    ticks pile up."""
     names = sorted(set(validator_names))
     chains = None if submitter_chains is None else set(submitter_chains)
     schedule: dict[str, dict[str, Any]] = {}
@@ -91,7 +107,29 @@ def build_beat_schedule(
                 "args": (str(route),),
                 "options": {**options, "queue": submitter_queue(route.dest_chain_id)},
             }
+    hub = deployment.hub.chain_id
+    if deployment.margin is not None and hub in set(keeper_chains):
+        every = interval_s if interval_s is not None else _poll_interval(settings, hub)
+        schedule[f"keep accounts on {hub}"] = {
+            "task": KEEP_TASK,
+            "schedule": every,
+            "args": (hub,),
+            "options": {"expires": 2 * every, "ignore_result": True, "queue": keeper_queue(hub)},
+        }
     return schedule
+
+
+def _poll_interval(settings: Settings, chain_id: int) -> float:
+    """Poll interval of a configured chain (1 s if not configured)."""
+    try:
+        return settings.chain(chain_id).poll_interval
+    except ConfigError:
+        return 1.0
+
+
+def static_keeper_chains(settings: Settings, deployment: Deployment) -> set[int]:
+    """The hub, when this process's config has a keeper (its worker will consume keeper.<hub>)."""
+    return {deployment.hub.chain_id} if settings.keeper is not None else set()
 
 
 def static_validator_names(settings: Settings) -> set[str]:
@@ -144,16 +182,13 @@ class RouteScheduler(PersistentScheduler):
         names = static_validator_names(settings) | {
             q[len(VALIDATOR_QUEUE_PREFIX):] for q in queues if q.startswith(VALIDATOR_QUEUE_PREFIX)
         }
-        chains = {
-            int(q[len(SUBMITTER_QUEUE_PREFIX):])
-            for q in queues
-            if q.startswith(SUBMITTER_QUEUE_PREFIX) and q[len(SUBMITTER_QUEUE_PREFIX):].isdigit()
-        }
-        wanted = build_beat_schedule(settings, deployment, names, chains)
+        chains = _chain_ids(queues, SUBMITTER_QUEUE_PREFIX)
+        keepers = _chain_ids(queues, KEEPER_QUEUE_PREFIX) | static_keeper_chains(settings, deployment)
+        wanted = build_beat_schedule(settings, deployment, names, chains, keeper_chains=keepers)
         if set(wanted) != set(self.schedule):
             log.info(
-                "beat: scheduling %d entries (validators %s, destinations %s)",
-                len(wanted), sorted(names), sorted(chains),
+                "beat: scheduling %d entries (validators %s, destinations %s, keepers on %s)",
+                len(wanted), sorted(names), sorted(chains), sorted(keepers),
             )
             self.merge_inplace(wanted)
 
@@ -203,7 +238,10 @@ def configure(celery_app: Celery, settings: Settings) -> Celery:
     except ConfigError:
         celery_app.conf.beat_schedule = {}
     else:
-        celery_app.conf.beat_schedule = build_beat_schedule(settings, deployment, static_validator_names(settings))
+        celery_app.conf.beat_schedule = build_beat_schedule(
+            settings, deployment, static_validator_names(settings),
+            keeper_chains=static_keeper_chains(settings, deployment),
+        )
     return celery_app
 
 
@@ -218,11 +256,12 @@ app = create_app()
 
 # ---------------------------------------------------------------------------------- entry points
 
-Role = Literal["validator", "submitter", "all"]
+Role = Literal["validator", "submitter", "keeper", "all"]
 
 
 def worker_queues(settings: Settings, deployment: Deployment, role: Role) -> list[str]:
-    """Queues a worker of `role` consumes: its validator's queue and/or every destination's."""
+    """Queues a worker of `role` consumes: its validator's queue, every destination's, the hub's
+    keeper queue. `all` = validator + submitter, plus keeper when configured and deployed."""
     queues: list[str] = []
     if role in ("validator", "all"):
         if settings.validator is None:
@@ -232,6 +271,12 @@ def worker_queues(settings: Settings, deployment: Deployment, role: Role) -> lis
         if settings.submitter is None:
             raise ConfigError([("submitter", "a submitter worker needs a `submitter:` section")])
         queues.extend(sorted({submitter_queue(r.dest_chain_id) for r in deployment.routes()}))
+    if role == "keeper" or (role == "all" and settings.keeper is not None and deployment.margin is not None):
+        if settings.keeper is None:
+            raise ConfigError([("keeper", "a keeper worker needs a `keeper:` section")])
+        if deployment.margin is None:
+            raise ConfigError([("margin", "the deployment has no margin engine for a keeper to watch")])
+        queues.append(keeper_queue(deployment.hub.chain_id))
     return queues
 
 

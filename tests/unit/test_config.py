@@ -198,3 +198,42 @@ def test_bad_deployment_is_rejected_naming_the_field(tmp_path, mutate, field):
 def test_missing_deployment_file_raises_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_deployment(tmp_path / "nope.json")
+
+
+MARGIN = {
+    "oracle": "0x" + "d1" * 20, "risk_engine": "0x" + "d2" * 20, "liquidation": "0x" + "d3" * 20,
+    "lens": "0x" + "d4" * 20, "pool": "0x" + "d5" * 20, "insurance_fund": "0x" + "d6" * 20,
+    "feeds": {"USDC": {"feed_id": 1, "aggregator": "0x" + "d7" * 20}, "ETH": {"feed_id": 2}},
+    "markets": {"ETH-USD": {"address": "0x" + "d8" * 20, "feed": "ETH"}},
+    "start_block": 7,
+}
+DEPLOYMENT = {
+    "hub": {"chain_id": 31337, "ledger": LEDGER},
+    "spokes": {"31338": {"lockbox": LOCKBOX_A}},
+    "validators": [LOCKBOX_B],
+    "threshold": 1,
+}
+
+
+def test_deployment_margin_section_is_optional_and_round_trips() -> None:
+    assert Deployment.model_validate(DEPLOYMENT).margin is None  # files written before the margin engine
+    deployment = Deployment.model_validate({**DEPLOYMENT, "margin": MARGIN})
+    assert deployment.margin is not None and deployment.margin.start_block == 7
+    assert deployment.margin.feeds["ETH"].aggregator is None and deployment.margin.feeds["USDC"].decimals == 8
+    assert Deployment.model_validate_json(deployment.model_dump_json()) == deployment
+
+
+def test_a_market_priced_by_an_unknown_feed_is_rejected() -> None:
+    bad = {**MARGIN, "markets": {"BTC-USD": {"address": "0x" + "d9" * 20, "feed": "BTC"}}}
+    with pytest.raises(ValueError, match="unknown feed 'BTC'"):
+        Deployment.model_validate({**DEPLOYMENT, "margin": bad})
+
+
+def test_keeper_and_oracle_keys_are_checked_and_never_shown(tmp_path) -> None:
+    settings = load_settings(_write(tmp_path, {**_base(), "keeper": {"key": SUBMITTER_KEY}, "oracle": {"key": VALIDATOR_KEY}}))
+    assert settings.keeper.address == Account.from_key(SUBMITTER_KEY).address and settings.keeper.max_repay_usd > 0
+    assert settings.oracle.address == Account.from_key(VALIDATOR_KEY).address
+    assert SUBMITTER_KEY[2:] not in repr(settings) and VALIDATOR_KEY[2:] not in repr(settings)
+    with pytest.raises(ConfigError) as err:
+        load_settings(_write(tmp_path, {**_base(), "keeper": {"key": "0x1234"}}))
+    assert err.value.fields == ["keeper.key"] and "0x1234" not in str(err.value)

@@ -13,7 +13,11 @@ from relayer.devnet import deploy
 from relayer.devnet._proc import DeadlineError, DevnetError, child_env, poll, spawn
 from relayer.devnet.layout import (
     DEPLOYER_KEY,
+    KEEPER_COUNT,
+    KEEPER_KEYS,
+    ORACLE_KEY,
     SUBMITTER_KEY,
+    TRADER_KEYS,
     USER_KEYS,
     VALIDATOR_COUNT,
     DevnetLayout,
@@ -43,7 +47,7 @@ def test_service_hosts_put_chain_names_in_rpc_urls() -> None:
 
 def test_every_key_has_one_role() -> None:
     validators = [validator_key(i) for i in range(1, VALIDATOR_COUNT + 1)]
-    keys = [DEPLOYER_KEY, SUBMITTER_KEY, *USER_KEYS.values(), *validators]
+    keys = [DEPLOYER_KEY, SUBMITTER_KEY, *USER_KEYS.values(), *validators, *KEEPER_KEYS, ORACLE_KEY, *TRADER_KEYS.values()]
     assert len(set(keys)) == len(keys)
 
 
@@ -55,6 +59,9 @@ def test_process_names_are_unique_and_relayer_processes_wait_for_deploy() -> Non
     for spec in specs:
         if spec.kind == "service":
             assert spec.depends_on == ("deploy",)
+    assert [s.args for s in specs if s.name in ("keeper-1", "oracle")] == [
+        ("worker", "--role", "keeper", "--name", "keeper-1"), ("oracle", "serve"),
+    ]
 
 
 def _deployment() -> Deployment:
@@ -88,6 +95,13 @@ def test_generated_configs_load_and_each_holds_only_its_own_key(tmp_path: Path, 
         assert oct(layout.validator_config_path(i).stat().st_mode & 0o777) == "0o600"
         assert "DEV ONLY" in layout.validator_config_path(i).read_text()
     assert len(seen_db) == VALIDATOR_COUNT
+    assert shared.keeper is None and shared.oracle is None
+    for i in range(1, KEEPER_COUNT + 1):
+        keeper = load_settings(layout.keeper_config_path(i))
+        assert keeper.keeper is not None and keeper.keeper.key.get_secret_value() == KEEPER_KEYS[i - 1]
+        assert keeper.submitter is None and keeper.validator is None and keeper.oracle is None
+    pusher = load_settings(layout.oracle_config_path)
+    assert pusher.oracle is not None and pusher.oracle.key.get_secret_value() == ORACLE_KEY and pusher.keeper is None
 
 
 def test_stopping_a_process_group_stops_its_children(tmp_path: Path) -> None:

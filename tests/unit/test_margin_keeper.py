@@ -1,16 +1,72 @@
-"""Pure parts of the keeper: price paths, answers, error selectors."""
+"""Pure parts of the keeper and the oracle pusher: price paths, windows, fallbacks, answers, move
+bounds, error selectors."""
 
 from pathlib import Path
 
 import pytest
 
 from relayer.keeper.artifacts import error_selectors
-from relayer.keeper.pusher import load_path, to_answer
-from relayer.margin.errors import MarginInputError
+from relayer.keeper.pusher import (
+    BUILTIN_ETH_CRASH,
+    CRASH_DATA_ENV,
+    REPO,
+    crash_dir,
+    load_path,
+    moves_within,
+    scenario_path,
+    start_prices,
+    to_answer,
+    window,
+)
+from relayer.margin.errors import MarginError, MarginInputError
 
-CRASHES = Path("/work/shared/data/crashes")
+CRASHES = crash_dir()
+needs_data = pytest.mark.skipif(not (CRASHES / "eth_2020-03-12_1h.csv").is_file(), reason=f"no crash data in {CRASHES}")
 
 
+def test_crash_data_sits_beside_the_repository_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CRASH_DATA_ENV, raising=False)
+    assert crash_dir() == REPO.parent / "shared" / "data" / "crashes"
+    monkeypatch.setenv(CRASH_DATA_ENV, "/elsewhere")
+    assert crash_dir() == Path("/elsewhere")
+
+
+@needs_data
+def test_scenario_replays_the_march_2020_window() -> None:
+    path = scenario_path("ETH")
+    assert path.start == 193.31 and len(path.steps) == 25
+    assert path.steps[0] == 185.03 and path.steps[-1] == 96.62
+    assert "eth_2020-03-12_1h.csv" in path.source
+    assert moves_within(to_answer(path.start), [to_answer(p) for p in path.steps], 3_000) is None
+
+
+def test_scenario_falls_back_to_a_built_in_path_without_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CRASH_DATA_ENV, str(tmp_path))
+    path = scenario_path("ETH")
+    assert path.steps == list(BUILTIN_ETH_CRASH) and "built-in" in path.source
+    assert moves_within(to_answer(path.start), [to_answer(p) for p in path.steps], 3_000) is None
+    assert start_prices() == {"USDC": 1.0, "ETH": 2_000.0, "BTC": 30_000.0}
+
+
+def test_window_takes_the_closes_after_its_start(tmp_path: Path) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text("timestamp_utc,open,high,low,close\nA,1,1,1,10\nB,1,1,1,11\nC,1,1,1,12\nD,1,1,1,13\n")
+    bars = load_path(csv)
+    assert window(bars, "A", "C") == (10.0, [11.0, 12.0])
+    with pytest.raises(MarginInputError):
+        window(bars, "A", "Z")
+    with pytest.raises(MarginInputError):
+        window(bars, "C", "A")
+
+
+def test_moves_beyond_the_bound_are_found_before_the_oracle_sees_them() -> None:
+    assert moves_within(100, [130, 169], 3_000) is None  # exactly 30 % each: accepted, like the oracle
+    assert moves_within(100, [120, 157], 3_000) == 1  # 120 -> 157 is 30.8 %
+    assert moves_within(100, [0], 3_000) == 0
+    assert issubclass(MarginInputError, MarginError) and issubclass(MarginInputError, ValueError)
+
+
+@needs_data
 def test_load_path_reads_every_bar_in_order() -> None:
     bars = load_path(CRASHES / "eth_2020-03-12_1h.csv")
     assert len(bars) == 144

@@ -15,6 +15,7 @@ from relayer.errors import ChainCallError, ConfigError, RpcUnavailableError
 from relayer.worker import app as worker_app
 from relayer.worker import tasks
 from relayer.worker.app import (
+    KEEP_TASK,
     SUBMIT_TASK,
     VALIDATE_TASK,
     RouteScheduler,
@@ -31,6 +32,12 @@ DEPLOYMENT = {
     "spokes": {str(SPOKE_A): {"lockbox": "0x" + "bb" * 20}, str(SPOKE_B): {"lockbox": "0x" + "cc" * 20}},
     "validators": ["0x" + "01" * 20, "0x" + "02" * 20],
     "threshold": 2,
+}
+MARGIN = {
+    "oracle": "0x" + "d1" * 20, "risk_engine": "0x" + "d2" * 20, "liquidation": "0x" + "d3" * 20,
+    "lens": "0x" + "d4" * 20, "pool": "0x" + "d5" * 20, "insurance_fund": "0x" + "d6" * 20,
+    "feeds": {"ETH": {"feed_id": 2, "aggregator": "0x" + "d7" * 20}},
+    "markets": {"ETH-USD": {"address": "0x" + "d8" * 20, "feed": "ETH"}},
 }
 
 
@@ -60,14 +67,14 @@ def test_app_reliability_options(settings: Settings) -> None:
     assert conf.beat_scheduler.endswith(":RouteScheduler")
 
 
-@pytest.mark.parametrize("task", [tasks.validate_route, tasks.submit_route])
+@pytest.mark.parametrize("task", [tasks.validate_route, tasks.submit_route, tasks.keep_accounts])
 def test_tasks_retry_transient_chain_errors_with_bounded_backoff(task) -> None:
     assert task.acks_late is True and task.reject_on_worker_lost is True
     assert RpcUnavailableError in task.autoretry_for
     assert ChainCallError not in task.autoretry_for  # a revert will not get better by retrying
     assert task.retry_backoff is True and task.retry_backoff_max == 30
     assert 0 < task.max_retries <= 10
-    assert task.name in (VALIDATE_TASK, SUBMIT_TASK)
+    assert task.name in (VALIDATE_TASK, SUBMIT_TASK, KEEP_TASK)
 
 
 def test_beat_schedule_covers_every_route_for_every_validator_and_destination(settings: Settings) -> None:
@@ -131,3 +138,40 @@ def test_beat_discovers_live_worker_queues(tmp_path: Path, roles_redis_url: str)
         scheduler.close()
     assert set(entries.values()) == {"validator.validator-7", f"submitter.{SPOKE_B}"}
     assert len([q for q in entries.values() if q.startswith("validator.")]) == 4
+
+
+def test_keeper_round_is_scheduled_on_the_hub_queue_only_with_a_margin_engine_and_a_keeper(settings: Settings) -> None:
+    plain = Deployment.model_validate(DEPLOYMENT)
+    margin = Deployment.model_validate({**DEPLOYMENT, "margin": MARGIN})
+    assert not any(e["task"] == KEEP_TASK for e in build_beat_schedule(settings, plain, [], keeper_chains=[HUB]).values())
+    assert not any(e["task"] == KEEP_TASK for e in build_beat_schedule(settings, margin, []).values())  # nobody keeps
+    schedule = build_beat_schedule(settings, margin, [], keeper_chains=[HUB])
+    (entry,) = [e for e in schedule.values() if e["task"] == KEEP_TASK]
+    assert entry["args"] == (HUB,) and entry["options"]["queue"] == f"keeper.{HUB}"
+    assert entry["schedule"] == 0.5 and entry["options"]["expires"] == 1.0  # the hub's poll interval
+
+
+def test_keeper_worker_consumes_the_hub_keeper_queue(tmp_path: Path) -> None:
+    margin = Deployment.model_validate({**DEPLOYMENT, "margin": MARGIN})
+    keeper = _settings(tmp_path, keeper={"key": KEY})
+    assert worker_queues(keeper, margin, "keeper") == [f"keeper.{HUB}"]
+    full = _settings(tmp_path, keeper={"key": KEY}, submitter={"key": KEY},
+                     validator={"name": "v", "key": KEY, "db_path": str(tmp_path / "v.db")})
+    assert worker_queues(full, margin, "all")[-1] == f"keeper.{HUB}"
+    assert f"keeper.{HUB}" not in worker_queues(full, Deployment.model_validate(DEPLOYMENT), "all")
+    with pytest.raises(ConfigError, match="keeper"):
+        worker_queues(_settings(tmp_path), margin, "keeper")
+    with pytest.raises(ConfigError, match="margin"):
+        worker_queues(keeper, Deployment.model_validate(DEPLOYMENT), "keeper")
+
+
+def test_beat_schedules_keepers_it_discovers(tmp_path: Path, roles_redis_url: str) -> None:  # noqa: F811
+    settings = _settings(tmp_path, redis_url=roles_redis_url)
+    settings.deployment_file.write_text(json.dumps({**DEPLOYMENT, "margin": MARGIN}))
+    app = configure(worker_app.app, settings)
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=[f"keeper.{HUB}"], shutdown_timeout=10):
+        scheduler = RouteScheduler(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
+        scheduler.refresh()
+        keeps = [e.options["queue"] for e in scheduler.schedule.values() if e.task == KEEP_TASK]
+        scheduler.close()
+    assert keeps == [f"keeper.{HUB}"]

@@ -1,9 +1,11 @@
 """Keeper on the real chain: follows accounts through events, liquidates after a price drop, and
 a competing keeper that saw the same unhealthy set skips without error."""
 
+import pytest
 from brownie import web3
-from margin_support import WETH, fund, set_price
+from margin_support import WBTC, WETH, fund, set_price
 from margin_helpers import E18
+from relayer.errors import KeeperError
 from relayer.keeper.liquidator import Keeper
 from relayer.keeper.tracker import AccountTracker
 
@@ -40,3 +42,27 @@ def test_competing_keepers_liquidate_each_unhealthy_account_once(system, account
     assert r2.sent == [] and r2.skipped_benign == 2
     assert k1.unhealthy_accounts()[1] == []
     assert not any(system.engine.isLiquidatable(t) for t in traders)
+
+
+def test_keeper_without_collateral_closes_positions_and_reports_the_sale_it_cannot_pay(
+        system, accounts, PerpMarket, LiquidationModule, MarginLens):
+    """An unfunded keeper cannot buy the collateral (LiquidatorBelowInitialMargin): it still closes
+    the positions, reports the rest as a failure (not a benign skip), and a funded keeper finishes."""
+    trader, poor, rich = accounts[1], accounts[7], accounts[5]
+    fund(system, trader, wbtc=1)  # 1 BTC at 90 %: $27,000 of margin, priced apart from ETH
+    system.eth.modifyPosition(60 * E18, MAX, {"from": trader})  # $120k notional, IM $6,720
+    set_price(system, WETH, 1_500)  # -25 % in one round: -$30,000, more than the BTC is worth
+    keeper = make_keeper(system, poor, PerpMarket, LiquidationModule, MarginLens)
+
+    first = keeper.run_once(strict=False)
+    assert first.liquidated == [trader.address] and first.failed == {}
+    assert system.eth.positions(trader)[0] == 0  # positions closed without buying anything
+    assert system.ledger.balanceOf(trader, WBTC) == 10**8
+    with pytest.raises(KeeperError, match="LiquidatorBelowInitialMargin"):
+        keeper.run_once()  # no position left: only a sale helps, and this keeper cannot pay for it
+
+    fund(system, rich, usdc=1_000_000)
+    funded = make_keeper(system, rich, PerpMarket, LiquidationModule, MarginLens)
+    assert funded.run_once().liquidated == [trader.address]
+    assert system.ledger.balanceOf(trader, WBTC) == 0 and not system.engine.isLiquidatable(trader)
+    assert system.ledger.usdBalanceOf(trader) == 0  # the insurance fund covered what the BTC did not
