@@ -1,8 +1,8 @@
-"""Operator settings (YAML file + XMARGIN_* environment overrides) and the deployment record."""
+"""Operator settings: a YAML file plus XMARGIN_* environment overrides (the deployment record
+lives in relayer.deployment)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,19 +12,27 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from eth_account import Account
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from relayer._pydantic import ChainIdField, problems as _problems, strict as _strict
+from relayer.deployment import (  # noqa: F401  (re-exported for callers of relayer.config)
+    Deployment,
+    FeedDeployment,
+    HubDeployment,
+    MarginDeployment,
+    MarketDeployment,
+    SpokeDeployment,
+    TokenInfo,
+    load_deployment,
+)
 from relayer.errors import ConfigError
-from relayer.types import MAX_BATCH, UINT64_MAX, Address, RouteId, RouteKind
+from relayer.types import MAX_BATCH
 
 CONFIG_ENV = "XMARGIN_CONFIG"
 """Environment variable naming the YAML settings file when no path is given."""
 
-ChainIdField = Annotated[int, Field(gt=0, le=UINT64_MAX)]
-_strict = ConfigDict(extra="forbid", hide_input_in_errors=True)
-"""Unknown keys rejected; inputs left out of error texts (they may be keys)."""
 
 
 class ChainConfig(BaseModel):
@@ -257,11 +265,6 @@ class Settings(BaseSettings):
         raise ConfigError([("chains", f"no chain with chain_id {chain_id}")])
 
 
-def _problems(err: ValidationError) -> list[tuple[str, str]]:
-    """(dotted field path, message) per error; input values are left out (they may be keys)."""
-    return [(".".join(str(p) for p in e["loc"]) or "<root>", e["msg"]) for e in err.errors(include_input=False)]
-
-
 @contextmanager
 def _yaml_file(path: Path | None) -> Iterator[None]:
     """Point the YAML source at `path` for one Settings construction."""
@@ -281,167 +284,3 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             return Settings(**overrides)
     except ValidationError as err:
         raise ConfigError(_problems(err), str(path) if path else None) from err
-
-
-class HubDeployment(BaseModel):
-    """The hub chain and its MarginLedger."""
-
-    model_config = _strict
-
-    chain_id: ChainIdField
-    ledger: Address
-
-
-class SpokeDeployment(BaseModel):
-    """One spoke's Lockbox."""
-
-    model_config = _strict
-
-    lockbox: Address
-
-
-class TokenInfo(BaseModel):
-    """A token on one chain."""
-
-    model_config = _strict
-
-    address: Address
-    decimals: Annotated[int, Field(ge=0, le=77)]
-
-
-class FeedDeployment(BaseModel):
-    """One oracle feed: its id (a collateral asset's feed id is its ledger asset id) and source."""
-
-    model_config = _strict
-
-    feed_id: Annotated[int, Field(ge=0, lt=2**32)]
-    aggregator: Address | None = None
-    """Chainlink-compatible aggregator (None for a feed of signed reports)."""
-    decimals: Annotated[int, Field(ge=0, le=36)] = 8
-    """Decimals of the aggregator's answers."""
-
-
-class MarketDeployment(BaseModel):
-    """One perpetual market."""
-
-    model_config = _strict
-
-    address: Address
-    feed: str
-    """Symbol of the feed (and asset) the market is priced by, e.g. ETH."""
-
-
-class MarginDeployment(BaseModel):
-    """The margin engine on the hub (docs/margin.md)."""
-
-    model_config = _strict
-
-    oracle: Address
-    risk_engine: Address
-    liquidation: Address
-    lens: Address
-    pool: Address
-    """The markets' counterparty (LP pool) account."""
-    insurance_fund: Address
-    feeds: dict[str, FeedDeployment]
-    """Symbol -> feed."""
-    markets: dict[str, MarketDeployment]
-    """Market name (ETH-USD) -> market."""
-    start_block: Annotated[int, Field(ge=0)] = 0
-    """Hub block before the margin contracts were deployed: where event scans start."""
-
-    @field_validator("markets")
-    @classmethod
-    def _markets_priced_by_known_feeds(cls, markets: dict[str, MarketDeployment], info: ValidationInfo) -> dict[str, MarketDeployment]:
-        """Every market's feed is one of the deployment's feeds."""
-        feeds = info.data.get("feeds")
-        if feeds is not None:
-            for name, market in markets.items():
-                if market.feed not in feeds:
-                    raise ValueError(f"market {name} names unknown feed {market.feed!r}")
-        return markets
-
-
-class Deployment(BaseModel):
-    """Addresses of one deployment (hub ledger, spoke lockboxes, tokens, validator set, margin engine)."""
-
-    model_config = _strict
-
-    hub: HubDeployment
-    spokes: dict[ChainIdField, SpokeDeployment]
-    """Spoke chain id -> lockbox."""
-    tokens: dict[ChainIdField, dict[str, TokenInfo]] = Field(default_factory=dict)
-    """Chain id -> symbol -> token."""
-    assets: dict[str, Annotated[int, Field(gt=0, lt=2**32)]] = Field(default_factory=dict)
-    """Symbol -> ledger asset id."""
-    validators: list[Address]
-    threshold: Annotated[int, Field(gt=0)]
-    margin: MarginDeployment | None = None
-    """The margin engine, when deployed (older deployment files have none)."""
-
-    @field_validator("spokes")
-    @classmethod
-    def _spokes_not_hub(cls, spokes: dict[int, SpokeDeployment], info: ValidationInfo) -> dict[int, SpokeDeployment]:
-        """A route always crosses chains, so the hub is not its own spoke."""
-        hub = info.data.get("hub")
-        if hub is not None and hub.chain_id in spokes:
-            raise ValueError(f"chain {hub.chain_id} is the hub; it cannot also be a spoke")
-        return spokes
-
-    @field_validator("validators")
-    @classmethod
-    def _distinct_validators(cls, validators: list[str]) -> list[str]:
-        """A non-empty set without duplicates (the verifier rejects them too)."""
-        if not validators or len(set(validators)) != len(validators):
-            raise ValueError("must be a non-empty list of distinct addresses")
-        return validators
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_within_set(cls, threshold: int, info: ValidationInfo) -> int:
-        """1 <= threshold <= number of validators."""
-        validators = info.data.get("validators")
-        if validators is not None and threshold > len(validators):
-            raise ValueError(f"threshold {threshold} exceeds the {len(validators)} validators")
-        return threshold
-
-    def routes(self) -> list[RouteId]:
-        """Every route: one deposit route and one withdrawal route per spoke, by spoke chain id."""
-        hub = self.hub.chain_id
-        out: list[RouteId] = []
-        for spoke in sorted(self.spokes):
-            out.append(RouteId(kind=RouteKind.DEPOSIT, source_chain_id=spoke, dest_chain_id=hub))
-            out.append(RouteId(kind=RouteKind.WITHDRAWAL, source_chain_id=hub, dest_chain_id=spoke))
-        return out
-
-    def _lockbox(self, route: RouteId) -> str:
-        """The lockbox at the spoke end of `route`; ConfigError if that spoke is unknown."""
-        if route.spoke_chain_id not in self.spokes:
-            raise ConfigError([("spokes", f"no spoke with chain id {route.spoke_chain_id} (route {route})")])
-        if self.hub.chain_id not in (route.source_chain_id, route.dest_chain_id):
-            raise ConfigError([("hub", f"route {route} does not touch hub {self.hub.chain_id}")])
-        return self.spokes[route.spoke_chain_id].lockbox
-
-    def source_contract(self, route: RouteId) -> str:
-        """Contract that appends the route's messages (lockbox for deposits, ledger for withdrawals)."""
-        lockbox = self._lockbox(route)
-        return lockbox if route.kind is RouteKind.DEPOSIT else self.hub.ledger
-
-    def dest_contract(self, route: RouteId) -> str:
-        """Contract that verifies and processes the route's batches (the EIP-712 verifying contract)."""
-        lockbox = self._lockbox(route)
-        return self.hub.ledger if route.kind is RouteKind.DEPOSIT else lockbox
-
-
-def load_deployment(path: Path) -> Deployment:
-    """Deployment from its JSON file; ConfigError naming the bad fields."""
-    try:
-        raw = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise ConfigError([("<file>", f"cannot read: {err.strerror}")], str(path)) from err
-    except json.JSONDecodeError as err:
-        raise ConfigError([("<file>", f"not valid JSON: {err}")], str(path)) from err
-    try:
-        return Deployment.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(_problems(err), str(path)) from err

@@ -2,7 +2,7 @@
 
 import brownie
 import pytest
-from brownie import chain
+from brownie import chain, web3
 from margin_support import BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin import funding_delta, funding_rate, margins, pnl
@@ -36,11 +36,18 @@ def test_open_long_charges_fee_to_pool_and_records_position(system, alice):
 
 
 def test_close_realizes_pnl_against_pool_zero_sum(system, alice, bob):
-    system.eth.modifyPosition(3 * E18, MAX, {"from": alice})
-    system.eth.modifyPosition(-1 * E18, 0, {"from": bob})
-    set_price(system, WETH, 2_100)
-    system.eth.closePosition({"from": alice})
-    system.eth.closePosition({"from": bob})
+    # Every block of this test gets the same timestamp: no time passes, so no funding accrues
+    # between the trades and the realized PnL and fees are exact.
+    web3.provider.make_request("anvil_setBlockTimestampInterval", [0])
+    try:
+        opened = system.eth.modifyPosition(3 * E18, MAX, {"from": alice}).timestamp
+        system.eth.modifyPosition(-1 * E18, 0, {"from": bob})
+        set_price(system, WETH, 2_100)
+        system.eth.closePosition({"from": alice})
+        closed = system.eth.closePosition({"from": bob}).timestamp
+        assert closed == opened, "the trades' blocks must share one timestamp for exact figures"
+    finally:
+        web3.provider.make_request("anvil_removeBlockTimestampInterval", [])
     fee_a = 6 * E18 + 63 * E18 // 10  # 0.1 % of 6000 then of 6300
     fee_b = 2 * E18 + 21 * E18 // 10
     assert usd(system, alice) == 300 * E18 - fee_a
