@@ -16,6 +16,12 @@ from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from solvency_batches import ATTACKS, Batches
+from solvency_invariants import (
+    check_asset_solvency,
+    check_liquidity_backed,
+    check_shadow_model,
+    check_spoke_custody,
+)
 from solvency_model import RELEASED, Parked, ShadowModel, park_reason
 from solvency_support import (
     ASSETS,
@@ -427,57 +433,20 @@ class SolvencyMachine(Batches):
         return self._view
 
     def invariant_asset_solvency(self):
-        """Per asset (ledger units): what the lockboxes hold >= what their books say they hold >=
-        every account's balance + every withdrawal debited and not yet released."""
-        view = self._chain()
-        for a in ASSETS:
-            mine = [i for i, spec in enumerate(TOKEN_SPECS) if spec.asset == a]
-            held = sum(view["tokens"][i]["held"] * TOKEN_SPECS[i].scale for i in mine)
-            booked = sum(view["tokens"][i]["custodied"] * TOKEN_SPECS[i].scale for i in mine)
-            owed = sum(self.m.outstanding(i, view["tokens"][i]["owed"]) * TOKEN_SPECS[i].scale for i in mine)
-            balances = sum(view["balances"][(h, a)] for h in self.m.holders)
-            assert held >= booked >= balances + owed, (a, held, booked, balances, owed)
-            assert balances == view["totals"][a], "the ledger's total is not the sum of the known holders"
+        """Lockbox holdings cover every balance and unreleased withdrawal, per asset."""
+        check_asset_solvency(self._chain(), self.m)
 
     def invariant_spoke_custody(self):
-        """Per (spoke, token): the lockbox's balance >= its books >= withdrawals queued to it and not
-        yet released (undelivered + parked); and the ledger's queued total is fully accounted:
-        released + parked + undelivered."""
-        view = self._chain()
-        for i, t in enumerate(view["tokens"]):
-            outstanding = self.m.outstanding(i, t["owed"])
-            assert t["held"] >= t["custodied"] >= outstanding, (TOKEN_SPECS[i].label, t, outstanding)
-            assert t["queued_total"] == self.m.books[i].released + outstanding, (TOKEN_SPECS[i].label, t)
+        """Each lockbox covers the withdrawals queued to it and not yet released."""
+        check_spoke_custody(self._chain(), self.m)
 
     def invariant_liquidity_backed(self):
-        """Per (spoke, token): the ledger's liquidity figure never exceeds what the lockbox holds
-        net of outstanding withdrawals; exactly, custody = liquidity + outstanding withdrawals +
-        deposits not yet delivered + claims."""
-        view = self._chain()
-        for i, t in enumerate(view["tokens"]):
-            outstanding = self.m.outstanding(i, t["owed"])
-            label = TOKEN_SPECS[i].label
-            assert t["liquidity"] + outstanding <= t["custodied"] <= t["held"], (label, t, outstanding)
-            undelivered = self.m.undelivered_deposits(i)
-            assert t["custodied"] == t["liquidity"] + outstanding + undelivered + t["claims"], (label, t, undelivered)
+        """The ledger's liquidity figure never exceeds what the lockbox really holds."""
+        check_liquidity_backed(self._chain(), self.m)
 
     def invariant_shadow_model(self):
-        """The chain equals the model: every balance, liquidity, custody and owed figure, every
-        parked release, and both routes' tips on both sides of both spokes."""
-        view, m = self._chain(), self.m
-        assert view["balances"] == m.balances
-        for i, t in enumerate(view["tokens"]):
-            book, token = m.books[i], m.tokens[i]
-            parked = sum(p.amount for state in m.spokes for p in state.parked.values() if p.token == token)
-            assert (t["liquidity"], t["custodied"], t["owed"], t["claims"]) == (book.liquidity, book.custodied, parked, 0)
-        expected = {(spoke, n): p.as_tuple() for spoke, state in enumerate(m.spokes) for n, p in state.parked.items()}
-        assert view["parked"] == expected
-        for spoke, state in enumerate(m.spokes):
-            routes = {k[1]: v for k, v in view["routes"].items() if k[0] == spoke}
-            assert routes["lockbox_deposit"] == state.deposit_tip
-            assert routes["ledger_deposit"][0] == state.deposit_tip[0] - len(state.deposits)
-            assert routes["ledger_withdrawal"] == state.withdrawal_tip
-            assert routes["lockbox_withdrawal"][0] == state.withdrawal_tip[0] - len(state.withdrawals)
+        """Every balance, figure, parked release and route tip equals the shadow model."""
+        check_shadow_model(self._chain(), self.m)
 
 
 def test_solvency_holds_under_random_operations(system):
