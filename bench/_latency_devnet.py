@@ -41,7 +41,9 @@ USDC_UNIT = 10**6
 LEDGER_SCALE = 10**12  # 6-decimal USDC -> 18-decimal ledger asset
 DEPOSIT_UNITS = 10 * USDC_UNIT
 WITHDRAW_LEDGER_UNITS = 1 * USDC_UNIT * LEDGER_SCALE
-TX_GAS = 300_000
+TX_GAS = 1_000_000
+"""Gas limit of single transfers: a withdrawal now runs the risk engine's margin check (oracle reads
+and every market, cold on first use), well above the 61k of a bare request; gas is free here."""
 BURST_TX_GAS = 150_000
 """Gas limit of a burst deposit (one uses at most ~67k): anvil packs
 blocks by gas limit, so a tight limit lets the whole burst land in one block per spoke."""
