@@ -16,8 +16,9 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from relayer.api.views import Backend
+from relayer.api.views import Backend, fmt_amount
 from relayer.chain.client import ChainClient
+from relayer.chain.margin import decode_custom_error
 from relayer.errors import ActionError
 from relayer.types import NATIVE_TOKEN, checksum
 
@@ -154,10 +155,53 @@ def withdraw(backend: Backend, asset: str, amount: str, to_chain: str, recipient
     _, decimals, *_ = hub.call(ledger.functions.assetInfo(asset_id))
     units = to_units(amount, int(decimals))
     sender: LocalAccount = Account.from_key(key)
-    receipt = _send(hub, sender, ledger.functions.requestWithdrawal(asset_id, units, dest, checksum(recipient)))
+    fn = ledger.functions.requestWithdrawal(asset_id, units, dest, checksum(recipient))
+    refusal = _WithdrawalRefusal(backend, asset, int(decimals), to_chain, fn)
+    receipt = _send(hub, sender, fn, on_revert=refusal.explain)
     (event,) = ledger.events.WithdrawalQueued().process_receipt(receipt, errors=DISCARD)
     return TxResult(tx_hash="0x" + bytes(receipt["transactionHash"]).hex(), block_number=receipt["blockNumber"],
                     route_nonce=int(event["args"]["nonce"]))
+
+
+class _WithdrawalRefusal:
+    """A refused withdrawal in the user's units, with what to do about it."""
+
+    def __init__(self, backend: Backend, asset: str, decimals: int, to_chain: str, fn: ContractFunction) -> None:
+        self.backend, self.asset, self.decimals, self.to_chain, self.fn = backend, asset, decimals, to_chain, fn
+
+    def _amount(self, ledger_units: int) -> str:
+        return f"{fmt_amount(ledger_units, self.decimals)} {self.asset}"
+
+    def _ledger_units(self, chain_id: int, token_units: int) -> int:
+        """Token units on `chain_id` as ledger units of the asset (the ledger's scale for that token)."""
+        ledger, hub = self.backend.ledger(), self.backend.client(self.backend.deployment.hub.chain_id)
+        token = hub.call(ledger.functions.tokenOf(chain_id, self.backend.deployment.assets[self.asset]))
+        _, scale, _ = hub.call(ledger.functions.tokenInfo(chain_id, token))
+        return token_units * int(scale)
+
+    def explain(self, data: str) -> ActionError:
+        """The refusal from the revert data; an undecodable one keeps the contract's own text."""
+        error = decode_custom_error(data, [self.fn.contract_abi])
+        if error is None:
+            return ActionError(f"requestWithdrawal would revert: {decode_error(self.fn.contract_abi, data)}")
+        a = error.args
+        if error.name == "WithdrawalExceedsBalance":
+            text = (f"insufficient {self.asset}: the account holds {self._amount(int(a['balance']))}, "
+                    f"the withdrawal needs {self._amount(int(a['amount']))}")
+        elif error.name == "WithdrawalExceedsLiquidity":
+            held = self._ledger_units(int(a["chainId"]), int(a["liquidity"]))
+            asked = self._ledger_units(int(a["chainId"]), int(a["tokenAmount"]))
+            text = (f"{self.to_chain}'s lockbox can pay out only {self._amount(held)} of {self.asset} now, "
+                    f"the withdrawal needs {self._amount(asked)}: withdraw less there, or on another spoke "
+                    f"(`xmargin account` shows what each spoke can pay)")
+        elif error.name == "WithdrawalLeavesAccountUnhealthy":
+            text = ("the withdrawal would leave the account below the initial margin of its open positions "
+                    "(or a price is stale): close or reduce positions, or withdraw less")
+        elif error.name == "WithdrawalsPaused":
+            text = "withdrawals are paused by the guardian: nothing was sent; try again once they resume"
+        else:
+            text = f"requestWithdrawal refused: {error}"
+        return ActionError(text)
 
 
 _ERC20_ABI = [
