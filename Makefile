@@ -3,10 +3,11 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BVENV := .venv-brownie
+SVENV := .venv-slither
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup compile test test-contracts test-python devnet bench clean
+.PHONY: setup compile test test-contracts test-python devnet bench clean slither check-alerts
 
 setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed
 
@@ -45,6 +46,16 @@ test-python: compile
 devnet: compile
 	scripts/ensure-redis.sh
 	$(VENV)/bin/xmargin devnet up
+
+## Static analysis (not yet in `make test`): slither over every contract, JSON reports in reports/;
+## fails on any high or medium finding not suppressed inline with a reason (scripts/slither_gate.py).
+slither: $(SVENV)/.installed node_modules/.installed
+	$(SVENV)/bin/python scripts/slither_gate.py
+
+$(SVENV)/.installed: requirements/slither.txt
+	test -x $(SVENV)/bin/python || $(PY) -m venv $(SVENV)
+	$(SVENV)/bin/pip install -q -r requirements/slither.txt
+	touch $@
 
 bench: compile
 	scripts/ensure-redis.sh
