@@ -32,6 +32,7 @@ compile: setup
 ## The whole test suite: contract tests on anvil (brownie), then relayer unit and end-to-end tests.
 test: compile
 	scripts/ensure-redis.sh
+	scripts/ensure-promtool.sh >/dev/null || echo "no promtool: the alert rule checks will be skipped"
 	$(BVENV)/bin/brownie test tests/contracts
 	$(VENV)/bin/python -m pytest -p no:pytest-brownie -p no:cacheprovider tests/unit tests/e2e
 
@@ -56,6 +57,12 @@ $(SVENV)/.installed: requirements/slither.txt
 	test -x $(SVENV)/bin/python || $(PY) -m venv $(SVENV)
 	$(SVENV)/bin/pip install -q -r requirements/slither.txt
 	touch $@
+
+## The Prometheus alert rules: promtool's syntax check and its unit tests (ops/prometheus/), and
+## the runbook and metric checks against docs/operator.md.
+check-alerts: $(VENV)/.installed
+	scripts/ensure-promtool.sh >/dev/null
+	XMARGIN_REQUIRE_PROMTOOL=1 $(VENV)/bin/python -m pytest -p no:pytest-brownie -p no:cacheprovider tests/unit/test_alert_rules.py -q
 
 bench: compile
 	scripts/ensure-redis.sh
