@@ -202,7 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.monotonic()
-    findings, timings = run(REPO, args.slither, args.reports)
+    if not args.slither.exists():
+        print(f"{args.slither} not found: `make slither` installs it (requirements/slither.txt)")
+        return 2
+    try:
+        findings, timings = run(REPO, args.slither, args.reports)
+    except RuntimeError as err:
+        print(f"slither could not analyse the contracts: {err}")
+        return 2
     for target, seconds in timings.items():
         print(f"slither {target}: {seconds:.1f} s")
     counts = Counter(f.impact for f in findings)
