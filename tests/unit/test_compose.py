@@ -82,7 +82,7 @@ def test_flower_watches_the_broker_the_relayer_uses(services: dict[str, dict]) -
 
 
 def test_flower_is_published_on_the_hosts_loopback_only(services: dict[str, dict]) -> None:
-    """Flower has no login in this set-up: anyone reaching it could revoke tasks or stop workers."""
+    """Flower has no login in this set-up: anyone reaching it would read every task and its arguments."""
     ports = [str(p) for p in services["flower"]["ports"]]
     assert ports and all(p.startswith("127.0.0.1:") for p in ports)
     port = next(a.split("=", 1)[1] for a in _as_list(services["flower"]["command"]) if a.startswith("--port="))
