@@ -3,10 +3,11 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BVENV := .venv-brownie
+SVENV := .venv-slither
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup compile test test-contracts test-python devnet bench clean
+.PHONY: setup compile test test-contracts test-python devnet bench clean slither check-alerts
 
 setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed
 
@@ -31,6 +32,7 @@ compile: setup
 ## The whole test suite: contract tests on anvil (brownie), then relayer unit and end-to-end tests.
 test: compile
 	scripts/ensure-redis.sh
+	scripts/ensure-promtool.sh >/dev/null || echo "no promtool: the alert rule checks will be skipped"
 	$(BVENV)/bin/brownie test tests/contracts
 	$(VENV)/bin/python -m pytest -p no:pytest-brownie -p no:cacheprovider tests/unit tests/e2e
 
@@ -45,6 +47,22 @@ test-python: compile
 devnet: compile
 	scripts/ensure-redis.sh
 	$(VENV)/bin/xmargin devnet up
+
+## Static analysis (not yet in `make test`): slither over every contract, JSON reports in reports/;
+## fails on any high or medium finding not suppressed inline with a reason (scripts/slither_gate.py).
+slither: $(SVENV)/.installed node_modules/.installed
+	$(SVENV)/bin/python scripts/slither_gate.py
+
+$(SVENV)/.installed: requirements/slither.txt
+	test -x $(SVENV)/bin/python || $(PY) -m venv $(SVENV)
+	$(SVENV)/bin/pip install -q -r requirements/slither.txt
+	touch $@
+
+## The Prometheus alert rules: promtool's syntax check and its unit tests (ops/prometheus/), and
+## the runbook and metric checks against docs/operator.md.
+check-alerts: $(VENV)/.installed
+	scripts/ensure-promtool.sh >/dev/null
+	XMARGIN_REQUIRE_PROMTOOL=1 $(VENV)/bin/python -m pytest -p no:pytest-brownie -p no:cacheprovider tests/unit/test_alert_rules.py -q
 
 bench: compile
 	scripts/ensure-redis.sh
