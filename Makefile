@@ -6,7 +6,7 @@ BVENV := .venv-brownie
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup compile test test-contracts test-python devnet bench clean
+.PHONY: setup compile lint test test-contracts test-python devnet bench clean
 
 setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed
 
@@ -20,6 +20,12 @@ $(VENV)/.installed: requirements/runtime.txt pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
+# Lint tools go into the same venv (mypy must import the runtime's packages to check against them),
+# but only when lint runs, so the devnet image (`make compile`) stays without them.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+	$(VENV)/bin/pip install -q -r requirements/dev.txt
+	touch $@
+
 $(BVENV)/.installed: requirements/brownie.txt
 	test -x $(BVENV)/bin/python || $(PY) -m venv $(BVENV)
 	$(BVENV)/bin/pip install -q -r requirements/brownie.txt
@@ -28,8 +34,13 @@ $(BVENV)/.installed: requirements/brownie.txt
 compile: setup
 	$(BVENV)/bin/brownie compile
 
-## The whole test suite: contract tests on anvil (brownie), then relayer unit and end-to-end tests.
-test: compile
+## Static checks of the Python: ruff (rules in pyproject.toml) and mypy (strict on the core layers).
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+## The whole test suite: lint, contract tests on anvil (brownie), then relayer unit and end-to-end tests.
+test: lint compile
 	scripts/ensure-redis.sh
 	$(BVENV)/bin/brownie test tests/contracts
 	$(VENV)/bin/python -m pytest -p no:pytest-brownie -p no:cacheprovider tests/unit tests/e2e
