@@ -6,6 +6,7 @@ import re
 from enum import Enum
 from typing import Annotated, Any, NewType
 
+from eth_typing import BlockNumber as BlockNumber  # web3's own type, so block numbers flow unwrapped
 from eth_utils import is_address, to_checksum_address
 from pydantic import (
     AfterValidator,
@@ -21,7 +22,7 @@ from relayer.errors import InvalidRouteError
 
 ChainId = NewType("ChainId", int)
 Nonce = NewType("Nonce", int)
-BlockNumber = NewType("BlockNumber", int)
+"""A route message nonce (not an account's transaction nonce, which is eth_typing's `Nonce`)."""
 
 NATIVE_TOKEN = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"
 """The token address that stands for the chain's native coin (docs/protocol.md)."""
