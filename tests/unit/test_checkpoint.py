@@ -105,6 +105,9 @@ def test_checkpoint_model_rejects_out_of_range_fields():
         Checkpoint(source_chain_id=1, source=LOCKBOX, nonce=2**64, head=bytes(32))
     with pytest.raises(ValidationError):
         Checkpoint(source_chain_id=1, source=LOCKBOX, nonce=1, head=bytes(31))
+    for chain_id in (0, 2**64):  # a chain id is a uint64 above 0, as in RouteId
+        with pytest.raises(ValidationError, match="source_chain_id"):
+            Checkpoint(source_chain_id=chain_id, source=LOCKBOX, nonce=1, head=bytes(32))
     hexed = Checkpoint(source_chain_id=1, source=LOCKBOX.lower(), nonce=1, head="0x" + "ab" * 32)
     assert hexed.head == b"\xab" * 32 and hexed.source == LOCKBOX
     assert Checkpoint.model_validate_json(hexed.model_dump_json()) == hexed
