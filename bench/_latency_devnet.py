@@ -190,7 +190,9 @@ class Bench:
         self.deployment = self.backend.deployment
         self.readers = {str(r): RouteReader(r, self.deployment, self.backend.clients) for r in self.deployment.routes()}
         self.deposit_routes = {r.source_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.DEPOSIT}
-        self.withdrawal_routes = {r.dest_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.WITHDRAWAL}
+        self.withdrawal_routes = {
+            r.dest_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.WITHDRAWAL
+        }
         self._timestamps: dict[tuple[int, int], int] = {}
 
     def w3(self, chain_id: int) -> Web3:
@@ -257,10 +259,14 @@ class Bench:
             self.check_alive()
             if time.monotonic() > deadline:
                 late = [f"{i.route}#{i.nonce}" for i in items if i.done_seen_at is None]
-                raise BenchError(f"not delivered within {PHASE_TIMEOUT_S:.0f}s of the last send: {', '.join(late[:10])}")
+                raise BenchError(
+                    f"not delivered within {PHASE_TIMEOUT_S:.0f}s of the last send: {', '.join(late[:10])}"
+                )
             time.sleep(POLL_S)
 
-    def crediting(self, items: Sequence[Transfer], from_blocks: dict[int, int]) -> dict[int, tuple[ProcessedBatch, int]]:
+    def crediting(
+        self, items: Sequence[Transfer], from_blocks: dict[int, int]
+    ) -> dict[int, tuple[ProcessedBatch, int]]:
         """For each item (by index): the destination batch (ProcessedBatch) that carried it and the
         destination block whose timestamp is the last at or before the item's source block."""
         out: dict[int, tuple[ProcessedBatch, int]] = {}
@@ -279,7 +285,9 @@ class Bench:
                 if batch.last_nonce - batch.count >= item.nonce:
                     raise BenchError(f"{route} nonce {item.nonce} was processed before {low}: phases overlap")
                 source_ts = self.timestamp(reader.route.source_chain_id, item.block)
-                start = last_block_at_or_before(source_ts, low, batch.block_number, lambda n, d=dest: self.timestamp(d, n))
+                start = last_block_at_or_before(
+                    source_ts, low, batch.block_number, lambda n, d=dest: self.timestamp(d, n)
+                )
                 out[index] = (batch, start)
         return out
 

@@ -32,8 +32,7 @@ except ImportError as err:  # pragma: no cover - a set-up problem, reported plai
         "Run it with the runtime venv from the project root, or put the package on PYTHONPATH."
     ) from err
 
-from _chain import ANVIL, BenchError, deploy, send  # noqa: E402
-from _chain import anvil as start_anvil  # noqa: E402
+from _chain import ANVIL, BenchError, anvil as start_anvil, deploy, send  # noqa: E402
 
 HUB_CHAIN_ID = 31337  # the anvil's own chain id: hub ledger and spoke lockbox share the chain
 SPOKE_CHAIN_ID = 31338  # the spoke's id as the ledger knows it (its lockbox's source chain)

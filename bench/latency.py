@@ -80,7 +80,8 @@ def latency_result(bench: Bench, what: str, phase: Phase, pace_s: float, floor: 
     for index, item in enumerate(items):
         batch, start = credit[index]
         dest = item.route.dest_chain_id
-        chain_s.append(bench.timestamp(dest, batch.block_number) - bench.timestamp(item.route.source_chain_id, item.block))
+        sent_at = bench.timestamp(item.route.source_chain_id, item.block)
+        chain_s.append(bench.timestamp(dest, batch.block_number) - sent_at)
         blocks.append(batch.block_number - start)
     chain = summarize(chain_s)
     return LatencyResult(
@@ -135,7 +136,8 @@ def deposit_fn(bench: Bench, chain_id: int, account: str) -> Any:
 def paced_deposits(bench: Bench, count: int, pace_s: float, account: str) -> Phase:
     """One deposit per route to warm up (waited for), then `count` alternating spokes `pace_s` apart."""
     spokes = sorted(bench.deposit_routes)
-    signers = {s: d[0] for s, d in depositors(bench, {s: [k] for s, k in zip(spokes, USER_KEYS.values())}).items()}
+    keys = {s: [k] for s, k in zip(spokes, USER_KEYS.values(), strict=False)}  # one user key per spoke
+    signers = {s: d[0] for s, d in depositors(bench, keys).items()}
 
     ledger, usdc_id = bench.backend.ledger(), bench.deployment.assets["USDC"]
     before = int(ledger.functions.balanceOf(account, usdc_id).call())

@@ -260,7 +260,7 @@ def run_event(ch: Chain, event: str, traders: list[dict], roles: dict, keepers: 
     ins_start = engine.functions.health(insurance).call()[0] / E18
     t0 = time.monotonic()
     rounds = benign = 0
-    for i, (e_bar, b_bar) in enumerate(zip(eth_path, btc_path)):
+    for i, (e_bar, b_bar) in enumerate(zip(eth_path, btc_path, strict=True)):
         advance(ch, HOUR)
         push_prices(ch, e_bar.close, b_bar.close)
         # Competing keepers: each reads the same unhealthy set before any of them acts; the
@@ -282,7 +282,9 @@ def run_event(ch: Chain, event: str, traders: list[dict], roles: dict, keepers: 
         price_min_close={"ETH": min(b.close for b in eth_path), "BTC": min(b.close for b in btc_path)},
         insurance_equity_start_usd=ins_start, insurance_equity_end_usd=ins_end,
         bad_debt_beyond_insurance_usd=beyond,
-        bad_debt_beyond_insurance_pct_oi=100 * beyond / opened["open_interest_usd"] if opened["open_interest_usd"] else 0,
+        bad_debt_beyond_insurance_pct_oi=(
+            100 * beyond / opened["open_interest_usd"] if opened["open_interest_usd"] else 0
+        ),
         ledger_bad_debt_usd=led.functions.badDebt().call() / E18,
         keeper_races_lost=benign, seconds=round(time.monotonic() - t0, 1),
     )
@@ -315,7 +317,9 @@ def main() -> None:
             traders.append({"address": addr, "collateral_usd": usd})
             items.append((addr, USDC, int(usd * 10**6)))
         keeper_addrs = [account("keeper", i) for i in range(cfg.keepers)]
-        items += [(roles["pool"], USDC, 10_000_000_000 * 10**6), (roles["insurance"], USDC, int(cfg.insurance_usd * 10**6))]
+        items += [
+            (roles["pool"], USDC, 10_000_000_000 * 10**6), (roles["insurance"], USDC, int(cfg.insurance_usd * 10**6))
+        ]
         items += [(k, USDC, 100_000_000 * 10**6) for k in keeper_addrs]
         deposit(ch, items)
         mk = load_artifact("PerpMarket")["abi"]
