@@ -34,6 +34,7 @@ from relayer.chain.contracts import load_artifact  # noqa: E402
 from relayer.devnet.chains import rpc_call  # noqa: E402
 from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
 from relayer.errors import XmarginError  # noqa: E402
+from relayer.types import ChainId  # noqa: E402
 
 from _latency_devnet import (  # noqa: E402  (the harness)
     BURST_TX_GAS,
@@ -103,15 +104,15 @@ def beneficiary(label: str) -> str:
     return Web3.to_checksum_address(keccak(text=f"xmargin-bench-latency-{label}")[12:])
 
 
-def _usdc(bench: Bench, chain_id: int) -> Any:
+def _usdc(bench: Bench, chain_id: ChainId) -> Any:
     """The spoke's USDC (MockERC20: anyone may mint)."""
-    return bench.w3(chain_id).eth.contract(address=bench.deployment.tokens[chain_id]["USDC"].address,
-                                           abi=load_artifact("MockERC20").abi)
+    address = Web3.to_checksum_address(bench.deployment.tokens[chain_id]["USDC"].address)
+    return bench.w3(chain_id).eth.contract(address=address, abi=load_artifact("MockERC20").abi)
 
 
-def depositors(bench: Bench, keys: dict[int, list[str]]) -> dict[int, list[Signer]]:
+def depositors(bench: Bench, keys: dict[ChainId, list[str]]) -> dict[ChainId, list[Signer]]:
     """Signers per spoke with gas, minted USDC and the lockbox approved (not timed)."""
-    out: dict[int, list[Signer]] = {}
+    out: dict[ChainId, list[Signer]] = {}
     for chain_id, chain_keys in keys.items():
         w3, usdc = bench.w3(chain_id), _usdc(bench, chain_id)
         lockbox = bench.backend.lockbox(chain_id).address
@@ -127,7 +128,7 @@ def depositors(bench: Bench, keys: dict[int, list[str]]) -> dict[int, list[Signe
     return out
 
 
-def deposit_fn(bench: Bench, chain_id: int, account: str) -> Any:
+def deposit_fn(bench: Bench, chain_id: ChainId, account: str) -> Any:
     """A USDC deposit call on a spoke for hub `account`."""
     lockbox = bench.backend.lockbox(chain_id)
     return lockbox.functions.deposit(bench.deployment.tokens[chain_id]["USDC"].address, DEPOSIT_UNITS, account)

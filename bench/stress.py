@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 from web3 import Web3  # noqa: E402
+from web3.types import RPCEndpoint  # noqa: E402
 
 from relayer.keeper.artifacts import load_artifact  # noqa: E402
 from relayer.keeper.liquidator import Keeper  # noqa: E402
@@ -30,6 +31,7 @@ from relayer.keeper.pusher import crash_dir, load_path, to_answer  # noqa: E402
 from relayer.keeper.tracker import AccountTracker  # noqa: E402
 from relayer.proofs.checkpoint import Checkpoint, pack_signatures, sign  # noqa: E402
 from relayer.proofs.hashchain import DepositMessage, fold  # noqa: E402
+from relayer.types import ChainId  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 CRASHES = crash_dir()
@@ -39,7 +41,7 @@ VALIDATOR_KEYS = ["0x" + keccak(text=f"xmargin-stress-validator-{i}").hex() for 
 EVENTS = ["2020-03-12", "2021-05-19", "2022-06-13", "2022-11-08", "2024-08-05"]
 E18 = 10**18
 USDC, WETH, WBTC = 1, 2, 3
-SPOKE = 101
+SPOKE = ChainId(101)
 TOKENS = {USDC: ("0x" + "11" * 20, 6), WETH: ("0x" + "22" * 20, 18), WBTC: ("0x" + "33" * 20, 8)}
 WEIGHTS = {USDC: 10_000, WETH: 9_000, WBTC: 9_000}
 HOUR = 3_600
@@ -112,7 +114,7 @@ class Chain:
         return [self.w3.eth.wait_for_transaction_receipt(h, timeout=600)["status"] for h in hashes]
 
     def rpc(self, method: str, params: list) -> Any:
-        return self.w3.provider.make_request(method, params)["result"]
+        return self.w3.provider.make_request(RPCEndpoint(method), params)["result"]
 
 
 def account(label: str, i: int) -> str:
@@ -167,8 +169,9 @@ def deposit(ch: Chain, items: list[tuple[str, int, int]]) -> None:
         new_head = fold(bytes(head), nonce + 1, msgs)
         last = nonce + len(msgs)
         cp = Checkpoint(source_chain_id=SPOKE, source=ch.admin, nonce=last, head=new_head)
+        hub = ChainId(ch.w3.eth.chain_id)
         sigs = pack_signatures(
-            {Account.from_key(k).address: sign(cp, ch.w3.eth.chain_id, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
+            {Account.from_key(k).address: sign(cp, hub, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
         )
         ch.send(ledger.functions.processDeposits([m.as_tuple() for m in msgs], cp.as_tuple(), sigs),
                 gas=60_000_000)
