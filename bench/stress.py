@@ -190,7 +190,9 @@ def advance(ch: Chain, seconds: int) -> None:
     ch.rpc("evm_mine", [])
 
 
-def open_positions(ch: Chain, traders: list[dict], prices: dict[int, float], cfg, rng: random.Random) -> dict:
+def open_positions(
+    ch: Chain, traders: list[dict], prices: dict[int, float], cfg: argparse.Namespace, rng: random.Random
+) -> dict:
     """Random positions: market ETH / BTC / both, long 60 %, leverage U(1, max) on the deposit."""
     hashes = []
     for t in traders:
@@ -216,7 +218,7 @@ def collect(ch: Chain, from_block: int, roles: dict) -> dict:
     liq = ch.c["liq"]
     ev = liq.events
 
-    def logs(event) -> list:
+    def logs(event: Any) -> list:
         return event().get_logs(from_block=from_block)
 
     liquidated = logs(ev.Liquidated)
@@ -244,7 +246,9 @@ def collect(ch: Chain, from_block: int, roles: dict) -> dict:
     }
 
 
-def run_event(ch: Chain, event: str, traders: list[dict], roles: dict, keepers: list[Keeper], cfg) -> dict:
+def run_event(
+    ch: Chain, event: str, traders: list[dict], roles: dict, keepers: list[Keeper], cfg: argparse.Namespace
+) -> dict:
     eth_path = load_path(CRASHES / f"eth_{event}_1h.csv")
     btc_path = load_path(CRASHES / f"btc_{event}_1h.csv")
     rng = random.Random(f"{cfg.seed}-{event}")
