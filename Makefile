@@ -7,7 +7,7 @@ SVENV := .venv-slither
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup compile test test-contracts test-python devnet bench clean slither check-alerts
+.PHONY: setup compile lint test test-contracts test-python devnet bench clean slither check-alerts
 
 setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed
 
@@ -21,6 +21,12 @@ $(VENV)/.installed: requirements/runtime.txt pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
+# Lint tools go into the same venv (mypy must import the runtime's packages to check against them),
+# but only when lint runs, so the devnet image (`make compile`) stays without them.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+	$(VENV)/bin/pip install -q -r requirements/dev.txt
+	touch $@
+
 $(BVENV)/.installed: requirements/brownie.txt
 	test -x $(BVENV)/bin/python || $(PY) -m venv $(BVENV)
 	$(BVENV)/bin/pip install -q -r requirements/brownie.txt
@@ -29,8 +35,13 @@ $(BVENV)/.installed: requirements/brownie.txt
 compile: setup
 	$(BVENV)/bin/brownie compile
 
-## The whole test suite: contract tests on anvil (brownie), then relayer unit and end-to-end tests.
-test: compile
+## Static checks of the Python: ruff (rules in pyproject.toml) and mypy (strict on the core layers).
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+## The whole test suite: lint, contract tests on anvil (brownie), then relayer unit and end-to-end tests.
+test: lint compile
 	scripts/ensure-redis.sh
 	scripts/ensure-promtool.sh >/dev/null || echo "no promtool: the alert rule checks will be skipped"
 	$(BVENV)/bin/brownie test tests/contracts

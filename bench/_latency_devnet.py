@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,7 +22,9 @@ sys.path.insert(0, str(ROOT))  # the relayer package of this checkout comes firs
 
 from eth_account import Account  # noqa: E402
 from eth_account.signers.local import LocalAccount  # noqa: E402
+from eth_typing import Hash32  # noqa: E402
 from web3 import Web3  # noqa: E402
+from web3.exceptions import TransactionNotFound  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
 from relayer.api.views import Backend  # noqa: E402
@@ -29,7 +32,7 @@ from relayer.chain.routes import ProcessedBatch, RouteReader  # noqa: E402
 from relayer.config import load_settings  # noqa: E402
 from relayer.devnet.layout import DevnetLayout  # noqa: E402
 from relayer.devnet.runner import Devnet  # noqa: E402
-from relayer.types import RouteId, RouteKind  # noqa: E402
+from relayer.types import ChainId, RouteId, RouteKind  # noqa: E402
 
 from _latency_stats import Batches, batch_figures, crediting_batch, last_block_at_or_before  # noqa: E402
 
@@ -114,13 +117,13 @@ class Signer:
     """Signs one account's calls on one chain with local nonces and fees fixed at creation."""
 
     w3: Web3
-    chain_id: int
+    chain_id: ChainId
     account: LocalAccount
     nonce: int = 0
     max_fee: int = 0
 
     @classmethod
-    def of(cls, w3: Web3, chain_id: int, key: str) -> Signer:
+    def of(cls, w3: Web3, chain_id: ChainId, key: str) -> Signer:
         """A signer for `key` at its pending nonce, paying up to 4x today's base fee."""
         account = Account.from_key(key)
         base = int(w3.eth.get_block("latest")["baseFeePerGas"])
@@ -150,9 +153,9 @@ def wait_receipts(w3: Web3, hashes: Sequence[bytes], timeout_s: float = 60.0) ->
     for tx_hash in hashes:
         while True:
             try:
-                receipt = w3.eth.get_transaction_receipt(tx_hash)
+                receipt = w3.eth.get_transaction_receipt(Hash32(tx_hash))
                 break
-            except Exception:  # noqa: BLE001 - not mined yet (TransactionNotFound)
+            except TransactionNotFound:  # not mined yet
                 if time.monotonic() > deadline:
                     raise BenchError(f"tx 0x{tx_hash.hex()} not mined in {timeout_s:.0f}s") from None
                 time.sleep(POLL_S)
@@ -190,7 +193,9 @@ class Bench:
         self.deployment = self.backend.deployment
         self.readers = {str(r): RouteReader(r, self.deployment, self.backend.clients) for r in self.deployment.routes()}
         self.deposit_routes = {r.source_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.DEPOSIT}
-        self.withdrawal_routes = {r.dest_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.WITHDRAWAL}
+        self.withdrawal_routes = {
+            r.dest_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.WITHDRAWAL
+        }
         self._timestamps: dict[tuple[int, int], int] = {}
 
     def w3(self, chain_id: int) -> Web3:
@@ -230,8 +235,8 @@ class Bench:
             if item.mined_seen_at is None:
                 w3 = self.w3(item.route.source_chain_id)
                 try:
-                    receipt = w3.eth.get_transaction_receipt(item.tx_hash)
-                except Exception:  # noqa: BLE001 - not mined yet
+                    receipt = w3.eth.get_transaction_receipt(Hash32(item.tx_hash))
+                except TransactionNotFound:  # not mined yet
                     continue
                 item.mined_seen_at = now()
                 self._record_receipt(item, receipt)
@@ -257,10 +262,14 @@ class Bench:
             self.check_alive()
             if time.monotonic() > deadline:
                 late = [f"{i.route}#{i.nonce}" for i in items if i.done_seen_at is None]
-                raise BenchError(f"not delivered within {PHASE_TIMEOUT_S:.0f}s of the last send: {', '.join(late[:10])}")
+                raise BenchError(
+                    f"not delivered within {PHASE_TIMEOUT_S:.0f}s of the last send: {', '.join(late[:10])}"
+                )
             time.sleep(POLL_S)
 
-    def crediting(self, items: Sequence[Transfer], from_blocks: dict[int, int]) -> dict[int, tuple[ProcessedBatch, int]]:
+    def crediting(
+        self, items: Sequence[Transfer], from_blocks: dict[int, int]
+    ) -> dict[int, tuple[ProcessedBatch, int]]:
         """For each item (by index): the destination batch (ProcessedBatch) that carried it and the
         destination block whose timestamp is the last at or before the item's source block."""
         out: dict[int, tuple[ProcessedBatch, int]] = {}
@@ -279,13 +288,13 @@ class Bench:
                 if batch.last_nonce - batch.count >= item.nonce:
                     raise BenchError(f"{route} nonce {item.nonce} was processed before {low}: phases overlap")
                 source_ts = self.timestamp(reader.route.source_chain_id, item.block)
-                start = last_block_at_or_before(source_ts, low, batch.block_number, lambda n, d=dest: self.timestamp(d, n))
+                start = last_block_at_or_before(source_ts, low, batch.block_number, partial(self.timestamp, dest))
                 out[index] = (batch, start)
         return out
 
     def gas_used(self, chain_id: int, tx_hash: bytes) -> int:
         """gasUsed of a transaction."""
-        return int(self.w3(chain_id).eth.get_transaction_receipt(tx_hash)["gasUsed"])
+        return int(self.w3(chain_id).eth.get_transaction_receipt(Hash32(tx_hash))["gasUsed"])
 
     def batches(self, items: Sequence[Transfer], credit: dict[int, tuple[ProcessedBatch, int]]) -> Batches:
         """The distinct destination batches that carried `items`, with their gas."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from _latency_stats import Batches, Floor, Summary
 
+
 @dataclass
 class LatencyResult:
     """Latency of one kind of transfer sent one at a time."""
@@ -104,14 +105,15 @@ def print_latency(r: LatencyResult) -> None:
 def print_table(report: Report) -> None:
     """The report as plain text tables."""
     s = report.setup
-    print(f"\nxmargin relayer latency ({s['machine']}, 1-min load {s['load_avg_1m']}; block time {s['block_time_s']} s, "
-          f"{s['confirmations']} confirmations; {s['relayer']})")
+    print(f"\nxmargin relayer latency ({s['machine']}, 1-min load {s['load_avg_1m']}; "
+          f"block time {s['block_time_s']} s, {s['confirmations']} confirmations; {s['relayer']})")
     if report.deposits:
         print_latency(report.deposits)
     if report.burst:
         b = report.burst
         print(f"\nBurst: {b.deposits} deposits from {b.accounts} accounts over both spokes (new hub balances)")
-        print(f"  sent in {b.send_s:.2f} s, landing in spoke blocks {b.spoke_blocks} (spoke gas <= {b.spoke_gas_max:,})")
+        print(f"  sent in {b.send_s:.2f} s, landing in spoke blocks {b.spoke_blocks} "
+              f"(spoke gas <= {b.spoke_gas_max:,})")
         print(f"  all credited {b.all_done_s:.1f} s after the first send: {b.deposits_per_s:.1f} deposits/s "
               f"(block timestamps: {b.chain_span_s} s, {b.chain_deposits_per_s:.1f}/s)")
         print(f"  hub batches {b.batches.count} (sizes {b.batches.sizes}), mean size {b.batches.mean_size:g}, "

@@ -23,20 +23,21 @@ from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 from web3 import Web3  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
+from web3.types import TxReceipt  # noqa: E402
 
 try:
     from relayer.proofs.checkpoint import Checkpoint, pack_signatures, sign  # noqa: E402
+    from relayer.types import ChainId  # noqa: E402
 except ImportError as err:  # pragma: no cover - a set-up problem, reported plainly
     raise SystemExit(
         f"bench/gas.py needs the relayer package (relayer.proofs.checkpoint): {err}. "
         "Run it with the runtime venv from the project root, or put the package on PYTHONPATH."
     ) from err
 
-from _chain import ANVIL, BenchError, deploy, send  # noqa: E402
-from _chain import anvil as start_anvil  # noqa: E402
+from _chain import ANVIL, BenchError, anvil as start_anvil, deploy, send  # noqa: E402
 
-HUB_CHAIN_ID = 31337  # the anvil's own chain id: hub ledger and spoke lockbox share the chain
-SPOKE_CHAIN_ID = 31338  # the spoke's id as the ledger knows it (its lockbox's source chain)
+HUB_CHAIN_ID = ChainId(31337)  # the anvil's own chain id: hub ledger and spoke lockbox share the chain
+SPOKE_CHAIN_ID = ChainId(31338)  # the spoke's id as the ledger knows it (its lockbox's source chain)
 NATIVE_TOKEN = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"
 THRESHOLD = 3
 VALIDATOR_KEYS = [keccak(text=f"xmargin-bench-validator-{i}") for i in range(5)]  # throwaway keys
@@ -84,18 +85,18 @@ class Deployment:
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
-        accounts = w3.eth.accounts
+        accounts = list(w3.eth.accounts)  # web3 types the tuple as holding exactly one address
         self.admin, self.depositor, self.relayer = accounts[0], accounts[1], accounts[2]
         self.holder = accounts[3]  # a hub account that can send transactions (withdrawals)
         self.validators = [Account.from_key(k).address for k in VALIDATOR_KEYS]
         self.ledger = deploy(w3, "MarginLedger", self.admin, sender=self.admin)
         self.lockbox = deploy(w3, "Lockbox", HUB_CHAIN_ID, self.ledger.address, self.admin, sender=self.admin)
         self.token = deploy(w3, "MockERC20", "USD Coin", "USDC", USDC_DECIMALS, sender=self.admin)
-        self._unrelayed_deposits: list[dict[str, Any]] = []  # receipts not yet carried to the hub
-        self._unrelayed_withdrawals: list[dict[str, Any]] = []  # receipts not yet carried to the spoke
+        self._unrelayed_deposits: list[TxReceipt] = []  # receipts not yet carried to the hub
+        self._unrelayed_withdrawals: list[TxReceipt] = []  # receipts not yet carried to the spoke
         self._configure()
 
-    def _tx(self, call: Any, sender: str | None = None, value: int = 0) -> dict[str, Any]:
+    def _tx(self, call: Any, sender: str | None = None, value: int = 0) -> TxReceipt:
         """Sends `call` (admin by default) and returns its successful receipt."""
         return send(self.w3, call, sender or self.admin, value)
 
@@ -116,19 +117,19 @@ class Deployment:
 
     # ------------------------------------------------------------------ spoke side
 
-    def deposit(self, account: str, amount: int = DEPOSIT_AMOUNT) -> dict[str, Any]:
+    def deposit(self, account: str, amount: int = DEPOSIT_AMOUNT) -> TxReceipt:
         """ERC20 deposit on the spoke by the depositor, credited to hub `account`."""
         receipt = self._tx(self.lockbox.functions.deposit(self.token.address, amount, account), self.depositor)
         self._unrelayed_deposits.append(receipt)
         return receipt
 
-    def deposit_native(self, account: str, value: int) -> dict[str, Any]:
+    def deposit_native(self, account: str, value: int) -> TxReceipt:
         """Native deposit on the spoke by the depositor, credited to hub `account`."""
         receipt = self._tx(self.lockbox.functions.depositNative(account), self.depositor, value)
         self._unrelayed_deposits.append(receipt)
         return receipt
 
-    def relay_deposits(self) -> dict[str, Any]:
+    def relay_deposits(self) -> TxReceipt:
         """Submits every deposit not yet relayed as one batch to the hub ledger."""
         receipts, self._unrelayed_deposits = self._unrelayed_deposits, []
         events = [e for r in receipts for e in self.lockbox.events.Deposited().process_receipt(r, errors=DISCARD)]
@@ -146,14 +147,14 @@ class Deployment:
 
     # ------------------------------------------------------------------ hub side
 
-    def request_withdrawal(self, amount_ledger_units: int) -> dict[str, Any]:
+    def request_withdrawal(self, amount_ledger_units: int) -> TxReceipt:
         """USDC withdrawal of the holder's hub balance to the holder on the spoke."""
         call = self.ledger.functions.requestWithdrawal(USDC, amount_ledger_units, SPOKE_CHAIN_ID, self.holder)
         receipt = self._tx(call, self.holder)
         self._unrelayed_withdrawals.append(receipt)
         return receipt
 
-    def relay_withdrawals(self) -> dict[str, Any]:
+    def relay_withdrawals(self) -> TxReceipt:
         """Submits every withdrawal not yet relayed as one batch to the spoke lockbox."""
         receipts, self._unrelayed_withdrawals = self._unrelayed_withdrawals, []
         queued = self.ledger.events.WithdrawalQueued()
@@ -298,8 +299,8 @@ def print_table(report: Report) -> None:
     print(f"  steady state                 {w['steady']:>9,}")
     print("\nSpoke: processWithdrawals (ERC20 releases)")
     print(f"{'batch':>6} {'total gas':>11} {'gas/msg':>9}")
-    for r in report.spoke_releases:
-        print(f"{r['batch_size']:>6} {r['total_gas']:>11,} {r['per_message']:>9,.0f}")
+    for row in report.spoke_releases:
+        print(f"{row['batch_size']:>6} {row['total_gas']:>11,} {row['per_message']:>9,.0f}")
     print("\nBudgets")
     for b in report.budgets:
         print(f"  {b['what']:<58} {b['measured']:>7,} <= {b['budget']:>7,}  {'met' if b['met'] else 'MISSED'}")

@@ -34,6 +34,7 @@ from relayer.chain.contracts import load_artifact  # noqa: E402
 from relayer.devnet.chains import rpc_call  # noqa: E402
 from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
 from relayer.errors import XmarginError  # noqa: E402
+from relayer.types import ChainId  # noqa: E402
 
 from _latency_devnet import (  # noqa: E402  (the harness)
     BURST_TX_GAS,
@@ -80,7 +81,8 @@ def latency_result(bench: Bench, what: str, phase: Phase, pace_s: float, floor: 
     for index, item in enumerate(items):
         batch, start = credit[index]
         dest = item.route.dest_chain_id
-        chain_s.append(bench.timestamp(dest, batch.block_number) - bench.timestamp(item.route.source_chain_id, item.block))
+        sent_at = bench.timestamp(item.route.source_chain_id, item.block)
+        chain_s.append(bench.timestamp(dest, batch.block_number) - sent_at)
         blocks.append(batch.block_number - start)
     chain = summarize(chain_s)
     return LatencyResult(
@@ -102,15 +104,15 @@ def beneficiary(label: str) -> str:
     return Web3.to_checksum_address(keccak(text=f"xmargin-bench-latency-{label}")[12:])
 
 
-def _usdc(bench: Bench, chain_id: int) -> Any:
+def _usdc(bench: Bench, chain_id: ChainId) -> Any:
     """The spoke's USDC (MockERC20: anyone may mint)."""
-    return bench.w3(chain_id).eth.contract(address=bench.deployment.tokens[chain_id]["USDC"].address,
-                                           abi=load_artifact("MockERC20").abi)
+    address = Web3.to_checksum_address(bench.deployment.tokens[chain_id]["USDC"].address)
+    return bench.w3(chain_id).eth.contract(address=address, abi=load_artifact("MockERC20").abi)
 
 
-def depositors(bench: Bench, keys: dict[int, list[str]]) -> dict[int, list[Signer]]:
+def depositors(bench: Bench, keys: dict[ChainId, list[str]]) -> dict[ChainId, list[Signer]]:
     """Signers per spoke with gas, minted USDC and the lockbox approved (not timed)."""
-    out: dict[int, list[Signer]] = {}
+    out: dict[ChainId, list[Signer]] = {}
     for chain_id, chain_keys in keys.items():
         w3, usdc = bench.w3(chain_id), _usdc(bench, chain_id)
         lockbox = bench.backend.lockbox(chain_id).address
@@ -126,7 +128,7 @@ def depositors(bench: Bench, keys: dict[int, list[str]]) -> dict[int, list[Signe
     return out
 
 
-def deposit_fn(bench: Bench, chain_id: int, account: str) -> Any:
+def deposit_fn(bench: Bench, chain_id: ChainId, account: str) -> Any:
     """A USDC deposit call on a spoke for hub `account`."""
     lockbox = bench.backend.lockbox(chain_id)
     return lockbox.functions.deposit(bench.deployment.tokens[chain_id]["USDC"].address, DEPOSIT_UNITS, account)
@@ -135,7 +137,8 @@ def deposit_fn(bench: Bench, chain_id: int, account: str) -> Any:
 def paced_deposits(bench: Bench, count: int, pace_s: float, account: str) -> Phase:
     """One deposit per route to warm up (waited for), then `count` alternating spokes `pace_s` apart."""
     spokes = sorted(bench.deposit_routes)
-    signers = {s: d[0] for s, d in depositors(bench, {s: [k] for s, k in zip(spokes, USER_KEYS.values())}).items()}
+    keys = {s: [k] for s, k in zip(spokes, USER_KEYS.values(), strict=False)}  # one user key per spoke
+    signers = {s: d[0] for s, d in depositors(bench, keys).items()}
 
     ledger, usdc_id = bench.backend.ledger(), bench.deployment.assets["USDC"]
     before = int(ledger.functions.balanceOf(account, usdc_id).call())

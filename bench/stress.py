@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 from web3 import Web3  # noqa: E402
+from web3.types import RPCEndpoint  # noqa: E402
 
 from relayer.keeper.artifacts import load_artifact  # noqa: E402
 from relayer.keeper.liquidator import Keeper  # noqa: E402
@@ -30,6 +31,7 @@ from relayer.keeper.pusher import crash_dir, load_path, to_answer  # noqa: E402
 from relayer.keeper.tracker import AccountTracker  # noqa: E402
 from relayer.proofs.checkpoint import Checkpoint, pack_signatures, sign  # noqa: E402
 from relayer.proofs.hashchain import DepositMessage, fold  # noqa: E402
+from relayer.types import ChainId  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 CRASHES = crash_dir()
@@ -39,7 +41,7 @@ VALIDATOR_KEYS = ["0x" + keccak(text=f"xmargin-stress-validator-{i}").hex() for 
 EVENTS = ["2020-03-12", "2021-05-19", "2022-06-13", "2022-11-08", "2024-08-05"]
 E18 = 10**18
 USDC, WETH, WBTC = 1, 2, 3
-SPOKE = 101
+SPOKE = ChainId(101)
 TOKENS = {USDC: ("0x" + "11" * 20, 6), WETH: ("0x" + "22" * 20, 18), WBTC: ("0x" + "33" * 20, 8)}
 WEIGHTS = {USDC: 10_000, WETH: 9_000, WBTC: 9_000}
 HOUR = 3_600
@@ -112,7 +114,7 @@ class Chain:
         return [self.w3.eth.wait_for_transaction_receipt(h, timeout=600)["status"] for h in hashes]
 
     def rpc(self, method: str, params: list) -> Any:
-        return self.w3.provider.make_request(method, params)["result"]
+        return self.w3.provider.make_request(RPCEndpoint(method), params)["result"]
 
 
 def account(label: str, i: int) -> str:
@@ -167,8 +169,9 @@ def deposit(ch: Chain, items: list[tuple[str, int, int]]) -> None:
         new_head = fold(bytes(head), nonce + 1, msgs)
         last = nonce + len(msgs)
         cp = Checkpoint(source_chain_id=SPOKE, source=ch.admin, nonce=last, head=new_head)
+        hub = ChainId(ch.w3.eth.chain_id)
         sigs = pack_signatures(
-            {Account.from_key(k).address: sign(cp, ch.w3.eth.chain_id, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
+            {Account.from_key(k).address: sign(cp, hub, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
         )
         ch.send(ledger.functions.processDeposits([m.as_tuple() for m in msgs], cp.as_tuple(), sigs),
                 gas=60_000_000)
@@ -187,7 +190,9 @@ def advance(ch: Chain, seconds: int) -> None:
     ch.rpc("evm_mine", [])
 
 
-def open_positions(ch: Chain, traders: list[dict], prices: dict[int, float], cfg, rng: random.Random) -> dict:
+def open_positions(
+    ch: Chain, traders: list[dict], prices: dict[int, float], cfg: argparse.Namespace, rng: random.Random
+) -> dict:
     """Random positions: market ETH / BTC / both, long 60 %, leverage U(1, max) on the deposit."""
     hashes = []
     for t in traders:
@@ -213,7 +218,7 @@ def collect(ch: Chain, from_block: int, roles: dict) -> dict:
     liq = ch.c["liq"]
     ev = liq.events
 
-    def logs(event) -> list:
+    def logs(event: Any) -> list:
         return event().get_logs(from_block=from_block)
 
     liquidated = logs(ev.Liquidated)
@@ -241,7 +246,9 @@ def collect(ch: Chain, from_block: int, roles: dict) -> dict:
     }
 
 
-def run_event(ch: Chain, event: str, traders: list[dict], roles: dict, keepers: list[Keeper], cfg) -> dict:
+def run_event(
+    ch: Chain, event: str, traders: list[dict], roles: dict, keepers: list[Keeper], cfg: argparse.Namespace
+) -> dict:
     eth_path = load_path(CRASHES / f"eth_{event}_1h.csv")
     btc_path = load_path(CRASHES / f"btc_{event}_1h.csv")
     rng = random.Random(f"{cfg.seed}-{event}")
@@ -260,7 +267,7 @@ def run_event(ch: Chain, event: str, traders: list[dict], roles: dict, keepers: 
     ins_start = engine.functions.health(insurance).call()[0] / E18
     t0 = time.monotonic()
     rounds = benign = 0
-    for i, (e_bar, b_bar) in enumerate(zip(eth_path, btc_path)):
+    for i, (e_bar, b_bar) in enumerate(zip(eth_path, btc_path, strict=True)):
         advance(ch, HOUR)
         push_prices(ch, e_bar.close, b_bar.close)
         # Competing keepers: each reads the same unhealthy set before any of them acts; the
@@ -282,7 +289,9 @@ def run_event(ch: Chain, event: str, traders: list[dict], roles: dict, keepers: 
         price_min_close={"ETH": min(b.close for b in eth_path), "BTC": min(b.close for b in btc_path)},
         insurance_equity_start_usd=ins_start, insurance_equity_end_usd=ins_end,
         bad_debt_beyond_insurance_usd=beyond,
-        bad_debt_beyond_insurance_pct_oi=100 * beyond / opened["open_interest_usd"] if opened["open_interest_usd"] else 0,
+        bad_debt_beyond_insurance_pct_oi=(
+            100 * beyond / opened["open_interest_usd"] if opened["open_interest_usd"] else 0
+        ),
         ledger_bad_debt_usd=led.functions.badDebt().call() / E18,
         keeper_races_lost=benign, seconds=round(time.monotonic() - t0, 1),
     )
@@ -315,7 +324,9 @@ def main() -> None:
             traders.append({"address": addr, "collateral_usd": usd})
             items.append((addr, USDC, int(usd * 10**6)))
         keeper_addrs = [account("keeper", i) for i in range(cfg.keepers)]
-        items += [(roles["pool"], USDC, 10_000_000_000 * 10**6), (roles["insurance"], USDC, int(cfg.insurance_usd * 10**6))]
+        items += [
+            (roles["pool"], USDC, 10_000_000_000 * 10**6), (roles["insurance"], USDC, int(cfg.insurance_usd * 10**6))
+        ]
         items += [(k, USDC, 100_000_000 * 10**6) for k in keeper_addrs]
         deposit(ch, items)
         mk = load_artifact("PerpMarket")["abi"]

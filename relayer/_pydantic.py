@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import ConfigDict, ValidationError
 
-from pydantic import ConfigDict, Field, ValidationError
-
-from relayer.types import UINT64_MAX
-
-ChainIdField = Annotated[int, Field(gt=0, le=UINT64_MAX)]
 strict = ConfigDict(extra="forbid", hide_input_in_errors=True)
 """Unknown keys rejected; inputs left out of error texts (they may be keys)."""
 

@@ -12,23 +12,24 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from relayer._pydantic import ChainIdField, problems as _problems, strict as _strict
-from relayer.deployment import (  # noqa: F401  (re-exported for callers of relayer.config)
-    Deployment,
-    FeedDeployment,
-    HubDeployment,
-    MarginDeployment,
-    MarketDeployment,
-    SpokeDeployment,
-    TokenInfo,
-    load_deployment,
+from relayer._pydantic import problems as _problems, strict as _strict
+from relayer.deployment import (  # re-exported for callers of relayer.config
+    Deployment as Deployment,
+    FeedDeployment as FeedDeployment,
+    HubDeployment as HubDeployment,
+    MarginDeployment as MarginDeployment,
+    MarketDeployment as MarketDeployment,
+    SpokeDeployment as SpokeDeployment,
+    TokenInfo as TokenInfo,
+    load_deployment as load_deployment,
 )
 from relayer.errors import ConfigError
-from relayer.types import MAX_BATCH
+from relayer.types import MAX_BATCH, ChainId, ChainIdField
 
 CONFIG_ENV = "XMARGIN_CONFIG"
 """Environment variable naming the YAML settings file when no path is given."""
@@ -70,9 +71,15 @@ def _check_private_key(key: SecretStr) -> SecretStr:
     """A 32-byte hex private key; the message never repeats the value."""
     try:
         Account.from_key(key.get_secret_value())
-    except Exception:  # any parse failure means the same thing; its text may echo the key
+    except Exception:  # noqa: BLE001  any parse failure means the same thing; its text may echo the key
         raise ValueError("must be a 32-byte hex private key") from None
     return key
+
+
+def _address(key: SecretStr) -> str:
+    """Checksummed address of a (validated) private key."""
+    account: LocalAccount = Account.from_key(key.get_secret_value())
+    return account.address
 
 
 class ValidatorConfig(BaseModel):
@@ -91,7 +98,7 @@ class ValidatorConfig(BaseModel):
     @property
     def address(self) -> str:
         """Checksummed address of the signing key."""
-        return Account.from_key(self.key.get_secret_value()).address
+        return _address(self.key)
 
 
 class SubmitterConfig(BaseModel):
@@ -111,7 +118,7 @@ class SubmitterConfig(BaseModel):
     @property
     def address(self) -> str:
         """Checksummed address of the sending key."""
-        return Account.from_key(self.key.get_secret_value()).address
+        return _address(self.key)
 
 
 class KeeperConfig(BaseModel):
@@ -131,7 +138,7 @@ class KeeperConfig(BaseModel):
     @property
     def address(self) -> str:
         """Checksummed address of the keeper key."""
-        return Account.from_key(self.key.get_secret_value()).address
+        return _address(self.key)
 
 
 class OracleConfig(BaseModel):
@@ -151,7 +158,7 @@ class OracleConfig(BaseModel):
     @property
     def address(self) -> str:
         """Checksummed address of the pusher key."""
-        return Account.from_key(self.key.get_secret_value()).address
+        return _address(self.key)
 
 
 class ApiConfig(BaseModel):
@@ -257,7 +264,7 @@ class Settings(BaseSettings):
                 return chain
         raise ConfigError([("chains", "no hub chain configured")])
 
-    def chain(self, chain_id: int) -> ChainConfig:
+    def chain(self, chain_id: ChainId) -> ChainConfig:
         """Configured chain with this id; ConfigError if none."""
         for chain in self.chains.values():
             if chain.chain_id == chain_id:

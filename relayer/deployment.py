@@ -9,9 +9,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
-from relayer._pydantic import ChainIdField, problems as _problems, strict as _strict
+from relayer._pydantic import problems as _problems, strict as _strict
 from relayer.errors import ConfigError
-from relayer.types import Address, RouteId, RouteKind
+from relayer.types import Address, ChainId, ChainIdField, RouteId, RouteKind
 
 
 class HubDeployment(BaseModel):
@@ -83,7 +83,9 @@ class MarginDeployment(BaseModel):
 
     @field_validator("markets")
     @classmethod
-    def _markets_priced_by_known_feeds(cls, markets: dict[str, MarketDeployment], info: ValidationInfo) -> dict[str, MarketDeployment]:
+    def _markets_priced_by_known_feeds(
+        cls, markets: dict[str, MarketDeployment], info: ValidationInfo
+    ) -> dict[str, MarketDeployment]:
         """Every market's feed is one of the deployment's feeds."""
         feeds = info.data.get("feeds")
         if feeds is not None:
@@ -112,7 +114,9 @@ class Deployment(BaseModel):
 
     @field_validator("spokes")
     @classmethod
-    def _spokes_not_hub(cls, spokes: dict[int, SpokeDeployment], info: ValidationInfo) -> dict[int, SpokeDeployment]:
+    def _spokes_not_hub(
+        cls, spokes: dict[ChainId, SpokeDeployment], info: ValidationInfo
+    ) -> dict[ChainId, SpokeDeployment]:
         """A route always crosses chains, so the hub is not its own spoke."""
         hub = info.data.get("hub")
         if hub is not None and hub.chain_id in spokes:

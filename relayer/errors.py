@@ -16,6 +16,10 @@ The modules that raise them re-export their own (e.g. `relayer.devnet._proc.Devn
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # relayer.types raises InvalidRouteError: import it for annotations only
+    from relayer.types import RouteId
 
 
 def _hex(value: bytes) -> str:
@@ -106,7 +110,7 @@ class ReceiptProofError(ProofError):
 class HeadMismatchError(ProofError):
     """A recomputed hash-chain head differs from the claimed one (event or contract storage)."""
 
-    def __init__(self, nonce: int, computed: bytes, claimed: bytes, route: object | None = None) -> None:
+    def __init__(self, nonce: int, computed: bytes, claimed: bytes, route: RouteId | None = None) -> None:
         self.nonce = nonce
         self.computed = bytes(computed)
         self.claimed = bytes(claimed)
@@ -120,7 +124,7 @@ class HeadMismatchError(ProofError):
 class NonceGapError(ProofError):
     """Route messages are not contiguous (a missed or duplicated event)."""
 
-    def __init__(self, expected: int, actual: int, route: object | None = None) -> None:
+    def __init__(self, expected: int, actual: int, route: RouteId | None = None) -> None:
         self.expected = expected
         self.actual = actual
         self.route = route
@@ -139,7 +143,7 @@ class SignatureError(ProofError):
 class SigningConflictError(XmarginError):
     """A second head for an already signed (route, nonce): a reorg past finality; halt the route."""
 
-    def __init__(self, route: object, nonce: int, signed_head: bytes, new_head: bytes) -> None:
+    def __init__(self, route: RouteId, nonce: int, signed_head: bytes, new_head: bytes) -> None:
         self.route = route
         self.nonce = nonce
         self.signed_head = bytes(signed_head)
@@ -153,7 +157,7 @@ class SigningConflictError(XmarginError):
 class RouteHaltedError(XmarginError):
     """The route is halted in the signing-protection record: nothing is signed until it is cleared."""
 
-    def __init__(self, route: object, reason: str) -> None:
+    def __init__(self, route: RouteId, reason: str) -> None:
         self.route = route
         self.reason = reason
         super().__init__(f"route {route} is halted: {reason}")
@@ -189,7 +193,7 @@ class SubmitError(XmarginError):
 class QuorumNotReachedError(SubmitError):
     """Fewer published signatures than the destination's threshold."""
 
-    def __init__(self, route: object, nonce: int, signatures: int, threshold: int) -> None:
+    def __init__(self, route: RouteId, nonce: int, signatures: int, threshold: int) -> None:
         self.route = route
         self.nonce = nonce
         self.signatures = signatures
@@ -202,7 +206,7 @@ class QuorumNotReachedError(SubmitError):
 class SimulationRevertedError(SubmitError):
     """eth_call of the batch reverted: sending it would waste gas."""
 
-    def __init__(self, route: object, reason: str) -> None:
+    def __init__(self, route: RouteId, reason: str) -> None:
         self.route = route
         self.reason = reason
         super().__init__(f"route {route}: batch simulation reverted: {reason}")

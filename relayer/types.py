@@ -6,6 +6,7 @@ import re
 from enum import Enum
 from typing import Annotated, Any, NewType
 
+from eth_typing import BlockNumber as BlockNumber  # web3's own type, so block numbers flow unwrapped
 from eth_utils import is_address, to_checksum_address
 from pydantic import (
     AfterValidator,
@@ -21,7 +22,7 @@ from relayer.errors import InvalidRouteError
 
 ChainId = NewType("ChainId", int)
 Nonce = NewType("Nonce", int)
-BlockNumber = NewType("BlockNumber", int)
+"""A route message nonce (not an account's transaction nonce, which is eth_typing's `Nonce`)."""
 
 NATIVE_TOKEN = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"
 """The token address that stands for the chain's native coin (docs/protocol.md)."""
@@ -29,6 +30,9 @@ MAX_BATCH = 100
 """Validators sign every multiple of this nonce, so batches never need to be longer."""
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
+
+ChainIdField = Annotated[ChainId, Field(gt=0, le=UINT64_MAX)]
+"""A chain id as a pydantic field: a uint64 above 0 (what the contracts store)."""
 
 
 def checksum(value: Any) -> str:
@@ -82,9 +86,9 @@ class RouteId(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: RouteKind
-    source_chain_id: Annotated[int, Field(gt=0, le=UINT64_MAX)]
+    source_chain_id: ChainIdField
     """Chain whose contract appends the messages."""
-    dest_chain_id: Annotated[int, Field(gt=0, le=UINT64_MAX)]
+    dest_chain_id: ChainIdField
     """Chain whose contract processes them."""
 
     @model_validator(mode="after")
@@ -98,7 +102,7 @@ class RouteId(BaseModel):
         return f"{self.kind.value}:{self.source_chain_id}->{self.dest_chain_id}"
 
     @property
-    def spoke_chain_id(self) -> int:
+    def spoke_chain_id(self) -> ChainId:
         """The spoke end of the route (source for deposits, destination for withdrawals)."""
         return self.source_chain_id if self.kind is RouteKind.DEPOSIT else self.dest_chain_id
 
@@ -111,4 +115,4 @@ class RouteId(BaseModel):
         kind, source, dest = match.groups()
         if source == dest or int(source) == 0 or int(dest) == 0 or max(int(source), int(dest)) > UINT64_MAX:
             raise InvalidRouteError(text, "chain ids must be distinct uint64 values above 0")
-        return cls(kind=RouteKind(kind), source_chain_id=int(source), dest_chain_id=int(dest))
+        return cls(kind=RouteKind(kind), source_chain_id=ChainId(int(source)), dest_chain_id=ChainId(int(dest)))

@@ -13,7 +13,7 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from relayer.errors import SignatureError
-from relayer.types import Address, Bytes32, Uint64, checksum
+from relayer.types import Address, Bytes32, ChainId, ChainIdField, Uint64, checksum
 
 DOMAIN_NAME = "xmargin"
 DOMAIN_VERSION = "1"
@@ -31,7 +31,7 @@ class Checkpoint(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    source_chain_id: Uint64
+    source_chain_id: ChainIdField
     source: Address
     """Source contract: the lockbox for deposits, the ledger for withdrawals."""
     nonce: Uint64
@@ -42,7 +42,7 @@ class Checkpoint(BaseModel):
         return (self.source_chain_id, self.source, self.nonce, self.head)
 
 
-def typed_data(cp: Checkpoint, dest_chain_id: int, dest_contract: str) -> dict[str, Any]:
+def typed_data(cp: Checkpoint, dest_chain_id: ChainId, dest_contract: str) -> dict[str, Any]:
     """EIP-712 full message (eth_account / eth_signTypedData_v4 shape) for `cp` at the destination."""
     return {
         "types": {
@@ -75,7 +75,7 @@ def typed_data(cp: Checkpoint, dest_chain_id: int, dest_contract: str) -> dict[s
     }
 
 
-def domain_separator(dest_chain_id: int, dest_contract: str) -> bytes:
+def domain_separator(dest_chain_id: ChainId, dest_contract: str) -> bytes:
     """EIP-712 domain separator of a destination verifying contract."""
     return keccak(
         encode(
@@ -88,7 +88,7 @@ def domain_separator(dest_chain_id: int, dest_contract: str) -> bytes:
     )
 
 
-def digest(cp: Checkpoint, dest_chain_id: int, dest_contract: str) -> bytes:
+def digest(cp: Checkpoint, dest_chain_id: ChainId, dest_contract: str) -> bytes:
     """The 32-byte hash signed: keccak(0x1901 || domainSeparator || hashStruct(cp))."""
     struct_hash = keccak(
         encode(["bytes32", "uint64", "address", "uint64", "bytes32"], [CHECKPOINT_TYPEHASH, *cp.as_tuple()])
@@ -96,14 +96,14 @@ def digest(cp: Checkpoint, dest_chain_id: int, dest_contract: str) -> bytes:
     return keccak(b"\x19\x01" + domain_separator(dest_chain_id, dest_contract) + struct_hash)
 
 
-def sign(cp: Checkpoint, dest_chain_id: int, dest_contract: str, key: bytes | str | SecretStr) -> bytes:
+def sign(cp: Checkpoint, dest_chain_id: ChainId, dest_contract: str, key: bytes | str | SecretStr) -> bytes:
     """65-byte signature r || s || v (v = 27/28, low s) of `cp` for the destination."""
     raw = key.get_secret_value() if isinstance(key, SecretStr) else key
     signed = Account.unsafe_sign_hash(digest(cp, dest_chain_id, dest_contract), raw)
     return bytes(signed.signature)
 
 
-def recover(cp: Checkpoint, dest_chain_id: int, dest_contract: str, signature: bytes) -> str:
+def recover(cp: Checkpoint, dest_chain_id: ChainId, dest_contract: str, signature: bytes) -> str:
     """Signer of `signature` over `cp`, with OpenZeppelin ECDSA rules; SignatureError if invalid."""
     if len(signature) != SIGNATURE_LENGTH:
         raise SignatureError(f"length {len(signature)}, expected {SIGNATURE_LENGTH}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 from eth_abi import encode
 from eth_utils import keccak
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from relayer.errors import HeadMismatchError, NonceGapError
-from relayer.types import Address, Bytes32, Uint64, Uint256
+from relayer.types import UINT64_MAX, Address, BlockNumber, Bytes32, Nonce, Uint256
 
 DEPOSIT_TYPEHASH = keccak(
     text="Deposit(uint64 nonce,address depositor,address account,address token,uint256 amount)"
@@ -97,11 +98,11 @@ class RouteMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    nonce: Uint64
+    nonce: Annotated[Nonce, Field(ge=0, le=UINT64_MAX)]
     message: DepositMessage | WithdrawalMessage
     head: Bytes32
     """Head after this message, as the source event reports it."""
-    block_number: int
+    block_number: BlockNumber
     block_hash: Bytes32
     tx_hash: Bytes32
     tx_index: int

@@ -43,7 +43,7 @@ def encode_receipt(receipt: Mapping[str, Any]) -> bytes:
         [_bytes(log["address"]), [_bytes(t) for t in log["topics"]], _bytes(log["data"])]
         for log in receipt["logs"]
     ]
-    body = rlp.encode(
+    body: bytes = rlp.encode(
         [_int(receipt["status"]), _int(receipt["cumulativeGasUsed"]), _bytes(receipt["logsBloom"]), logs]
     )
     tx_type = _int(receipt.get("type", _LEGACY_TYPE))
@@ -52,7 +52,8 @@ def encode_receipt(receipt: Mapping[str, Any]) -> bytes:
 
 def _key(index: int) -> bytes:
     """Trie key of transaction `index`: rlp(index)."""
-    return rlp.encode(index)
+    key: bytes = rlp.encode(index)
+    return key
 
 
 def build_receipts_trie(receipts: Sequence[Mapping[str, Any]]) -> tuple[bytes, HexaryTrie]:

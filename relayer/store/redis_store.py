@@ -42,6 +42,15 @@ def _where(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
+def _reply_bytes(item: object) -> bytes:
+    """One item of a Redis reply as bytes (this client never sets decode_responses, so replies are bytes)."""
+    if isinstance(item, str):
+        return item.encode()
+    if not isinstance(item, bytes):
+        raise TypeError(f"unexpected Redis reply item {item!r}")
+    return item
+
+
 class Store:
     """Typed access to the relayer's Redis keys (all under `prefix`)."""
 
@@ -89,14 +98,14 @@ class Store:
         raw = self._guard("signatures_for", lambda: self.redis.hgetall(self._sig_key(route, nonce)))
         out: dict[bytes, dict[str, bytes]] = {}
         for field, sig in raw.items():
-            head_hex, validator = field.decode().split(":")
-            out.setdefault(bytes.fromhex(head_hex), {})[validator] = bytes(sig)
+            head_hex, validator = _reply_bytes(field).decode().split(":")
+            out.setdefault(bytes.fromhex(head_hex), {})[validator] = _reply_bytes(sig)
         return out
 
     def signed_nonces(self, route: RouteId) -> list[int]:
         """Nonces of `route` with at least one published signature, ascending."""
         raw = self._guard("signed_nonces", lambda: self.redis.zrange(self._signed_key(route), 0, -1))
-        return sorted(int(n) for n in raw)
+        return sorted(int(_reply_bytes(n)) for n in raw)
 
     def forget_below(self, route: RouteId, nonce: int) -> int:
         """Drop signatures for nonces < `nonce` (already processed); returns how many nonces went."""

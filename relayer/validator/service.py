@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from eth_abi import encode
 from eth_account import Account
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED, RouteReader
-from relayer.config import Deployment
+from relayer.deployment import Deployment
 from relayer.errors import (
     HeadMismatchError,
     ProofError,
@@ -36,7 +37,7 @@ from relayer.proofs.receipts import (
     verify_receipt_proof,
 )
 from relayer.store.redis_store import Store
-from relayer.types import MAX_BATCH, BlockNumber, RouteId, RouteKind
+from relayer.types import MAX_BATCH, BlockNumber, ChainId, Nonce, RouteId, RouteKind
 from relayer.validator.selection import checkpoint_nonces
 from relayer.validator.signer_db import ScanCursor, SignedCheckpoint, SignerDb
 
@@ -44,8 +45,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BLOCKS_PER_TICK = 5000
 """Blocks scanned per tick at most, so one tick stays short; the next tick continues."""
-_DEPOSITED_TOPIC = event_abi_to_log_topic(DEPOSITED)
-_WITHDRAWAL_QUEUED_TOPIC = event_abi_to_log_topic(WITHDRAWAL_QUEUED)
+
+
+def _topic(event_abi: Any) -> bytes:
+    """Topic 0 of an event; `Any` because chain.routes writes its event ABIs as plain dicts."""
+    return event_abi_to_log_topic(event_abi)
+
+
+_DEPOSITED_TOPIC = _topic(DEPOSITED)
+_WITHDRAWAL_QUEUED_TOPIC = _topic(WITHDRAWAL_QUEUED)
 
 
 class ValidatorTickResult(BaseModel):
@@ -105,7 +113,7 @@ class Validator:
         db: SignerDb,
         store: Store,
         deployment: Deployment,
-        clients: Mapping[int, ChainClient],
+        clients: Mapping[ChainId, ChainClient],
         max_batch: int = MAX_BATCH,
         max_blocks_per_tick: int = DEFAULT_MAX_BLOCKS_PER_TICK,
         start_block: int = 0,
@@ -124,9 +132,12 @@ class Validator:
         self._last_alarm: dict[RouteId, str] = {}
 
     def reader(self, route: RouteId) -> RouteReader:
-        """The route's reader (cached)."""
+        """The route's reader (cached), given the clients of the route's two chains only."""
         if route not in self._readers:
-            self._readers[route] = RouteReader(route, self.deployment, self.clients)
+            ends = (route.source_chain_id, route.dest_chain_id)
+            self._readers[route] = RouteReader(
+                route, self.deployment, {cid: self.clients[cid] for cid in ends if cid in self.clients}
+            )
         return self._readers[route]
 
     def tick(self, route: RouteId) -> ValidatorTickResult:
@@ -134,10 +145,9 @@ class Validator:
         destination still needs. Idempotent. SigningConflictError (route halted, alarm raised) if
         the chain now shows another head for an already signed nonce."""
         reader = self.reader(route)
-        base = {"route": str(route), "validator": self.name}
         halted = self.db.halted(route)
         if halted is not None:
-            return ValidatorTickResult(**base, halted=halted)
+            return ValidatorTickResult(route=str(route), validator=self.name, halted=halted)
         final = reader.source_client.finalized_block()
         cursor, rewound = self._cursor(route, reader, final)
         signed: list[int] = []
@@ -145,7 +155,9 @@ class Validator:
         start = cursor.block + 1 if cursor is not None else self.start_block
         if start <= final:
             to = BlockNumber(min(final, start + self.max_blocks_per_tick - 1))
-            prev = cursor or ScanCursor(block=start - 1, block_hash=ZERO_HEAD, nonce=0, head=ZERO_HEAD)
+            prev = cursor or ScanCursor(
+                block=BlockNumber(start - 1), block_hash=ZERO_HEAD, nonce=Nonce(0), head=ZERO_HEAD
+            )
             try:
                 signed = self._scan_and_sign(route, reader, prev, start, to)
             except ProofError as err:
@@ -154,7 +166,8 @@ class Validator:
             scanned = (start, to)
         republished = self._republish(route, reader)
         return ValidatorTickResult(
-            **base,
+            route=str(route),
+            validator=self.name,
             finalized_block=final,
             scanned_from=scanned[0] if scanned else None,
             scanned_to=scanned[1] if scanned else None,
@@ -192,7 +205,9 @@ class Validator:
         state = reader.source_state(final)
         if state.nonce == 0:
             block = reader.source_client.get_block(final)
-            empty = ScanCursor(block=final, block_hash=bytes(block["hash"]), nonce=0, head=ZERO_HEAD)
+            empty = ScanCursor(
+                block=BlockNumber(final), block_hash=bytes(block["hash"]), nonce=Nonce(0), head=ZERO_HEAD
+            )
             self.db.set_cursor(route, source, empty)
             return empty, False
         return None, False
@@ -210,7 +225,7 @@ class Validator:
             raise HeadMismatchError(last_nonce, head, state.head, route)
         to_block = reader.source_client.get_block(to)
         newly: list[int] = []
-        heads = {m.nonce: m for m in messages}
+        heads: dict[int, RouteMessage] = {m.nonce: m for m in messages}
         for nonce in checkpoint_nonces(((m.nonce, m.block_number) for m in messages), self.max_batch):
             item = heads[nonce]
             if self._sign(route, reader, item, proven_blocks[item.block_number]):
@@ -218,7 +233,7 @@ class Validator:
         self.db.set_cursor(
             route,
             reader.source_address,
-            ScanCursor(block=to, block_hash=bytes(to_block["hash"]), nonce=last_nonce, head=head),
+            ScanCursor(block=to, block_hash=bytes(to_block["hash"]), nonce=Nonce(last_nonce), head=head),
         )
         if newly:
             log.info("validator %s route %s: signed nonces %s", self.name, route, newly)

@@ -78,7 +78,7 @@ def sign_checkpoint(keys, dest_chain_id, dest_contract, source_chain_id, source,
         },
     }
     signed = [Account.sign_typed_data(k, full_message=typed) for k in keys]
-    pairs = sorted(((Account.from_key(k).address.lower(), s.signature) for k, s in zip(keys, signed)))
+    pairs = sorted(((Account.from_key(k).address.lower(), s.signature) for k, s in zip(keys, signed, strict=True)))
     return b"".join(bytes(sig) for _, sig in pairs)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
@@ -57,7 +59,7 @@ def test_packed_blob_matches_reference_for_a_quorum(ref):
     assert blob == ref.sign_checkpoint(keys, HUB, LEDGER, CP.source_chain_id, CP.source, CP.nonce, CP.head)
     signers = [recover(CP, HUB, LEDGER, sig) for sig in unpack_signatures(blob)]
     assert [int(a, 16) for a in signers] == sorted(int(a, 16) for a in ref.addresses(keys))
-    assert all(int(a, 16) < int(b, 16) for a, b in zip(signers, signers[1:]))
+    assert all(int(a, 16) < int(b, 16) for a, b in pairwise(signers))
 
 
 def test_sign_then_recover_gives_signer_and_only_for_that_domain(ref):
@@ -103,6 +105,9 @@ def test_checkpoint_model_rejects_out_of_range_fields():
         Checkpoint(source_chain_id=1, source=LOCKBOX, nonce=2**64, head=bytes(32))
     with pytest.raises(ValidationError):
         Checkpoint(source_chain_id=1, source=LOCKBOX, nonce=1, head=bytes(31))
+    for chain_id in (0, 2**64):  # a chain id is a uint64 above 0, as in RouteId
+        with pytest.raises(ValidationError, match="source_chain_id"):
+            Checkpoint(source_chain_id=chain_id, source=LOCKBOX, nonce=1, head=bytes(32))
     hexed = Checkpoint(source_chain_id=1, source=LOCKBOX.lower(), nonce=1, head="0x" + "ab" * 32)
     assert hexed.head == b"\xab" * 32 and hexed.source == LOCKBOX
     assert Checkpoint.model_validate_json(hexed.model_dump_json()) == hexed

@@ -27,7 +27,9 @@ def _base() -> dict:
         "redis_url": "redis://127.0.0.1:6391/0",
         "chains": {
             "hub": {"chain_id": 31337, "rpc_urls": ["http://127.0.0.1:8545"], "role": "hub", "confirmations": 2},
-            "spoke_a": {"chain_id": 31338, "rpc_urls": ["http://127.0.0.1:8546", "http://127.0.0.1:9546"], "role": "spoke"},
+            "spoke_a": {
+                "chain_id": 31338, "rpc_urls": ["http://127.0.0.1:8546", "http://127.0.0.1:9546"], "role": "spoke"
+            },
         },
         "validator": {"name": "v0", "key": VALIDATOR_KEY, "db_path": "/tmp/v0.sqlite"},
         "submitter": {"key": SUBMITTER_KEY, "max_batch": 50},
@@ -230,7 +232,8 @@ def test_a_market_priced_by_an_unknown_feed_is_rejected() -> None:
 
 
 def test_keeper_and_oracle_keys_are_checked_and_never_shown(tmp_path) -> None:
-    settings = load_settings(_write(tmp_path, {**_base(), "keeper": {"key": SUBMITTER_KEY}, "oracle": {"key": VALIDATOR_KEY}}))
+    keys = {"keeper": {"key": SUBMITTER_KEY}, "oracle": {"key": VALIDATOR_KEY}}
+    settings = load_settings(_write(tmp_path, {**_base(), **keys}))
     assert settings.keeper.address == Account.from_key(SUBMITTER_KEY).address and settings.keeper.max_repay_usd > 0
     assert settings.oracle.address == Account.from_key(VALIDATOR_KEY).address
     assert SUBMITTER_KEY[2:] not in repr(settings) and VALIDATOR_KEY[2:] not in repr(settings)

@@ -39,7 +39,9 @@ def _deposits(rng: random.Random, count: int) -> list[DepositMessage]:
 
 def _withdrawals(rng: random.Random, count: int) -> list[WithdrawalMessage]:
     return [
-        WithdrawalMessage(account=_address(rng), recipient=_address(rng), token=_address(rng), amount=rng.getrandbits(96))
+        WithdrawalMessage(
+            account=_address(rng), recipient=_address(rng), token=_address(rng), amount=rng.getrandbits(96)
+        )
         for _ in range(count)
     ]
 
@@ -157,7 +159,9 @@ def test_route_id_round_trips_and_is_hashable():
     assert back.kind is RouteKind.WITHDRAWAL and back.spoke_chain_id == 31339 and route.spoke_chain_id == 31338
 
 
-@pytest.mark.parametrize("text", ["deposit:1->1", "refund:1->2", "deposit:1-2", "deposit:0->2", f"deposit:1->{2**64}", ""])
+@pytest.mark.parametrize(
+    "text", ["deposit:1->1", "refund:1->2", "deposit:1-2", "deposit:0->2", f"deposit:1->{2**64}", ""]
+)
 def test_route_id_parse_rejects_malformed(text):
     with pytest.raises(InvalidRouteError):
         RouteId.parse(text)

@@ -120,7 +120,11 @@ def test_receipts_out_of_order_are_refused(mined_block):
 
 def _fake_receipt(rng: random.Random, index: int) -> dict:
     logs = [
-        {"address": "0x" + rng.randbytes(20).hex(), "topics": ["0x" + rng.randbytes(32).hex()], "data": "0x" + rng.randbytes(rng.randrange(70)).hex()}
+        {
+            "address": "0x" + rng.randbytes(20).hex(),
+            "topics": ["0x" + rng.randbytes(32).hex()],
+            "data": "0x" + rng.randbytes(rng.randrange(70)).hex(),
+        }
         for _ in range(rng.randrange(3))
     ]
     return {
@@ -137,7 +141,8 @@ def test_fuzzed_blocks_prove_every_index(count):
     for index in rng.sample(range(count), min(count, 20)):
         encoded = verify_receipt_proof(root, index, receipt_proof(receipts, index))
         assert encoded == encode_receipt(receipts[index])
-        assert [log.data.hex() for log in decode_receipt_logs(encoded)] == [l["data"][2:] for l in receipts[index]["logs"]]
+        expected = [lg["data"][2:] for lg in receipts[index]["logs"]]
+        assert [lg.data.hex() for lg in decode_receipt_logs(encoded)] == expected
 
 
 def test_empty_block_root():

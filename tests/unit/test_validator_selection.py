@@ -26,7 +26,7 @@ def test_multiple_that_ends_a_block_appears_once() -> None:
 def test_every_window_of_max_batch_holds_a_checkpoint() -> None:
     messages = [(n, 7) for n in range(1, 1001)]  # one huge block
     chosen = checkpoint_nonces(messages, max_batch=100)
-    for p in range(0, 1000):
+    for p in range(1000):
         assert any(p < n <= p + 100 for n in chosen), p
 
 
