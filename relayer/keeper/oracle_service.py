@@ -20,10 +20,10 @@ from redis.exceptions import RedisError
 from web3.contract import Contract
 
 from relayer.chain.margin import MarginContracts
+from relayer.chain.sender import TxRequest, TxSender
 from relayer.errors import ChainError, MarginInputError, StoreError, StoreUnavailableError
 from relayer.keeper.pusher import AGGREGATOR_DECIMALS, moves_within
 from relayer.store.redis_store import Store
-from relayer.submitter.tx import TxSender
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,8 +122,7 @@ class OracleService:
 
     def _push(self, aggregator: Contract, answer: int) -> tuple[str, int]:
         """Send one `push(answer)` and wait for it."""
-        data = aggregator.encode_abi("push", args=[answer])
-        sent = self.sender.send({"to": aggregator.address, "data": data, "gas": PUSH_GAS})
+        sent = self.sender.send(TxRequest.call(aggregator.functions.push(answer), gas=PUSH_GAS))
         return sent.tx_hash, sent.status
 
     def step(self) -> list[Pushed]:

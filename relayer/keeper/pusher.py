@@ -56,11 +56,6 @@ def to_answer(usd: float, decimals: int = AGGREGATOR_DECIMALS) -> int:
     return int(round(usd * 10**decimals))
 
 
-def push_price(aggregator, sender: str, usd: float) -> str:
-    """Sends one `push(answer)` round to a MockAggregatorV3; returns the tx hash."""
-    return aggregator.functions.push(to_answer(usd)).transact({"from": sender}).hex()
-
-
 class PricePath(BaseModel):
     """A start price and the steps that follow it, with where they came from."""
 

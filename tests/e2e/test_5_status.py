@@ -21,12 +21,12 @@ def _xmargin(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def test_status_shows_every_route_caught_up(devnet, backend) -> None:
-    wait_caught_up(backend, backend.deployment.routes())
+def test_status_shows_every_route_caught_up(devnet, ctx) -> None:
+    wait_caught_up(ctx, ctx.deployment.routes())
     result = _xmargin("status", "--json", "--config", str(devnet.layout.config_path))
     assert result.returncode == 0, result.stderr
     statuses = json.loads(result.stdout)
-    assert {s["route"] for s in statuses} == {str(r) for r in backend.deployment.routes()}
+    assert {s["route"] for s in statuses} == {str(r) for r in ctx.deployment.routes()}
     for s in statuses:
         assert s["caught_up"] and s["lag_blocks"] == 0 and s["source_nonce"] == s["processed_nonce"], s
 
@@ -50,7 +50,7 @@ def test_status_exits_non_zero_when_the_devnet_is_not_running(devnet, tmp_path) 
     assert "is the devnet running" in missing.stderr
 
 
-def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, backend) -> None:
+def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, ctx) -> None:
     config = str(devnet.layout.config_path)
     clean = _xmargin("audit", "--json", "--config", config)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -58,7 +58,7 @@ def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, backend) -> None
 
     spoke_b = devnet.layout.chain("spoke-b")
     url = devnet.layout.rpc_url(spoke_b)
-    lockbox = backend.deployment.spokes[spoke_b.chain_id].lockbox
+    lockbox = ctx.deployment.spokes[spoke_b.chain_id].lockbox
     held = rpc_call(url, "eth_getBalance", [lockbox, "latest"])
     assert int(held, 16) > 0, "earlier tests deposited native ETH on spoke B"
     rpc_call(url, "anvil_setBalance", [lockbox, "0x0"])  # drained behind the ledger's back

@@ -18,10 +18,11 @@ from web3.exceptions import ContractCustomError
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from local_services import start_anvil, stop_process
 from relayer.chain.client import ChainClient
-from relayer.chain.contracts import build_dir, load_artifact
+from relayer.chain.abi import build_dir, load_artifact
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
 from relayer.errors import HeadMismatchError, SigningConflictError
 from relayer.proofs.checkpoint import pack_signatures, sign
+from relayer.store.lease import lease
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
 from relayer.types import RouteId
@@ -235,7 +236,7 @@ def test_second_submitter_backs_off_while_the_route_is_being_delivered(
     for v in validators:
         v.tick(DEPOSIT_ROUTE)
     before = _credited(net)
-    with store.lock(f"submit:{DEPOSIT_ROUTE}", ttl=30):  # another submitter is mid-delivery
+    with lease(store, f"submit:{DEPOSIT_ROUTE}", ttl_s=30):  # another submitter is mid-delivery
         busy = submitter.tick(DEPOSIT_ROUTE)
     assert busy.reason == "busy" and not busy.delivered and _credited(net) == before
     assert submitter.tick(DEPOSIT_ROUTE).delivered

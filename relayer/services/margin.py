@@ -1,29 +1,16 @@
-"""Margin read models shared by the API, the CLI and the devnet scenario: an account's positions,
-equity, initial and maintenance margin and health; oracle prices; the USD books (zero-sum check)."""
+"""Margin read models: an account's positions, equity, initial and maintenance margin and health;
+oracle prices; the USD books (zero-sum check)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from relayer.api.views import AccountView, Backend, account_view, fmt_amount
 from relayer.chain.margin import MarginContracts
+from relayer.context import Context
+from relayer.services.units import fmt_amount
 from relayer.types import checksum
 
-USD_DECIMALS = 18
 PRICE_STATUS = ("Ok", "Stale", "Invalid")
-ONE = 10**18
-
-
-def margin_contracts(backend: Backend) -> MarginContracts:
-    """The hub's margin contracts (ConfigError if the deployment has none)."""
-    return MarginContracts(backend.client(backend.deployment.hub.chain_id), backend.deployment)
-
-
-def usd(amount: int) -> str:
-    """A 1e18 USD amount as text with cents (rounded toward zero)."""
-    sign = "-" if amount < 0 else ""
-    cents = abs(amount) // 10**16
-    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
 class PositionView(BaseModel):
@@ -76,9 +63,9 @@ def health_label(equity: int, im: int, mm: int, prices_ok: bool, has_positions: 
     return "healthy"
 
 
-def margin_view(backend: Backend, address: str, contracts: MarginContracts | None = None) -> MarginView:
+def margin_view(ctx: Context, address: str, contracts: MarginContracts | None = None) -> MarginView:
     """Positions and health of `address` from the risk engine and each market."""
-    contracts = contracts or margin_contracts(backend)
+    contracts = contracts or ctx.margin()
     hub = contracts.client
     account = checksum(address)
     health = hub.call(contracts.engine.functions.health(account))
@@ -117,9 +104,9 @@ class PriceView(BaseModel):
     max_move_bps: int
 
 
-def prices_view(backend: Backend, contracts: MarginContracts | None = None) -> list[PriceView]:
+def prices_view(ctx: Context, contracts: MarginContracts | None = None) -> list[PriceView]:
     """Every feed's price, age and status as the oracle reports it."""
-    contracts = contracts or margin_contracts(backend)
+    contracts = contracts or ctx.margin()
     out = []
     for symbol, feed in contracts.config.feeds.items():
         price, updated_at, status = contracts.client.call(contracts.oracle.functions.getPrice(feed.feed_id))
@@ -144,10 +131,10 @@ class UsdBooks(BaseModel):
         return self.sum_usd == self.bad_debt
 
 
-def usd_books(backend: Backend, block: int | None = None, contracts: MarginContracts | None = None) -> UsdBooks:
+def usd_books(ctx: Context, block: int | None = None, contracts: MarginContracts | None = None) -> UsdBooks:
     """Σ USD balances over every account in a UsdTransferred or BadDebtWrittenOff event, and the
     ledger's bad debt, both at `block` (latest by default)."""
-    contracts = contracts or margin_contracts(backend)
+    contracts = contracts or ctx.margin()
     hub = contracts.client
     block = int(hub.block_number()) if block is None else block
     ledger = contracts.ledger
@@ -161,14 +148,3 @@ def usd_books(backend: Backend, block: int | None = None, contracts: MarginContr
                     bad_debt=int(hub.call(ledger.functions.badDebt(), block)))
 
 
-class AccountWithMargin(AccountView):
-    """An account's balances plus its margin figures (None when no margin engine is deployed)."""
-
-    margin: MarginView | None = None
-
-
-def account_with_margin(backend: Backend, address: str) -> AccountWithMargin:
-    """account_view plus margin_view (the figures the API's /accounts/{address} serves)."""
-    view = account_view(backend, address)
-    margin = margin_view(backend, view.address) if backend.deployment.margin is not None else None
-    return AccountWithMargin(**view.model_dump(), margin=margin)
