@@ -22,7 +22,8 @@ from relayer.chain.client import ChainClient
 from relayer.chain.margin import MarginContracts
 from relayer.chain.routes import RouteReader
 from relayer.chain.sender import FeePolicy, TxRequest, TxSender
-from relayer.config import ChainConfig, Deployment, Settings, load_deployment, load_settings
+from relayer.config import ChainConfig, Settings, load_settings
+from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper, Send
 from relayer.keeper.oracle_service import OracleService, PriceQueue
@@ -79,20 +80,20 @@ class Context:
             return self._deployment[1]
 
     @cached_property
-    def clients(self) -> dict[ChainId, ChainClient]:
+    def clients(self) -> dict[int, ChainClient]:
         """A client per configured chain id."""
-        out: dict[ChainId, ChainClient] = {}
+        out: dict[int, ChainClient] = {}
         for chain in self.settings.chains.values():
             config: ChainConfig = chain
             if self.quick:
                 config = chain.model_copy(update={"rpc_retries": 0, "rpc_timeout_s": QUICK_RPC_TIMEOUT_S})
-            out[ChainId(chain.chain_id)] = ChainClient(config)
+            out[chain.chain_id] = ChainClient(config)
         return out
 
     def client(self, chain_id: int) -> ChainClient:
         """Client of a chain; ConfigError naming a chain missing from the config."""
         try:
-            return self.clients[ChainId(chain_id)]
+            return self.clients[chain_id]
         except KeyError:
             raise ConfigError([("chains", f"no chain with chain_id {chain_id}")]) from None
 

@@ -87,7 +87,7 @@ def create_app(
     ctx = context or Context(settings or load_settings(), quick=True)
     validator_set = validator_set or ValidatorSets(ctx).of
     registry = CollectorRegistry()
-    registry.register(_RouteCollector(ctx))  # type: ignore[arg-type]
+    registry.register(_RouteCollector(ctx))
     accepted = Counter("xmargin_signatures_accepted", "Signatures accepted", ["route"], registry=registry)
     rejected = Counter("xmargin_signatures_rejected", "Signatures rejected", ["reason"], registry=registry)
 

@@ -32,7 +32,7 @@ class SignatureIn(BaseModel):
     @classmethod
     def _hex65(cls, value: str) -> str:
         """0x-prefixed hex of exactly 65 bytes."""
-        raw = value[2:] if value.startswith("0x") else value
+        raw = value.removeprefix("0x")
         try:
             data = bytes.fromhex(raw)
         except ValueError as err:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from web3 import Web3
 from web3.contract import Contract
 
 from relayer.chain.abi import abi_of
 from relayer.chain.client import ChainClient
-from relayer.types import checksum
 
 
 def contract(client: ChainClient, name: str, address: str) -> Contract:
     """Web3 contract `name` at `address` on `client`'s chain."""
-    return client.w3.eth.contract(address=checksum(address), abi=abi_of(name))
+    return client.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi_of(name))
 
 
 def lockbox(client: ChainClient, address: str) -> Contract:

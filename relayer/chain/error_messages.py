@@ -29,7 +29,7 @@ MESSAGES: dict[str, str] = {
     "AssetNotOnSpoke": "asset {assetId} has no token on chain {chainId}: withdraw it on a spoke that lists it (`xmargin account` shows them)",
     "AssetUnknown": "asset {assetId} is not listed on the ledger",
     "CollateralParamsInvalid": "invalid collateral parameters for asset {assetId}: weight {weightBps} bps (at most 10000), supply cap {supplyCap}",
-    "TokenAlreadyListed": "token {token} is already listed on chain {chainId}",
+    "TokenAlreadyListed": "token {token} is already listed (the lockbox and the ledger declare it with different arguments)",
     "TokenDecimalsInvalid": "a token with {tokenDecimals} decimals cannot back an asset with {assetDecimals} decimals",
     "TokenInvalid": "{token} is not a usable token contract",
     "TokenNotListed": "token {token} is not listed on this lockbox: deposit a listed token (`xmargin account` shows the assets)",

@@ -9,7 +9,7 @@ from web3.contract import Contract
 
 from relayer.chain.client import ChainClient
 from relayer.chain.contracts import contract
-from relayer.config import Deployment, MarginDeployment
+from relayer.deployment import Deployment, MarginDeployment
 from relayer.errors import ConfigError
 
 

@@ -4,16 +4,19 @@ through the contracts' compiled ABIs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 
-from eth_utils import event_abi_to_log_topic
+from eth_typing import ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
+from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 from web3.types import BlockIdentifier, LogReceipt
 
 from relayer.chain.abi import AbiItem, abi_of, event_abi
 from relayer.chain.client import ChainClient
-from relayer.config import Deployment
+from relayer.deployment import Deployment
 from relayer.errors import ChainCallError, ConfigError
 from relayer.proofs.checkpoint import Checkpoint
 from relayer.proofs.hashchain import DepositMessage, RouteMessage, WithdrawalMessage
@@ -40,7 +43,7 @@ def __getattr__(name: str) -> AbiItem:
 
 def _topic0(name: str) -> str:
     """Log topic 0 of a route event by its module-level name."""
-    return "0x" + event_abi_to_log_topic(event_abi(*_EVENTS[name])).hex()
+    return "0x" + event_abi_to_log_topic(cast(ABIEvent, event_abi(*_EVENTS[name]))).hex()
 
 
 class RouteState(NamedTuple):
@@ -50,7 +53,8 @@ class RouteState(NamedTuple):
     head: bytes
 
 
-class ProcessedBatch(NamedTuple):
+@dataclass(frozen=True)
+class ProcessedBatch:
     """A DepositsProcessed / WithdrawalsProcessed event."""
 
     last_nonce: int
@@ -108,9 +112,11 @@ class RouteReader:
         self.source_address = deployment.source_contract(route)
         self.dest_address = deployment.dest_contract(route)
         self.source = self.source_client.w3.eth.contract(
-            address=self.source_address, abi=abi_of(SOURCE_CONTRACT[route.kind])
+            address=Web3.to_checksum_address(self.source_address), abi=abi_of(SOURCE_CONTRACT[route.kind])
         )
-        self.dest = self.dest_client.w3.eth.contract(address=self.dest_address, abi=abi_of(DEST_CONTRACT[route.kind]))
+        self.dest = self.dest_client.w3.eth.contract(
+            address=Web3.to_checksum_address(self.dest_address), abi=abi_of(DEST_CONTRACT[route.kind])
+        )
 
     def checkpoint(self, nonce: int, head: bytes) -> Checkpoint:
         """The checkpoint validators sign for this route at (nonce, head)."""

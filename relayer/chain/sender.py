@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from relayer.chain.abi import revert_data
 from relayer.chain.nonces import NonceManager
@@ -174,7 +174,7 @@ class TxSender:
     def estimate_gas(self, request: TxRequest) -> int:
         """eth_estimateGas plus the policy's margin; CallRevertedError (with the revert data) if the
         call would revert."""
-        params: TxParams = {"from": self.address, "data": HexStr("0x" + request.data.hex()), "value": request.value}
+        params: TxParams = {"from": self.address, "data": HexStr("0x" + request.data.hex()), "value": Wei(request.value)}
         if request.to is not None:
             params["to"] = checksum(request.to)
         try:

@@ -95,7 +95,7 @@ def queue_path(contracts: MarginContracts, queue: PriceQueue, feed: str, prices:
         raise MarginInputError(f"no aggregator feed {feed!r}; known: {', '.join(contracts.aggregators)}")
     if not prices:
         raise MarginInputError("empty price path")
-    answers = [int(round(p * 10**AGGREGATOR_DECIMALS)) for p in prices]
+    answers = [round(p * 10**AGGREGATOR_DECIMALS) for p in prices]
     previous = contracts.aggregators[feed].functions.latestRoundData().call()[1]
     queued = queue.last(feed)
     if queued is not None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+from web3 import Web3
 
 from relayer.chain.routes import RouteReader
 from relayer.context import Context
@@ -50,7 +51,8 @@ def source_nonce_at(route_reader: RouteReader, block: int) -> int:
     try:
         return route_reader.source_state(block).nonce
     except ChainCallError:
-        code = route_reader.source_client.w3.eth.get_code(route_reader.source_address, block_identifier=block)
+        address = Web3.to_checksum_address(route_reader.source_address)
+        code = route_reader.source_client.w3.eth.get_code(address, block_identifier=block)
         if len(code) == 0:
             return 0
         raise

@@ -16,6 +16,7 @@ from dataclasses import replace
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, SecretStr
+from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
@@ -23,7 +24,8 @@ from relayer.chain.abi import DecodedError, abi_of, decode_error, revert_data
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEST_CONTRACT, RouteReader
 from relayer.chain.sender import FeePolicy, SentTx, TxRequest, TxSender
-from relayer.config import Deployment, SubmitterConfig
+from relayer.config import SubmitterConfig
+from relayer.deployment import Deployment
 from relayer.errors import (
     CallRevertedError,
     ChainCallError,
@@ -109,7 +111,7 @@ class Submitter:
         config: SubmitterConfig,
         store: Store,
         deployment: Deployment,
-        clients: Mapping[ChainId, ChainClient],
+        clients: Mapping[int, ChainClient],
         fee_policy: FeePolicy | None = None,
     ) -> None:
         self.config = config
@@ -150,7 +152,8 @@ class Submitter:
     def dest_contract(self, route: RouteId) -> Contract:
         """The destination contract (process functions, validator set) with its compiled ABI."""
         reader = self.reader(route)
-        return reader.dest_client.w3.eth.contract(address=reader.dest_address, abi=abi_of(DEST_CONTRACT[route.kind]))
+        address = Web3.to_checksum_address(reader.dest_address)
+        return reader.dest_client.w3.eth.contract(address=address, abi=abi_of(DEST_CONTRACT[route.kind]))
 
     # the tick ----------------------------------------------------------------------------
 
@@ -310,8 +313,9 @@ class Submitter:
         if route not in self._deploy_blocks:
             reader = self.reader(route)
             w3 = reader.source_client.w3
-            has_code: Callable[[int], bool] = lambda b: len(w3.eth.get_code(reader.source_address, b)) > 0
-            low, high = 0, reader.source_client.block_number()
+            source = Web3.to_checksum_address(reader.source_address)
+            has_code: Callable[[int], bool] = lambda b: len(w3.eth.get_code(source, b)) > 0
+            low, high = 0, int(reader.source_client.block_number())
             while low < high:
                 mid = (low + high) // 2
                 if has_code(mid):

@@ -214,25 +214,25 @@ def current_settings() -> Settings:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The app's configuration for `settings`: broker and backend, reliability options, the static schedule."""
-    config: dict[str, Any] = dict(
-        broker_url=settings.redis_url,
-        result_backend=settings.redis_url,
-        result_expires=RESULT_EXPIRES_S,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        task_default_queue="xmargin.default",
-        beat_scheduler="relayer.worker.app:RouteScheduler",
-        worker_hijack_root_logger=True,
-        timezone="UTC",
-        enable_utc=True,
-    )
+    config: dict[str, Any] = {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "result_expires": RESULT_EXPIRES_S,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "task_default_queue": "xmargin.default",
+        "beat_scheduler": "relayer.worker.app:RouteScheduler",
+        "worker_hijack_root_logger": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
     try:
         deployment = load_deployment(settings.deployment_file)
     except ConfigError:

@@ -19,6 +19,7 @@ from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from local_services import start_anvil, stop_process
 from relayer.chain.client import ChainClient
 from relayer.chain.abi import build_dir, load_artifact
+from relayer.chain.sender import TxRequest
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
 from relayer.errors import HeadMismatchError, SigningConflictError
 from relayer.proofs.checkpoint import pack_signatures, sign
@@ -310,7 +311,7 @@ def test_nonces_of_concurrent_sends_from_one_account_never_collide(net: Net, sub
 
     def send() -> None:
         try:
-            results.append(sender.send({"to": net.user, "value": 1, "gas": 21_000}))
+            results.append(sender.send(TxRequest(to=net.user, value=1, gas=21_000)))
         except BaseException as err:
             errors.append(err)
 
