@@ -15,6 +15,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from relayer.chain import contracts
 from relayer.chain.abi import abi_of
@@ -184,14 +185,14 @@ class Context:
         """This process's keeper (ConfigError without a `keeper:` section or a margin deployment).
         It keeps its account tracker between rounds; a new process rebuilds it from the chain."""
         with self._lock:
-            self.deployment  # noqa: B018 - re-reads a changed deployment (and drops the old keeper)
+            deployment = self.deployment  # re-read first: a changed deployment drops the old keeper
             if self._keeper is None:
                 config = self.settings.keeper
                 if config is None:
                     raise ConfigError([("keeper", "this worker has no keeper account")])
                 margin = self.margin()
                 policy = FeePolicy(stuck_after_s=config.stuck_after_s, bump_pct=config.fee_bump_pct)
-                sender = self.sender(config.key.get_secret_value(), self.deployment.hub.chain_id, policy)
+                sender = self.sender(config.key.get_secret_value(), deployment.hub.chain_id, policy)
                 tracker = AccountTracker(
                     self.hub.w3, abi_of("PerpMarket"), [m.address for m in margin.config.markets.values()],
                     from_block=margin.config.start_block,
@@ -218,8 +219,8 @@ class Context:
 def signed_send(sender: TxSender, gas: int = LIQUIDATION_GAS) -> Send:
     """A Keeper `send` that signs each call locally and waits for its receipt."""
 
-    def send(call: object) -> tuple[str, int]:
-        sent = sender.send(TxRequest.call(call, gas=gas))  # type: ignore[arg-type]
+    def send(call: ContractFunction) -> tuple[str, int]:
+        sent = sender.send(TxRequest.call(call, gas=gas))
         return sent.tx_hash, sent.status
 
     return send

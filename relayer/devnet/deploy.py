@@ -16,16 +16,16 @@ from typing import Any
 
 import yaml
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import Nonce as Web3Nonce
 from web3.utils import get_create_address
 
 from relayer.chain.abi import Artifact, load_artifact
 from relayer.chain.nonces import LocalNonceLock, NonceManager
 from relayer.chain.sender import FeePolicy, Fees, PendingTx, TxRequest, TxSender
-from relayer.config import Deployment
-from relayer.devnet._proc import DevnetError
+from relayer.deployment import Deployment, HubDeployment, SpokeDeployment, TokenInfo
 from relayer.devnet.deploy_margin import deploy_margin, fund_on_spoke
 from relayer.devnet.layout import (
     DEPLOYER_KEY,
@@ -43,7 +43,7 @@ from relayer.devnet.layout import (
     validator_key,
     validator_name,
 )
-from relayer.errors import ArtifactMissingError
+from relayer.errors import ArtifactMissingError, DevnetError
 from relayer.types import NATIVE_TOKEN, ChainId
 
 GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
@@ -143,7 +143,7 @@ class Deployer:
         code = factory.constructor(*args).build_transaction({"gas": DEPLOY_GAS, "from": self.account.address})["data"]
         what = f"deploy {name} on {self.spec.name}"
         pending = self._submit(TxRequest(to=None, data=bytes.fromhex(code[2:]), gas=DEPLOY_GAS, what=what))
-        return Web3.to_checksum_address(get_create_address(self.account.address, pending.nonce))
+        return Web3.to_checksum_address(get_create_address(self.account.address, Web3Nonce(pending.nonce)))
 
     def contract(self, name: str, address: str) -> Contract:
         """A bound contract on this chain."""
@@ -166,7 +166,7 @@ class Deployer:
 
 def _units(whole: int, decimals: int) -> int:
     """Whole tokens in the token's smallest units."""
-    return whole * 10**decimals
+    return int(whole * 10**decimals)
 
 
 def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deployment:
@@ -238,11 +238,11 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
     margin = deploy_margin(hub_tx, ledger_addr, asset_ids, report)
 
     deployment = Deployment(
-        hub={"chain_id": hub.chain_id, "ledger": ledger_addr},
-        spokes={s.chain_id: {"lockbox": lockboxes[s.name]} for s in spokes},
+        hub=HubDeployment(chain_id=hub.chain_id, ledger=ledger_addr),
+        spokes={s.chain_id: SpokeDeployment(lockbox=lockboxes[s.name]) for s in spokes},
         tokens={
             s.chain_id: {
-                t.symbol: {"address": tokens[(s.name, t.symbol)], "decimals": t.decimals}
+                t.symbol: TokenInfo(address=tokens[(s.name, t.symbol)], decimals=t.decimals)
                 for t in TOKENS
                 if t.chain == s.name
             }

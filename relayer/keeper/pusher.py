@@ -53,7 +53,7 @@ def load_path(path: Path) -> list[PricePoint]:
 
 def to_answer(usd: float, decimals: int = AGGREGATOR_DECIMALS) -> int:
     """USD price as an aggregator answer with `decimals` decimals."""
-    return round(usd * 10**decimals)
+    return round(usd * float(10**decimals))
 
 
 class PricePath(BaseModel):

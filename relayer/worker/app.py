@@ -22,7 +22,8 @@ from celery import Celery
 from celery.beat import PersistentScheduler
 from celery.signals import after_setup_logger
 
-from relayer.config import Deployment, Settings, load_deployment, load_settings
+from relayer.config import Settings, load_settings
+from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
 from relayer.logs import install
 from relayer.types import RouteId
