@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -57,7 +57,7 @@ class PriceQueue:
     def pop(self, feed: str) -> int | None:
         """The next queued answer of the feed, or None."""
         raw = self._redis("lpop", lambda: self.store.redis.lpop(self.key(feed)))
-        return None if raw is None else int(str(raw))
+        return None if raw is None else int(cast(bytes, raw))
 
     def last(self, feed: str) -> int | None:
         """The last queued answer of the feed, or None."""

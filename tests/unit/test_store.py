@@ -88,3 +88,15 @@ def test_redis_down_raises_store_unavailable_without_credentials():
     with pytest.raises(StoreUnavailableError) as info:
         down.signatures_for(DEPOSIT, 1)
     assert "127.0.0.1:6390/0" in str(info.value) and "hunter2" not in str(info.value)
+
+
+def test_price_queue_round_trips_answers_in_order(store):
+    from relayer.keeper.oracle_service import PriceQueue
+
+    queue = PriceQueue(store)
+    assert queue.pop("ETH") is None and queue.last("ETH") is None
+    assert queue.enqueue("ETH", [156_000_000_000, 150_000_000_000]) == 2
+    assert queue.last("ETH") == 150_000_000_000 and queue.pending("ETH") == 2
+    assert queue.pop("ETH") == 156_000_000_000
+    queue.put_back("ETH", 156_000_000_000)  # a failed push goes back to the front
+    assert [queue.pop("ETH"), queue.pop("ETH"), queue.pop("ETH")] == [156_000_000_000, 150_000_000_000, None]
