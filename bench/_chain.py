@@ -3,7 +3,6 @@ artifacts with web3, send transactions and wait for their receipts, always stop 
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
@@ -16,6 +15,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from relayer.chain.abi import load_artifact
+from relayer.errors import ArtifactMissingError, BenchError
+
 ROOT = Path(__file__).resolve().parents[1]
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 ARTIFACTS = ROOT / "build" / "contracts"
@@ -27,10 +29,6 @@ TX_GAS = 15_000_000
 READY_TIMEOUT_S = 20.0
 RECEIPT_TIMEOUT_S = 30.0
 POLL_S = 0.05
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not set up or run its chain."""
 
 
 def _free_port() -> int:
@@ -83,10 +81,11 @@ def _ready(w3: Web3) -> bool:
 
 def artifact(name: str) -> dict[str, Any]:
     """A brownie build artifact (abi, bytecode); BenchError if the project is not compiled."""
-    path = ARTIFACTS / f"{name}.json"
-    if not path.exists():
-        raise BenchError(f"{path} missing: run `make compile` first")
-    return json.loads(path.read_text())
+    try:
+        data = load_artifact(name, ARTIFACTS)
+    except ArtifactMissingError as err:
+        raise BenchError(f"{err}: run `make compile` first") from err
+    return {"abi": data.abi, "bytecode": "0x" + data.bytecode.removeprefix("0x")}
 
 
 def wait(w3: Web3, tx_hash: bytes) -> TxReceipt:

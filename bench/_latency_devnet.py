@@ -27,11 +27,11 @@ from web3 import Web3  # noqa: E402
 from web3.exceptions import TransactionNotFound  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
-from relayer.api.views import Backend  # noqa: E402
-from relayer.chain.routes import ProcessedBatch, RouteReader  # noqa: E402
-from relayer.config import load_settings  # noqa: E402
+from relayer.chain.routes import ProcessedBatch  # noqa: E402
+from relayer.context import Context  # noqa: E402
 from relayer.devnet.layout import DevnetLayout  # noqa: E402
 from relayer.devnet.runner import Devnet  # noqa: E402
+from relayer.errors import BenchError  # noqa: E402
 from relayer.types import ChainId, RouteId, RouteKind  # noqa: E402
 
 from _latency_stats import Batches, batch_figures, crediting_batch, last_block_at_or_before  # noqa: E402
@@ -51,10 +51,6 @@ BURST_TX_GAS = 150_000
 """Gas limit of a burst deposit (one uses at most ~67k): anvil packs
 blocks by gas limit, so a tight limit lets the whole burst land in one block per spoke."""
 PHASE_TIMEOUT_S = 120.0
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not run or a relayed transfer went wrong (not credited, parked, lost)."""
 
 
 # ----------------------------------------------------------------------------- the devnet
@@ -189,9 +185,9 @@ class Bench:
 
     def __init__(self, net: Devnet) -> None:
         self.net = net
-        self.backend = Backend(load_settings(net.layout.config_path))
-        self.deployment = self.backend.deployment
-        self.readers = {str(r): RouteReader(r, self.deployment, self.backend.clients) for r in self.deployment.routes()}
+        self.ctx = Context.from_file(net.layout.config_path)
+        self.deployment = self.ctx.deployment
+        self.readers = {str(r): self.ctx.route_reader(r) for r in self.deployment.routes()}
         self.deposit_routes = {r.source_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.DEPOSIT}
         self.withdrawal_routes = {
             r.dest_chain_id: r for r in self.deployment.routes() if r.kind is RouteKind.WITHDRAWAL
@@ -200,17 +196,17 @@ class Bench:
 
     def w3(self, chain_id: int) -> Web3:
         """web3 of a chain."""
-        return self.backend.client(chain_id).w3
+        return self.ctx.client(chain_id).w3
 
     def head(self, chain_id: int) -> int:
         """Latest block number of a chain."""
-        return int(self.backend.client(chain_id).block_number())
+        return int(self.ctx.client(chain_id).block_number())
 
     def timestamp(self, chain_id: int, number: int) -> int:
         """Timestamp of a block (cached: blocks do not change on a devnet without reorgs)."""
         key = (chain_id, number)
         if key not in self._timestamps:
-            self._timestamps[key] = int(self.backend.client(chain_id).get_block(number)["timestamp"])
+            self._timestamps[key] = int(self.ctx.client(chain_id).get_block(number)["timestamp"])
         return self._timestamps[key]
 
     def check_alive(self) -> None:

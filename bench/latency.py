@@ -30,7 +30,7 @@ from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 from web3 import Web3  # noqa: E402
 
-from relayer.chain.contracts import load_artifact  # noqa: E402
+from relayer.chain.abi import load_artifact  # noqa: E402
 from relayer.devnet.chains import rpc_call  # noqa: E402
 from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
 from relayer.errors import XmarginError  # noqa: E402
@@ -96,7 +96,7 @@ def latency_result(bench: Bench, what: str, phase: Phase, pace_s: float, floor: 
 
 def from_blocks(bench: Bench) -> dict[int, int]:
     """Head of every chain now: where a phase's destination scans start."""
-    return {c: bench.head(c) for c in bench.backend.clients}
+    return {c: bench.head(c) for c in bench.ctx.clients}
 
 
 def beneficiary(label: str) -> str:
@@ -115,8 +115,8 @@ def depositors(bench: Bench, keys: dict[ChainId, list[str]]) -> dict[ChainId, li
     out: dict[ChainId, list[Signer]] = {}
     for chain_id, chain_keys in keys.items():
         w3, usdc = bench.w3(chain_id), _usdc(bench, chain_id)
-        lockbox = bench.backend.lockbox(chain_id).address
-        url = bench.backend.settings.chain(chain_id).rpc_urls[0]
+        lockbox = bench.ctx.lockbox(chain_id).address
+        url = bench.ctx.settings.chain(chain_id).rpc_urls[0]
         hashes = []
         for key in chain_keys:
             signer = Signer.of(w3, chain_id, key)
@@ -130,7 +130,7 @@ def depositors(bench: Bench, keys: dict[ChainId, list[str]]) -> dict[ChainId, li
 
 def deposit_fn(bench: Bench, chain_id: ChainId, account: str) -> Any:
     """A USDC deposit call on a spoke for hub `account`."""
-    lockbox = bench.backend.lockbox(chain_id)
+    lockbox = bench.ctx.lockbox(chain_id)
     return lockbox.functions.deposit(bench.deployment.tokens[chain_id]["USDC"].address, DEPOSIT_UNITS, account)
 
 
@@ -140,7 +140,7 @@ def paced_deposits(bench: Bench, count: int, pace_s: float, account: str) -> Pha
     keys = {s: [k] for s, k in zip(spokes, USER_KEYS.values(), strict=False)}  # one user key per spoke
     signers = {s: d[0] for s, d in depositors(bench, keys).items()}
 
-    ledger, usdc_id = bench.backend.ledger(), bench.deployment.assets["USDC"]
+    ledger, usdc_id = bench.ctx.ledger(), bench.deployment.assets["USDC"]
     before = int(ledger.functions.balanceOf(account, usdc_id).call())
 
     def send(i: int) -> Transfer:
@@ -162,7 +162,7 @@ def paced_withdrawals(bench: Bench, count: int, pace_s: float, key: str) -> Phas
     """A warm-up withdrawal per spoke, then `count` 1-USDC withdrawals alternating spokes `pace_s` apart."""
     hub = bench.deployment.hub.chain_id
     signer = Signer.of(bench.w3(hub), hub, key)
-    ledger = bench.backend.ledger()
+    ledger = bench.ctx.ledger()
     usdc_id = bench.deployment.assets["USDC"]
     spokes = sorted(bench.withdrawal_routes)
 
@@ -264,7 +264,7 @@ def burst(bench: Bench, count: int, accounts_per_spoke: int, floor: Floor) -> Bu
 
 def check_credited(bench: Bench, count: int) -> None:
     """Every burst beneficiary holds exactly one deposit on the hub (credited once, no claim)."""
-    ledger = bench.backend.ledger()
+    ledger = bench.ctx.ledger()
     usdc_id = bench.deployment.assets["USDC"]
     for i in range(count):
         got = int(ledger.functions.balanceOf(beneficiary(f"burst-{i}"), usdc_id).call())

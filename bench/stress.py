@@ -20,12 +20,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _unlocked import unlocked_send  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 from web3 import Web3  # noqa: E402
 from web3.types import RPCEndpoint  # noqa: E402
 
-from relayer.keeper.artifacts import load_artifact  # noqa: E402
+from relayer.chain.abi import load_artifact  # noqa: E402
 from relayer.keeper.liquidator import Keeper  # noqa: E402
 from relayer.keeper.pusher import crash_dir, load_path, to_answer  # noqa: E402
 from relayer.keeper.tracker import AccountTracker  # noqa: E402
@@ -97,10 +98,10 @@ class Chain:
 
     def deploy(self, name: str, *args: Any) -> Any:
         art = load_artifact(name)
-        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        factory = self.w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode.removeprefix("0x"))
         h = factory.constructor(*args).transact({"from": self.admin, "gas": 30_000_000, "gasPrice": 0})
         addr = self.w3.eth.wait_for_transaction_receipt(h)["contractAddress"]
-        return self.w3.eth.contract(address=addr, abi=art["abi"])
+        return self.w3.eth.contract(address=addr, abi=art.abi)
 
     def send(self, fn: Any, sender: str | None = None, wait: bool = True, gas: int = TX["gas"]) -> str:
         h = fn.transact({"from": sender or self.admin, "gas": gas, "gasPrice": 0})
@@ -329,10 +330,10 @@ def main() -> None:
         ]
         items += [(k, USDC, 100_000_000 * 10**6) for k in keeper_addrs]
         deposit(ch, items)
-        mk = load_artifact("PerpMarket")["abi"]
+        mk = load_artifact("PerpMarket").abi
         keepers = [
             Keeper(ch.w3, a, AccountTracker(ch.w3, mk, [m.address for m in ch.c["markets"].values()]),
-                   ch.c["lens"], ch.c["liq"])
+                   ch.c["lens"], ch.c["liq"], send=unlocked_send(ch.w3, a))
             for a in keeper_addrs
         ]
         snap = ch.rpc("evm_snapshot", [])

@@ -37,11 +37,11 @@ def config_settings(config: Path):  # noqa: ANN202 - relayer.config.Settings, im
     return load_settings(config)
 
 
-def config_backend(config: Path, quick: bool = True):  # noqa: ANN202
-    """Views backend for `config`."""
-    from relayer.api.views import Backend
+def config_context(config: Path, quick: bool = True):  # noqa: ANN202 - relayer.context.Context, imported lazily
+    """The composition root for `config` (quick: few retries, short timeouts, for status commands)."""
+    from relayer.context import Context
 
-    return Backend(config_settings(config), quick=quick)
+    return Context(config_settings(config), quick=quick)
 
 
 def not_running(error: RpcUnavailableError) -> NoReturn:

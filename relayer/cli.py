@@ -20,7 +20,7 @@ from relayer._cli import (
     DEFAULT_CONFIG,
     ConfigOpt,
     KeyOpt,
-    config_backend,
+    config_context,
     config_settings,
     err,
     fail,
@@ -29,7 +29,7 @@ from relayer._cli import (
     user_key,
 )
 from relayer.cli_margin import account, close, oracle_app, trade
-from relayer.errors import ConfigError, RpcUnavailableError, XmarginError
+from relayer.errors import RpcUnavailableError, XmarginError
 
 app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
 devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contracts, 5 validators, relayer.")
@@ -182,8 +182,10 @@ def api(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     import uvicorn
 
     from relayer.api.app import create_app
+    from relayer.logs import configure_logging
 
     settings = config_settings(config)
+    configure_logging()
     uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
 
 
@@ -196,10 +198,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Per route: source nonce, attested nonce, processed nonce, lag in blocks and seconds."""
-    from relayer.api.views import route_statuses
+    from relayer.services.routes import route_statuses
 
     try:
-        statuses = route_statuses(config_backend(config))
+        statuses = route_statuses(config_context(config))
     except RpcUnavailableError as error:
         not_running(error)
     if as_json:
@@ -224,10 +226,10 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Solvency audit: lockboxes on chain against the ledger's books; exit code 1 on any breach."""
-    from relayer.api.audit import audit as run_audit
+    from relayer.services.audit import audit as run_audit
 
     try:
-        report = run_audit(config_backend(config))
+        report = run_audit(config_context(config))
     except RpcUnavailableError as error:
         not_running(error)
     if as_json:
@@ -268,12 +270,12 @@ def deposit(
     """Deposit into a spoke's lockbox, crediting a hub account."""
     from eth_account import Account
 
-    from relayer.api import actions
+    from relayer.services import transfers
 
     sender_key = user_key(key)
     beneficiary = account_ or Account.from_key(sender_key).address
     try:
-        result = actions.deposit(config_backend(config, quick=False), chain, token, amount, beneficiary, sender_key)
+        result = transfers.deposit(config_context(config, quick=False), chain, token, amount, beneficiary, sender_key)
     except RpcUnavailableError as error:
         not_running(error)
     out.print(f"deposited {amount} {token} on {chain} for {beneficiary}: deposit nonce {result.route_nonce}, tx {result.tx_hash}")
@@ -291,12 +293,12 @@ def withdraw(
     """Request a withdrawal on the hub ledger; relayers release it on the chosen spoke."""
     from eth_account import Account
 
-    from relayer.api import actions
+    from relayer.services import transfers
 
     sender_key = user_key(key)
     to = recipient or Account.from_key(sender_key).address
     try:
-        result = actions.withdraw(config_backend(config, quick=False), asset, amount, to_chain, to, sender_key)
+        result = transfers.withdraw(config_context(config, quick=False), asset, amount, to_chain, to, sender_key)
     except RpcUnavailableError as error:
         not_running(error)
     out.print(f"withdrawal of {amount} {asset} to {to} on {to_chain} queued: nonce {result.route_nonce}, tx {result.tx_hash}")
@@ -310,8 +312,6 @@ def main() -> None:
     """Console entry point: XmarginError becomes a one-line message and exit code 1."""
     try:
         app()
-    except ConfigError as error:
-        _print_and_exit(str(error), 1)
     except XmarginError as error:
         _print_and_exit(str(error), 1)
 

@@ -15,8 +15,7 @@ from relayer._cli import (
     DEFAULT_CONFIG,
     ConfigOpt,
     KeyOpt,
-    config_backend,
-    config_settings,
+    config_context,
     fail,
     not_running,
     out,
@@ -36,14 +35,13 @@ def account(
     """Balances per asset (withdrawable per spoke), claims, and margin: positions, equity, IM, MM, health."""
     from eth_account import Account
 
-    from relayer.api.margin import account_with_margin
-    from relayer.api.views import collateral_view
+    from relayer.services.accounts import account_with_margin, collateral_view
 
-    backend = config_backend(config)
+    ctx = config_context(config)
     address = address or Account.from_key(user_key(key)).address
     try:
-        view = collateral_view(backend, address)
-        acct = account_with_margin(backend, address)
+        view = collateral_view(ctx, address)
+        acct = account_with_margin(ctx, address)
     except RpcUnavailableError as error:
         not_running(error)
     if as_json:
@@ -56,7 +54,7 @@ def account(
 
 def _print_balances(acct, view) -> None:  # noqa: ANN001 - AccountWithMargin, CollateralView
     """Collateral table, claims and USD balance."""
-    from relayer.api.views import fmt_amount
+    from relayer.services.units import fmt_amount
 
     table = Table(title=f"account {acct.address}")
     table.add_column("asset")
@@ -71,9 +69,9 @@ def _print_balances(acct, view) -> None:  # noqa: ANN001 - AccountWithMargin, Co
     out.print(f"USD balance: {fmt_amount(acct.usd_balance, 18)}")
 
 
-def _print_margin(margin) -> None:  # noqa: ANN001 - relayer.api.margin.MarginView
+def _print_margin(margin) -> None:  # noqa: ANN001 - relayer.services.margin.MarginView
     """Positions table and the account's health figures."""
-    from relayer.api.margin import usd
+    from relayer.services.units import usd
 
     if margin.positions:
         table = Table(title="positions")
@@ -100,11 +98,11 @@ def trade(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Open, grow, shrink or flip a position at the oracle price, margined by collateral from every spoke."""
-    from relayer.api import trade as trading
+    from relayer.services import trading
 
     sender_key = user_key(key)
     try:
-        result = trading.trade(config_backend(config, quick=False), market, size, limit_price, sender_key)
+        result = trading.trade(config_context(config, quick=False), market, size, limit_price, sender_key)
     except RpcUnavailableError as error:
         not_running(error)
     _print_trade(result)
@@ -116,20 +114,19 @@ def close(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Close the whole position in a market at the oracle price (also when the price is stale)."""
-    from relayer.api import trade as trading
+    from relayer.services import trading
 
     sender_key = user_key(key)
     try:
-        result = trading.close(config_backend(config, quick=False), market, sender_key)
+        result = trading.close(config_context(config, quick=False), market, sender_key)
     except RpcUnavailableError as error:
         not_running(error)
     _print_trade(result)
 
 
-def _print_trade(result) -> None:  # noqa: ANN001 - relayer.api.trade.TradeResult
+def _print_trade(result) -> None:  # noqa: ANN001 - relayer.services.trading.TradeResult
     """One line per mined trade."""
-    from relayer.api.margin import usd
-    from relayer.api.views import fmt_amount
+    from relayer.services.units import fmt_amount, usd
 
     side = "bought" if result.size_delta > 0 else "sold"
     out.print(f"{side} {fmt_amount(abs(result.size_delta), 18)} {result.market} at {usd(result.price)} "
@@ -145,30 +142,17 @@ def oracle_serve(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Run the devnet's oracle pusher: queued price paths, and refreshes that keep prices fresh."""
     import threading
 
-    from eth_account import Account
+    from relayer.logs import configure_logging
 
-    from relayer.chain.client import ChainClient
-    from relayer.chain.margin import MarginContracts
-    from relayer.config import load_deployment
-    from relayer.keeper.oracle_service import OracleService, PriceQueue
-    from relayer.keeper.service import tx_sender
-    from relayer.store.redis_store import Store
-    from relayer.submitter.tx import FeePolicy
-
-    settings = config_settings(config)
-    if settings.oracle is None:
+    ctx = config_context(config, quick=False)
+    if ctx.settings.oracle is None:
         fail(f"{config} has no `oracle:` section (the pusher's key)")
-    deployment = load_deployment(settings.deployment_file)
-    client = ChainClient(settings.hub)
-    store = Store(settings.redis_url)
-    contracts = MarginContracts(client, deployment)
-    sender = tx_sender(client, Account.from_key(settings.oracle.key.get_secret_value()), store,
-                       FeePolicy(stuck_after_s=10.0))
-    service = OracleService(contracts, sender, PriceQueue(store), settings.oracle.refresh_s)
+    configure_logging()
+    service = ctx.oracle_service()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        service.serve(settings.oracle.step_s, stop, report=lambda m: print(m, flush=True))
+        service.serve(ctx.settings.oracle.step_s, stop, report=lambda m: print(m, flush=True))
     except KeyboardInterrupt:
         stop.set()
 
@@ -184,10 +168,8 @@ def oracle_push(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Queue a price path for the oracle pusher (closes of the CSV's bars, one per pusher step)."""
-    from relayer.api.margin import margin_contracts
-    from relayer.keeper.oracle_service import PriceQueue, queue_path
+    from relayer.keeper.oracle_service import queue_path
     from relayer.keeper.pusher import load_path
-    from relayer.store.redis_store import Store
 
     if (path is None) == (prices is None):
         fail("give exactly one of --path and --prices")
@@ -205,14 +187,14 @@ def oracle_push(
             values = [float(p) for p in (prices or "").split(",") if p.strip()]
         except ValueError:
             fail(f"--prices must be numbers, got {prices!r}")
-    backend = config_backend(config)
-    queue = PriceQueue(Store(backend.settings.redis_url))
-    length = queue_path(margin_contracts(backend), queue, feed, values)
+    ctx = config_context(config)
+    queue = ctx.price_queue()
+    length = queue_path(ctx.margin(), queue, feed, values)
     out.print(f"queued {len(values)} {feed} prices ({values[0]:g} .. {values[-1]:g}); {length} waiting for the pusher")
     if wait:
         from relayer.devnet._proc import poll
 
-        step = backend.settings.oracle.step_s if backend.settings.oracle else 1.0
+        step = ctx.settings.oracle.step_s if ctx.settings.oracle else 1.0
         poll(lambda: queue.pending(feed) == 0, f"the pusher to push {length} {feed} prices", 30 + 3 * step * length, 0.5)
         out.print("pushed")
 
@@ -223,12 +205,13 @@ def oracle_prices(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every feed's price, age and status as the oracle reports it."""
-    from relayer.api.margin import prices_view, usd
+    from relayer.services.margin import prices_view
+    from relayer.services.units import usd
 
-    backend = config_backend(config)
+    ctx = config_context(config)
     try:
-        views = prices_view(backend)
-        now = int(backend.client(backend.deployment.hub.chain_id).get_block("latest")["timestamp"])
+        views = prices_view(ctx)
+        now = int(ctx.hub.get_block("latest")["timestamp"])
     except RpcUnavailableError as error:
         not_running(error)
     if as_json:

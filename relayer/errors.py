@@ -1,16 +1,21 @@
 """The relayer's one exception tree: every error raised on purpose derives from XmarginError.
 
 XmarginError
-├── ConfigError, InvalidRouteError
+├── ConfigError ── ArtifactMissingError
+├── InvalidRouteError
 ├── ChainError ── RpcUnavailableError, ChainCallError, SourceReorgedError
+│   └── TransactionError ── CallRevertedError, TransactionRevertedError, TransactionStuckError
 ├── ProofError ── ReceiptProofError, HeadMismatchError, NonceGapError, SignatureError
 ├── SigningConflictError, RouteHaltedError            (validator's signing protection)
 ├── StoreError ── StoreUnavailableError, LockUnavailableError
-├── SubmitError ── QuorumNotReachedError, SimulationRevertedError, TransactionStuckError
+├── SubmitError ── QuorumNotReachedError, SimulationRevertedError
 ├── MarginError ── MarginInputError, KeeperError      (margin mirror, keeper, oracle pusher)
-├── ActionError ── TradeRejectedError                 (user transactions refused or reverted)
-└── DevnetError ── DeadlineError
-The modules that raise them re-export their own (e.g. `relayer.devnet._proc.DevnetError`).
+├── ActionError ── TradeRejectedError, SignatureRejectedError   (user actions refused or reverted)
+├── AuditError ── SnapshotInconsistentError           (solvency audit)
+├── DevnetError ── DeadlineError
+└── BenchError                                        (benchmarks: set-up or a relayed transfer failed)
+Every error class lives here; modules that raise one may re-export it (e.g. `relayer.devnet._proc.DevnetError`).
+This module imports nothing but the standard library: the brownie environment loads it too.
 """
 
 from __future__ import annotations
@@ -45,6 +50,15 @@ class ConfigError(XmarginError):
     def fields(self) -> list[str]:
         """Dotted paths of the rejected fields."""
         return [loc for loc, _ in self.problems]
+
+
+class ArtifactMissingError(ConfigError):
+    """A contract's build artifact is missing or malformed (run `brownie compile`)."""
+
+    def __init__(self, name: str, folder: str, reason: str = "no compiled artifact; run `brownie compile`") -> None:
+        self.name = name
+        self.folder = folder
+        super().__init__([(name, reason)], folder)
 
 
 class InvalidRouteError(XmarginError, ValueError):
@@ -92,6 +106,41 @@ class ChainCallError(ChainError):
         self.method = method
         self.reason = reason
         super().__init__(f"chain {chain}: {method} failed: {reason}")
+
+
+class TransactionError(ChainError):
+    """Sending a transaction failed: it would revert, it reverted, or it was never mined."""
+
+
+class CallRevertedError(TransactionError):
+    """A simulation (eth_call / eth_estimateGas) reverted; `data` is the revert data, if any."""
+
+    def __init__(self, chain: str, what: str, data: bytes | None, reason: str) -> None:
+        self.chain = chain
+        self.what = what
+        self.data = data
+        self.reason = reason
+        super().__init__(f"chain {chain}: {what} would revert: {reason}")
+
+
+class TransactionRevertedError(TransactionError):
+    """A mined transaction has status 0."""
+
+    def __init__(self, chain: str, what: str, tx_hash: str) -> None:
+        self.chain = chain
+        self.what = what
+        self.tx_hash = tx_hash
+        super().__init__(f"chain {chain}: {what} reverted in tx {tx_hash}")
+
+
+class TransactionStuckError(TransactionError):
+    """A sent transaction was not mined in time even after fee bumps."""
+
+    def __init__(self, chain: str, tx_hash: bytes | str, waited_s: float) -> None:
+        self.chain = chain
+        self.tx_hash = tx_hash if isinstance(tx_hash, str) else _hex(tx_hash)
+        self.waited_s = waited_s
+        super().__init__(f"chain {chain}: transaction {self.tx_hash} not mined after {waited_s:.1f}s")
 
 
 class ProofError(XmarginError):
@@ -212,16 +261,6 @@ class SimulationRevertedError(SubmitError):
         super().__init__(f"route {route}: batch simulation reverted: {reason}")
 
 
-class TransactionStuckError(SubmitError):
-    """A sent transaction was not mined in time even after fee bumps."""
-
-    def __init__(self, chain: str, tx_hash: bytes | str, waited_s: float) -> None:
-        self.chain = chain
-        self.tx_hash = tx_hash if isinstance(tx_hash, str) else _hex(tx_hash)
-        self.waited_s = waited_s
-        super().__init__(f"chain {chain}: transaction {self.tx_hash} not mined after {waited_s:.1f}s")
-
-
 class MarginError(XmarginError):
     """Margin engine in Python: the maths mirror, the keeper and the oracle pusher."""
 
@@ -255,6 +294,23 @@ class TradeRejectedError(ActionError):
         super().__init__(message)
 
 
+class SignatureRejectedError(ActionError):
+    """A published checkpoint signature was refused; `status` is the HTTP status the API answers."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(message)
+
+
+class AuditError(XmarginError):
+    """The solvency audit could not complete."""
+
+
+class SnapshotInconsistentError(AuditError):
+    """The chains moved between the hub read and a spoke read in a way the audit cannot reconcile."""
+
+
 class DevnetError(XmarginError):
     """The devnet could not be started, reached or stopped."""
 
@@ -267,3 +323,7 @@ class DeadlineError(DevnetError):
         self.timeout_s = timeout_s
         detail = f" (last: {last})" if last else ""
         super().__init__(f"timed out after {timeout_s:.0f}s waiting for {what}{detail}")
+
+
+class BenchError(XmarginError):
+    """A benchmark could not set up or run its chain, or a relayed transfer went wrong."""

@@ -6,16 +6,18 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from eth_typing import ChecksumAddress
 from urllib3.exceptions import NewConnectionError
 from web3 import HTTPProvider, Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
 from web3.providers.base import JSONBaseProvider
-from web3.types import BlockData, BlockIdentifier, LogReceipt, RPCEndpoint, RPCResponse, TxReceipt
+from web3.types import BlockData, BlockIdentifier, FilterParams, LogReceipt, RPCEndpoint, RPCResponse, TxReceipt
 
 from relayer.config import ChainConfig
 from relayer.errors import ChainCallError, RpcUnavailableError
@@ -53,6 +55,13 @@ def _never_sent(err: requests.RequestException) -> bool:
         return True
     reason = getattr(err.args[0], "reason", None) if err.args else None
     return isinstance(reason, NewConnectionError)
+
+
+def _addresses(address: str | Sequence[str]) -> ChecksumAddress | list[ChecksumAddress]:
+    """eth_getLogs' address filter: one contract or several."""
+    if isinstance(address, str):
+        return Web3.to_checksum_address(address)
+    return [Web3.to_checksum_address(a) for a in address]
 
 
 class FailoverProvider(JSONBaseProvider):
@@ -106,10 +115,11 @@ class FailoverProvider(JSONBaseProvider):
                         break  # the node may have acted on it: do not send it twice
                 else:
                     if index != self._active:
-                        log.warning("chain %s: failing over to %s", self.chain, redact(self.urls[index]))
+                        url = redact(self.urls[index])
+                        log.warning("chain %s: failing over to %s", self.chain, url, extra={"chain": self.chain})
                         self._active = index
                     return response
-                log.info("chain %s: %s failed: %s", self.chain, method, last_error)
+                log.info("chain %s: %s failed: %s", self.chain, method, last_error, extra={"chain": self.chain})
         raise RpcUnavailableError(self.chain, [redact(u) for u in self.urls], method, last_error)
 
 
@@ -164,11 +174,11 @@ class ChainClient:
         out: list[LogReceipt] = []
         step = self.config.log_chunk
         for start in range(from_block, to_block + 1, step):
-            params = {
-                "address": address if isinstance(address, str) else list(address),
+            params: FilterParams = {
+                "address": _addresses(address),
                 "topics": list(topics),
-                "fromBlock": start,
-                "toBlock": min(start + step - 1, to_block),
+                "fromBlock": BlockNumber(start),
+                "toBlock": BlockNumber(min(start + step - 1, to_block)),
             }
-            out.extend(self._rpc("eth_getLogs", lambda p=params: self.w3.eth.get_logs(p)))
+            out.extend(self._rpc("eth_getLogs", partial(self.w3.eth.get_logs, params)))
         return out

@@ -4,19 +4,13 @@ liquidation module, lens) from a deployment's `margin` section."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
 
-from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector
 from web3.contract import Contract
 
 from relayer.chain.client import ChainClient
-from relayer.chain.contracts import contract, load_artifact
-from relayer.config import Deployment, MarginDeployment
+from relayer.chain.contracts import contract
+from relayer.deployment import Deployment, MarginDeployment
 from relayer.errors import ConfigError
-
-ERROR_SOURCES = ("PerpMarket", "PriceOracle", "RiskEngine", "LiquidationModule", "MarginLedger")
-"""Contracts whose custom errors a margin call can bubble up (a market call reverts inside the oracle)."""
 
 
 def margin_deployment(deployment: Deployment) -> MarginDeployment:
@@ -24,37 +18,6 @@ def margin_deployment(deployment: Deployment) -> MarginDeployment:
     if deployment.margin is None:
         raise ConfigError([("margin", "this deployment has no margin engine (redeploy the devnet)")])
     return deployment.margin
-
-
-class DecodedError:
-    """A custom error: its name and arguments by name."""
-
-    def __init__(self, name: str, args: dict[str, Any]) -> None:
-        self.name = name
-        self.args = args
-
-    def __str__(self) -> str:
-        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.args.items())})"
-
-
-def decode_custom_error(data: str | bytes, abis: list[list[dict[str, Any]]]) -> DecodedError | None:
-    """The custom error in revert `data`, looked up in `abis`; None if no ABI declares it."""
-    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else bytes(data)
-    for abi in abis:
-        for item in abi:
-            if item.get("type") != "error":
-                continue
-            types = [i["type"] for i in item["inputs"]]
-            if function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})") == raw[:4]:
-                values = decode(types, raw[4:])
-                names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
-                return DecodedError(item["name"], dict(zip(names, values, strict=True)))
-    return None
-
-
-def margin_error_abis() -> list[list[dict[str, Any]]]:
-    """ABIs of every contract a margin call can revert in."""
-    return [load_artifact(name).abi for name in ERROR_SOURCES]
 
 
 class MarginContracts:

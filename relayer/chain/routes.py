@@ -1,69 +1,49 @@
-"""Read one route's state and messages from its source and destination contracts (docs/protocol.md)."""
+"""Read one route's state and messages from its source and destination contracts (docs/protocol.md),
+through the contracts' compiled ABIs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 
-from eth_utils import event_abi_to_log_topic
+from eth_typing import ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
+from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 from web3.types import BlockIdentifier, LogReceipt
 
+from relayer.chain.abi import AbiItem, abi_of, event_abi
 from relayer.chain.client import ChainClient
-from relayer.config import Deployment
+from relayer.deployment import Deployment
 from relayer.errors import ChainCallError, ConfigError
 from relayer.proofs.checkpoint import Checkpoint
 from relayer.proofs.hashchain import DepositMessage, RouteMessage, WithdrawalMessage
 from relayer.types import RouteId, RouteKind, checksum
 
-
-def _event(name: str, inputs: list[tuple[str, str, bool]]) -> dict[str, Any]:
-    """ABI of an event from (type, name, indexed) triples."""
-    return {
-        "type": "event", "name": name, "anonymous": False,
-        "inputs": [{"type": t, "name": n, "indexed": i} for t, n, i in inputs],
-    }
-
-
-def _view(name: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> dict[str, Any]:
-    """ABI of a view function."""
-    return {
-        "type": "function", "name": name, "stateMutability": "view",
-        "inputs": [{"type": t, "name": n} for t, n in inputs],
-        "outputs": [{"type": t, "name": n} for t, n in outputs],
-    }
+SOURCE_CONTRACT = {RouteKind.DEPOSIT: "Lockbox", RouteKind.WITHDRAWAL: "MarginLedger"}
+"""Build artifact of each route kind's source contract (the destination is the other one)."""
+DEST_CONTRACT = {RouteKind.DEPOSIT: "MarginLedger", RouteKind.WITHDRAWAL: "Lockbox"}
+_EVENTS = {
+    "DEPOSITED": ("Lockbox", "Deposited"),
+    "WITHDRAWALS_PROCESSED": ("Lockbox", "WithdrawalsProcessed"),
+    "WITHDRAWAL_QUEUED": ("MarginLedger", "WithdrawalQueued"),
+    "DEPOSITS_PROCESSED": ("MarginLedger", "DepositsProcessed"),
+}
 
 
-DEPOSITED = _event("Deposited", [
-    ("uint64", "nonce", True), ("address", "depositor", True), ("address", "account", True),
-    ("address", "token", False), ("uint256", "amount", False), ("bytes32", "head", False),
-])
-WITHDRAWAL_QUEUED = _event("WithdrawalQueued", [
-    ("uint64", "destChainId", True), ("uint64", "nonce", True), ("address", "account", True),
-    ("address", "recipient", False), ("address", "token", False), ("uint256", "amount", False),
-    ("bytes32", "head", False),
-])
-DEPOSITS_PROCESSED = _event("DepositsProcessed", [
-    ("uint64", "sourceChainId", True), ("uint64", "lastNonce", False), ("bytes32", "head", False),
-    ("uint256", "count", False),
-])
-WITHDRAWALS_PROCESSED = _event("WithdrawalsProcessed", [
-    ("uint64", "lastNonce", False), ("bytes32", "head", False), ("uint256", "count", False),
-])
+def __getattr__(name: str) -> AbiItem:
+    """DEPOSITED, WITHDRAWAL_QUEUED, DEPOSITS_PROCESSED, WITHDRAWALS_PROCESSED: the route events'
+    ABI entries from the build artifacts (read on first use, not at import)."""
+    if name in _EVENTS:
+        return event_abi(*_EVENTS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-LOCKBOX_ROUTE_ABI = [
-    DEPOSITED, WITHDRAWALS_PROCESSED,
-    _view("depositRoute", [], [("uint64", "nonce"), ("bytes32", "head")]),
-    _view("withdrawalRoute", [], [("uint64", "processedNonce"), ("bytes32", "head")]),
-]
-"""The lockbox's route events and views, exactly as docs/protocol.md states them."""
-LEDGER_ROUTE_ABI = [
-    WITHDRAWAL_QUEUED, DEPOSITS_PROCESSED,
-    _view("depositRoute", [("uint64", "spokeChainId")], [("uint64", "processedNonce"), ("bytes32", "head")]),
-    _view("withdrawalRoute", [("uint64", "spokeChainId")], [("uint64", "nonce"), ("bytes32", "head")]),
-]
-"""The ledger's route events and views, exactly as docs/protocol.md states them."""
+
+def _topic0(name: str) -> str:
+    """Log topic 0 of a route event by its module-level name."""
+    return "0x" + event_abi_to_log_topic(cast(ABIEvent, event_abi(*_EVENTS[name]))).hex()
 
 
 class RouteState(NamedTuple):
@@ -73,7 +53,8 @@ class RouteState(NamedTuple):
     head: bytes
 
 
-class ProcessedBatch(NamedTuple):
+@dataclass(frozen=True)
+class ProcessedBatch:
     """A DepositsProcessed / WithdrawalsProcessed event."""
 
     last_nonce: int
@@ -130,12 +111,11 @@ class RouteReader:
         self.dest_client = clients[route.dest_chain_id]
         self.source_address = deployment.source_contract(route)
         self.dest_address = deployment.dest_contract(route)
-        deposit = route.kind is RouteKind.DEPOSIT
         self.source = self.source_client.w3.eth.contract(
-            address=self.source_address, abi=LOCKBOX_ROUTE_ABI if deposit else LEDGER_ROUTE_ABI
+            address=Web3.to_checksum_address(self.source_address), abi=abi_of(SOURCE_CONTRACT[route.kind])
         )
         self.dest = self.dest_client.w3.eth.contract(
-            address=self.dest_address, abi=LEDGER_ROUTE_ABI if deposit else LOCKBOX_ROUTE_ABI
+            address=Web3.to_checksum_address(self.dest_address), abi=abi_of(DEST_CONTRACT[route.kind])
         )
 
     def checkpoint(self, nonce: int, head: bytes) -> Checkpoint:
@@ -162,14 +142,12 @@ class RouteReader:
         nonce, head = self.dest_client.call(fn, block)
         return RouteState(nonce, bytes(head))
 
-    def _message_topics(self, nonce: int | None = None) -> list[str | None]:
-        """Topic filter of the route's message event (optionally one nonce)."""
+    def _message_topics(self) -> list[str | None]:
+        """Topic filter of the route's message event."""
         if self.route.kind is RouteKind.DEPOSIT:
-            topics: list[str | None] = ["0x" + event_abi_to_log_topic(DEPOSITED).hex()]
+            topics: list[str | None] = [_topic0("DEPOSITED")]
         else:
-            topics = ["0x" + event_abi_to_log_topic(WITHDRAWAL_QUEUED).hex(), _topic_uint(self.route.dest_chain_id)]
-        if nonce is not None:
-            topics.append(_topic_uint(nonce))
+            topics = [_topic0("WITHDRAWAL_QUEUED"), _topic_uint(self.route.dest_chain_id)]
         return topics
 
     def scan_messages(self, from_block: int, to_block: int) -> list[RouteMessage]:
@@ -178,11 +156,6 @@ class RouteReader:
         chain = self.source_client.name
         messages = [decode_message_log(self.route.kind, self.source, log, chain) for log in logs]
         return sorted(messages, key=lambda m: m.nonce)
-
-    def message_at(self, nonce: int, block: int) -> RouteMessage | None:
-        """Message `nonce` if it was emitted in `block`, else None."""
-        logs = self.source_client.get_logs(self.source_address, self._message_topics(nonce), block, block)
-        return decode_message_log(self.route.kind, self.source, logs[0], self.source_client.name) if logs else None
 
     def block_of_nonce(self, nonce: int, low: int, high: int) -> int | None:
         """First block in [low, high] whose source nonce >= `nonce`, or None (bisection with eth_call at
@@ -201,10 +174,10 @@ class RouteReader:
         """Batches the destination processed for this route in [from_block, to_block]."""
         if self.route.kind is RouteKind.DEPOSIT:
             event = self.dest.events.DepositsProcessed()
-            topics = ["0x" + event_abi_to_log_topic(DEPOSITS_PROCESSED).hex(), _topic_uint(self.route.source_chain_id)]
+            topics = [_topic0("DEPOSITS_PROCESSED"), _topic_uint(self.route.source_chain_id)]
         else:
             event = self.dest.events.WithdrawalsProcessed()
-            topics = ["0x" + event_abi_to_log_topic(WITHDRAWALS_PROCESSED).hex()]
+            topics = [_topic0("WITHDRAWALS_PROCESSED")]
         out = []
         for log in self.dest_client.get_logs(self.dest_address, topics, from_block, to_block):
             args = _decode(self.dest_client.name, self.dest, event, log)

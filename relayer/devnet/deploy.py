@@ -3,28 +3,29 @@
 Hub (31337): MarginLedger and the margin engine (deploy_margin). Spoke A (31338): Lockbox, USDC (6
 decimals), WETH (18), WBTC (8). Spoke B (31339): Lockbox, USDC (6), the native coin. Ledger assets:
 USDC (id 1), ETH (id 2) and BTC (id 3), 18 decimals each. Validator sets 3-of-5 on the ledger (per
-spoke) and on each lockbox (for the hub). Transactions of one phase are sent back to back (nonces
-assigned here) and awaited together.
+spoke) and on each lockbox (for the hub). Transactions of one phase are sent back to back through
+relayer.chain.sender and awaited together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import Nonce as Web3Nonce
 from web3.utils import get_create_address
 
-from relayer.chain.contracts import load_artifact
-from relayer.config import Deployment
-from relayer.devnet._proc import DevnetError, poll
+from relayer.chain.abi import Artifact, load_artifact
+from relayer.chain.nonces import LocalNonceLock, NonceManager
+from relayer.chain.sender import FeePolicy, Fees, PendingTx, TxRequest, TxSender
+from relayer.deployment import Deployment, HubDeployment, SpokeDeployment, TokenInfo
 from relayer.devnet.deploy_margin import deploy_margin, fund_on_spoke
 from relayer.devnet.layout import (
     DEPLOYER_KEY,
@@ -42,12 +43,11 @@ from relayer.devnet.layout import (
     validator_key,
     validator_name,
 )
-from relayer.errors import ConfigError
-from relayer.types import NATIVE_TOKEN
+from relayer.errors import ArtifactMissingError, DevnetError
+from relayer.types import NATIVE_TOKEN, ChainId
 
 GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
 GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
-RECEIPT_TIMEOUT_S = 60.0
 CALL_GAS = 1_500_000
 """Gas limit of configuration calls (sent before earlier ones are mined, so not estimated)."""
 DEPLOY_GAS = 8_000_000
@@ -96,89 +96,82 @@ TOKENS: tuple[TokenSpec, ...] = (
 )
 
 
-def artifact(name: str) -> dict[str, Any]:
+def artifact(name: str) -> Artifact:
     """ABI and creation code of a compiled contract; DevnetError naming the fix if it is missing."""
     try:
         data = load_artifact(name)
-    except ConfigError as err:
+    except ArtifactMissingError as err:
         raise DevnetError(f"{err} (run `make compile` first)") from err
     if not data.bytecode:
         raise DevnetError(f"artifact {name} has no bytecode (abstract contract or interface?)")
-    code = data.bytecode if data.bytecode.startswith("0x") else "0x" + data.bytecode
-    return {"abi": data.abi, "bytecode": code}
+    return data
 
 
-@dataclass
-class ChainTx:
-    """Sends one account's transactions on one chain with locally assigned nonces."""
+class Deployer:
+    """One account's transactions on one chain, sent back to back through the transaction sender
+    (nonces from its own lock: the deployer key is used by this process only) and awaited per phase."""
 
-    spec: ChainSpec
-    w3: Web3
-    account: LocalAccount
-    nonce: int = 0
-    pending: list[tuple[str, bytes]] = field(default_factory=list)
+    def __init__(self, spec: ChainSpec, sender: TxSender) -> None:
+        self.spec = spec
+        self.sender = sender
+        self.w3 = sender.w3
+        self.account = sender.account
+        self._pending: list[PendingTx] = []
+        self._fees: Fees | None = None
 
     @classmethod
-    def connect(cls, spec: ChainSpec, url: str, key: str) -> ChainTx:
-        """Client for `spec` at `url`, sending from `key`."""
+    def connect(cls, spec: ChainSpec, url: str, key: str) -> Deployer:
+        """A deployer for `spec` at `url`, sending from `key`."""
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
         account = Account.from_key(key)
-        return cls(spec, w3, account, w3.eth.get_transaction_count(account.address, "pending"))
+        nonces = NonceManager(LocalNonceLock(), lambda: w3.eth.get_transaction_count(account.address, "pending"))
+        policy = FeePolicy(poll_s=0.25)
+        return cls(spec, TxSender(w3, account, ChainId(spec.chain_id), nonces, policy, chain=spec.name))
 
-    def _fees(self) -> dict[str, int]:
-        """EIP-1559 fees: twice the base fee plus a tip."""
-        base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
-        tip = 10**9
-        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
-
-    def _send(self, what: str, tx: dict[str, Any]) -> None:
-        """Sign and send with the next nonce; remember it for wait()."""
-        tx = {**tx, "nonce": self.nonce, "chainId": self.spec.chain_id, "from": self.account.address, **self._fees()}
-        signed = self.account.sign_transaction(tx)
-        self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        self.pending.append((what, bytes(signed.hash)))
-        self.nonce += 1
+    def _submit(self, request: TxRequest) -> PendingTx:
+        """Broadcast now (fees read once per phase); wait() collects the receipt."""
+        if self._fees is None:
+            self._fees = self.sender.current_fees()
+        pending = self.sender.submit(request, self._fees)
+        self._pending.append(pending)
+        return pending
 
     def deploy(self, name: str, *args: Any) -> str:
         """Send a deployment; returns the address it will have."""
         data = artifact(name)
-        factory = self.w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"])
-        address = get_create_address(self.account.address, self.nonce)
-        tx = factory.constructor(*args).build_transaction({"gas": DEPLOY_GAS, "from": self.account.address})
-        self._send(f"deploy {name} on {self.spec.name}", {"data": tx["data"], "gas": DEPLOY_GAS, "value": 0})
-        return Web3.to_checksum_address(address)
+        factory = self.w3.eth.contract(abi=data.abi, bytecode="0x" + data.bytecode.removeprefix("0x"))
+        code = factory.constructor(*args).build_transaction({"gas": DEPLOY_GAS, "from": self.account.address})["data"]
+        what = f"deploy {name} on {self.spec.name}"
+        pending = self._submit(TxRequest(to=None, data=bytes.fromhex(code[2:]), gas=DEPLOY_GAS, what=what))
+        return Web3.to_checksum_address(get_create_address(self.account.address, Web3Nonce(pending.nonce)))
 
     def contract(self, name: str, address: str) -> Contract:
         """A bound contract on this chain."""
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name)["abi"])
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name).abi)
 
     def call(self, what: str, fn: Any, value: int = 0) -> None:
         """Send a contract function call (fixed gas: earlier calls of the phase may not be mined yet)."""
-        tx = fn.build_transaction({"gas": CALL_GAS, "from": self.account.address, "value": value})
-        self._send(f"{what} on {self.spec.name}", {"to": tx["to"], "data": tx["data"], "gas": CALL_GAS, "value": value})
+        request = TxRequest.call(fn, value=value, gas=CALL_GAS)
+        self._submit(TxRequest(request.to, request.data, value, CALL_GAS, f"{what} on {self.spec.name}"))
 
     def wait(self) -> None:
-        """Wait (polling with a deadline) for every sent transaction; DevnetError on a revert."""
-        for what, tx_hash in self.pending:
-            receipt = poll(
-                lambda h=tx_hash: self.w3.eth.get_transaction_receipt(h),
-                f"receipt of {what}",
-                RECEIPT_TIMEOUT_S,
-                interval_s=0.25,
-            )
-            if receipt["status"] != 1:
-                raise DevnetError(f"{what} reverted (tx 0x{tx_hash.hex()})")
-        self.pending = []
+        """Wait for every transaction of the phase (deadline and replacement: the sender's policy);
+        DevnetError on a revert."""
+        pending, self._pending, self._fees = self._pending, [], None
+        for item in pending:
+            sent = self.sender.wait(item)
+            if sent.status != 1:
+                raise DevnetError(f"{item.request.what} reverted (tx {sent.tx_hash})")
 
 
 def _units(whole: int, decimals: int) -> int:
     """Whole tokens in the token's smallest units."""
-    return whole * 10**decimals
+    return int(whole * 10**decimals)
 
 
 def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deployment:
     """Deploy and configure everything on the layout's running chains; returns the Deployment."""
-    txs = {c.name: ChainTx.connect(c, layout.rpc_url(c), DEPLOYER_KEY) for c in layout.chains}
+    txs = {c.name: Deployer.connect(c, layout.rpc_url(c), DEPLOYER_KEY) for c in layout.chains}
     hub = next(c for c in layout.chains if c.role == "hub")
     spokes = [c for c in layout.chains if c.role == "spoke"]
     deployer = txs[hub.name].account.address
@@ -245,11 +238,11 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
     margin = deploy_margin(hub_tx, ledger_addr, asset_ids, report)
 
     deployment = Deployment(
-        hub={"chain_id": hub.chain_id, "ledger": ledger_addr},
-        spokes={s.chain_id: {"lockbox": lockboxes[s.name]} for s in spokes},
+        hub=HubDeployment(chain_id=hub.chain_id, ledger=ledger_addr),
+        spokes={s.chain_id: SpokeDeployment(lockbox=lockboxes[s.name]) for s in spokes},
         tokens={
             s.chain_id: {
-                t.symbol: {"address": tokens[(s.name, t.symbol)], "decimals": t.decimals}
+                t.symbol: TokenInfo(address=tokens[(s.name, t.symbol)], decimals=t.decimals)
                 for t in TOKENS
                 if t.chain == s.name
             }

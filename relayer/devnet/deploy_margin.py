@@ -20,7 +20,7 @@ from relayer.keeper.pusher import AGGREGATOR_DECIMALS, start_prices, to_answer
 from relayer.margin.params import Calibration, LiquidationParams, market_params
 
 if TYPE_CHECKING:  # deploy imports this module
-    from relayer.devnet.deploy import ChainTx
+    from relayer.devnet.deploy import Deployer
 
 MARGIN_ROLE = keccak(text="MARGIN_ROLE")
 LIQUIDATOR_ROLE = keccak(text="LIQUIDATOR_ROLE")
@@ -49,7 +49,7 @@ def funded_accounts() -> dict[str, tuple[str, int]]:
     return out
 
 
-def fund_on_spoke(tx: ChainTx, lockbox: str, usdc: str, decimals: int) -> None:
+def fund_on_spoke(tx: Deployer, lockbox: str, usdc: str, decimals: int) -> None:
     """Mint USDC to the deployer on a spoke and deposit it for every funded account (not awaited)."""
     erc20 = tx.contract("MockERC20", usdc)
     box = tx.contract("Lockbox", lockbox)
@@ -62,7 +62,7 @@ def fund_on_spoke(tx: ChainTx, lockbox: str, usdc: str, decimals: int) -> None:
 
 
 def deploy_margin(
-    hub: ChainTx, ledger_addr: str, asset_ids: dict[str, int], report: Callable[[str], None] = print
+    hub: Deployer, ledger_addr: str, asset_ids: dict[str, int], report: Callable[[str], None] = print
 ) -> MarginDeployment:
     """Deploy and wire the margin engine on the hub; returns its MarginDeployment."""
     admin = hub.account.address
@@ -98,7 +98,7 @@ def deploy_margin(
 
 
 def _wire(
-    hub: ChainTx, ledger_addr: str, oracle: str, aggregators: dict[str, str], asset_ids: dict[str, int],
+    hub: Deployer, ledger_addr: str, oracle: str, aggregators: dict[str, str], asset_ids: dict[str, int],
     prices: dict[str, float], engine: str, markets: dict[str, str], liquidation: str, insurance: str,
 ) -> None:
     """Feeds with a first round, the ledger's hooks and roles, markets in the engine (docs/margin.md)."""

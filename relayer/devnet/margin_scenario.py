@@ -13,16 +13,16 @@ from decimal import Decimal
 from eth_account import Account
 from web3 import Web3
 
-from relayer.api import actions, trade
-from relayer.api.margin import MarginView, margin_contracts, margin_view, usd, usd_books
-from relayer.api.views import Backend, fmt_amount
 from relayer.chain.margin import MarginContracts
+from relayer.context import Context
 from relayer.devnet._proc import DeadlineError, poll
 from relayer.devnet.deploy_margin import funded_accounts
 from relayer.devnet.layout import TRADER_KEYS
-from relayer.keeper.oracle_service import PriceQueue, queue_path
+from relayer.keeper.oracle_service import queue_path
 from relayer.keeper.pusher import scenario_path
-from relayer.store.redis_store import Store
+from relayer.services import trading, transfers
+from relayer.services.margin import MarginView, margin_view, usd_books
+from relayer.services.units import fmt_amount, to_units, usd
 
 Report = Callable[[str], None]
 TRADER = "carol"
@@ -46,9 +46,9 @@ def _figures(view: MarginView) -> str:
             f"health {view.health}{ratio}")
 
 
-def wait_funded(backend: Backend, contracts: MarginContracts, report: Report) -> None:
+def wait_funded(ctx: Context, contracts: MarginContracts, report: Report) -> None:
     """Wait until the deploy-time deposits for the LP pool, insurance fund and keepers are credited."""
-    usdc = backend.deployment.assets["USDC"]
+    usdc = ctx.deployment.assets["USDC"]
     ledger = contracts.ledger
     wanted = {name: (acct, whole * 10**18) for name, (acct, whole) in funded_accounts().items()}
 
@@ -59,33 +59,33 @@ def wait_funded(backend: Backend, contracts: MarginContracts, report: Report) ->
     report("margin: " + ", ".join(f"{n} holds {a // 10**18:,} USDC" for n, (_, a) in wanted.items()))
 
 
-def deposit_collateral(backend: Backend, trader: str, key: str, report: Report) -> None:
+def deposit_collateral(ctx: Context, trader: str, key: str, report: Report) -> None:
     """The trader's deposits on both spokes, awaited until the hub credits them."""
-    ledger = backend.ledger()
-    before = {asset: int(ledger.functions.balanceOf(trader, backend.deployment.assets[asset]).call())
+    ledger = ctx.ledger()
+    before = {asset: int(ledger.functions.balanceOf(trader, ctx.deployment.assets[asset]).call())
               for *_, asset in DEPOSITS}
     for chain, token, amount, asset in DEPOSITS:
-        result = actions.deposit(backend, chain, token, amount, trader, key)
+        result = transfers.deposit(ctx, chain, token, amount, trader, key)
         report(f"{TRADER} deposits {amount} {token} on {chain} (deposit nonce {result.route_nonce})")
-    want = {asset: before[asset] + actions.to_units(amount, 18) for _, _, amount, asset in DEPOSITS}
+    want = {asset: before[asset] + to_units(amount, 18) for _, _, amount, asset in DEPOSITS}
 
     def credited() -> bool:
-        return all(ledger.functions.balanceOf(trader, backend.deployment.assets[a]).call() >= v for a, v in want.items())
+        return all(ledger.functions.balanceOf(trader, ctx.deployment.assets[a]).call() >= v for a, v in want.items())
 
     poll(credited, f"{TRADER}'s deposits to be credited on the hub", CREDIT_TIMEOUT_S, interval_s=0.5)
 
 
-def open_position(backend: Backend, contracts: MarginContracts, trader: str, key: str, report: Report) -> MarginView:
+def open_position(ctx: Context, contracts: MarginContracts, trader: str, key: str, report: Report) -> MarginView:
     """A long of LEVERAGE x the collateral value at the current price."""
-    view = margin_view(backend, trader, contracts)
+    view = margin_view(ctx, trader, contracts)
     report(f"  hub: {TRADER}'s collateral from both spokes is worth {usd(view.collateral_value)} "
            f"(USDC at 100 %, ETH at 80 % of its price)")
-    price = int(contracts.client.call(contracts.oracle.functions.getPrice(backend.deployment.assets["ETH"]))[0])
+    price = int(contracts.client.call(contracts.oracle.functions.getPrice(ctx.deployment.assets["ETH"]))[0])
     size = (LEVERAGE * view.collateral_value / price).quantize(Decimal("0.1"))
-    result = trade.trade(backend, MARKET, str(size), None, key)
+    result = trading.trade(ctx, MARKET, str(size), None, key)
     report(f"{TRADER} opens an {MARKET} long of {fmt_amount(result.new_size, 18)} ETH at {usd(result.price)} "
            f"({LEVERAGE}x her collateral, fee {usd(result.fee)}, tx {result.tx_hash[:10]}...)")
-    view = margin_view(backend, trader, contracts)
+    view = margin_view(ctx, trader, contracts)
     report(f"  {_figures(view)}")
     return view
 
@@ -119,10 +119,10 @@ def describe(event) -> str:  # noqa: ANN001 - a decoded web3 event
     return f"bad debt written off: {usd(a['amount'])}"
 
 
-def watch_crash(backend: Backend, contracts: MarginContracts, trader: str, report: Report) -> None:
+def watch_crash(ctx: Context, contracts: MarginContracts, trader: str, report: Report) -> None:
     """Queue the crash path for the pusher and print each price step, the account and any liquidation."""
     path = scenario_path("ETH")
-    queue = PriceQueue(Store(backend.settings.redis_url))
+    queue = ctx.price_queue()
     start_block = int(contracts.client.block_number())
     queue_path(contracts, queue, "ETH", path.steps)
     report(f"oracle pusher replays {len(path.steps)} ETH prices: {path.source}")
@@ -137,7 +137,7 @@ def watch_crash(backend: Backend, contracts: MarginContracts, trader: str, repor
             report(f"  >> {describe(event)}")
         seen_events = len(events)
         answer = int(eth.functions.latestRoundData().call()[1])
-        view = margin_view(backend, trader, contracts)
+        view = margin_view(ctx, trader, contracts)
         if answer != last_answer:
             report(f"  ETH ${answer / 10**8:,.2f}  {_figures(view)}")
             last_answer = answer
@@ -155,24 +155,24 @@ def watch_crash(backend: Backend, contracts: MarginContracts, trader: str, repor
         time.sleep(0.5)
 
 
-def summary(backend: Backend, contracts: MarginContracts, trader: str, report: Report) -> None:
+def summary(ctx: Context, contracts: MarginContracts, trader: str, report: Report) -> None:
     """Where the account, the insurance fund and the books ended."""
-    view = margin_view(backend, trader, contracts)
+    view = margin_view(ctx, trader, contracts)
     held = ", ".join(f"{p.size_text} {p.market}" for p in view.positions) or "no position left"
     report(f"{TRADER}: {held}; {_figures(view)}; USD balance {usd(view.usd_balance)}")
-    fund = margin_view(backend, contracts.config.insurance_fund, contracts)
-    books = usd_books(backend, contracts=contracts)
+    fund = margin_view(ctx, contracts.config.insurance_fund, contracts)
+    books = usd_books(ctx, contracts=contracts)
     report(f"insurance fund equity {usd(fund.equity)}; sum of USD balances {usd(books.sum_usd)} == bad debt "
            f"{usd(books.bad_debt)}: {'yes' if books.balanced else 'NO'}")
 
 
-def run(backend: Backend, report: Report = print) -> None:
+def run(ctx: Context, report: Report = print) -> None:
     """Play the margin scenario on a running devnet with the margin engine deployed."""
-    contracts = margin_contracts(backend)
+    contracts = ctx.margin()
     key = TRADER_KEYS[TRADER]
     trader = Account.from_key(key).address
-    wait_funded(backend, contracts, report)
-    deposit_collateral(backend, trader, key, report)
-    open_position(backend, contracts, trader, key, report)
-    watch_crash(backend, contracts, trader, report)
-    summary(backend, contracts, trader, report)
+    wait_funded(ctx, contracts, report)
+    deposit_collateral(ctx, trader, key, report)
+    open_position(ctx, contracts, trader, key, report)
+    watch_crash(ctx, contracts, trader, report)
+    summary(ctx, contracts, trader, report)

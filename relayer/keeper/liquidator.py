@@ -1,5 +1,11 @@
-"""Find unhealthy accounts with one lens eth_call and liquidate each; tolerate competing keepers."""
+"""Find unhealthy accounts with one lens eth_call and liquidate each; tolerate competing keepers.
 
+Loads in the brownie environment (the stress bench and the contract tests use it): it imports
+web3, pydantic and relayer.chain.abi only, never the settings or the store."""
+
+from __future__ import annotations
+
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -7,9 +13,11 @@ from pydantic import BaseModel
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from relayer.chain.abi import decode_error, revert_data
 from relayer.errors import KeeperError
-from relayer.keeper.artifacts import error_selectors
 from relayer.keeper.tracker import AccountTracker
+
+log = logging.getLogger(__name__)
 
 # Reverts that mean "someone else got there first" (or prices moved): skip, never retry blindly.
 BENIGN_ERRORS = frozenset({"LiquidationAccountHealthy", "LiquidationPricesNotFresh"})
@@ -19,7 +27,9 @@ LENS_CHUNK = 1_000
 LIQUIDATION_GAS = 3_000_000
 
 Send = Callable[[Any], tuple[str, int]]
-"""Sends a bound contract call and waits for it: (tx hash, receipt status)."""
+"""Sends a bound contract call and waits for it: (tx hash, receipt status). The relayer's keeper
+signs with its key through relayer.chain.sender (relayer.context builds it); the stress bench
+uses an unlocked node account (bench/_unlocked.py)."""
 
 
 class KeeperRound(BaseModel):
@@ -45,15 +55,14 @@ class Keeper:
     """One keeper: `run_once` = refresh accounts, batch health check, simulate, send."""
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
-                 max_repay: int = 2**256 - 1, send: Send | None = None) -> None:
+                 send: Send, max_repay: int = 2**256 - 1) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
         self.lens = lens
         self.module = module
         self.max_repay = max_repay
-        self.errors = error_selectors(module.abi)
-        self._send = send or self._transact
+        self._send = send
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
         """(accounts checked, liquidatable accounts) — one eth_call per LENS_CHUNK accounts."""
@@ -65,21 +74,9 @@ class Keeper:
         return len(accounts), found
 
     def _revert_name(self, err: Exception) -> str:
-        """Custom error name of a simulated revert ('' if unknown). web3 raises
-        ContractCustomError with `.data`; with raw RPC errors (some middlewares) the data sits in
-        the error dict."""
-        data = getattr(err, "data", None)
-        if data is None and err.args and isinstance(err.args[0], dict):
-            data = err.args[0].get("data")
-        if isinstance(data, dict):
-            data = data.get("data")
-        return self.errors.get(str(data or "")[:10], "")
-
-    def _transact(self, call: Any) -> tuple[str, int]:
-        """Default sender: an unlocked node account (anvil), gas price 0 (the stress tool)."""
-        tx = call.transact({"from": self.sender, "gas": LIQUIDATION_GAS, "gasPrice": 0})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=120)
-        return "0x" + bytes(tx).hex(), int(receipt["status"])
+        """Custom error name of a simulated revert, by the liquidation module's ABI ('' if unknown)."""
+        error = decode_error(revert_data(err), [self.module.abi])
+        return error.name if error is not None else ""
 
     def _simulate(self, account: str) -> tuple[Any, str]:
         """(call to send or None, revert name): the liquidation with max_repay, or positions only
@@ -114,10 +111,14 @@ class Keeper:
                 continue
             tx_hash, status = self._send(call)
             result.sent.append(tx_hash)
+            fields = {"account": account, "tx_hash": tx_hash, "sender": self.sender}
             if status == 1:
                 result.liquidated.append(account)
+                log.info("liquidated %s in tx %s", account, tx_hash, extra=fields)
             else:
                 result.reverted += 1  # a competitor's transaction landed first
+                log.info("liquidation of %s reverted on chain in tx %s (a competitor first)", account, tx_hash,
+                         extra=fields)
         return result
 
     def run_once(self, strict: bool = True) -> KeeperRound:

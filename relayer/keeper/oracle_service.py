@@ -13,17 +13,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 from web3.contract import Contract
 
 from relayer.chain.margin import MarginContracts
+from relayer.chain.sender import TxRequest, TxSender
 from relayer.errors import ChainError, MarginInputError, StoreError, StoreUnavailableError
-from relayer.keeper.pusher import AGGREGATOR_DECIMALS, moves_within
+from relayer.keeper.pusher import AGGREGATOR_DECIMALS, moves_within, to_answer
 from relayer.store.redis_store import Store
-from relayer.submitter.tx import TxSender
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class PriceQueue:
     def pop(self, feed: str) -> int | None:
         """The next queued answer of the feed, or None."""
         raw = self._redis("lpop", lambda: self.store.redis.lpop(self.key(feed)))
-        return None if raw is None else int(raw)
+        return None if raw is None else int(cast(bytes, raw))
 
     def last(self, feed: str) -> int | None:
         """The last queued answer of the feed, or None."""
@@ -95,7 +95,7 @@ def queue_path(contracts: MarginContracts, queue: PriceQueue, feed: str, prices:
         raise MarginInputError(f"no aggregator feed {feed!r}; known: {', '.join(contracts.aggregators)}")
     if not prices:
         raise MarginInputError("empty price path")
-    answers = [int(round(p * 10**AGGREGATOR_DECIMALS)) for p in prices]
+    answers = [to_answer(p) for p in prices]
     previous = contracts.aggregators[feed].functions.latestRoundData().call()[1]
     queued = queue.last(feed)
     if queued is not None:
@@ -122,8 +122,7 @@ class OracleService:
 
     def _push(self, aggregator: Contract, answer: int) -> tuple[str, int]:
         """Send one `push(answer)` and wait for it."""
-        data = aggregator.encode_abi("push", args=[answer])
-        sent = self.sender.send({"to": aggregator.address, "data": data, "gas": PUSH_GAS})
+        sent = self.sender.send(TxRequest.call(aggregator.functions.push(answer), gas=PUSH_GAS))
         return sent.tx_hash, sent.status
 
     def step(self) -> list[Pushed]:

@@ -53,12 +53,7 @@ def load_path(path: Path) -> list[PricePoint]:
 
 def to_answer(usd: float, decimals: int = AGGREGATOR_DECIMALS) -> int:
     """USD price as an aggregator answer with `decimals` decimals."""
-    return int(round(usd * 10**decimals))
-
-
-def push_price(aggregator, sender: str, usd: float) -> str:
-    """Sends one `push(answer)` round to a MockAggregatorV3; returns the tx hash."""
-    return aggregator.functions.push(to_answer(usd)).transact({"from": sender}).hex()
+    return round(usd * float(10**decimals))
 
 
 class PricePath(BaseModel):

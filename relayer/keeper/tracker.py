@@ -1,6 +1,9 @@
 """Follow every account that ever traded, from the markets' PositionModified events."""
 
-from eth_utils import event_abi_to_log_topic
+from typing import Any, cast
+
+from eth_typing import ABIEvent
+from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
 DEFAULT_SPAN = 5_000
@@ -12,12 +15,12 @@ class AccountTracker:
     The chain is the source of truth: a fresh tracker rebuilds the same set from block 0.
     """
 
-    def __init__(self, w3: Web3, market_abi: list[dict], markets: list[str], from_block: int = 0,
+    def __init__(self, w3: Web3, market_abi: list[dict[str, Any]], markets: list[str], from_block: int = 0,
                  span: int = DEFAULT_SPAN) -> None:
         self.w3 = w3
         self.markets = [Web3.to_checksum_address(m) for m in markets]
         event = next(i for i in market_abi if i.get("type") == "event" and i["name"] == "PositionModified")
-        self.topic = "0x" + event_abi_to_log_topic(event).hex()
+        self.topic = "0x" + event_abi_to_log_topic(cast(ABIEvent, event)).hex()
         self.next_block = from_block
         self.span = span
         self.accounts: set[str] = set()

@@ -1,12 +1,12 @@
-"""Redis keys of the relayer: published signatures, cursors, locks, alarms. A cache: wiping it loses nothing."""
+"""Redis keys of the relayer: published signatures and alarms (leases and nonces: relayer.store.lease,
+relayer.store.nonces). A cache: wiping it loses nothing."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -14,7 +14,7 @@ import redis
 from pydantic import BaseModel, ConfigDict
 from redis.exceptions import LockError, RedisError
 
-from relayer.errors import LockUnavailableError, StoreUnavailableError
+from relayer.errors import StoreUnavailableError
 from relayer.types import RouteId, checksum
 
 log = logging.getLogger(__name__)
@@ -116,36 +116,6 @@ class Store:
             pipe.zrem(self._signed_key(route), *(str(n) for n in old))
             self._guard("forget_below", pipe.execute)
         return len(old)
-
-    def get_cursor(self, name: str) -> int | None:
-        """A scan cursor (a block number), or None if unknown: callers restart from chain state."""
-        raw = self._guard("get_cursor", lambda: self.redis.get(f"{self.prefix}:cursor:{name}"))
-        return int(raw) if raw is not None else None
-
-    def set_cursor(self, name: str, value: int) -> None:
-        """Remember a scan cursor (an optimisation only)."""
-        self._guard("set_cursor", lambda: self.redis.set(f"{self.prefix}:cursor:{name}", int(value)))
-
-    @contextmanager
-    def lock(self, name: str, ttl: float, blocking_timeout: float = 5.0) -> Iterator[None]:
-        """Hold the named lock across processes for at most `ttl` s; LockUnavailableError if not got
-        within `blocking_timeout` s, or if it expired before release (the work outlived its ttl)."""
-        lock = self.redis.lock(f"{self.prefix}:lock:{name}", timeout=ttl, blocking_timeout=blocking_timeout)
-        if not self._guard("lock", lambda: lock.acquire(blocking=blocking_timeout > 0)):
-            raise LockUnavailableError(name, f"held elsewhere (waited {blocking_timeout}s)")
-        failed = False
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            try:
-                self._guard("unlock", lock.release)
-            except LockError as err:
-                log.warning("lock %s expired before release", name)
-                if not failed:
-                    raise LockUnavailableError(name, f"expired after ttl {ttl}s before release") from err
 
     def raise_alarm(self, route: RouteId | str, text: str) -> None:
         """Record an alarm for operators (newest first, the last MAX_ALARMS kept)."""

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from relayer.errors import SignatureError
 from relayer.proofs.checkpoint import Checkpoint, pack_signatures, recover
-from relayer.types import Address, Bytes32, Nonce, checksum, to_bytes32
+from relayer.types import Address, Bytes32, ChainId, Nonce, checksum, to_bytes32
 
 SignatureBook = Mapping[int, Mapping[bytes, Mapping[str, bytes]]]
 """nonce -> head -> claimed validator -> 65-byte signature (as the store returns them)."""
@@ -51,7 +51,7 @@ def valid_signers(
     out: dict[str, bytes] = {}
     for sig in signatures.values():
         try:
-            signer = recover(checkpoint, dest_chain_id, dest_contract, bytes(sig))
+            signer = recover(checkpoint, ChainId(dest_chain_id), dest_contract, bytes(sig))
         except SignatureError:
             continue
         if signer in members:
@@ -79,7 +79,7 @@ def quorum_candidates(
     window = range(processed_nonce + 1, processed_nonce + max_batch + 1)
     for nonce in sorted((n for n in book if n in window), reverse=True):
         for head, signatures in sorted(book[nonce].items()):
-            cp = Checkpoint(source_chain_id=source_chain_id, source=source, nonce=nonce, head=to_bytes32(head))
+            cp = Checkpoint(source_chain_id=ChainId(source_chain_id), source=source, nonce=nonce, head=to_bytes32(head))
             good = valid_signers(cp, signatures, members, dest_chain_id, dest_contract)
             if len(good) < threshold:
                 continue

@@ -11,20 +11,23 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
 
-from eth_abi import decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_abi_to_4byte_selector
 from pydantic import BaseModel, ConfigDict, SecretStr
+from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from relayer.chain.abi import DecodedError, abi_of, decode_error, revert_data
 from relayer.chain.client import ChainClient
-from relayer.chain.routes import RouteReader
-from relayer.config import Deployment, SubmitterConfig
+from relayer.chain.routes import DEST_CONTRACT, RouteReader
+from relayer.chain.sender import FeePolicy, SentTx, TxRequest, TxSender
+from relayer.config import SubmitterConfig
+from relayer.deployment import Deployment
 from relayer.errors import (
+    CallRevertedError,
     ChainCallError,
     HeadMismatchError,
     LockUnavailableError,
@@ -33,12 +36,11 @@ from relayer.errors import (
     SubmitError,
 )
 from relayer.proofs.hashchain import RouteMessage, check_chain
+from relayer.store.lease import lease
+from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
-from relayer.submitter.lease import lease
-from relayer.submitter.nonce import NonceManager
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates
-from relayer.submitter.tx import FeePolicy, SentTx, TxSender
-from relayer.types import MAX_BATCH, RouteId, RouteKind
+from relayer.types import MAX_BATCH, ChainId, RouteId, RouteKind
 
 log = logging.getLogger(__name__)
 
@@ -46,46 +48,8 @@ ROUTE_LEASE_TTL_S = 15.0
 """A delivery holds its route's lease (renewed while it works); a killed submitter frees it this fast."""
 
 
-def _tuple_type(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {"type": "tuple", "name": "", "components": [{"type": t, "name": n} for t, n in fields]}
-
-
-_CHECKPOINT = [("uint64", "sourceChainId"), ("address", "source"), ("uint64", "nonce"), ("bytes32", "head")]
-_DEPOSIT = [("address", "depositor"), ("address", "account"), ("address", "token"), ("uint256", "amount")]
-_WITHDRAWAL = [("address", "account"), ("address", "recipient"), ("address", "token"), ("uint256", "amount")]
-
-
-def _process_abi(name: str, message_fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    messages = {**_tuple_type(message_fields), "type": "tuple[]", "name": "messages"}
-    return {
-        "type": "function", "name": name, "stateMutability": "nonpayable", "outputs": [],
-        "inputs": [
-            messages,
-            {**_tuple_type(_CHECKPOINT), "name": "checkpoint"},
-            {"type": "bytes", "name": "signatures"},
-        ],
-    }
-
-
-def _error(name: str, inputs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {"type": "error", "name": name, "inputs": [{"type": t, "name": n} for t, n in inputs]}
-
-
-BATCH_NONCE_MISMATCH = _error(
-    "BatchNonceMismatch",
-    [("uint64", "processedNonce"), ("uint256", "messageCount"), ("uint64", "checkpointNonce")],
-)
-_BATCH_NONCE_MISMATCH_SELECTOR = function_abi_to_4byte_selector(BATCH_NONCE_MISMATCH)
-DEST_ABI = [
-    _process_abi("processDeposits", _DEPOSIT),
-    _process_abi("processWithdrawals", _WITHDRAWAL),
-    {"type": "function", "name": "validatorsOf", "stateMutability": "view",
-     "inputs": [{"type": "uint64", "name": "sourceChainId"}], "outputs": [{"type": "address[]", "name": ""}]},
-    {"type": "function", "name": "thresholdOf", "stateMutability": "view",
-     "inputs": [{"type": "uint64", "name": "sourceChainId"}], "outputs": [{"type": "uint8", "name": ""}]},
-    BATCH_NONCE_MISMATCH,
-]
-"""What the submitter calls on a destination, exactly as docs/protocol.md states it."""
+BATCH_NONCE_MISMATCH = "BatchNonceMismatch"
+"""The destination's answer to a batch that does not continue the route (already delivered)."""
 
 
 class SubmitResult(BaseModel):
@@ -105,29 +69,21 @@ class SubmitResult(BaseModel):
     """delivered | up-to-date | no-quorum | busy | delivered-by-other"""
 
 
-def _revert_data(err: Exception) -> bytes | None:
-    """Raw revert data of a failed eth_call, if the node returned any."""
-    data = getattr(err, "data", None)
-    if isinstance(data, str) and data.startswith("0x"):
-        return bytes.fromhex(data[2:])
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    return None
+def _dest_error(err: BaseException) -> DecodedError | None:
+    """The destination's custom error in a revert, if any."""
+    return decode_error(revert_data(err))
 
 
-def is_batch_nonce_mismatch(err: Exception) -> bool:
+def is_batch_nonce_mismatch(err: BaseException) -> bool:
     """True if a revert is BatchNonceMismatch (the batch was already delivered, or overlaps)."""
-    data = _revert_data(err)
-    return data is not None and data[:4] == _BATCH_NONCE_MISMATCH_SELECTOR
+    error = _dest_error(err)
+    return error is not None and error.name == BATCH_NONCE_MISMATCH
 
 
-def describe_revert(err: Exception) -> str:
-    """Short text of a revert: the decoded BatchNonceMismatch, or the node's message."""
-    data = _revert_data(err)
-    if data is not None and data[:4] == _BATCH_NONCE_MISMATCH_SELECTOR:
-        processed, count, nonce = decode(["uint64", "uint256", "uint64"], data[4:])
-        return f"BatchNonceMismatch(processedNonce={processed}, messageCount={count}, checkpointNonce={nonce})"
-    return str(err)
+def describe_revert(err: BaseException) -> str:
+    """Short text of a revert: the decoded custom error, or the node's message."""
+    error = _dest_error(err)
+    return str(error) if error is not None else str(err)
 
 
 def within_batch(candidates: Iterable[QuorumChoice], processed: int, max_batch: int) -> Iterator[QuorumChoice]:
@@ -166,7 +122,7 @@ class Submitter:
         self.account: LocalAccount = Account.from_key(key.get_secret_value())
         self.fee_policy = fee_policy or FeePolicy(stuck_after_s=config.stuck_after_s, bump_pct=config.fee_bump_pct)
         self._readers: dict[RouteId, RouteReader] = {}
-        self._senders: dict[int, TxSender] = {}
+        self._senders: dict[ChainId, TxSender] = {}
         self._hints: dict[RouteId, tuple[int, int]] = {}
         """route -> (nonce, block) known to hold that nonce's message: a lower bound for bisection."""
         self._deploy_blocks: dict[RouteId, int] = {}
@@ -180,22 +136,24 @@ class Submitter:
             self._readers[route] = RouteReader(route, self.deployment, self.clients)
         return self._readers[route]
 
-    def sender(self, chain_id: int) -> TxSender:
-        """The transaction sender of this account on `chain_id` (one NonceManager per chain)."""
+    def sender(self, chain_id: ChainId) -> TxSender:
+        """The transaction sender of this account on `chain_id` (nonces under the shared Redis lock)."""
         if chain_id not in self._senders:
             client = self.clients[chain_id]
             address = self.account.address
-            nonces = NonceManager(
-                self.store, chain_id, address,
-                lambda: client.w3.eth.get_transaction_count(address, "pending"),
+            nonces = shared_nonces(
+                self.store, chain_id, address, lambda: client.w3.eth.get_transaction_count(address, "pending")
             )
-            self._senders[chain_id] = TxSender(client.w3, self.account, chain_id, nonces, self.fee_policy)
+            self._senders[chain_id] = TxSender(
+                client.w3, self.account, chain_id, nonces, self.fee_policy, chain=client.name
+            )
         return self._senders[chain_id]
 
     def dest_contract(self, route: RouteId) -> Contract:
-        """The destination contract with the submitter's ABI (process functions, validator set)."""
+        """The destination contract (process functions, validator set) with its compiled ABI."""
         reader = self.reader(route)
-        return reader.dest_client.w3.eth.contract(address=reader.dest_address, abi=DEST_ABI)
+        address = Web3.to_checksum_address(reader.dest_address)
+        return reader.dest_client.w3.eth.contract(address=address, abi=abi_of(DEST_CONTRACT[route.kind]))
 
     # the tick ----------------------------------------------------------------------------
 
@@ -213,11 +171,10 @@ class Submitter:
         reader = self.reader(route)
         dest = self.dest_contract(route)
         processed, stored_head = reader.dest_state()
-        result = {"route": str(route), "processed_nonce": processed}
         window = range(processed + 1, processed + MAX_BATCH + 1)
         nonces = [n for n in self.store.signed_nonces(route) if n in window]
         if not nonces:
-            return SubmitResult(**result, reason="up-to-date")
+            return SubmitResult(route=str(route), processed_nonce=processed, reason="up-to-date")
         book = {n: self.store.signatures_for(route, n) for n in nonces}
         validators = reader.dest_client.call(dest.functions.validatorsOf(route.source_chain_id))
         threshold = int(reader.dest_client.call(dest.functions.thresholdOf(route.source_chain_id)))
@@ -232,11 +189,11 @@ class Submitter:
         )
         top = next(candidates, None)
         if top is None:
-            return SubmitResult(**result, reason="no-quorum")
+            return SubmitResult(route=str(route), processed_nonce=processed, reason="no-quorum")
         messages = self.fetch_messages(route, processed + 1, top.nonce)
         choice = self._matching(route, itertools.chain([top], candidates), stored_head, messages)
         batch = messages[: choice.nonce - processed]
-        return self._send(route, dest, choice, batch, result)
+        return self._send(route, dest, choice, batch, processed)
 
     def _matching(
         self,
@@ -272,7 +229,7 @@ class Submitter:
         dest: Contract,
         choice: QuorumChoice,
         batch: Sequence[RouteMessage],
-        result: dict[str, Any],
+        processed: int,
     ) -> SubmitResult:
         """Simulate, then send the batch; a BatchNonceMismatch means someone else delivered it."""
         fn_name = "processDeposits" if route.kind is RouteKind.DEPOSIT else "processWithdrawals"
@@ -280,23 +237,31 @@ class Submitter:
             [m.message.as_tuple() for m in batch], choice.checkpoint.as_tuple(), choice.signatures
         )
         first, last = batch[0].nonce, batch[-1].nonce
-        sender = self.sender(route.dest_chain_id)
+        fields = {"route": str(route), "chain": route.dest_chain_id, "nonce_first": first, "nonce_last": last}
+        sender = self.sender(ChainId(route.dest_chain_id))
+        request = TxRequest.call(fn)
         try:
             fn.call({"from": self.account.address})
-            gas = sender.estimate_gas({"to": dest.address, "data": fn._encode_transaction_data()})
-        except (ContractCustomError, ContractLogicError) as err:
+            request = replace(request, gas=sender.estimate_gas(request))
+        except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
             if is_batch_nonce_mismatch(err):
-                return SubmitResult(**result, first_nonce=first, last_nonce=last, reason="delivered-by-other")
+                log.info("route %s: nonces %d..%d already delivered", route, first, last, extra=fields)
+                return SubmitResult(
+                    route=str(route), processed_nonce=processed, first_nonce=first, last_nonce=last,
+                    reason="delivered-by-other",
+                )
             raise SimulationRevertedError(route, describe_revert(err)) from err
-        sent: SentTx = sender.send({"to": dest.address, "data": fn._encode_transaction_data(), "gas": gas})
+        sent: SentTx = sender.send(request)
         if sent.status != 1:
             try:
                 fn.call({"from": self.account.address})  # replays the batch on today's state
             except (ContractCustomError, ContractLogicError) as err:
                 if is_batch_nonce_mismatch(err):
+                    log.info("route %s: nonces %d..%d delivered by another submitter first", route, first, last,
+                             extra={**fields, "tx_hash": sent.tx_hash})
                     return SubmitResult(
-                        **result, first_nonce=first, last_nonce=last, tx_hash=sent.tx_hash,
-                        gas_used=sent.gas_used, reason="delivered-by-other",
+                        route=str(route), processed_nonce=processed, first_nonce=first, last_nonce=last,
+                        tx_hash=sent.tx_hash, gas_used=sent.gas_used, reason="delivered-by-other",
                     )
                 reason = describe_revert(err)
                 raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted: {reason}") from err
@@ -305,10 +270,11 @@ class Submitter:
         # processed nonces below `last` need no signatures any more; `last` stays as the proof
         # of the latest delivery (the API reports it as the attested nonce)
         self.store.forget_below(route, last)
-        log.info("route %s: delivered nonces %d..%d in %s", route, first, last, sent.tx_hash)
+        log.info("route %s: delivered nonces %d..%d in %s", route, first, last, sent.tx_hash,
+                 extra={**fields, "tx_hash": sent.tx_hash})
         return SubmitResult(
-            **result, delivered=True, first_nonce=first, last_nonce=last, tx_hash=sent.tx_hash,
-            gas_used=sent.gas_used, reason="delivered",
+            route=str(route), processed_nonce=processed, delivered=True, first_nonce=first, last_nonce=last,
+            tx_hash=sent.tx_hash, gas_used=sent.gas_used, reason="delivered",
         )
 
     # source messages ---------------------------------------------------------------------
@@ -347,8 +313,9 @@ class Submitter:
         if route not in self._deploy_blocks:
             reader = self.reader(route)
             w3 = reader.source_client.w3
-            has_code: Callable[[int], bool] = lambda b: len(w3.eth.get_code(reader.source_address, b)) > 0
-            low, high = 0, reader.source_client.block_number()
+            source = Web3.to_checksum_address(reader.source_address)
+            has_code: Callable[[int], bool] = lambda b: len(w3.eth.get_code(source, b)) > 0
+            low, high = 0, int(reader.source_client.block_number())
             while low < high:
                 mid = (low + high) // 2
                 if has_code(mid):

@@ -1,10 +1,11 @@
-"""The Celery app: queues per role and chain, retries with backoff, acks_late, the beat schedule.
+"""The Celery app: queues per role and chain, acks_late, the beat schedule.
 
 Queues: `validator.<validator name>` (each validator's own worker: its key and signing-protection
 db live there), `submitter.<destination chain id>` and `keeper.<hub chain id>` (every keeper of
 the hub consumes it; each runs `Keeper.run_once` with its own key). Run it as `celery -A relayer.worker.app
 worker -Q ...` / `celery -A relayer.worker.app beat`, or through `run_worker` / `run_beat`;
-settings come from $XMARGIN_CONFIG (YAML) plus XMARGIN_* environment overrides.
+settings come from $XMARGIN_CONFIG (YAML) plus XMARGIN_* environment overrides, read when the
+app's configuration is first needed (importing this module loads nothing).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any, Literal
 
 from celery import Celery
 from celery.beat import PersistentScheduler
+from celery.signals import after_setup_logger
 
-from relayer.config import Deployment, Settings, load_deployment, load_settings
+from relayer.config import Settings, load_settings
+from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
-from relayer.types import RouteId
+from relayer.logs import install
+from relayer.types import ChainId, RouteId
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ def build_beat_schedule(
 def _poll_interval(settings: Settings, chain_id: int) -> float:
     """Poll interval of a configured chain (1 s if not configured)."""
     try:
-        return settings.chain(chain_id).poll_interval
+        return settings.chain(ChainId(chain_id)).poll_interval
     except ConfigError:
         return 1.0
 
@@ -144,7 +148,7 @@ def live_queues(celery_app: Celery, timeout_s: float = DISCOVERY_TIMEOUT_S) -> s
     """Queues consumed by the workers that answer now (Celery remote control), None if none answered."""
     try:
         replies = celery_app.control.inspect(timeout=timeout_s).active_queues() or {}
-    except Exception as err:  # discovery is best effort: beat keeps its previous entries
+    except Exception as err:  # noqa: BLE001 - discovery is best effort: beat keeps its previous entries
         log.warning("beat: queue discovery failed: %s", err)
         return None
     if not replies:
@@ -209,49 +213,63 @@ def current_settings() -> Settings:
         return _settings
 
 
-def configure(celery_app: Celery, settings: Settings) -> Celery:
-    """Apply `settings` to the app: broker and backend, reliability options, the static schedule."""
-    global _settings
-    with _settings_lock:
-        _settings = settings
-    celery_app.conf.update(
-        broker_url=settings.redis_url,
-        result_backend=settings.redis_url,
-        result_expires=RESULT_EXPIRES_S,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        task_default_queue="xmargin.default",
-        beat_scheduler="relayer.worker.app:RouteScheduler",
-        worker_hijack_root_logger=True,
-        timezone="UTC",
-        enable_utc=True,
-    )
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The app's configuration for `settings`: broker and backend, reliability options, the static schedule."""
+    config: dict[str, Any] = {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "result_expires": RESULT_EXPIRES_S,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "task_default_queue": "xmargin.default",
+        "beat_scheduler": "relayer.worker.app:RouteScheduler",
+        "worker_hijack_root_logger": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
     try:
         deployment = load_deployment(settings.deployment_file)
     except ConfigError:
-        celery_app.conf.beat_schedule = {}
+        config["beat_schedule"] = {}
     else:
-        celery_app.conf.beat_schedule = build_beat_schedule(
+        config["beat_schedule"] = build_beat_schedule(
             settings, deployment, static_validator_names(settings),
             keeper_chains=static_keeper_chains(settings, deployment),
         )
+    return config
+
+
+def configure(celery_app: Celery, settings: Settings) -> Celery:
+    """Apply `settings` to the app (and make them this process's settings)."""
+    global _settings
+    with _settings_lock:
+        _settings = settings
+    celery_app.conf.update(celery_config(settings))
     return celery_app
 
 
-def create_app(settings: Settings | None = None) -> Celery:
-    """A configured Celery app (settings from $XMARGIN_CONFIG when not given)."""
+def create_app() -> Celery:
+    """The Celery app, configured lazily: settings are read from $XMARGIN_CONFIG when its
+    configuration is first needed (a worker or beat starting, a task sent), never at import."""
     celery_app = Celery("xmargin", include=["relayer.worker.tasks"])
-    return configure(celery_app, settings if settings is not None else load_settings())
+    celery_app.add_defaults(lambda: celery_config(current_settings()))
+    return celery_app
 
 
 app = create_app()
+
+
+@after_setup_logger.connect
+def _structured_logs(logger: logging.Logger, *args: Any, **kwargs: Any) -> None:
+    """Celery's root handlers print the relayer's structured fields too (or JSON lines)."""
+    install(logger)
 
 
 # ---------------------------------------------------------------------------------- entry points

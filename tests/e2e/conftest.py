@@ -23,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import Depositor  # noqa: E402
 
-from relayer.api.views import Backend  # noqa: E402
-from relayer.config import load_settings  # noqa: E402
+from relayer.context import Context  # noqa: E402
 from relayer.devnet import processes  # noqa: E402
 from relayer.devnet.layout import USER_KEYS, DevnetLayout  # noqa: E402
 from relayer.devnet.runner import Devnet  # noqa: E402
@@ -87,19 +86,19 @@ def _every_process_running(devnet: Devnet) -> None:
 
 
 @pytest.fixture(scope="session")
-def backend(devnet: Devnet) -> Backend:
-    return Backend(load_settings(devnet.layout.config_path))
+def ctx(devnet: Devnet) -> Context:
+    return Context.from_file(devnet.layout.config_path)
 
 
 @pytest.fixture(scope="session")
-def depositors(backend: Backend) -> dict[tuple[str, str], Depositor]:
+def depositors(ctx: Context) -> dict[tuple[str, str], Depositor]:
     """(user, spoke name) -> a depositor with every ERC20 approved."""
     out = {}
-    for chain in backend.settings.chains.values():
+    for chain in ctx.settings.chains.values():
         if chain.role != "spoke":
             continue
         for user, key in USER_KEYS.items():
-            depositor = Depositor(backend, chain.chain_id, key)
+            depositor = Depositor(ctx, chain.chain_id, key)
             depositor.approve_all()
             out[(user, chain.name)] = depositor
     return out

@@ -10,9 +10,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from relayer.api import actions
-from relayer.api.views import Backend, RouteStatus, route_status
+from relayer.context import Context
 from relayer.devnet._proc import poll
+from relayer.services.routes import RouteStatus, route_status
 from relayer.types import NATIVE_TOKEN, RouteId, RouteKind
 
 CATCH_UP_TIMEOUT_S = 120.0
@@ -30,7 +30,7 @@ def fresh_account(label: str) -> str:
 class Depositor:
     """Sends many deposits from one funded key on one spoke, back to back (local nonces)."""
 
-    backend: Backend
+    ctx: Context
     chain_id: int
     key: str
     account: LocalAccount = field(init=False)
@@ -38,13 +38,13 @@ class Depositor:
 
     def __post_init__(self) -> None:
         self.account = Account.from_key(self.key)
-        self.w3 = self.backend.client(self.chain_id).w3
-        self.lockbox = self.backend.lockbox(self.chain_id)
+        self.w3 = self.ctx.client(self.chain_id).w3
+        self.lockbox = self.ctx.lockbox(self.chain_id)
         self.nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
 
     def token(self, symbol: str) -> str:
         """Address of a deployment token on this spoke."""
-        return self.backend.deployment.tokens[self.chain_id][symbol].address
+        return self.ctx.deployment.tokens[self.chain_id][symbol].address
 
     def signed(self, fn: Any, value: int = 0) -> tuple[bytes, bytes]:
         """(raw tx, hash) of a call, signed with the next local nonce; not sent."""
@@ -69,10 +69,10 @@ class Depositor:
     def approve_all(self) -> None:
         """Approve the lockbox for every ERC20 of this spoke (once per session)."""
         hashes = []
-        for symbol, info in self.backend.deployment.tokens[self.chain_id].items():
+        for symbol, info in self.ctx.deployment.tokens[self.chain_id].items():
             if info.address == NATIVE_TOKEN:
                 continue
-            erc20 = self.w3.eth.contract(address=info.address, abi=actions._ERC20_ABI)
+            erc20 = self.ctx.erc20(self.chain_id, info.address)
             raw, tx_hash = self.signed(erc20.functions.approve(self.lockbox.address, 2**255))
             self.w3.eth.send_raw_transaction(raw)
             hashes.append(tx_hash)
@@ -94,41 +94,39 @@ class Depositor:
             assert receipt["status"] == 1, f"tx 0x{tx_hash.hex()} reverted"
 
 
-def deposit_routes(backend: Backend) -> list[RouteId]:
+def deposit_routes(ctx: Context) -> list[RouteId]:
     """The deposit route of every spoke."""
-    return [r for r in backend.deployment.routes() if r.kind is RouteKind.DEPOSIT]
+    return [r for r in ctx.deployment.routes() if r.kind is RouteKind.DEPOSIT]
 
 
-def wait_caught_up(backend: Backend, routes: list[RouteId], timeout_s: float = CATCH_UP_TIMEOUT_S) -> list[RouteStatus]:
+def wait_caught_up(ctx: Context, routes: list[RouteId], timeout_s: float = CATCH_UP_TIMEOUT_S) -> list[RouteStatus]:
     """Poll until every route's destination processed everything its source had (at the time of the check)."""
 
     def check() -> list[RouteStatus] | None:
-        statuses = [route_status(backend, r) for r in routes]
+        statuses = [route_status(ctx, r) for r in routes]
         return statuses if all(s.caught_up for s in statuses) else None
 
     return poll(check, f"routes {', '.join(map(str, routes))} to catch up", timeout_s, interval_s=0.5)
 
 
-def wait_processed_beyond(backend: Backend, routes: list[RouteId], nonces: dict[RouteId, int], timeout_s: float = 60.0) -> None:
+def wait_processed_beyond(ctx: Context, routes: list[RouteId], nonces: dict[RouteId, int], timeout_s: float = 60.0) -> None:
     """Poll until some route's processed nonce moved past the given one (the relayer is mid-run)."""
 
     def check() -> bool:
-        return any(route_status(backend, r).processed_nonce > nonces[r] for r in routes)
+        return any(route_status(ctx, r).processed_nonce > nonces[r] for r in routes)
 
     poll(check, "the submitter to process part of the deposits", timeout_s, interval_s=0.2)
 
 
-def hub_balance(backend: Backend, account: str, asset: str) -> int:
+def hub_balance(ctx: Context, account: str, asset: str) -> int:
     """Ledger balance of `account` in `asset` (ledger units)."""
-    ledger = backend.ledger()
-    return int(ledger.functions.balanceOf(account, backend.deployment.assets[asset]).call())
+    ledger = ctx.ledger()
+    return int(ledger.functions.balanceOf(account, ctx.deployment.assets[asset]).call())
 
 
-def processed_counts(backend: Backend, route: RouteId) -> int:
+def processed_counts(ctx: Context, route: RouteId) -> int:
     """Sum of `count` over every DepositsProcessed event of a deposit route (each message exactly once)."""
-    from relayer.chain.routes import RouteReader
-
-    reader = RouteReader(route, backend.deployment, backend.clients)
+    reader = ctx.route_reader(route)
     head = int(reader.dest_client.block_number())
     return sum(batch.count for batch in reader.scan_processed(0, head))
 

@@ -10,13 +10,13 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from relayer.api.views import Backend
-from relayer.chain.margin import MarginContracts, decode_custom_error, margin_error_abis
+from relayer.chain.abi import decode_error
+from relayer.chain.margin import MarginContracts
+from relayer.context import Context
 from relayer.devnet._proc import poll
 from relayer.devnet.chains import rpc_call
 from relayer.devnet.runner import Devnet
-from relayer.keeper.oracle_service import PriceQueue, queue_path
-from relayer.store.redis_store import Store
+from relayer.keeper.oracle_service import queue_path
 
 PRICE_TIMEOUT_S = 60.0
 ANSWER = 10**8
@@ -41,14 +41,14 @@ def size_for(notional_usd: float, price: float) -> str:
     return str(Decimal(notional_usd / price).quantize(Decimal("0.1")))
 
 
-def queue_prices(backend: Backend, contracts: MarginContracts, prices: list[float]) -> None:
+def queue_prices(ctx: Context, contracts: MarginContracts, prices: list[float]) -> None:
     """Queue ETH prices for the oracle pusher (validated against the feed's max move)."""
-    queue_path(contracts, PriceQueue(Store(backend.settings.redis_url)), "ETH", prices)
+    queue_path(contracts, ctx.price_queue(), "ETH", prices)
 
 
-def push_prices(backend: Backend, contracts: MarginContracts, prices: list[float]) -> None:
+def push_prices(ctx: Context, contracts: MarginContracts, prices: list[float]) -> None:
     """Queue ETH prices and wait until the pusher pushed the last one."""
-    queue_prices(backend, contracts, prices)
+    queue_prices(ctx, contracts, prices)
     target = int(round(prices[-1] * ANSWER))
     poll(lambda: contracts.aggregators["ETH"].functions.latestRoundData().call()[1] == target,
          f"the oracle pusher to push ETH {prices[-1]:.2f}", PRICE_TIMEOUT_S, interval_s=0.3)
@@ -82,7 +82,7 @@ def txs_to(w3: Web3, to: str, first: int, last: int) -> list[tuple[str, str, int
 def revert_name(url: str, tx_hash: str) -> str:
     """Custom error a mined transaction reverted with (anvil's call tracer)."""
     trace = rpc_call(url, "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
-    decoded = decode_custom_error(trace.get("output", "0x"), margin_error_abis())
+    decoded = decode_error(trace.get("output", "0x"))
     return decoded.name if decoded else f"unknown revert {trace.get('output')!r}"
 
 

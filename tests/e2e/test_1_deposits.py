@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from helpers import deposit_routes, fresh_account, hub_balance, processed_counts, wait_caught_up
 
-from relayer.api.views import route_status
+from relayer.services.routes import route_status
 
 SCALE_USDC = 10**12  # 6-decimal USDC -> 18-decimal ledger asset
 
 
-def test_deposits_from_both_spokes_are_credited_exactly_once(backend, depositors) -> None:
+def test_deposits_from_both_spokes_are_credited_exactly_once(ctx, depositors) -> None:
     alice, bob = fresh_account("both-spokes-alice"), fresh_account("both-spokes-bob")
     sent = [
         depositors[("alice", "spoke-a")].send([("USDC", 100_000_000, alice), ("USDC", 5_000_000, alice), ("WETH", 10**18, bob)]),
@@ -18,22 +18,22 @@ def test_deposits_from_both_spokes_are_credited_exactly_once(backend, depositors
     depositors[("alice", "spoke-a")].wait(sent[0])
     depositors[("bob", "spoke-b")].wait(sent[1])
 
-    statuses = wait_caught_up(backend, deposit_routes(backend))
+    statuses = wait_caught_up(ctx, deposit_routes(ctx))
 
-    assert hub_balance(backend, alice, "USDC") == 105_000_000 * SCALE_USDC
-    assert hub_balance(backend, alice, "ETH") == 3 * 10**17
-    assert hub_balance(backend, bob, "USDC") == 7_000_000 * SCALE_USDC
-    assert hub_balance(backend, bob, "ETH") == 10**18
+    assert hub_balance(ctx, alice, "USDC") == 105_000_000 * SCALE_USDC
+    assert hub_balance(ctx, alice, "ETH") == 3 * 10**17
+    assert hub_balance(ctx, bob, "USDC") == 7_000_000 * SCALE_USDC
+    assert hub_balance(ctx, bob, "ETH") == 10**18
     for status in statuses:
-        route = next(r for r in deposit_routes(backend) if str(r) == status.route)
+        route = next(r for r in deposit_routes(ctx) if str(r) == status.route)
         # every message of the route was applied by exactly one batch: no gap, no double count
-        assert processed_counts(backend, route) == status.processed_nonce == status.source_nonce
+        assert processed_counts(ctx, route) == status.processed_nonce == status.source_nonce
 
 
-def test_a_credited_route_stays_put_without_new_deposits(backend) -> None:
+def test_a_credited_route_stays_put_without_new_deposits(ctx) -> None:
     """Nothing is credited twice later: processed nonces do not move past the source."""
-    before = {str(r): route_status(backend, r) for r in deposit_routes(backend)}
-    after = wait_caught_up(backend, deposit_routes(backend))
+    before = {str(r): route_status(ctx, r) for r in deposit_routes(ctx)}
+    after = wait_caught_up(ctx, deposit_routes(ctx))
     for status in after:
         assert status.processed_nonce == status.source_nonce
         assert status.processed_nonce >= before[status.route].processed_nonce

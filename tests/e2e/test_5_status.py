@@ -1,5 +1,5 @@
 """`xmargin status` and `audit` after the other tests: every route caught up, no breach; a stopped devnet
-and a drained lockbox are reported clearly with a non-zero exit."""
+and a drained lockbox are reported clearly with a non-zero exit; refused user input reads as a sentence."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import yaml
 from helpers import wait_caught_up
 
 from relayer.devnet.chains import rpc_call
+from relayer.devnet.layout import USER_KEYS
 
 
 def _xmargin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -21,18 +22,36 @@ def _xmargin(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def test_status_shows_every_route_caught_up(devnet, backend) -> None:
-    wait_caught_up(backend, backend.deployment.routes())
+def test_status_shows_every_route_caught_up(devnet, ctx) -> None:
+    wait_caught_up(ctx, ctx.deployment.routes())
     result = _xmargin("status", "--json", "--config", str(devnet.layout.config_path))
     assert result.returncode == 0, result.stderr
     statuses = json.loads(result.stdout)
-    assert {s["route"] for s in statuses} == {str(r) for r in backend.deployment.routes()}
+    assert {s["route"] for s in statuses} == {str(r) for r in ctx.deployment.routes()}
     for s in statuses:
         assert s["caught_up"] and s["lag_blocks"] == 0 and s["source_nonce"] == s["processed_nonce"], s
 
     table = _xmargin("status", "--config", str(devnet.layout.config_path))
     assert table.returncode == 0, table.stderr
     assert table.stdout.count("caught up") == len(statuses)
+
+
+def test_a_deposit_above_the_wallet_balance_is_explained_not_dumped_as_hex(devnet, ctx) -> None:
+    config = str(devnet.layout.config_path)
+    chain_id = ctx.chain_id_of("spoke-a")
+    token = ctx.erc20(chain_id, ctx.deployment.tokens[chain_id]["USDC"].address)
+    holder = ctx.lockbox(chain_id).address  # any address: the shortfall is the sender's
+    before = int(token.functions.balanceOf(holder).call())
+    result = _xmargin("deposit", "--chain", "spoke-a", "--token", "USDC", "--amount", "50000000",
+                      "--key", USER_KEYS["bob"], "--config", config)
+    assert result.returncode == 1, result.stdout
+    text = " ".join(result.stderr.split())  # rich wraps long lines
+    assert "insufficient USDC balance:" in text and "the transfer needs 50000000 USDC" in text, text
+    assert "0xe450d38c" not in text and "Traceback" not in text
+    assert int(token.functions.balanceOf(holder).call()) == before  # nothing moved
+
+    bad = _xmargin("account", "0x1234", "--config", config)
+    assert bad.returncode == 1 and "not an address" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_status_exits_non_zero_when_the_devnet_is_not_running(devnet, tmp_path) -> None:
@@ -50,7 +69,7 @@ def test_status_exits_non_zero_when_the_devnet_is_not_running(devnet, tmp_path) 
     assert "is the devnet running" in missing.stderr
 
 
-def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, backend) -> None:
+def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, ctx) -> None:
     config = str(devnet.layout.config_path)
     clean = _xmargin("audit", "--json", "--config", config)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -58,7 +77,7 @@ def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, backend) -> None
 
     spoke_b = devnet.layout.chain("spoke-b")
     url = devnet.layout.rpc_url(spoke_b)
-    lockbox = backend.deployment.spokes[spoke_b.chain_id].lockbox
+    lockbox = ctx.deployment.spokes[spoke_b.chain_id].lockbox
     held = rpc_call(url, "eth_getBalance", [lockbox, "latest"])
     assert int(held, 16) > 0, "earlier tests deposited native ETH on spoke B"
     rpc_call(url, "anvil_setBalance", [lockbox, "0x0"])  # drained behind the ledger's back

@@ -27,8 +27,6 @@ from margin_helpers import (
     txs_to,
 )
 
-from relayer.api import trade
-from relayer.api.margin import margin_contracts, margin_view, prices_view, usd_books
 from relayer.devnet import processes
 from relayer.devnet._proc import poll
 from relayer.devnet.chains import rpc_call
@@ -36,6 +34,8 @@ from relayer.devnet.layout import KEEPER_KEYS
 from relayer.devnet.margin_scenario import wait_funded
 from relayer.devnet.specs import keeper_spec
 from relayer.errors import TradeRejectedError
+from relayer.services import trading
+from relayer.services.margin import margin_view, prices_view, usd_books
 
 SCALE_USDC = 10**12
 MARKET = "ETH-USD"
@@ -50,9 +50,9 @@ def _xmargin(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def contracts(backend):
-    contracts = margin_contracts(backend)
-    wait_funded(backend, contracts, print)  # LP pool, insurance fund, keepers: deposited at deploy
+def contracts(ctx):
+    contracts = ctx.margin()
+    wait_funded(ctx, contracts, print)  # LP pool, insurance fund, keepers: deposited at deploy
     return contracts
 
 
@@ -66,7 +66,7 @@ TRADERS = {
 
 
 @pytest.fixture(scope="module")
-def traders(devnet, backend, depositors) -> dict[str, tuple[str, str]]:
+def traders(devnet, ctx, depositors) -> dict[str, tuple[str, str]]:
     """label -> (address, key): fresh hub accounts with gas, their deposits credited on the hub."""
     out = {label: trader(devnet, label) for label in TRADERS}
     depositor = {"spoke-a": depositors[("alice", "spoke-a")], "spoke-b": depositors[("bob", "spoke-b")]}
@@ -74,52 +74,52 @@ def traders(devnet, backend, depositors) -> dict[str, tuple[str, str]]:
                            for c, token, units in items if c == chain]) for chain, d in depositor.items()}
     for chain, hashes in sent.items():
         depositor[chain].wait(hashes)
-    wait_caught_up(backend, deposit_routes(backend))
+    wait_caught_up(ctx, deposit_routes(ctx))
     return out
 
 
 def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy_one_alone(
-    devnet, backend, traders, contracts
+    devnet, ctx, traders, contracts
 ) -> None:
     crossed, crossed_key = traders["cross-chain"]
     healthy, healthy_key = traders["healthy"]
-    assert hub_balance(backend, crossed, "USDC") == 1_000 * 10**6 * SCALE_USDC
-    assert hub_balance(backend, crossed, "ETH") == 10**18
+    assert hub_balance(ctx, crossed, "USDC") == 1_000 * 10**6 * SCALE_USDC
+    assert hub_balance(ctx, crossed, "ETH") == 10**18
 
     p0 = eth_price(contracts)
-    collateral = margin_view(backend, crossed, contracts).collateral_value / 10**18
+    collateral = margin_view(ctx, crossed, contracts).collateral_value / 10**18
     assert collateral > 1_000  # both spokes' deposits count: USDC at 100 %, ETH at 80 %
-    trade.trade(backend, MARKET, size_for(3.5 * collateral, p0), None, crossed_key)  # 3.5x on USDC + ETH
-    trade.trade(backend, MARKET, size_for(5_000, p0), None, healthy_key)  # 1x
+    trading.trade(ctx, MARKET, size_for(3.5 * collateral, p0), None, crossed_key)  # 3.5x on USDC + ETH
+    trading.trade(ctx, MARKET, size_for(5_000, p0), None, healthy_key)  # 1x
     healthy_size = position(contracts, MARKET, healthy)
     start = int(contracts.client.block_number())
-    assert not margin_view(backend, crossed, contracts).liquidatable
+    assert not margin_view(ctx, crossed, contracts).liquidatable
 
-    push_prices(backend, contracts, [0.9 * p0, 0.78 * p0])  # -22 %: below maintenance margin
+    push_prices(ctx, contracts, [0.9 * p0, 0.78 * p0])  # -22 %: below maintenance margin
 
-    poll(lambda: bool(events(contracts, "Liquidated", crossed, start)) and not margin_view(backend, crossed, contracts).liquidatable,
+    poll(lambda: bool(events(contracts, "Liquidated", crossed, start)) and not margin_view(ctx, crossed, contracts).liquidatable,
          "the keeper worker to liquidate the account", LIQUIDATION_TIMEOUT_S, interval_s=0.5)
-    view = margin_view(backend, crossed, contracts)
+    view = margin_view(ctx, crossed, contracts)
     assert not view.has_positions or view.equity >= view.maintenance_margin  # healthy again or fully closed
     liquidated = events(contracts, "Liquidated", crossed, start)
     assert {e["args"]["liquidator"] for e in liquidated} == {KEEPER_1}
     assert events(contracts, "Liquidated", healthy, start) == []
     assert position(contracts, MARKET, healthy) == healthy_size
-    assert margin_view(backend, healthy, contracts).health == "healthy"
-    books = usd_books(backend, contracts=contracts)
+    assert margin_view(ctx, healthy, contracts).health == "healthy"
+    books = usd_books(ctx, contracts=contracts)
     assert books.balanced, books
 
     if view.has_positions:  # the owner closes what the partial liquidation left
-        assert trade.close(backend, MARKET, crossed_key).new_size == 0
+        assert trading.close(ctx, MARKET, crossed_key).new_size == 0
     served = requests.get(f"http://127.0.0.1:{devnet.layout.api_port}/accounts/{crossed}", timeout=10).json()
-    closed = margin_view(backend, crossed, contracts)
+    closed = margin_view(ctx, crossed, contracts)
     assert served["margin"]["positions"] == [] and served["margin"]["equity"] == closed.equity  # the API's figures
     assert served["margin"]["collateral_value"] == closed.collateral_value and served["usd_balance"] == closed.usd_balance
-    push_prices(backend, contracts, [p0])  # back where it was for the next test
-    assert usd_books(backend, contracts=contracts).balanced
+    push_prices(ctx, contracts, [p0])  # back where it was for the next test
+    assert usd_books(ctx, contracts=contracts).balanced
 
 
-def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, backend, traders, contracts) -> None:
+def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, traders, contracts) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
     module = contracts.liquidation.address
@@ -128,12 +128,12 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, backend, tr
     try:
         account, key = traders["competed"]
         p0 = eth_price(contracts)
-        trade.trade(backend, MARKET, size_for(4 * 2_000, p0), None, key)  # 4x: -18 % crosses MM, half a close restores it
+        trading.trade(ctx, MARKET, size_for(4 * 2_000, p0), None, key)  # 4x: -18 % crosses MM, half a close restores it
         start = int(contracts.client.block_number())
 
         rpc_call(hub_url, "evm_setIntervalMining", [0])  # from here on the test mines the hub's blocks
         try:
-            queue_prices(backend, contracts, [0.82 * p0])
+            queue_prices(ctx, contracts, [0.82 * p0])
             mine_until_price(hub_url, contracts, 0.82 * p0)  # the drop is on chain; both keepers see the same state
             poll(lambda: len(pending_to(hub_url, module)) == 2, "both keepers to send a liquidation", 45, 0.2)
             both = pending_to(hub_url, module)
@@ -150,51 +150,51 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, backend, tr
         assert revert_name(hub_url, lost) == "LiquidationAccountHealthy"  # benign: the other keeper won
         (liquidated,) = events(contracts, "Liquidated", account, start)
         assert liquidated["args"]["full"] is False  # a partial close restored health
-        view = margin_view(backend, account, contracts)
+        view = margin_view(ctx, account, contracts)
         assert view.has_positions and view.maintenance_margin <= view.equity  # above MM again
         # the keepers keep running and leave the now healthy account alone
         poll(lambda: int(contracts.client.block_number()) >= head + 3, "three more blocks", 30)
         assert len(events(contracts, "Liquidated", account, start)) == 1
-        assert usd_books(backend, contracts=contracts).balanced
+        assert usd_books(ctx, contracts=contracts).balanced
         for name in ("keeper-1", "keeper-2"):
             assert "refused" not in devnet.find(name).log_text(), name
-        assert trade.close(backend, MARKET, key).new_size == 0
-        push_prices(backend, contracts, [p0])
+        assert trading.close(ctx, MARKET, key).new_size == 0
+        push_prices(ctx, contracts, [p0])
     finally:
         devnet.stop(second.name)
 
 
-def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_close(devnet, backend, traders, contracts) -> None:
+def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_close(devnet, ctx, traders, contracts) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
     account, key = traders["refused"]
     p0 = eth_price(contracts)
 
     with pytest.raises(TradeRejectedError, match="insufficient margin") as margin_error:
-        trade.trade(backend, MARKET, size_for(6 * 1_000, p0), None, key)  # 6x > the 5x maximum
+        trading.trade(ctx, MARKET, size_for(6 * 1_000, p0), None, key)  # 6x > the 5x maximum
     assert margin_error.value.error == "MarketAccountBelowInitialMargin"
     cli = _xmargin("trade", "--market", MARKET, "--size", size_for(6 * 1_000, p0), "--key", key,
                    "--config", str(layout.config_path))
     assert cli.returncode == 1 and "insufficient margin" in cli.stderr and "max leverage 5x" in cli.stderr
-    btc = next(p for p in prices_view(backend, contracts) if p.feed == "BTC").price / 10**18
+    btc = next(p for p in prices_view(ctx, contracts) if p.feed == "BTC").price / 10**18
     with pytest.raises(TradeRejectedError, match="open-interest cap") as cap_error:
-        trade.trade(backend, "BTC-USD", size_for(2_100_000, btc), None, key)  # the devnet caps $2M a side
+        trading.trade(ctx, "BTC-USD", size_for(2_100_000, btc), None, key)  # the devnet caps $2M a side
     assert cap_error.value.error == "MarketOpenInterestCapExceeded"
-    opened = trade.trade(backend, MARKET, size_for(2 * 1_000, p0), None, key)
+    opened = trading.trade(ctx, MARKET, size_for(2 * 1_000, p0), None, key)
 
     devnet.stop("oracle")  # nobody refreshes the prices any more
     try:
         rpc_call(hub_url, "evm_increaseTime", [150])  # past the 120 s heartbeat
         rpc_call(hub_url, "evm_mine")
-        assert next(p for p in prices_view(backend, contracts) if p.feed == "ETH").status == "Stale"
+        assert next(p for p in prices_view(ctx, contracts) if p.feed == "ETH").status == "Stale"
         with pytest.raises(TradeRejectedError, match="stale price") as stale_error:
-            trade.trade(backend, MARKET, "0.1", None, key)  # increasing needs a fresh price
+            trading.trade(ctx, MARKET, "0.1", None, key)  # increasing needs a fresh price
         assert stale_error.value.error == "OraclePriceStale"
         shown = json.loads(_xmargin("account", "--key", key, "--json", "--config", str(layout.config_path)).stdout)
         assert shown["account"]["margin"]["health"] == "prices not fresh"
         assert [p["price_status"] for p in shown["account"]["margin"]["positions"]] == ["Stale"]
-        closed = trade.close(backend, MARKET, key)  # exits stay open at the last good price
+        closed = trading.close(ctx, MARKET, key)  # exits stay open at the last good price
         assert closed.new_size == 0 and closed.size_delta == -opened.new_size
     finally:
         devnet.replace("oracle", processes.restart("oracle", layout))
-    poll(lambda: all(p.status == "Ok" for p in prices_view(backend, contracts)), "fresh prices again", 30, 0.5)
+    poll(lambda: all(p.status == "Ok" for p in prices_view(ctx, contracts)), "fresh prices again", 30, 0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -51,11 +52,12 @@ def anvil_url() -> Iterator[str]:
         stop_process(proc)
 
 
-PRIVATE_REDIS_PORT = 6391
+PRIVATE_REDIS_PORT = int(os.environ.get("XMARGIN_TEST_BASE_PORT", "6341")) + 50
+"""6391 by default; beside $XMARGIN_TEST_BASE_PORT when set, so checkouts testing at once never share it."""
 
 
 @pytest.fixture(scope="session")
 def private_redis_url() -> Iterator[str]:
-    """A throwaway redis-server on port 6391 (nothing on disk), stopped at the end of the session."""
+    """A throwaway redis-server on PRIVATE_REDIS_PORT (nothing on disk), stopped at the end of the session."""
     with throwaway_redis(PRIVATE_REDIS_PORT) as url:
         yield url

@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_utils import keccak
 
 from relayer.api.app import create_app
-from relayer.api.views import Backend
 from relayer.config import load_settings
+from relayer.context import Context
 from relayer.devnet._proc import poll
 from relayer.proofs.checkpoint import Checkpoint, sign
 from relayer.types import RouteId
@@ -40,6 +40,9 @@ class MemoryStore:
 
     def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
         self.sigs.setdefault((str(route), nonce), {}).setdefault(head, {})[validator] = signature
+
+    def ping(self) -> bool:
+        return True
 
     def signed_nonces(self, route: RouteId) -> list[int]:
         return sorted(n for r, n in self.sigs if r == str(route))
@@ -70,8 +73,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Memo
         )
     )
     store = MemoryStore()
-    backend = Backend(load_settings(root / "config.yaml"), store=store, quick=True)
-    app = create_app(backend=backend, validator_set=lambda route: set(VALIDATORS))
+    ctx = Context(load_settings(root / "config.yaml"), store=store, quick=True)  # type: ignore[arg-type]
+    app = create_app(context=ctx, validator_set=lambda route: set(VALIDATORS))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -7,8 +7,9 @@ import json
 import pytest
 from web3 import Web3
 
+from relayer.chain.abi import build_dir, load_artifact
 from relayer.chain.client import ChainClient, redact
-from relayer.chain.contracts import build_dir, contract, load_artifact
+from relayer.chain.contracts import contract
 from relayer.config import ChainConfig
 from relayer.errors import ChainCallError, ConfigError, RpcUnavailableError
 

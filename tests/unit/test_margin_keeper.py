@@ -1,11 +1,10 @@
 """Pure parts of the keeper and the oracle pusher: price paths, windows, fallbacks, answers, move
-bounds, error selectors."""
+bounds, revert names."""
 
 from pathlib import Path
 
 import pytest
 
-from relayer.keeper.artifacts import error_selectors
 from relayer.keeper.pusher import (
     BUILTIN_ETH_CRASH,
     CRASH_DATA_ENV,
@@ -86,9 +85,16 @@ def test_to_answer_uses_eight_decimals() -> None:
     assert to_answer(1.0) == 10**8
 
 
-def test_error_selectors_match_solidity() -> None:
+def test_keeper_reads_revert_names_by_the_module_abi() -> None:
+    from eth_abi import encode
+    from eth_utils import function_signature_to_4byte_selector
+
+    from relayer.chain.abi import decode_error
+
     abi = [{"type": "error", "name": "LiquidationAccountHealthy",
-            "inputs": [{"type": "address"}, {"type": "int256"}, {"type": "uint256"}]}]
-    sel = error_selectors(abi)
-    assert list(sel.values()) == ["LiquidationAccountHealthy"]
-    assert len(next(iter(sel))) == 10
+            "inputs": [{"name": "account", "type": "address"}, {"name": "equity", "type": "int256"},
+                       {"name": "maintenanceMargin", "type": "uint256"}]}]
+    selector = function_signature_to_4byte_selector("LiquidationAccountHealthy(address,int256,uint256)")
+    data = selector + encode(["address", "int256", "uint256"], ["0x" + "11" * 20, -5, 7])
+    error = decode_error(data, [abi])
+    assert error is not None and error.name == "LiquidationAccountHealthy" and error.args["equity"] == -5

@@ -7,12 +7,12 @@ import pytest
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
-from relayer.api.margin import health_label, usd
-from relayer.api.trade import parse_price, parse_size
-from relayer.chain.margin import decode_custom_error, margin_error_abis
+from relayer.chain.abi import decode_error
 from relayer.errors import ActionError, XmarginError
 from relayer.margin.maths import ONE
 from relayer.margin.params import Calibration, market_params
+from relayer.services.margin import health_label
+from relayer.services.units import parse_price, parse_size, usd
 
 
 def test_sizes_are_signed_exact_base_units() -> None:
@@ -58,10 +58,10 @@ def test_health_labels_follow_the_engine(equity, im, mm, prices_ok, positions, l
 def test_oracle_errors_bubbling_out_of_a_market_are_decoded() -> None:
     selector = function_signature_to_4byte_selector("OraclePriceStale(uint32,uint64,uint32)")
     data = "0x" + (selector + encode(["uint32", "uint64", "uint32"], [2, 1_700_000_000, 120])).hex()
-    decoded = decode_custom_error(data, margin_error_abis())
+    decoded = decode_error(data)
     assert decoded is not None and decoded.name == "OraclePriceStale"
     assert decoded.args == {"feedId": 2, "updatedAt": 1_700_000_000, "heartbeat": 120}
-    assert decode_custom_error("0xdeadbeef", margin_error_abis()) is None
+    assert decode_error("0xdeadbeef") is None
 
 
 def test_trade_refusals_are_action_errors() -> None:

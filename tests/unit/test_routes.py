@@ -1,4 +1,4 @@
-"""relayer.chain.routes: event/view ABIs per docs/protocol.md, log decoding, and reads on real anvils.
+"""relayer.chain.routes: the compiled ABIs against docs/protocol.md, log decoding, and reads on real anvils.
 
 The real Lockbox / MarginLedger integration test lives with the devnet; here an event-echo contract
 (raw bytecode) emits logs with the protocol's exact topics and answers views, so the decoding,
@@ -12,13 +12,11 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 
+from relayer.chain.abi import abi_of, load_artifact
 from relayer.chain.client import ChainClient
-from relayer.chain.contracts import build_dir, load_artifact
 from relayer.chain.routes import (
     DEPOSITED,
     DEPOSITS_PROCESSED,
-    LEDGER_ROUTE_ABI,
-    LOCKBOX_ROUTE_ABI,
     WITHDRAWAL_QUEUED,
     WITHDRAWALS_PROCESSED,
     RouteReader,
@@ -61,15 +59,18 @@ def test_event_abis_match_protocol_signatures():
         assert event_abi_to_log_topic(abi) == topic0(abi["name"])
 
 
-@pytest.mark.parametrize("name,abi", [("Lockbox", LOCKBOX_ROUTE_ABI), ("MarginLedger", LEDGER_ROUTE_ABI)])
-def test_compiled_contracts_expose_the_protocol_abi(name, abi):
-    if not (build_dir() / f"{name}.json").exists():
-        pytest.skip(f"{name} not compiled in {build_dir()} yet (written on another branch)")
+PROTOCOL_VIEWS = {
+    "Lockbox": ["depositRoute()", "withdrawalRoute()", "validatorsOf(uint64)", "thresholdOf(uint64)"],
+    "MarginLedger": ["depositRoute(uint64)", "withdrawalRoute(uint64)", "validatorsOf(uint64)", "thresholdOf(uint64)"],
+}
+"""What the relayer calls on each contract, as docs/protocol.md states it (the ABIs come from the artifacts)."""
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOL_VIEWS))
+def test_compiled_contracts_expose_the_protocol_abi(name):
     compiled = load_artifact(name).abi
-    for item in abi:
-        twins = [c for c in compiled if c.get("name") == item["name"] and c["type"] == item["type"]]
-        strip = lambda entry: [(i["type"], i.get("indexed", False)) for i in entry["inputs"]]  # noqa: E731
-        assert any(strip(t) == strip(item) for t in twins), f"{name}.{item['name']} differs from docs/protocol.md"
+    signatures = {f"{i['name']}({','.join(p['type'] for p in i['inputs'])})" for i in compiled if i["type"] == "function"}
+    assert set(PROTOCOL_VIEWS[name]) <= signatures, f"{name} differs from docs/protocol.md"
 
 
 def _log(address: str, topics: list[bytes], data: bytes, **extra) -> dict:
@@ -78,7 +79,7 @@ def _log(address: str, topics: list[bytes], data: bytes, **extra) -> dict:
 
 
 def test_decode_message_log_by_hand_encoded_logs():
-    lockbox = Web3().eth.contract(address=Web3.to_checksum_address(C), abi=LOCKBOX_ROUTE_ABI)
+    lockbox = Web3().eth.contract(address=Web3.to_checksum_address(C), abi=abi_of("Lockbox"))
     head = b"\x42" * 32
     log = _log(lockbox.address, [topic0("Deposited"), topic(9), topic(A), topic(B)],
                encode(["address", "uint256", "bytes32"], [NATIVE_TOKEN, 10**18, head]))
@@ -90,7 +91,7 @@ def test_decode_message_log_by_hand_encoded_logs():
     with pytest.raises(ChainCallError, match="undecodable"):
         decode_message_log(RouteKind.DEPOSIT, lockbox, {**log, "topics": [topic0("DepositsProcessed"), *log["topics"][1:]]})
 
-    ledger = Web3().eth.contract(address=Web3.to_checksum_address(C), abi=LEDGER_ROUTE_ABI)
+    ledger = Web3().eth.contract(address=Web3.to_checksum_address(C), abi=abi_of("MarginLedger"))
     wlog = _log(ledger.address, [topic0("WithdrawalQueued"), topic(SPOKE), topic(4), topic(A)],
                 encode(["address", "address", "uint256", "bytes32"], [B, C, 5, head]))
     wmsg = decode_message_log(RouteKind.WITHDRAWAL, ledger, wlog)
@@ -134,8 +135,6 @@ def test_scan_messages_decodes_a_real_deposit_chain(setup):
     messages = reader.scan_messages(0, spoke.block_number())
     assert [m.nonce for m in messages] == [1, 2, 3] and [m.block_number for m in messages] == blocks
     assert check_chain(ZERO_HEAD, 0, messages) == head
-    assert reader.message_at(2, blocks[1]) == messages[1]
-    assert reader.message_at(2, blocks[0]) is None
     cp = reader.checkpoint(3, head)
     assert (cp.source_chain_id, cp.source, reader.dest_address) == (SPOKE, lockbox, setup["addresses"][HUB])
 

@@ -1,15 +1,14 @@
-"""relayer.store.redis_store on a private redis-server (port 6391): signatures, cursors, locks, alarms."""
+"""relayer.store.redis_store on a private redis-server: signatures and alarms."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 import redis
 from eth_utils import to_checksum_address as cs
 
-from relayer.errors import LockUnavailableError, StoreUnavailableError
+from relayer.errors import StoreUnavailableError
 from relayer.store.redis_store import Store
 from relayer.types import RouteId
 
@@ -61,50 +60,6 @@ def test_signatures_expire(private_redis_url):
     assert short.signed_nonces(DEPOSIT) == [] and short.signatures_for(DEPOSIT, 1) == {}
 
 
-def test_cursors(store):
-    assert store.get_cursor("scan:deposit:31338->31337") is None
-    store.set_cursor("scan:deposit:31338->31337", 1234)
-    assert store.get_cursor("scan:deposit:31338->31337") == 1234
-
-
-def test_lock_excludes_other_holders(private_redis_url, store):
-    events: list[tuple[str, int]] = []
-
-    def worker(ident: int) -> None:
-        other = Store(private_redis_url)  # its own connection, as another process would have
-        for _ in range(5):
-            with other.lock("nonce:31337:relayer", ttl=5, blocking_timeout=10):
-                events.append(("enter", ident))
-                time.sleep(0.005)
-                events.append(("exit", ident))
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert len(events) == 30
-    for k in range(0, 30, 2):  # every enter is followed by the same holder's exit
-        assert events[k][0] == "enter" and events[k + 1] == ("exit", events[k][1])
-
-
-def test_lock_held_elsewhere_is_refused_and_expiry_frees_it(private_redis_url, store):
-    other = Store(private_redis_url)
-    with store.lock("submit:deposit", ttl=5):
-        with pytest.raises(LockUnavailableError, match="held elsewhere"):
-            with other.lock("submit:deposit", ttl=5, blocking_timeout=0):
-                pass
-        with other.lock("submit:withdrawal", ttl=5, blocking_timeout=0):
-            pass  # other names are independent
-    with other.lock("submit:deposit", ttl=5, blocking_timeout=0):
-        pass
-    with pytest.raises(LockUnavailableError, match="expired"):
-        with store.lock("slow", ttl=0.1):
-            deadline = time.monotonic() + 5
-            while store.redis.exists("xmargin:lock:slow") and time.monotonic() < deadline:
-                time.sleep(0.02)
-
-
 def test_alarms_newest_first(store):
     store.raise_alarm(DEPOSIT, "signing conflict at nonce 7")
     store.raise_alarm("withdrawal:31337->31338", "stuck tx")
@@ -118,15 +73,11 @@ def test_alarms_newest_first(store):
 
 def test_after_flushdb_the_store_answers_empty(private_redis_url, store):
     store.publish_signature(DEPOSIT, 5, H1, V1, sig(5))
-    store.set_cursor("c", 9)
     store.raise_alarm(DEPOSIT, "x")
     redis.Redis.from_url(private_redis_url).flushdb()
     assert store.signatures_for(DEPOSIT, 5) == {}
     assert store.signed_nonces(DEPOSIT) == []
-    assert store.get_cursor("c") is None
     assert store.alarms() == []
-    with store.lock("after-wipe", ttl=5, blocking_timeout=0):
-        pass
     store.publish_signature(DEPOSIT, 5, H1, V1, sig(5))  # and it keeps working
     assert store.signed_nonces(DEPOSIT) == [5]
 
@@ -137,3 +88,15 @@ def test_redis_down_raises_store_unavailable_without_credentials():
     with pytest.raises(StoreUnavailableError) as info:
         down.signatures_for(DEPOSIT, 1)
     assert "127.0.0.1:6390/0" in str(info.value) and "hunter2" not in str(info.value)
+
+
+def test_price_queue_round_trips_answers_in_order(store):
+    from relayer.keeper.oracle_service import PriceQueue
+
+    queue = PriceQueue(store)
+    assert queue.pop("ETH") is None and queue.last("ETH") is None
+    assert queue.enqueue("ETH", [156_000_000_000, 150_000_000_000]) == 2
+    assert queue.last("ETH") == 150_000_000_000 and queue.pending("ETH") == 2
+    assert queue.pop("ETH") == 156_000_000_000
+    queue.put_back("ETH", 156_000_000_000)  # a failed push goes back to the front
+    assert [queue.pop("ETH"), queue.pop("ETH"), queue.pop("ETH")] == [156_000_000_000, 150_000_000_000, None]

@@ -6,7 +6,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from relayer.proofs.checkpoint import Checkpoint, recover, sign, unpack_signatures
-from relayer.submitter.quorum import quorum_candidates, select_quorum
+from relayer.submitter.quorum import quorum_candidates
 from relayer.submitter.service import within_batch
 
 KEYS = [keccak(text=f"xmargin-test-validator-{i}") for i in range(5)]
@@ -26,7 +26,7 @@ def sig(key: bytes, nonce: int, head: bytes, *, dest: str = DEST, dest_chain: in
 
 
 def choose(book, processed: int = 0, max_batch: int = 100, threshold: int = 3, validators=ADDRS[:4]):
-    return select_quorum(
+    candidates = quorum_candidates(
         book,
         processed_nonce=processed,
         max_batch=max_batch,
@@ -37,6 +37,7 @@ def choose(book, processed: int = 0, max_batch: int = 100, threshold: int = 3, v
         dest_chain_id=DEST_CHAIN,
         dest_contract=DEST,
     )
+    return next(candidates, None)  # the highest nonce with a quorum, as the submitter takes it
 
 
 def entries(keys, nonce: int, head: bytes) -> dict[str, bytes]:

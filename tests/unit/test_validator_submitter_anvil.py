@@ -18,10 +18,12 @@ from web3.exceptions import ContractCustomError
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from local_services import start_anvil, stop_process
 from relayer.chain.client import ChainClient
-from relayer.chain.contracts import build_dir, load_artifact
+from relayer.chain.abi import build_dir, load_artifact
+from relayer.chain.sender import TxRequest
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
 from relayer.errors import HeadMismatchError, SigningConflictError
 from relayer.proofs.checkpoint import pack_signatures, sign
+from relayer.store.lease import lease
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
 from relayer.types import RouteId
@@ -235,7 +237,7 @@ def test_second_submitter_backs_off_while_the_route_is_being_delivered(
     for v in validators:
         v.tick(DEPOSIT_ROUTE)
     before = _credited(net)
-    with store.lock(f"submit:{DEPOSIT_ROUTE}", ttl=30):  # another submitter is mid-delivery
+    with lease(store, f"submit:{DEPOSIT_ROUTE}", ttl_s=30):  # another submitter is mid-delivery
         busy = submitter.tick(DEPOSIT_ROUTE)
     assert busy.reason == "busy" and not busy.delivered and _credited(net) == before
     assert submitter.tick(DEPOSIT_ROUTE).delivered
@@ -309,7 +311,7 @@ def test_nonces_of_concurrent_sends_from_one_account_never_collide(net: Net, sub
 
     def send() -> None:
         try:
-            results.append(sender.send({"to": net.user, "value": 1, "gas": 21_000}))
+            results.append(sender.send(TxRequest(to=net.user, value=1, gas=21_000)))
         except BaseException as err:
             errors.append(err)
 

@@ -68,13 +68,42 @@ def test_app_reliability_options(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("task", [tasks.validate_route, tasks.submit_route, tasks.keep_accounts])
-def test_tasks_retry_transient_chain_errors_with_bounded_backoff(task) -> None:
+def test_periodic_ticks_are_redelivered_but_never_retry_themselves(task) -> None:
     assert task.acks_late is True and task.reject_on_worker_lost is True
-    assert RpcUnavailableError in task.autoretry_for
-    assert ChainCallError not in task.autoretry_for  # a revert will not get better by retrying
-    assert task.retry_backoff is True and task.retry_backoff_max == 30
-    assert 0 < task.max_retries <= 10
+    assert not getattr(task, "autoretry_for", ())  # beat sends the next tick within a second: a backoff would only pile up
+    assert task.max_retries == 0
     assert task.name in (VALIDATE_TASK, SUBMIT_TASK, KEEP_TASK)
+
+
+def test_a_transient_failure_ends_the_tick_with_its_route_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Down:
+        def submitter(self):  # noqa: ANN202
+            raise RpcUnavailableError("hub", ["http://127.0.0.1:9"], "eth_call", "refused")
+
+    monkeypatch.setattr(tasks, "context", lambda: Down())
+    route = f"deposit:{SPOKE_A}->{HUB}"
+    with caplog.at_level("WARNING", logger="relayer.worker.tasks"):
+        result = tasks.submit_route.run(route)
+    assert result["skipped"] == "transient" and result["route"] == route
+    (record,) = caplog.records
+    assert record.route == route and record.chain == HUB  # structured fields, not only text
+    with pytest.raises(ChainCallError):  # anything else still fails the task loudly
+        monkeypatch.setattr(Down, "submitter", lambda self: (_ for _ in ()).throw(ChainCallError("hub", "x", "y")))
+        tasks.submit_route.run(route)
+
+
+def test_importing_the_worker_app_loads_no_settings(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "XMARGIN_CONFIG": str(tmp_path / "missing.yaml")}
+    code = "import relayer.worker.app as a, relayer.worker.tasks; print(a.app.main)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "xmargin"
 
 
 def test_beat_schedule_covers_every_route_for_every_validator_and_destination(settings: Settings) -> None:

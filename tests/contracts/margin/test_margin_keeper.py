@@ -6,17 +6,27 @@ from brownie import web3
 from margin_support import WBTC, WETH, fund, set_price
 from margin_helpers import E18
 from relayer.errors import KeeperError
-from relayer.keeper.liquidator import Keeper
+from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper
 from relayer.keeper.tracker import AccountTracker
 
 MAX = 2**256 - 1
+
+
+def unlocked_send(address):
+    """The keeper's `send` on brownie's chain: its unlocked dev account transacts and waits."""
+
+    def send(call):
+        tx = call.transact({"from": address, "gas": LIQUIDATION_GAS})
+        return "0x" + bytes(tx).hex(), int(web3.eth.wait_for_transaction_receipt(tx, timeout=60)["status"])
+
+    return send
 
 
 def make_keeper(system, sender, PerpMarket, LiquidationModule, MarginLens):
     tracker = AccountTracker(web3, PerpMarket.abi, [system.eth.address, system.btc.address])
     lens = web3.eth.contract(address=system.lens.address, abi=MarginLens.abi)
     module = web3.eth.contract(address=system.liq.address, abi=LiquidationModule.abi)
-    return Keeper(web3, sender.address, tracker, lens, module)
+    return Keeper(web3, sender.address, tracker, lens, module, send=unlocked_send(sender.address))
 
 
 def test_competing_keepers_liquidate_each_unhealthy_account_once(system, accounts, PerpMarket, LiquidationModule,

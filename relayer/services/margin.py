@@ -1,29 +1,16 @@
-"""Margin read models shared by the API, the CLI and the devnet scenario: an account's positions,
-equity, initial and maintenance margin and health; oracle prices; the USD books (zero-sum check)."""
+"""Margin read models: an account's positions, equity, initial and maintenance margin and health;
+oracle prices; the USD books (zero-sum check)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from relayer.api.views import AccountView, Backend, account_view, fmt_amount
 from relayer.chain.margin import MarginContracts
+from relayer.context import Context
+from relayer.services.units import fmt_amount
 from relayer.types import checksum
 
-USD_DECIMALS = 18
 PRICE_STATUS = ("Ok", "Stale", "Invalid")
-ONE = 10**18
-
-
-def margin_contracts(backend: Backend) -> MarginContracts:
-    """The hub's margin contracts (ConfigError if the deployment has none)."""
-    return MarginContracts(backend.client(backend.deployment.hub.chain_id), backend.deployment)
-
-
-def usd(amount: int) -> str:
-    """A 1e18 USD amount as text with cents (rounded toward zero)."""
-    sign = "-" if amount < 0 else ""
-    cents = abs(amount) // 10**16
-    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
 class PositionView(BaseModel):
@@ -76,31 +63,52 @@ def health_label(equity: int, im: int, mm: int, prices_ok: bool, has_positions: 
     return "healthy"
 
 
-def margin_view(backend: Backend, address: str, contracts: MarginContracts | None = None) -> MarginView:
+def margin_view(ctx: Context, address: str, contracts: MarginContracts | None = None) -> MarginView:
     """Positions and health of `address` from the risk engine and each market."""
-    contracts = contracts or margin_contracts(backend)
+    contracts = contracts or ctx.margin()
     hub = contracts.client
     account = checksum(address)
     health = hub.call(contracts.engine.functions.health(account))
-    equity, im, mm, collateral, has_positions, prices_ok = (int(health[0]), int(health[1]), int(health[2]),
-                                                           int(health[3]), bool(health[4]), bool(health[5]))
+    equity, im, mm, collateral, has_positions, prices_ok = (
+        int(health[0]),
+        int(health[1]),
+        int(health[2]),
+        int(health[3]),
+        bool(health[4]),
+        bool(health[5]),
+    )
     positions = []
     for name, market in contracts.markets.items():
         size, last_price, _ = hub.call(market.functions.positions(account))
         if size == 0:
             continue
         state = hub.call(market.functions.marginState(account))
-        positions.append(PositionView(
-            market=name, size=int(size), size_text=fmt_amount(int(size), 18), last_price=int(last_price),
-            mark_price=int(state[4]), pnl=int(state[1]), initial_margin=int(state[2]),
-            maintenance_margin=int(state[3]), price_status=PRICE_STATUS[int(state[5])],
-        ))
+        positions.append(
+            PositionView(
+                market=name,
+                size=int(size),
+                size_text=fmt_amount(int(size), 18),
+                last_price=int(last_price),
+                mark_price=int(state[4]),
+                pnl=int(state[1]),
+                initial_margin=int(state[2]),
+                maintenance_margin=int(state[3]),
+                price_status=PRICE_STATUS[int(state[5])],
+            )
+        )
     return MarginView(
-        address=account, equity=equity, collateral_value=collateral,
+        address=account,
+        equity=equity,
+        collateral_value=collateral,
         usd_balance=int(hub.call(contracts.ledger.functions.usdBalanceOf(account))),
-        initial_margin=im, maintenance_margin=mm, has_positions=has_positions, prices_ok=prices_ok,
-        liquidatable=prices_ok and equity < mm, health=health_label(equity, im, mm, prices_ok, has_positions),
-        margin_ratio=round(equity / mm, 4) if mm else None, positions=positions,
+        initial_margin=im,
+        maintenance_margin=mm,
+        has_positions=has_positions,
+        prices_ok=prices_ok,
+        liquidatable=prices_ok and equity < mm,
+        health=health_label(equity, im, mm, prices_ok, has_positions),
+        margin_ratio=round(equity / mm, 4) if mm else None,
+        positions=positions,
     )
 
 
@@ -117,15 +125,24 @@ class PriceView(BaseModel):
     max_move_bps: int
 
 
-def prices_view(backend: Backend, contracts: MarginContracts | None = None) -> list[PriceView]:
+def prices_view(ctx: Context, contracts: MarginContracts | None = None) -> list[PriceView]:
     """Every feed's price, age and status as the oracle reports it."""
-    contracts = contracts or margin_contracts(backend)
+    contracts = contracts or ctx.margin()
     out = []
     for symbol, feed in contracts.config.feeds.items():
         price, updated_at, status = contracts.client.call(contracts.oracle.functions.getPrice(feed.feed_id))
         config = contracts.client.call(contracts.oracle.functions.feedOf(feed.feed_id))
-        out.append(PriceView(feed=symbol, feed_id=feed.feed_id, price=int(price), updated_at=int(updated_at),
-                             status=PRICE_STATUS[int(status)], heartbeat=int(config[3]), max_move_bps=int(config[2])))
+        out.append(
+            PriceView(
+                feed=symbol,
+                feed_id=feed.feed_id,
+                price=int(price),
+                updated_at=int(updated_at),
+                status=PRICE_STATUS[int(status)],
+                heartbeat=int(config[3]),
+                max_move_bps=int(config[2]),
+            )
+        )
     return out
 
 
@@ -144,10 +161,10 @@ class UsdBooks(BaseModel):
         return self.sum_usd == self.bad_debt
 
 
-def usd_books(backend: Backend, block: int | None = None, contracts: MarginContracts | None = None) -> UsdBooks:
+def usd_books(ctx: Context, block: int | None = None, contracts: MarginContracts | None = None) -> UsdBooks:
     """Σ USD balances over every account in a UsdTransferred or BadDebtWrittenOff event, and the
     ledger's bad debt, both at `block` (latest by default)."""
-    contracts = contracts or margin_contracts(backend)
+    contracts = contracts or ctx.margin()
     hub = contracts.client
     block = int(hub.block_number()) if block is None else block
     ledger = contracts.ledger
@@ -157,18 +174,6 @@ def usd_books(backend: Backend, block: int | None = None, contracts: MarginContr
             args = event.process_log(raw)["args"]
             accounts |= {v for k, v in args.items() if k in ("from", "to", "account")}
     total = sum(int(hub.call(ledger.functions.usdBalanceOf(a), block)) for a in sorted(accounts))
-    return UsdBooks(block=block, accounts=len(accounts), sum_usd=total,
-                    bad_debt=int(hub.call(ledger.functions.badDebt(), block)))
-
-
-class AccountWithMargin(AccountView):
-    """An account's balances plus its margin figures (None when no margin engine is deployed)."""
-
-    margin: MarginView | None = None
-
-
-def account_with_margin(backend: Backend, address: str) -> AccountWithMargin:
-    """account_view plus margin_view (the figures the API's /accounts/{address} serves)."""
-    view = account_view(backend, address)
-    margin = margin_view(backend, view.address) if backend.deployment.margin is not None else None
-    return AccountWithMargin(**view.model_dump(), margin=margin)
+    return UsdBooks(
+        block=block, accounts=len(accounts), sum_usd=total, bad_debt=int(hub.call(ledger.functions.badDebt(), block))
+    )

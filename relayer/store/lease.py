@@ -34,7 +34,7 @@ class Lease:
 
 @contextmanager
 def lease(store: Store, name: str, ttl_s: float = DEFAULT_LEASE_TTL_S, wait_s: float = 0.0) -> Iterator[Lease]:
-    """Hold the lock `name` (the same key as `Store.lock(name)`) with heartbeat renewal.
+    """Hold the lock `name` (key `<prefix>:lock:<name>`) with heartbeat renewal.
     LockUnavailableError if another holder keeps it for `wait_s` seconds (0: do not wait)."""
     lock = store.redis.lock(f"{store.prefix}:lock:{name}", timeout=ttl_s, thread_local=False)
     try:
@@ -51,7 +51,7 @@ def lease(store: Store, name: str, ttl_s: float = DEFAULT_LEASE_TTL_S, wait_s: f
             try:
                 lock.reacquire()
             except LockError:
-                log.warning("lease %s was lost (expired or wiped); its holder carries on", name)
+                log.warning("lease %s was lost (expired or wiped); its holder carries on", name, extra={"lease": name})
                 held.lost.set()
                 return
             except RedisError as err:

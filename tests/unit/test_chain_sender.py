@@ -1,5 +1,5 @@
-"""EIP-1559 sending: fee bumps of at least 10% on both fields, same-nonce replacement of a stuck
-transaction on a real anvil, bounded give-up."""
+"""relayer.chain.sender: fee bumps of at least 10% on both fields, same-nonce replacement of a stuck
+transaction on a real anvil, bounded give-up, back-to-back submits, reverts as typed errors."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from relayer.chain.nonces import LocalNonceLock, NonceManager
+from relayer.chain.sender import FeePolicy, Fees, TxRequest, TxSender, bump, initial_fees
+from relayer.errors import CallRevertedError, TransactionStuckError
+from relayer.store.nonces import shared_nonces
+from relayer.store.redis_store import Store
+from relayer.types import ChainId
+
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from local_services import start_anvil, stop_process
-from relayer.errors import TransactionStuckError
-from relayer.store.redis_store import Store
-from relayer.submitter.nonce import NonceManager
-from relayer.submitter.tx import FeePolicy, Fees, TxSender, bump, initial_fees
 
 PORT, CHAIN_ID = 8736, 31340
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil dev 1
@@ -72,8 +75,10 @@ class RecordingSender(TxSender):
 def _sender(w3: Web3, store: Store, mine_after: int | None, **policy: Any) -> RecordingSender:
     account = Account.from_key(KEY)
     pending = lambda: w3.eth.get_transaction_count(account.address, "pending")  # noqa: E731
-    nonces = NonceManager(store, CHAIN_ID, account.address, pending)
-    return RecordingSender(w3, account, CHAIN_ID, nonces, FeePolicy(poll_s=0.05, **policy), mine_after=mine_after)
+    nonces = shared_nonces(store, ChainId(CHAIN_ID), account.address, pending)
+    return RecordingSender(
+        w3, account, ChainId(CHAIN_ID), nonces, FeePolicy(poll_s=0.05, **policy), mine_after=mine_after
+    )
 
 
 @pytest.fixture
@@ -87,11 +92,13 @@ def manual_mining(w3: Web3) -> Iterator[None]:
 
 
 def test_stuck_transaction_is_replaced_with_same_nonce_and_bumped_fees(
-    w3: Web3, roles_redis_url: str, manual_mining: None  # noqa: F811
+    w3: Web3,
+    roles_redis_url: str,  # noqa: F811
+    manual_mining: None,  # noqa: F811
 ) -> None:
     store = Store(roles_redis_url, prefix="tx-replace")
     sender = _sender(w3, store, mine_after=2, stuck_after_s=0.3, max_replacements=2, bump_pct=12)
-    sent = sender.send({"to": TO, "value": 1, "gas": 21_000})
+    sent = sender.send(TxRequest(to=TO, value=1, gas=21_000))
     first, second = sender.sent
     assert first["nonce"] == second["nonce"] == sent.nonce
     assert second["maxFeePerGas"] * 100 >= first["maxFeePerGas"] * 112
@@ -103,12 +110,14 @@ def test_stuck_transaction_is_replaced_with_same_nonce_and_bumped_fees(
 
 
 def test_transaction_never_mined_gives_up_after_bounded_replacements(
-    w3: Web3, roles_redis_url: str, manual_mining: None  # noqa: F811
+    w3: Web3,
+    roles_redis_url: str,  # noqa: F811
+    manual_mining: None,  # noqa: F811
 ) -> None:
     store = Store(roles_redis_url, prefix="tx-stuck")
     sender = _sender(w3, store, mine_after=None, stuck_after_s=0.2, max_replacements=1)
     with pytest.raises(TransactionStuckError):
-        sender.send({"to": TO, "value": 1, "gas": 21_000})
+        sender.send(TxRequest(to=TO, value=1, gas=21_000))
     assert len(sender.sent) == 2
     store.redis.close()
 
@@ -117,6 +126,25 @@ def test_transaction_mined_at_once_is_not_replaced(w3: Web3, roles_redis_url: st
     store = Store(roles_redis_url, prefix="tx-plain")
     sender = _sender(w3, store, mine_after=None, stuck_after_s=5)
     before = w3.eth.get_transaction_count(sender.account.address)
-    sent = sender.send({"to": TO, "value": 1})  # gas estimated
+    sent = sender.send(TxRequest(to=TO, value=1))  # gas estimated
     assert sent.status == 1 and len(sent.attempts) == 1 and sent.nonce == before
     store.redis.close()
+
+
+def test_back_to_back_submits_get_consecutive_nonces_and_all_mine(w3: Web3) -> None:
+    account = Account.from_key(KEY)
+    nonces = NonceManager(LocalNonceLock(), lambda: w3.eth.get_transaction_count(account.address, "pending"))
+    sender = TxSender(w3, account, ChainId(CHAIN_ID), nonces, FeePolicy(poll_s=0.05))
+    pending = [sender.submit(TxRequest(to=TO, value=1, gas=21_000)) for _ in range(3)]
+    assert [p.nonce for p in pending] == list(range(pending[0].nonce, pending[0].nonce + 3))
+    assert all(sender.wait(p).status == 1 for p in pending)
+
+
+def test_a_call_that_would_revert_raises_with_its_revert_data(w3: Web3) -> None:
+    account = Account.from_key(KEY)
+    nonces = NonceManager(LocalNonceLock(), lambda: w3.eth.get_transaction_count(account.address, "pending"))
+    sender = TxSender(w3, account, ChainId(CHAIN_ID), nonces, FeePolicy(poll_s=0.05), chain="test")
+    reverting_init = bytes.fromhex("60006000fd")  # PUSH1 0 PUSH1 0 REVERT: a deployment that always reverts
+    with pytest.raises(CallRevertedError) as info:
+        sender.send(TxRequest(to=None, data=reverting_init))
+    assert info.value.chain == "test" and "would revert" in str(info.value)

@@ -23,24 +23,17 @@ not yet queued makes the snapshot inconsistent; the audit is then retried.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
-from relayer.api.margin import UsdBooks, usd_books
-from relayer.api.views import Backend, first_block_above, reader
-from relayer.errors import XmarginError
-from relayer.types import NATIVE_TOKEN, RouteId, RouteKind
+from relayer.context import Context
+from relayer.errors import SnapshotInconsistentError
+from relayer.services.margin import UsdBooks, usd_books
+from relayer.services.routes import first_block_above
+from relayer.types import NATIVE_TOKEN, ChainId, RouteId, RouteKind
 
 SNAPSHOT_ATTEMPTS = 3
-_BALANCE_ABI = [
-    {
-        "type": "function", "name": "balanceOf", "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}],
-    }
-]
-
-
-class SnapshotInconsistentError(XmarginError):
-    """The chains moved between the hub read and a spoke read in a way the audit cannot reconcile."""
 
 
 class TokenAudit(BaseModel):
@@ -85,11 +78,11 @@ class AuditReport(BaseModel):
         return not self.breaches
 
 
-def _pending_amounts(backend: Backend, route: RouteId, after: int, upto: int, head: int) -> dict[str, int]:
+def _pending_amounts(ctx: Context, route: RouteId, after: int, upto: int, head: int) -> dict[str, int]:
     """token -> sum of amounts of route messages with nonce in (after, upto], scanned up to block `head`."""
     if upto <= after:
         return {}
-    route_reader = reader(backend, route)
+    route_reader = ctx.route_reader(route)
     start = first_block_above(route_reader, after, head)
     out: dict[str, int] = {}
     for item in route_reader.scan_messages(start, head):
@@ -99,15 +92,15 @@ def _pending_amounts(backend: Backend, route: RouteId, after: int, upto: int, he
     return out
 
 
-def _snapshot(backend: Backend) -> AuditReport:
+def _snapshot(ctx: Context) -> AuditReport:
     """One attempt; SnapshotInconsistentError if a spoke ran ahead of the hub snapshot."""
-    deployment = backend.deployment
+    deployment = ctx.deployment
     hub_id = deployment.hub.chain_id
-    hub = backend.client(hub_id)
-    ledger = backend.ledger()
+    hub = ctx.client(hub_id)
+    ledger = ctx.ledger()
     hub_block = int(hub.block_number())
     asset_names = {v: k for k, v in deployment.assets.items()}
-    hub_reads: dict[int, dict] = {}
+    hub_reads: dict[ChainId, dict[str, Any]] = {}
     for chain_id, tokens in deployment.tokens.items():
         if chain_id not in deployment.spokes:
             continue
@@ -123,8 +116,8 @@ def _snapshot(backend: Backend) -> AuditReport:
 
     lines: list[TokenAudit] = []
     for chain_id, reads in hub_reads.items():
-        client = backend.client(chain_id)
-        lockbox = backend.lockbox(chain_id)
+        client = ctx.client(chain_id)
+        lockbox = ctx.lockbox(chain_id)
         spoke_block = int(client.block_number())
         processed, _ = client.call(lockbox.functions.withdrawalRoute(), spoke_block)
         deposited, _ = client.call(lockbox.functions.depositRoute(), spoke_block)
@@ -132,34 +125,41 @@ def _snapshot(backend: Backend) -> AuditReport:
             raise SnapshotInconsistentError(f"chain {chain_id} processed withdrawal {processed} past the hub snapshot")
         withdrawal = RouteId(kind=RouteKind.WITHDRAWAL, source_chain_id=hub_id, dest_chain_id=chain_id)
         deposit = RouteId(kind=RouteKind.DEPOSIT, source_chain_id=chain_id, dest_chain_id=hub_id)
-        not_processed = _pending_amounts(backend, withdrawal, int(processed), reads["queued"], hub_block)
-        not_credited = _pending_amounts(backend, deposit, reads["credited"], int(deposited), spoke_block)
+        not_processed = _pending_amounts(ctx, withdrawal, int(processed), reads["queued"], hub_block)
+        not_credited = _pending_amounts(ctx, deposit, reads["credited"], int(deposited), spoke_block)
         for symbol, (asset_id, scale, liquidity, claims) in reads["tokens"].items():
             token = deployment.tokens[chain_id][symbol].address
             if token == NATIVE_TOKEN:
                 balance = int(client.w3.eth.get_balance(lockbox.address, spoke_block))
             else:
-                erc20 = client.w3.eth.contract(address=token, abi=_BALANCE_ABI)
+                erc20 = ctx.erc20(chain_id, token)
                 balance = int(client.call(erc20.functions.balanceOf(lockbox.address), spoke_block))
             parked = int(client.call(lockbox.functions.owed(token), spoke_block))
             lines.append(
                 TokenAudit(
-                    chain_id=chain_id, chain=client.name, symbol=symbol, token=token,
-                    asset=asset_names.get(asset_id), scale=scale, balance=balance,
+                    chain_id=chain_id,
+                    chain=client.name,
+                    symbol=symbol,
+                    token=token,
+                    asset=asset_names.get(asset_id),
+                    scale=scale,
+                    balance=balance,
                     custodied=int(client.call(lockbox.functions.custodied(token), spoke_block)),
-                    liquidity=liquidity, claims=claims, unreleased=not_processed.get(token, 0) + parked,
+                    liquidity=liquidity,
+                    claims=claims,
+                    unreleased=not_processed.get(token, 0) + parked,
                     uncredited=not_credited.get(token, 0),
                 )
             )
-    return AuditReport(hub_block=hub_block, tokens=lines, assets=_asset_totals(backend, lines), breaches=_breaches(lines))
+    return AuditReport(hub_block=hub_block, tokens=lines, assets=_asset_totals(ctx, lines), breaches=_breaches(lines))
 
 
-def _asset_totals(backend: Backend, lines: list[TokenAudit]) -> dict[str, dict[str, int]]:
+def _asset_totals(ctx: Context, lines: list[TokenAudit]) -> dict[str, dict[str, int]]:
     """Per asset, in ledger units: lockbox totals, account balances (ledger's total), unreleased."""
-    ledger = backend.ledger()
-    hub = backend.client(backend.deployment.hub.chain_id)
+    ledger = ctx.ledger()
+    hub = ctx.client(ctx.deployment.hub.chain_id)
     out: dict[str, dict[str, int]] = {}
-    for asset, asset_id in backend.deployment.assets.items():
+    for asset, asset_id in ctx.deployment.assets.items():
         _, _, _, _, total = hub.call(ledger.functions.assetInfo(asset_id))
         mine = [line for line in lines if line.asset == asset]
         out[asset] = {
@@ -176,23 +176,47 @@ def _breaches(lines: list[TokenAudit]) -> list[Breach]:
     for line in lines:
         where = f"{line.symbol} on {line.chain}"
         if line.custodied > line.balance:
-            out.append(Breach(invariant="I0", where=where, detail=f"lockbox books {line.custodied} > lockbox balance {line.balance}"))
+            out.append(
+                Breach(
+                    invariant="I0",
+                    where=where,
+                    detail=f"lockbox books {line.custodied} > lockbox balance {line.balance}",
+                )
+            )
         if line.balance < line.unreleased:
-            out.append(Breach(invariant="I1", where=where, detail=f"lockbox holds {line.balance} < unreleased withdrawals {line.unreleased}"))
+            out.append(
+                Breach(
+                    invariant="I1",
+                    where=where,
+                    detail=f"lockbox holds {line.balance} < unreleased withdrawals {line.unreleased}",
+                )
+            )
         if line.liquidity > line.balance:
-            out.append(Breach(invariant="I2", where=where, detail=f"ledger liquidity {line.liquidity} > lockbox balance {line.balance}"))
+            out.append(
+                Breach(
+                    invariant="I2",
+                    where=where,
+                    detail=f"ledger liquidity {line.liquidity} > lockbox balance {line.balance}",
+                )
+            )
         owed = line.liquidity + line.claims + line.unreleased
         if owed > line.balance:
-            out.append(Breach(invariant="I3", where=where, detail=f"liquidity + claims + unreleased = {owed} > lockbox balance {line.balance}"))
+            out.append(
+                Breach(
+                    invariant="I3",
+                    where=where,
+                    detail=f"liquidity + claims + unreleased = {owed} > lockbox balance {line.balance}",
+                )
+            )
     return out
 
 
-def audit(backend: Backend) -> AuditReport:
+def audit(ctx: Context) -> AuditReport:
     """The solvency audit, retried when the chains moved between reads; I4 checked per asset."""
     last: SnapshotInconsistentError | None = None
     for _ in range(SNAPSHOT_ATTEMPTS):
         try:
-            report = _snapshot(backend)
+            report = _snapshot(ctx)
         except SnapshotInconsistentError as err:
             last = err
             continue
@@ -200,15 +224,22 @@ def audit(backend: Backend) -> AuditReport:
             owed = totals["account_balances"] + totals["unreleased"]
             if totals["lockbox_total"] < owed:
                 report.breaches.append(
-                    Breach(invariant="I4", where=asset, detail=f"lockboxes hold {totals['lockbox_total']} < balances + unreleased {owed}")
+                    Breach(
+                        invariant="I4",
+                        where=asset,
+                        detail=f"lockboxes hold {totals['lockbox_total']} < balances + unreleased {owed}",
+                    )
                 )
-        if backend.deployment.margin is not None:
-            report.usd = usd_books(backend, block=report.hub_block)
+        if ctx.deployment.margin is not None:
+            report.usd = usd_books(ctx, block=report.hub_block)
             if not report.usd.balanced:
-                report.breaches.append(Breach(
-                    invariant="I5", where="USD balances",
-                    detail=f"sum of USD balances {report.usd.sum_usd} != bad debt {report.usd.bad_debt}",
-                ))
+                report.breaches.append(
+                    Breach(
+                        invariant="I5",
+                        where="USD balances",
+                        detail=f"sum of USD balances {report.usd.sum_usd} != bad debt {report.usd.bad_debt}",
+                    )
+                )
         return report
     assert last is not None
     raise last

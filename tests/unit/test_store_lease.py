@@ -6,15 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from relayer.errors import LockUnavailableError
+from relayer.store.lease import lease
 from relayer.store.redis_store import Store
-from relayer.submitter.lease import lease
+
+from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,13 +36,35 @@ def _free(store: Store, name: str) -> bool:
         return False
 
 
-def test_lease_is_exclusive_and_shares_the_store_lock_key(store: Store) -> None:
+def test_lease_is_exclusive_and_names_are_independent(store: Store) -> None:
     with lease(store, "route-x", ttl_s=5):
         assert not _free(store, "route-x")
-        with pytest.raises(LockUnavailableError):
-            with store.lock("route-x", ttl=5, blocking_timeout=0):
+        with pytest.raises(LockUnavailableError, match="held elsewhere"):
+            with lease(store, "route-x", ttl_s=5):
                 pass
+        assert _free(store, "route-y")
     assert _free(store, "route-x")
+
+
+def test_waiting_holders_take_turns(roles_redis_url: str, store: Store) -> None:  # noqa: F811
+    events: list[tuple[str, int]] = []
+
+    def worker(ident: int) -> None:
+        other = Store(roles_redis_url, prefix=store.prefix)  # its own connection, as another process would have
+        for _ in range(5):
+            with lease(other, "nonce:31337:relayer", ttl_s=5, wait_s=10):
+                events.append(("enter", ident))
+                time.sleep(0.005)
+                events.append(("exit", ident))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(events) == 30
+    for k in range(0, 30, 2):  # every enter is followed by the same holder's exit
+        assert events[k][0] == "enter" and events[k + 1] == ("exit", events[k][1])
 
 
 def test_live_holder_keeps_its_lease_past_the_ttl(store: Store) -> None:
@@ -57,7 +81,7 @@ def test_lease_of_a_sigkilled_holder_frees_itself_within_its_ttl(store: Store) -
     script = (
         "import sys, time\n"
         "from relayer.store.redis_store import Store\n"
-        "from relayer.submitter.lease import lease\n"
+        "from relayer.store.lease import lease\n"
         "store = Store(sys.argv[1], prefix=sys.argv[2])\n"
         "with lease(store, 'doomed', ttl_s=1.0):\n"
         "    print('held', flush=True)\n"

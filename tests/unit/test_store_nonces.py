@@ -1,4 +1,5 @@
-"""NonceManager: distinct nonces across threads under the real Redis lock; failures give nonces back."""
+"""NonceManager under the Redis lock every process shares (relayer.store.nonces): distinct nonces across
+threads, failures give nonces back, a wiped Redis falls back to the chain."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import time
 
 import pytest
 
-from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
+from relayer.chain.nonces import NonceManager
+from relayer.store.nonces import RedisNonceLock, shared_nonces
 from relayer.store.redis_store import Store
-from relayer.submitter.nonce import NonceManager
+from relayer.types import ChainId
+
+from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 
 SENDER = "0x70997970C51812dc3A010C7d01849Aa0d79C79C8"
 
@@ -27,7 +31,7 @@ def test_two_threads_never_get_the_same_nonce(store: Store) -> None:
     errors: list[BaseException] = []
 
     def worker() -> None:
-        manager = NonceManager(store, 31337, SENDER, lambda: chain_pending)  # one per thread, shared Redis
+        manager = shared_nonces(store, ChainId(31337), SENDER, lambda: chain_pending)  # one per thread, shared Redis
         try:
             for _ in range(15):
                 with manager.reserve() as nonce:
@@ -35,7 +39,7 @@ def test_two_threads_never_get_the_same_nonce(store: Store) -> None:
                     time.sleep(0.001)  # widen the race window inside the lock
                     taken.append(nonce)
                     assert nonce not in seen
-        except BaseException as err:  # surfaced below
+        except BaseException as err:  # noqa: BLE001 - any failure in the thread is surfaced below
             errors.append(err)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -48,7 +52,7 @@ def test_two_threads_never_get_the_same_nonce(store: Store) -> None:
 
 
 def test_failed_broadcast_gives_the_nonce_back(store: Store) -> None:
-    manager = NonceManager(store, 31337, SENDER, lambda: 3)
+    manager = shared_nonces(store, ChainId(31337), SENDER, lambda: 3)
     with pytest.raises(RuntimeError):
         with manager.reserve() as nonce:
             assert nonce == 3
@@ -61,7 +65,7 @@ def test_failed_broadcast_gives_the_nonce_back(store: Store) -> None:
 
 def test_chain_pending_count_wins_when_ahead(store: Store) -> None:
     pending = {"n": 0}
-    manager = NonceManager(store, 31337, SENDER, lambda: pending["n"])
+    manager = shared_nonces(store, ChainId(31337), SENDER, lambda: pending["n"])
     with manager.reserve() as nonce:
         assert nonce == 0
     pending["n"] = 10  # transactions sent by another tool
@@ -70,17 +74,19 @@ def test_chain_pending_count_wins_when_ahead(store: Store) -> None:
 
 
 def test_wiping_redis_falls_back_to_the_chain(store: Store) -> None:
-    manager = NonceManager(store, 31337, SENDER, lambda: 5)
+    lock = RedisNonceLock(store, ChainId(31337), SENDER)
+    manager = NonceManager(lock, lambda: 5)
     for _ in range(3):
         with manager.reserve():
             pass
-    manager.forget()  # what a FLUSHALL would do
+    assert lock.remembered() == 8
+    store.redis.delete(lock.key)  # what a FLUSHALL does
     with manager.reserve() as nonce:
         assert nonce == 5
 
 
 def test_managers_of_different_chains_or_senders_are_independent(store: Store) -> None:
-    a = NonceManager(store, 31337, SENDER, lambda: 0)
-    b = NonceManager(store, 31338, SENDER, lambda: 0)
+    a = shared_nonces(store, ChainId(31337), SENDER, lambda: 0)
+    b = shared_nonces(store, ChainId(31338), SENDER, lambda: 0)
     with a.reserve() as na, b.reserve() as nb:  # would deadlock if they shared the lock
         assert (na, nb) == (0, 0)

@@ -1,0 +1,71 @@
+"""Validators' checkpoint signatures published through the API: checked to recover to a current
+validator of the route's destination before they are stored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from relayer.context import Context
+from relayer.errors import InvalidRouteError, SignatureError, SignatureRejectedError
+from relayer.proofs.checkpoint import Checkpoint, recover
+from relayer.types import RouteId, checksum
+
+VALIDATOR_SET_TTL_S = 10.0
+
+ValidatorSetOf = Callable[[RouteId], set[str]]
+"""A route's current validators (checksummed)."""
+
+
+class ValidatorSets:
+    """Current validator set of each route's destination, read on chain and cached briefly."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._cache: dict[str, tuple[float, set[str]]] = {}
+
+    def of(self, route: RouteId) -> set[str]:
+        """Checksummed addresses allowed to sign checkpoints of `route` at its destination."""
+        key = str(route)
+        hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < VALIDATOR_SET_TTL_S:
+            return hit[1]
+        hub = route.dest_chain_id == self.ctx.deployment.hub.chain_id
+        dest = self.ctx.ledger() if hub else self.ctx.lockbox(route.dest_chain_id)
+        members = self.ctx.client(route.dest_chain_id).call(dest.functions.validatorsOf(route.source_chain_id))
+        current = {checksum(m) for m in members}
+        self._cache[key] = (time.monotonic(), current)
+        return current
+
+
+def accept_signature(
+    ctx: Context,
+    validator_set: ValidatorSetOf,
+    route_text: str,
+    nonce: int,
+    head: bytes,
+    validator: str,
+    signature: bytes,
+) -> tuple[RouteId, str]:
+    """Store a validator's signature of (route, nonce, head) once it recovers to `validator` and
+    that address is a current validator; returns (route, signer). SignatureRejectedError with
+    the HTTP status and a metric reason otherwise."""
+    try:
+        route = RouteId.parse(route_text)
+        if route not in ctx.deployment.routes():
+            raise InvalidRouteError(route_text, "not a route of this deployment")
+    except InvalidRouteError as err:
+        raise SignatureRejectedError(404, "route", str(err)) from err
+    checkpoint = Checkpoint(
+        source_chain_id=route.source_chain_id, source=ctx.deployment.source_contract(route), nonce=nonce, head=head
+    )
+    try:
+        signer = recover(checkpoint, route.dest_chain_id, ctx.deployment.dest_contract(route), signature)
+    except SignatureError as err:
+        raise SignatureRejectedError(400, "malformed", str(err)) from err
+    if signer != validator:
+        raise SignatureRejectedError(400, "wrong_signer", f"signature recovers to {signer}, not {validator}")
+    if signer not in validator_set(route):
+        raise SignatureRejectedError(403, "not_validator", f"{signer} is not in the validator set of {route}")
+    ctx.store.publish_signature(route, nonce, head, signer, signature)
+    return route, signer
