@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from local_services import REPO, start_anvil, stop_process, throwaway_redis
+from local_services import REPO, fixed_port, start_anvil, stop_process, throwaway_redis
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +45,10 @@ def anvil_factory() -> Iterator[Callable[[int, int], subprocess.Popen[bytes]]]:
 @pytest.fixture(scope="module")
 def anvil_url() -> Iterator[str]:
     """A fresh anvil (chain id 31338) on port 8720 for one test module."""
-    proc = start_anvil(8720, 31338)
+    port = fixed_port(8720)
+    proc = start_anvil(port, 31338)
     try:
-        yield "http://127.0.0.1:8720"
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)
 

@@ -3,6 +3,7 @@ uniquely named module: tests import it directly, which tests/e2e's `conftest` wo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -16,6 +17,13 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+PORT_SHIFT = int(os.environ.get("XMARGIN_TEST_PORT_SHIFT", "0"))
+"""Added to every fixed anvil port of the unit tests, so two checkouts can test at once."""
+
+
+def fixed_port(port: int) -> int:
+    """The fixed port `port`, moved by $XMARGIN_TEST_PORT_SHIFT."""
+    return port + PORT_SHIFT
 
 
 def _rpc_ready(url: str) -> bool:

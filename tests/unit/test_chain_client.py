@@ -13,7 +13,9 @@ from relayer.chain.contracts import contract
 from relayer.config import ChainConfig
 from relayer.errors import ChainCallError, ConfigError, RpcUnavailableError
 
-ALIVE, SECOND, DEAD, DEAD2 = 8721, 8722, 8729, 8728
+from local_services import fixed_port
+
+ALIVE, SECOND, DEAD, DEAD2 = (fixed_port(p) for p in (8721, 8722, 8729, 8728))
 CHAIN_ID = 31339
 EMITTER_INIT = "0x600e600c600039600e6000f3" + "3660006000373360aa366000a200"  # LOG2(0xaa, caller, calldata)
 ANSWER_INIT = "0x600a600c600039600a6000f3" + "602a60005260206000f3"  # returns uint256 42 to any call
@@ -93,15 +95,15 @@ def test_node_side_errors_are_chain_call_errors_without_failover(chains):
 
 
 def test_failover_when_the_active_node_dies(anvil_factory):
-    first = anvil_factory(8723, CHAIN_ID)
-    anvil_factory(8724, CHAIN_ID)
-    client = ChainClient(config(8723, 8724))
+    first = anvil_factory(fixed_port(8723), CHAIN_ID)
+    anvil_factory(fixed_port(8724), CHAIN_ID)
+    client = ChainClient(config(fixed_port(8723), fixed_port(8724)))
     client.block_number()
-    assert client.provider.active_url == url(8723)
+    assert client.provider.active_url == url(fixed_port(8723))
     first.kill()
     first.wait(timeout=10)
     client.verify_chain_id()
-    assert client.provider.active_url == url(8724)
+    assert client.provider.active_url == url(fixed_port(8724))
 
 
 def test_wrong_chain_id_is_detected(chains):

@@ -18,9 +18,9 @@ from relayer.store.redis_store import Store
 from relayer.types import ChainId
 
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
-from local_services import start_anvil, stop_process
+from local_services import fixed_port, start_anvil, stop_process
 
-PORT, CHAIN_ID = 8736, 31340
+PORT, CHAIN_ID = fixed_port(8736), 31340
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil dev 1
 TO = "0x000000000000000000000000000000000000dEaD"
 

@@ -27,8 +27,10 @@ from relayer.errors import ChainCallError
 from relayer.proofs.hashchain import ZERO_HEAD, check_chain, deposit_leaf, extend, withdrawal_leaf
 from relayer.types import NATIVE_TOKEN, RouteId, RouteKind
 
+from local_services import fixed_port
+
 HUB, SPOKE, OTHER = 31337, 31338, 31339
-HUB_PORT, SPOKE_PORT = 8726, 8725
+HUB_PORT, SPOKE_PORT = fixed_port(8726), fixed_port(8725)
 # calldata >= 128 bytes: LOG4(topics = first four words, data = rest); shorter calldata (a view call):
 # return (uint256 block.number, bytes32 keccak256(calldata)), so tests see which view was called, at which block.
 EVENT_ECHO_INIT = (

@@ -16,7 +16,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
-from local_services import start_anvil, stop_process
+from local_services import fixed_port, start_anvil, stop_process
 from relayer.chain.client import ChainClient
 from relayer.chain.abi import build_dir, load_artifact
 from relayer.chain.sender import TxRequest
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 HUB_ID, SPOKE_ID = 31337, 31338
-HUB_PORT, SPOKE_PORT = 8730, 8731
+HUB_PORT, SPOKE_PORT = fixed_port(8730), fixed_port(8731)
 CONFIRMATIONS = 2
 DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil dev 0
 SUBMITTER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil dev 1
