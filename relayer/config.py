@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -36,6 +36,15 @@ CONFIG_ENV = "XMARGIN_CONFIG"
 
 
 
+FinalityKind = Literal["finalized", "safe", "depth", "l1"]
+"""How a chain's final block is found (docs/finality.md):
+- `finalized` / `safe`: the node's block tag (Ethereum and chains whose nodes serve it; the default);
+- `depth`: head - `confirmations` (chains without a meaningful tag; 0 only with `devnet: true`);
+- `l1`: an L2 block is final once the L1 block it reports is final by the L1 chain's own policy."""
+OP_L1_BLOCK_PREDEPLOY = "0x4200000000000000000000000000000000000015"
+"""OP-stack L1Block predeploy: `number()` is the L1 block the L2 block was derived from."""
+
+
 class ChainConfig(BaseModel):
     """One chain the relayer talks to."""
 
@@ -45,10 +54,21 @@ class ChainConfig(BaseModel):
     """Filled from the key under `chains:`; used in logs and errors."""
     chain_id: ChainIdField
     rpc_urls: Annotated[list[str], Field(min_length=1)]
-    """Tried in order; the next one on connection errors and timeouts."""
-    role: Literal["hub", "spoke"]
+    """Tried in order; the next one on connection errors and timeouts (each checked for `chain_id` first)."""
+    role: Literal["hub", "spoke", "l1"]
+    """`l1`: read only as the settlement layer of an L2 chain with `finality: l1`."""
+    finality: FinalityKind = "finalized"
+    """The finality policy; `depth` when only `confirmations` is given (older configs)."""
     confirmations: Annotated[int, Field(ge=0)] = 12
-    """Blocks below head before a block counts as final (the finality policy)."""
+    """Blocks below head before a block counts as final, for `finality: depth` only."""
+    devnet: bool = False
+    """A local development chain: allows `confirmations: 0`. Never set it for a real network."""
+    l1_chain: str | None = None
+    """For `finality: l1`: name (under `chains:`) of the L1 chain this L2 settles on."""
+    l1_block_contract: str = OP_L1_BLOCK_PREDEPLOY
+    """For `finality: l1`: contract whose `number()` at an L2 block is the L1 block it reports."""
+    cross_check_url: str | None = None
+    """Optional second provider: every header the validator signs on is compared with its copy."""
     log_chunk: Annotated[int, Field(gt=0)] = 2000
     """Blocks per eth_getLogs request."""
     poll_interval: Annotated[float, Field(gt=0)] = 2.0
@@ -56,6 +76,23 @@ class ChainConfig(BaseModel):
     rpc_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     rpc_retries: Annotated[int, Field(ge=0, le=10)] = 3
     """Extra rounds over all URLs for read methods, with capped exponential backoff."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _depth_when_only_confirmations(cls, data: Any) -> Any:
+        """A config that names `confirmations` but no `finality` means a depth policy."""
+        if isinstance(data, dict) and "confirmations" in data and "finality" not in data:
+            return {**data, "finality": "depth"}
+        return data
+
+    @model_validator(mode="after")
+    def _finality_consistent(self) -> ChainConfig:
+        """`confirmations: 0` only on a devnet; `l1` names its L1 chain."""
+        if self.finality == "depth" and self.confirmations == 0 and not self.devnet:
+            raise ValueError("confirmations: 0 is only allowed with devnet: true (use a finality tag on real networks)")
+        if self.finality == "l1" and not self.l1_chain:
+            raise ValueError("finality: l1 needs l1_chain (the name of the L1 chain under chains:)")
+        return self
 
     @field_validator("rpc_urls")
     @classmethod
@@ -65,6 +102,14 @@ class ChainConfig(BaseModel):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"not an http(s) URL: {url!r}")
         return urls
+
+    def policy_text(self) -> str:
+        """The finality policy in a few words (status output, logs)."""
+        if self.finality == "depth":
+            return f"depth {self.confirmations}" + (" (devnet)" if self.devnet else "")
+        if self.finality == "l1":
+            return f"l1 ({self.l1_chain})"
+        return f"tag {self.finality}"
 
 
 def _check_private_key(key: SecretStr) -> SecretStr:
@@ -254,6 +299,9 @@ class Settings(BaseSettings):
         hubs = [name for name, c in chains.items() if c.role == "hub"]
         if chains and len(hubs) != 1:
             raise ValueError(f"exactly one chain must have role 'hub', got {hubs}")
+        for name, c in chains.items():
+            if c.finality == "l1" and (c.l1_chain not in chains or c.l1_chain == name):
+                raise ValueError(f"chain {name}: l1_chain {c.l1_chain!r} is not another chain under chains:")
         return {name: c.model_copy(update={"name": name}) for name, c in chains.items()}
 
     @property

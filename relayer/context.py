@@ -89,6 +89,9 @@ class Context:
             if self.quick:
                 config = chain.model_copy(update={"rpc_retries": 0, "rpc_timeout_s": QUICK_RPC_TIMEOUT_S})
             out[chain.chain_id] = ChainClient(config)
+        for chain in self.settings.chains.values():
+            if chain.finality == "l1" and chain.l1_chain is not None:
+                out[chain.chain_id].l1 = out[self.settings.chains[chain.l1_chain].chain_id]
         return out
 
     def client(self, chain_id: int) -> ChainClient:

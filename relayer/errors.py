@@ -98,6 +98,28 @@ class SourceReorgedError(ChainError):
         )
 
 
+class WrongChainError(ChainError):
+    """An RPC endpoint serves another chain than configured: it is never used."""
+
+    def __init__(self, chain: str, url: str, expected: int, actual: int) -> None:
+        self.chain = chain
+        self.url = url
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"chain {chain}: {url} reports chain id {actual}, configured {expected}; endpoint refused")
+
+
+class HeaderMismatchError(ChainError):
+    """A block header the node returned does not hold together (its hash is not the keccak of its
+    fields, it does not link to the last scanned block, or a second provider disagrees): nothing is signed."""
+
+    def __init__(self, chain: str, block: int, reason: str) -> None:
+        self.chain = chain
+        self.block = block
+        self.reason = reason
+        super().__init__(f"chain {chain}: block {block} header refused: {reason}")
+
+
 class ChainCallError(ChainError):
     """An RPC endpoint answered with an error (a revert, a bad request): retrying will not help."""
 

@@ -19,8 +19,9 @@ from web3.exceptions import Web3Exception
 from web3.providers.base import JSONBaseProvider
 from web3.types import BlockData, BlockIdentifier, FilterParams, LogReceipt, RPCEndpoint, RPCResponse, TxReceipt
 
+from relayer.chain.headers import check_header
 from relayer.config import ChainConfig
-from relayer.errors import ChainCallError, RpcUnavailableError
+from relayer.errors import ChainCallError, HeaderMismatchError, RpcUnavailableError, WrongChainError
 from relayer.types import BlockNumber
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,20 @@ def _addresses(address: str | Sequence[str]) -> ChecksumAddress | list[ChecksumA
 
 
 class FailoverProvider(JSONBaseProvider):
-    """JSON-RPC over HTTP to the first URL that answers; sticks to a URL until it fails."""
+    """JSON-RPC over HTTP to the first URL that answers; sticks to a URL until it fails. Before the
+    first request to a URL, and again after every failover to it, its eth_chainId must equal
+    `chain_id` (when given): a URL serving another chain is refused for good."""
 
     def __init__(
         self, chain: str, urls: Sequence[str], timeout_s: float, retries: int,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = time.sleep, chain_id: int | None = None,
     ) -> None:
         super().__init__()
         self.chain = chain
+        self.chain_id = chain_id
+        self.refused: dict[int, WrongChainError] = {}
+        """URL index -> why it was refused (it serves another chain)."""
+        self._checked: int | None = None
         self.urls = list(urls)
         self.retries = retries
         self.calls: Counter[str] = Counter()
@@ -99,8 +106,15 @@ class FailoverProvider(JSONBaseProvider):
                 self._sleep(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
             for offset in range(len(self._providers)):
                 index = (self._active + offset) % len(self._providers)
+                if index in self.refused:
+                    last_error = str(self.refused[index])
+                    continue
                 self.calls[method] += 1
                 try:
+                    self._check_chain_id(index)
+                    if index in self.refused:
+                        last_error = str(self.refused[index])
+                        continue
                     response = self._providers[index].make_request(method, params)
                 except requests.HTTPError as err:
                     status = err.response.status_code if err.response is not None else 0
@@ -120,7 +134,27 @@ class FailoverProvider(JSONBaseProvider):
                         self._active = index
                     return response
                 log.info("chain %s: %s failed: %s", self.chain, method, last_error, extra={"chain": self.chain})
+        if len(self.refused) == len(self.urls):
+            raise next(iter(self.refused.values()))
         raise RpcUnavailableError(self.chain, [redact(u) for u in self.urls], method, last_error)
+
+    def _check_chain_id(self, index: int) -> None:
+        """Ask URL `index` for its chain id unless it is the one last checked; a wrong answer
+        refuses the URL (logged as an error). Transport errors propagate to the failover loop."""
+        if self.chain_id is None or self._checked == index:
+            return
+        response = self._providers[index].make_request(RPCEndpoint("eth_chainId"), [])
+        result = response.get("result") if isinstance(response, dict) else None
+        try:
+            actual = int(str(result), 16) if isinstance(result, str) else int(result)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            actual = -1
+        if actual != self.chain_id:
+            err = WrongChainError(self.chain, redact(self.urls[index]), self.chain_id, actual)
+            self.refused[index] = err
+            log.error("%s", err, extra={"chain": self.chain})
+            return
+        self._checked = index
 
 
 class ChainClient:
@@ -130,8 +164,16 @@ class ChainClient:
         self.config = config
         self.name = config.name or str(config.chain_id)
         self.chain_id = config.chain_id
-        self.provider = FailoverProvider(self.name, config.rpc_urls, config.rpc_timeout_s, config.rpc_retries, sleep)
+        self.provider = FailoverProvider(
+            self.name, config.rpc_urls, config.rpc_timeout_s, config.rpc_retries, sleep, chain_id=config.chain_id
+        )
         self.w3 = Web3(self.provider)
+        self.l1: ChainClient | None = None
+        """For `finality: l1`: the client of the L1 chain (set by whoever builds the clients)."""
+        self._cross: ChainClient | None = None
+        if config.cross_check_url:
+            second = config.model_copy(update={"rpc_urls": [config.cross_check_url], "cross_check_url": None})
+            self._cross = ChainClient(second, sleep)
 
     def _rpc(self, method: str, thunk: Callable[[], T]) -> T:
         """Run one web3 call; node-side errors become ChainCallError (RpcUnavailableError passes)."""
@@ -141,7 +183,8 @@ class ChainClient:
             raise ChainCallError(self.name, method, str(err)) from err
 
     def verify_chain_id(self) -> None:
-        """ChainCallError if the node serves another chain than configured."""
+        """WrongChainError if every URL serves another chain than configured (a wrong URL among
+        good ones is refused and skipped), ChainCallError if the node answers another id anyway."""
         actual = self._rpc("eth_chainId", lambda: self.w3.eth.chain_id)
         if actual != self.chain_id:
             reason = f"node reports chain id {actual}, configured {self.chain_id}"
@@ -152,12 +195,56 @@ class ChainClient:
         return BlockNumber(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
 
     def finalized_block(self) -> BlockNumber:
-        """Highest block treated as final: head - confirmations (never below 0)."""
-        return BlockNumber(max(0, self.block_number() - self.config.confirmations))
+        """Highest block final by this chain's policy (docs/finality.md): the `finalized` or `safe`
+        tag, head - confirmations, or for an L2 the last block whose reported L1 block is final."""
+        policy = self.config.finality
+        if policy == "depth":
+            return BlockNumber(max(0, self.block_number() - self.config.confirmations))
+        if policy == "l1":
+            return self._l1_final_block()
+        return BlockNumber(int(self.get_block(policy)["number"]))
+
+    def l1_block_at(self, block: int) -> int:
+        """The L1 block number the L2 reports at `block` (`number()` of `l1_block_contract`)."""
+        data = bytes.fromhex("8381f58a")  # number()
+        to = Web3.to_checksum_address(self.config.l1_block_contract)
+        raw = self._rpc("eth_call number()", lambda: self.w3.eth.call({"to": to, "data": data}, block))
+        return int.from_bytes(bytes(raw)[:32], "big") if raw else 0
+
+    def _l1_final_block(self) -> BlockNumber:
+        """Highest L2 block whose reported L1 block is at or below the L1's final block (binary
+        search: the reported L1 block never decreases along the L2 chain)."""
+        if self.l1 is None:
+            raise ChainCallError(self.name, "finality l1", f"no client for L1 chain {self.config.l1_chain}")
+        l1_final = self.l1.finalized_block()
+        low, high = 0, int(self.block_number())
+        if self.l1_block_at(high) <= l1_final:
+            return BlockNumber(high)
+        while low < high:  # invariant: block `low` is final (genesis always is), `high` + 1.. are not
+            mid = (low + high + 1) // 2
+            if self.l1_block_at(mid) <= l1_final:
+                low = mid
+            else:
+                high = mid - 1
+        return BlockNumber(low)
 
     def get_block(self, block: BlockIdentifier, full_transactions: bool = False) -> BlockData:
-        """Block header (and transactions) by number, hash or tag."""
-        return self._rpc("eth_getBlock", lambda: self.w3.eth.get_block(block, full_transactions))
+        """Block header (and transactions) by number, hash or tag; its hash is recomputed from its
+        fields (HeaderMismatchError if it does not match)."""
+        data = self._rpc("eth_getBlock", lambda: self.w3.eth.get_block(block, full_transactions))
+        check_header(self.name, data)
+        return data
+
+    def cross_check(self, number: int, block_hash: bytes) -> None:
+        """With a `cross_check_url`: HeaderMismatchError unless the second provider has the same
+        block at `number`. Without one: nothing."""
+        if self._cross is None:
+            return
+        theirs = bytes(self._cross.get_block(number)["hash"])
+        if theirs != bytes(block_hash):
+            raise HeaderMismatchError(
+                self.name, number, f"second provider has 0x{theirs.hex()}, first 0x{bytes(block_hash).hex()}"
+            )
 
     def block_receipts(self, block: BlockIdentifier) -> list[TxReceipt]:
         """All receipts of a block, in transaction order (eth_getBlockReceipts)."""

@@ -264,7 +264,9 @@ def _chains_section(layout: DevnetLayout) -> dict[str, Any]:
             "chain_id": c.chain_id,
             "rpc_urls": [layout.rpc_url(c)],
             "role": c.role,
+            "finality": "depth",
             "confirmations": c.confirmations,
+            "devnet": True,  # local anvils: a depth policy, 0 allowed (docs/finality.md)
             "log_chunk": 1000,
             "poll_interval": float(layout.block_time),  # one tick per block: ~35% of a core for the devnet
         }

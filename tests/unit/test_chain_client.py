@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
 from relayer.chain.abi import build_dir, load_artifact
 from relayer.chain.client import ChainClient, redact
 from relayer.chain.contracts import contract
 from relayer.config import ChainConfig
-from relayer.errors import ChainCallError, ConfigError, RpcUnavailableError
+from relayer.chain.headers import check_header, header_hash
+from relayer.errors import ChainCallError, ConfigError, HeaderMismatchError, RpcUnavailableError, WrongChainError
 
 from local_services import fixed_port
 
@@ -108,8 +109,39 @@ def test_failover_when_the_active_node_dies(anvil_factory):
 
 def test_wrong_chain_id_is_detected(chains):
     client = ChainClient(config(ALIVE, chain_id=1))
-    with pytest.raises(ChainCallError, match="node reports chain id 31339, configured 1"):
+    with pytest.raises(WrongChainError, match="reports chain id 31339, configured 1"):
         client.verify_chain_id()
+    with pytest.raises(WrongChainError):  # refused for good: no request goes to it again
+        client.block_number()
+    assert client.provider.calls["eth_blockNumber"] == 0
+
+
+def test_failover_to_a_wrong_chain_url_is_refused(chains, anvil_factory):
+    """The first URL dies; the next one serves chain 31338: refused, the third (right chain) is used."""
+    other = fixed_port(8727)
+    anvil_factory(other, 31338)
+    client = ChainClient(config(ALIVE, other, SECOND), sleep=Sleeps())
+    assert client.block_number() >= 0 and client.provider.active_url == url(ALIVE)
+    client.provider._providers[0] = HTTPProvider(url(DEAD), exception_retry_configuration=None)
+    client.block_number()
+    assert client.provider.active_url == url(SECOND)
+    assert set(client.provider.refused) == {1}
+    assert "31338" in str(client.provider.refused[1])
+
+
+def test_block_header_hash_is_recomputed_from_its_fields(chains):
+    client = ChainClient(config(ALIVE))
+    block = client.get_block("latest")  # checked on the way in
+    assert header_hash(block) == bytes(block["hash"])
+    forged = dict(block, stateRoot=b"\x11" * 32)
+    with pytest.raises(HeaderMismatchError, match="not the hash of its fields"):
+        check_header("spoke_b", forged)
+
+
+def test_tag_policies_read_the_node_tags(chains):
+    client = ChainClient(config(ALIVE, finality="finalized", confirmations=12))
+    assert client.finalized_block() == client.get_block("finalized")["number"]
+    assert ChainClient(config(ALIVE, finality="safe")).finalized_block() == client.get_block("safe")["number"]
 
 
 def _deploy(w3: Web3, init_code: str) -> str:

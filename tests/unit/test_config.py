@@ -65,6 +65,33 @@ def test_yaml_loads_with_defaults_and_names(tmp_path):
         settings.chain(1)
 
 
+def test_finality_policy_defaults_to_the_finalized_tag_and_confirmations_mean_depth(tmp_path):
+    settings = load_settings(_write(tmp_path, _base()))
+    assert settings.hub.finality == "depth" and settings.hub.policy_text() == "depth 2"
+    assert settings.chain(31338).finality == "finalized" and settings.chain(31338).policy_text() == "tag finalized"
+
+
+def test_zero_confirmations_are_refused_outside_a_devnet(tmp_path):
+    data = _base()
+    data["chains"]["hub"]["confirmations"] = 0
+    with pytest.raises(ConfigError, match="devnet: true"):
+        load_settings(_write(tmp_path, data))
+    data["chains"]["hub"]["devnet"] = True
+    assert load_settings(_write(tmp_path, data)).hub.policy_text() == "depth 0 (devnet)"
+
+
+def test_l1_finality_names_another_configured_chain(tmp_path):
+    data = _base()
+    data["chains"]["spoke_a"]["finality"] = "l1"
+    with pytest.raises(ConfigError, match="l1_chain"):
+        load_settings(_write(tmp_path, data))
+    data["chains"]["spoke_a"]["l1_chain"] = "mainnet"
+    with pytest.raises(ConfigError, match="not another chain"):
+        load_settings(_write(tmp_path, data))
+    data["chains"]["mainnet"] = {"chain_id": 1, "rpc_urls": ["http://127.0.0.1:1"], "role": "l1"}
+    assert load_settings(_write(tmp_path, data)).chain(31338).policy_text() == "l1 (mainnet)"
+
+
 def test_env_overrides_yaml_field_by_field(tmp_path, monkeypatch):
     monkeypatch.setenv("XMARGIN_CHAINS__HUB__CONFIRMATIONS", "7")
     monkeypatch.setenv("XMARGIN_CHAINS__SPOKE_A__RPC_URLS", '["http://10.0.0.1:8546"]')
