@@ -137,8 +137,20 @@ class ValidatorConfig(BaseModel):
     """Signing key; never logged."""
     db_path: Path
     """Signing-protection SQLite file, on the validator's own disk (not Redis)."""
+    publish_to: list[str] = Field(default_factory=list)
+    """Relayer API base URLs the signatures are POSTed to (each verifies them); empty: straight into
+    this process's Redis (`redis_url`), for an operator running its own relayer."""
 
     _valid_key = field_validator("key")(_check_private_key)
+
+    @field_validator("publish_to")
+    @classmethod
+    def _api_urls(cls, urls: list[str]) -> list[str]:
+        """HTTP(S) base URLs."""
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return urls
 
     @property
     def address(self) -> str:

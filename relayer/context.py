@@ -33,6 +33,7 @@ from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter
 from relayer.types import ChainId, RouteId
+from relayer.validator.publish import HttpPublisher, Publisher, RedisPublisher
 from relayer.validator.service import Validator
 from relayer.validator.signer_db import SignerDb
 
@@ -172,7 +173,10 @@ class Context:
                 if self._db is None:
                     self._db = SignerDb(config.db_path)
                 clients = {ChainId(k): c for k, c in self.clients.items()}
-                self._validator = Validator(config.name, config.key, self._db, self.store, deployment, clients)
+                publisher: Publisher = (
+                    HttpPublisher(config.publish_to, config.key) if config.publish_to else RedisPublisher(self.store)
+                )
+                self._validator = Validator(config.name, config.key, self._db, publisher, deployment, clients)
             return self._validator
 
     def submitter(self) -> Submitter:

@@ -257,6 +257,15 @@ class LockUnavailableError(StoreError):
         super().__init__(f"lock {name!r}: {reason}")
 
 
+class PublishError(XmarginError):
+    """No relayer API accepted what the validator published (it is published again next tick)."""
+
+    def __init__(self, path: str, failures: list[str]) -> None:
+        self.path = path
+        self.failures = failures
+        super().__init__(f"no relayer API accepted {path}: {'; '.join(failures)}")
+
+
 class SubmitError(XmarginError):
     """Submitting a batch to the destination chain failed."""
 

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 SIGNATURE_TTL_S = 7 * 24 * 3600
 """Published signatures expire after a week untouched (validators re-publish what is still needed)."""
 MAX_ALARMS = 1000
+MAX_HEADS_PER_VALIDATOR = 2
+"""Distinct heads one validator may have stored for one (route, nonce): an honest validator signs
+one; a second is kept as evidence of equivocation (the submitter sees both), a third is refused,
+so a validator cannot flood what every submitter run reads back."""
 T = TypeVar("T")
 
 
@@ -82,8 +86,14 @@ class Store:
         except RedisError:
             return False
 
+    def heads_of(self, route: RouteId, nonce: int, validator: str) -> set[bytes]:
+        """Distinct heads `validator` has stored for (route, nonce)."""
+        who = checksum(validator)
+        return {head for head, sigs in self.signatures_for(route, nonce).items() if who in sigs}
+
     def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
-        """Record `validator`'s signature of (route, nonce, head); idempotent. Callers verify it first."""
+        """Record `validator`'s signature of (route, nonce, head); idempotent. Callers verify it first
+        and keep each validator within MAX_HEADS_PER_VALIDATOR heads per nonce (heads_of)."""
         sig_key, signed_key = self._sig_key(route, nonce), self._signed_key(route)
         field = f"{bytes(head).hex()}:{checksum(validator)}"
         pipe = self.redis.pipeline(transaction=True)
@@ -125,6 +135,18 @@ class Store:
         pipe.lpush(f"{self.prefix}:alarms", alarm.model_dump_json())
         pipe.ltrim(f"{self.prefix}:alarms", 0, MAX_ALARMS - 1)
         self._guard("raise_alarm", pipe.execute)
+
+    def _halts_key(self, route: RouteId | str) -> str:
+        return f"{self.prefix}:halted:{route}"
+
+    def record_halt(self, route: RouteId | str, validator: str, reason: str) -> None:
+        """Note that `validator` halted `route` (from its own report; its disk holds the real halt)."""
+        self._guard("record_halt", lambda: self.redis.hset(self._halts_key(route), checksum(validator), reason))
+
+    def halts(self, route: RouteId | str) -> dict[str, str]:
+        """{validator: reason} of the validators that reported `route` halted."""
+        raw = self._guard("halts", lambda: self.redis.hgetall(self._halts_key(route)))
+        return {_reply_bytes(k).decode(): _reply_bytes(v).decode() for k, v in raw.items()}
 
     def alarms(self) -> list[Alarm]:
         """Recorded alarms, newest first."""

@@ -1,10 +1,13 @@
 """Validator: verify a route's finalized messages on the source chain, sign checkpoints, publish them.
 
-One tick of one route: scan from the cursor (in the signing-protection db) to the finalized block,
-prove every message's receipt against its block's receiptsRoot, recompute the hash chain, check it
-against the source contract's stored (nonce, head), then sign the deterministic checkpoint nonces:
-record first (never two heads for one nonce), publish second. Generic over deposit and withdrawal
-routes: RouteReader knows which contract and event each kind uses.
+One tick of one route: scan from the cursor (in the signing-protection db) to the block final by
+the source chain's policy, link every header by parent hash back to the cursor's block (each hash
+recomputed from its fields, optionally compared with a second provider), prove every message's
+receipt against its block's receiptsRoot, recompute the hash chain, check it against the source
+contract's stored (nonce, head), then sign the deterministic checkpoint nonces: record first (never
+two heads for one nonce), publish second. A reorg that replaces a block this validator signed on
+halts the route for it. Generic over deposit and withdrawal routes: RouteReader knows which
+contract and event each kind uses.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from typing import Any
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import event_abi_to_log_topic
+from hexbytes import HexBytes
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED, RouteReader
 from relayer.deployment import Deployment
 from relayer.errors import (
+    HeaderMismatchError,
     HeadMismatchError,
     ProofError,
     ReceiptProofError,
@@ -38,6 +43,7 @@ from relayer.proofs.receipts import (
 )
 from relayer.store.redis_store import Store
 from relayer.types import MAX_BATCH, BlockNumber, ChainId, Nonce, RouteId, RouteKind
+from relayer.validator.publish import Publisher, RedisPublisher
 from relayer.validator.selection import checkpoint_nonces
 from relayer.validator.signer_db import ScanCursor, SignedCheckpoint, SignerDb
 
@@ -111,7 +117,7 @@ class Validator:
         name: str,
         key: SecretStr | str,
         db: SignerDb,
-        store: Store,
+        publisher: Publisher | Store,
         deployment: Deployment,
         clients: Mapping[ChainId, ChainClient],
         max_batch: int = MAX_BATCH,
@@ -122,7 +128,7 @@ class Validator:
         self._key = key if isinstance(key, SecretStr) else SecretStr(key)
         self.address = Account.from_key(self._key.get_secret_value()).address
         self.db = db
-        self.store = store
+        self.publisher: Publisher = RedisPublisher(publisher) if isinstance(publisher, Store) else publisher
         self.deployment = deployment
         self.clients = clients
         self.max_batch = max_batch
@@ -147,9 +153,13 @@ class Validator:
         reader = self.reader(route)
         halted = self.db.halted(route)
         if halted is not None:
+            self.publisher.halt(route, self.address, halted)  # again every tick: a Redis wipe forgets it
             return ValidatorTickResult(route=str(route), validator=self.name, halted=halted)
         final = reader.source_client.finalized_block()
         cursor, rewound = self._cursor(route, reader, final)
+        halted = self.db.halted(route)
+        if halted is not None:
+            return ValidatorTickResult(route=str(route), validator=self.name, finalized_block=final, halted=halted)
         signed: list[int] = []
         scanned: tuple[int, int] | None = None
         start = cursor.block + 1 if cursor is not None else self.start_block
@@ -180,13 +190,21 @@ class Validator:
         """Raise an alarm unless the same one was the last raised for this route (ticks repeat)."""
         if self._last_alarm.get(route) != text:
             self._last_alarm[route] = text
-            self.store.raise_alarm(route, text)
+            self.publisher.alarm(route, text)
+
+    def _halt(self, route: RouteId, reason: str) -> None:
+        """Halt the route in the signing-protection record, alarm and report it."""
+        self.db.halt(route, reason)
+        self.publisher.alarm(route, f"validator {self.name}: {reason}; route halted")
+        self.publisher.halt(route, self.address, reason)
 
     # scanning ----------------------------------------------------------------------------
 
     def _cursor(self, route: RouteId, reader: RouteReader, final: int) -> tuple[ScanCursor | None, bool]:
-        """The scan cursor, rewound to the start if its block left the canonical chain. A route
-        still empty at the finalized block starts right there (nothing before it to scan)."""
+        """The scan cursor. If its block left the canonical chain (a reorg past finality): when a
+        block this validator signed on was replaced too, the route is halted (nothing more is
+        signed); otherwise the cursor is rewound to rescan from the start. A route still empty at
+        the finalized block starts right there (nothing before it to scan)."""
         source = reader.source_address
         cursor = self.db.cursor(route, source)
         if cursor is not None:
@@ -197,9 +215,18 @@ class Validator:
                 return cursor, False
             text = (
                 f"validator {self.name}: block {cursor.block} of chain {route.source_chain_id} was replaced "
-                f"after it was final; rescanning the route to re-check every signed checkpoint"
+                f"after it was final"
             )
-            self.store.raise_alarm(route, text)
+            self.publisher.alarm(route, text)
+            last = next(iter(self.db.signed_descending(route, source, reader.dest_address)), None)
+            if last is not None:
+                now = bytes(reader.source_client.get_block(last.block)["hash"])
+                if now != last.block_hash:
+                    self._halt(route, (
+                        f"reorg past a signed checkpoint: block {last.block} holding nonce {last.nonce} is now "
+                        f"0x{now.hex()}, signed on 0x{bytes(last.block_hash).hex()}"
+                    ))
+                    return None, True
             self.db.reset_cursor(route, source)
             return None, True
         state = reader.source_state(final)
@@ -216,14 +243,21 @@ class Validator:
         self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber
     ) -> list[int]:
         """Verify blocks [start, to] and sign their checkpoints; returns the newly signed nonces."""
+        linked = self._linked_headers(reader, prev, start, to)
         messages = reader.scan_messages(start, to)
+        for item in messages:
+            if linked.get(item.block_number) != item.block_hash:
+                raise SourceReorgedError(
+                    reader.source_client.name, item.block_number, item.block_hash, linked.get(item.block_number, b"")
+                )
         head = check_chain(prev.head, prev.nonce, messages)
         last_nonce = messages[-1].nonce if messages else prev.nonce
         proven_blocks = self._prove_receipts(route, reader, messages)
         state = reader.source_state(to)
         if state.nonce != last_nonce or state.head != head:
             raise HeadMismatchError(last_nonce, head, state.head, route)
-        to_block = reader.source_client.get_block(to)
+        for number in {to, *proven_blocks}:
+            reader.source_client.cross_check(number, linked[number])
         newly: list[int] = []
         heads: dict[int, RouteMessage] = {m.nonce: m for m in messages}
         for nonce in checkpoint_nonces(((m.nonce, m.block_number) for m in messages), self.max_batch):
@@ -233,11 +267,37 @@ class Validator:
         self.db.set_cursor(
             route,
             reader.source_address,
-            ScanCursor(block=to, block_hash=bytes(to_block["hash"]), nonce=Nonce(last_nonce), head=head),
+            ScanCursor(block=to, block_hash=linked[to], nonce=Nonce(last_nonce), head=head),
         )
         if newly:
             log.info("validator %s route %s: signed nonces %s", self.name, route, newly)
         return newly
+
+    def _linked_headers(self, reader: RouteReader, prev: ScanCursor, start: int, to: int) -> dict[int, bytes]:
+        """Hashes of blocks [start, to], walked back from `to` by parent hash (each header's hash
+        recomputed from its fields by the client) down to the cursor's block, whose hash must be
+        the one recorded. HeaderMismatchError if the chain does not link up."""
+        client = reader.source_client
+        header = client.get_block(to)
+        linked: dict[int, bytes] = {}
+        while True:
+            number = int(header["number"])
+            linked[number] = bytes(header["hash"])
+            if number <= start:
+                break
+            parent = bytes(header["parentHash"])
+            header = client.get_block(HexBytes(parent))
+            if int(header["number"]) != number - 1:
+                raise HeaderMismatchError(client.name, number, "parent hash names a block of another height")
+        if number != start:
+            raise HeaderMismatchError(client.name, to, f"walk ended at block {number}, not {start}")
+        anchor = bytes(header["parentHash"])
+        if prev.block_hash != ZERO_HEAD and anchor != prev.block_hash:
+            raise HeaderMismatchError(
+                client.name, start,
+                f"parent 0x{anchor.hex()} is not the last scanned block {prev.block} (0x{prev.block_hash.hex()})",
+            )
+        return linked
 
     def _prove_receipts(
         self, route: RouteId, reader: RouteReader, messages: Sequence[RouteMessage]
@@ -286,20 +346,23 @@ class Validator:
             nonce=item.nonce, head=item.head, signature=signature, block=item.block_number, block_hash=block_hash
         )
         try:
-            new = self.db.record(route, reader.source_address, record)
+            new = self.db.record(route, reader.source_address, reader.dest_address, record)
         except SigningConflictError as err:
-            self.store.raise_alarm(route, f"validator {self.name}: {err}; route halted")
+            self.publisher.alarm(route, f"validator {self.name}: {err}; route halted")
+            self.publisher.halt(route, self.address, str(err))
             raise
-        kept = record if new else self.db.signed(route, reader.source_address, item.nonce)
+        kept = record if new else self.db.signed(route, reader.source_address, reader.dest_address, item.nonce)
         assert kept is not None
-        self.store.publish_signature(route, kept.nonce, kept.head, self.address, kept.signature)
+        self.publisher.signature(route, kept.nonce, kept.head, self.address, kept.signature)
         return new
 
     def _republish(self, route: RouteId, reader: RouteReader) -> int:
         """Publish again the recorded signatures the destination can still use: nonces in
         (processed, processed + max_batch], so a Redis wipe loses nothing."""
         processed = reader.dest_state().nonce
-        kept = self.db.signed_between(route, reader.source_address, processed, processed + self.max_batch)
+        kept = self.db.signed_between(
+            route, reader.source_address, reader.dest_address, processed, processed + self.max_batch
+        )
         for item in kept:
-            self.store.publish_signature(route, item.nonce, item.head, self.address, item.signature)
+            self.publisher.signature(route, item.nonce, item.head, self.address, item.signature)
         return len(kept)

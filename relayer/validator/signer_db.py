@@ -2,7 +2,9 @@
 
 Like an Ethereum validator client's slashing-protection database, this file, not Redis, is the
 validator's memory: it must survive a Redis wipe, and it is what stops the validator from ever
-signing two different heads for one (route, source, nonce).
+signing two different heads for one (route, source, destination, nonce). The destination is part
+of the key: a redeployed destination contract starts its own record (its route starts again at
+nonce 1 on chain, and the old record must not stall it).
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from relayer.errors import RouteHaltedError, SigningConflictError
 from relayer.types import Address, BlockNumber, Bytes32, Nonce, RouteId
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS signed (
+CREATE TABLE IF NOT EXISTS signatures (
     route      TEXT    NOT NULL,
     source     TEXT    NOT NULL,
+    dest       TEXT    NOT NULL,
     nonce      INTEGER NOT NULL,
     head       BLOB    NOT NULL,
     signature  BLOB    NOT NULL,
     block      INTEGER NOT NULL,
     block_hash BLOB    NOT NULL,
     signed_at  REAL    NOT NULL,
-    PRIMARY KEY (route, source, nonce)
+    PRIMARY KEY (route, source, dest, nonce)
 );
 CREATE TABLE IF NOT EXISTS cursor (
     route      TEXT    NOT NULL,
@@ -86,6 +89,19 @@ class SignerDb:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Records of the older table (keyed without the destination) are kept with dest '', which
+        every conflict check matches: an old signature still refuses a second head."""
+        with self._write() as conn:
+            old = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='signed'").fetchone()
+            if old is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO signatures SELECT route, source, '', nonce, head, signature, block,"
+                    " block_hash, signed_at FROM signed"
+                )
+                conn.execute("DROP TABLE signed")
 
     def close(self) -> None:
         """Close the database file."""
@@ -112,22 +128,23 @@ class SignerDb:
     # signatures ---------------------------------------------------------------------------
 
     def record(
-        self, route: RouteId, source: Address, checkpoint: SignedCheckpoint
+        self, route: RouteId, source: Address, dest: Address, checkpoint: SignedCheckpoint
     ) -> bool:
         """Record a signature before it leaves the machine; False if this exact head was already
         recorded. A different head for a recorded nonce halts the route and raises
         SigningConflictError; a halted route records nothing (RouteHaltedError)."""
-        key = (str(route), source.lower(), int(checkpoint.nonce))
+        key = (str(route), source.lower(), dest.lower(), int(checkpoint.nonce))
         with self._write() as conn:
             halted = conn.execute("SELECT reason FROM halted WHERE route = ?", (str(route),)).fetchone()
             if halted is not None:
                 raise RouteHaltedError(route, str(halted[0]))
             row = conn.execute(
-                "SELECT head FROM signed WHERE route = ? AND source = ? AND nonce = ?", key
+                "SELECT head FROM signatures WHERE route = ? AND source = ? AND dest IN (?, '') AND nonce = ?",
+                key,
             ).fetchone()
             if row is None:
                 conn.execute(
-                    "INSERT INTO signed VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         *key,
                         checkpoint.head,
@@ -146,33 +163,35 @@ class SignerDb:
             )
         raise conflict
 
-    def signed(self, route: RouteId, source: Address, nonce: int) -> SignedCheckpoint | None:
+    def signed(self, route: RouteId, source: Address, dest: Address, nonce: int) -> SignedCheckpoint | None:
         """The recorded signature at `nonce`, if any."""
         rows = self._select(
-            "WHERE route = ? AND source = ? AND nonce = ?", (str(route), source.lower(), int(nonce))
+            "WHERE route = ? AND source = ? AND dest = ? AND nonce = ?",
+            (str(route), source.lower(), dest.lower(), int(nonce)),
         )
         return rows[0] if rows else None
 
     def signed_between(
-        self, route: RouteId, source: Address, after: int, up_to: int
+        self, route: RouteId, source: Address, dest: Address, after: int, up_to: int
     ) -> list[SignedCheckpoint]:
         """Recorded signatures with `after < nonce <= up_to`, ascending."""
         return self._select(
-            "WHERE route = ? AND source = ? AND nonce > ? AND nonce <= ? ORDER BY nonce",
-            (str(route), source.lower(), int(after), int(up_to)),
+            "WHERE route = ? AND source = ? AND dest = ? AND nonce > ? AND nonce <= ? ORDER BY nonce",
+            (str(route), source.lower(), dest.lower(), int(after), int(up_to)),
         )
 
-    def signed_descending(self, route: RouteId, source: Address) -> Iterator[SignedCheckpoint]:
-        """Every recorded signature of the route, highest nonce first (for reorg rewinds)."""
+    def signed_descending(self, route: RouteId, source: Address, dest: Address) -> Iterator[SignedCheckpoint]:
+        """Every recorded signature of the route, highest nonce first (for reorg checks)."""
         yield from self._select(
-            "WHERE route = ? AND source = ? ORDER BY nonce DESC", (str(route), source.lower())
+            "WHERE route = ? AND source = ? AND dest IN (?, '') ORDER BY nonce DESC",
+            (str(route), source.lower(), dest.lower()),
         )
 
     def _select(self, where: str, args: tuple[object, ...]) -> list[SignedCheckpoint]:
         """Signed rows matching `where`."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT nonce, head, signature, block, block_hash FROM signed {where}", args
+                f"SELECT nonce, head, signature, block, block_hash FROM signatures {where}", args
             ).fetchall()
         return [
             SignedCheckpoint(
@@ -233,7 +252,7 @@ class SignerDb:
             cur = conn.execute("DELETE FROM halted WHERE route = ?", (str(route),))
             if forget_above is not None:
                 conn.execute(
-                    "DELETE FROM signed WHERE route = ? AND nonce > ?", (str(route), int(forget_above))
+                    "DELETE FROM signatures WHERE route = ? AND nonce > ?", (str(route), int(forget_above))
                 )
                 conn.execute("DELETE FROM cursor WHERE route = ?", (str(route),))
             return cur.rowcount > 0

@@ -10,8 +10,8 @@ from web3 import HTTPProvider, Web3
 from relayer.chain.abi import build_dir, load_artifact
 from relayer.chain.client import ChainClient, redact
 from relayer.chain.contracts import contract
-from relayer.config import ChainConfig
 from relayer.chain.headers import check_header, header_hash
+from relayer.config import ChainConfig
 from relayer.errors import ChainCallError, ConfigError, HeaderMismatchError, RpcUnavailableError, WrongChainError
 
 from local_services import fixed_port

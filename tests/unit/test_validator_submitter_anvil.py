@@ -21,7 +21,7 @@ from relayer.chain.client import ChainClient
 from relayer.chain.abi import build_dir, load_artifact
 from relayer.chain.sender import TxRequest
 from relayer.config import ChainConfig, Deployment, SubmitterConfig
-from relayer.errors import HeadMismatchError, SigningConflictError
+from relayer.errors import HeadMismatchError
 from relayer.proofs.checkpoint import pack_signatures, sign
 from relayer.store.lease import lease
 from relayer.store.redis_store import Store
@@ -336,7 +336,7 @@ def fresh_net() -> Iterator[Net]:
             stop_process(proc)
 
 
-def test_reorg_past_finality_halts_the_route_and_raises_an_alarm(
+def test_reorg_deeper_than_a_signed_checkpoint_halts_the_route_and_signs_nothing_more(
     fresh_net: Net, roles_redis_url: str, tmp_path: Path  # noqa: F811
 ) -> None:
     net = fresh_net
@@ -347,26 +347,33 @@ def test_reorg_past_finality_halts_the_route_and_raises_an_alarm(
     _deposit(net, [111])
     _finalize(net.spoke)
     assert validator.tick(DEPOSIT_ROUTE).signed == (1,)
-    signed_head = validator.db.signed(DEPOSIT_ROUTE, net.lockbox.address, 1).head
+    signed_head = validator.db.signed(DEPOSIT_ROUTE, net.lockbox.address, net.ledger.address, 1).head
 
-    # The deposit block and the two on top of it are replaced: nonce 1 now carries another amount.
+    # The deposit block and the two on top of it are replaced: nonce 1 now carries another amount,
+    # in a block of another boundary (a filler block first, so the deposit moves one block up).
     other = net.lockbox.functions.deposit(net.usdc.address, 222, net.user).build_transaction(
         {"from": net.user, "nonce": user_nonce, "gas": 300_000, "maxFeePerGas": 10**11,
          "maxPriorityFeePerGas": 10**9, "chainId": SPOKE_ID}
     )
     raw = Account.from_key(USER_KEY).sign_transaction(other).raw_transaction
-    net.spoke.provider.make_request("anvil_reorg", [1 + CONFIRMATIONS, [["0x" + bytes(raw).hex(), 0]]])
+    net.spoke.provider.make_request("anvil_reorg", [1 + CONFIRMATIONS, [["0x" + bytes(raw).hex(), 1]]])
     _finalize(net.spoke)
     assert net.lockbox.functions.depositRoute().call()[0] == 1
 
-    with pytest.raises(SigningConflictError) as info:
-        validator.tick(DEPOSIT_ROUTE)
-    assert info.value.signed_head == signed_head and info.value.new_head != signed_head
+    result = validator.tick(DEPOSIT_ROUTE)
+    assert result.halted is not None and "reorg past a signed checkpoint" in result.halted
+    assert result.signed == ()
     assert validator.db.halted(DEPOSIT_ROUTE) is not None
     texts = [a.text for a in store.alarms() if a.route == str(DEPOSIT_ROUTE)]
-    assert any("replaced" in t for t in texts) and any("halted" in t for t in texts)
-    # the Redis copy still holds only the first head; the halted route signs nothing more
+    assert any("replaced" in t for t in texts) and any("route halted" in t for t in texts)
+    assert store.halts(DEPOSIT_ROUTE) == {validator.address: validator.db.halted(DEPOSIT_ROUTE)}
+    # no second signature for nonce 1, now or on later ticks; the halt is reported again after a wipe
     assert list(store.signatures_for(DEPOSIT_ROUTE, 1)) == [signed_head]
-    assert validator.tick(DEPOSIT_ROUTE).halted is not None
+    store.redis.delete(store._halts_key(DEPOSIT_ROUTE))
+    for _ in range(2):
+        _finalize(net.spoke)
+        assert validator.tick(DEPOSIT_ROUTE).halted is not None
     assert list(store.signatures_for(DEPOSIT_ROUTE, 1)) == [signed_head]
+    assert validator.db.signed(DEPOSIT_ROUTE, net.lockbox.address, net.ledger.address, 1).head == signed_head
+    assert validator.address in store.halts(DEPOSIT_ROUTE)
     store.redis.close()
