@@ -215,9 +215,13 @@ def status(
             f"{s.kind} {s.source_chain} -> {s.dest_chain}", str(s.source_nonce),
             "? (redis down)" if s.attested_nonce is None else str(s.attested_nonce),
             str(s.processed_nonce), str(s.lag_blocks), f"{s.lag_seconds:.0f}",
-            "[green]caught up[/green]" if s.caught_up else f"[yellow]{s.pending} pending[/yellow]",
+            ("[green]caught up[/green]" if s.caught_up else f"[yellow]{s.pending} pending[/yellow]")
+            + (f" [red]halted by {len(s.halted_by)} validator(s)[/red]" if s.halted_by else ""),
         )
     out.print(table)
+    for s in statuses:
+        for validator, reason in s.halted_by.items():
+            out.print(f"[red]HALTED[/red] {s.route} by {validator}: {reason}")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from relayer.api.schemas import (
     AccountWithMargin,
     AuditReport,
     CollateralView,
+    HaltIn,
     MarginView,
     PriceView,
     RouteStatus,
@@ -26,7 +27,7 @@ from relayer.config import Settings, load_settings
 from relayer.context import Context
 from relayer.errors import ActionError, SignatureRejectedError, XmarginError
 from relayer.services import accounts, audit, margin, routes
-from relayer.services.signatures import ValidatorSetOf, ValidatorSets, accept_signature
+from relayer.services.signatures import ValidatorSetOf, ValidatorSets, accept_halt, accept_signature
 from relayer.services.units import parse_address
 
 METRICS_TTL_S = 2.0
@@ -59,7 +60,18 @@ class _RouteCollector:
             "lag_blocks": GaugeMetricFamily("xmargin_route_lag_blocks", "Source blocks since the oldest pending message", labels=labels),
             "lag_seconds": GaugeMetricFamily("xmargin_route_lag_seconds", "Age of the oldest pending message", labels=labels),
         }
+        halted = GaugeMetricFamily(
+            "xmargin_validator_halted", "1 for each validator that reported the route halted (reorg past what it signed)",
+            labels=["route", "validator"],
+        )
         up = GaugeMetricFamily("xmargin_routes_up", "1 if route state could be read from every chain")
+        try:  # from the store alone: a halt shows even while a chain is unreachable
+            for route in self.ctx.deployment.routes():
+                for validator in self.ctx.store.halts(route):
+                    halted.add_metric([str(route), validator], 1.0)
+        except XmarginError:
+            pass  # the store is down: xmargin_routes_up and /health say so
+        yield halted
         try:
             statuses = self._statuses()
         except XmarginError:  # a scrape reports failure as a metric, it does not crash
@@ -150,6 +162,17 @@ def create_app(
             raise HTTPException(status_code=err.status, detail=str(err)) from err
         accepted.labels(str(route)).inc()
         return SignatureAccepted(route=str(route), nonce=body.nonce, validator=signer)
+
+    @app.post("/halts", status_code=201)
+    def report_halt(body: HaltIn) -> dict[str, str]:
+        """A validator reports a route it halted (shown by /routes, `status` and the metric)."""
+        try:
+            route = accept_halt(ctx, validator_set, body.route, body.validator, body.reason,
+                                bytes.fromhex(body.signature[2:]))
+        except SignatureRejectedError as err:
+            rejected.labels(err.reason).inc()
+            raise HTTPException(status_code=err.status, detail=str(err)) from err
+        return {"route": str(route), "validator": body.validator}
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -12,7 +12,7 @@ from relayer.types import Address, Bytes32
 
 __all__ = [
     "AccountWithMargin", "AuditReport", "CollateralView", "MarginView", "PriceView", "RouteStatus",
-    "SignatureAccepted", "SignatureIn",
+    "HaltIn", "SignatureAccepted", "SignatureIn",
 ]
 
 
@@ -40,6 +40,18 @@ class SignatureIn(BaseModel):
         if len(data) != 65:
             raise ValueError(f"expected 65 bytes, got {len(data)}")
         return "0x" + raw.lower()
+
+
+class HaltIn(BaseModel):
+    """A validator's report that it halted a route (signed EIP-191 over relayer.validator.publish.halt_message)."""
+
+    route: str
+    validator: Address
+    reason: str
+    signature: str
+    """0x-hex, 65 bytes."""
+
+    _hex65 = field_validator("signature")(SignatureIn._hex65.__func__)  # type: ignore[attr-defined]
 
 
 class SignatureAccepted(BaseModel):

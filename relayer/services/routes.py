@@ -44,6 +44,8 @@ class RouteStatus(BaseModel):
     lag_seconds: float
     """Seconds since the oldest unprocessed message's block (0 when caught up)."""
     caught_up: bool
+    halted_by: dict[str, str] = {}
+    """Validators that reported this route halted (a reorg past what they signed), with the reason."""
 
 
 def source_nonce_at(route_reader: RouteReader, block: int) -> int:
@@ -86,6 +88,14 @@ def _attested_or_none(ctx: Context, route: RouteId) -> int | None:
         return None
 
 
+def _halted_by(ctx: Context, route: RouteId) -> dict[str, str]:
+    """Halt reports of the route's validators ({} when the store cannot be reached)."""
+    try:
+        return ctx.store.halts(route)
+    except StoreUnavailableError:
+        return {}
+
+
 def route_status(ctx: Context, route: RouteId, now: float | None = None) -> RouteStatus:
     """State and lag of one route."""
     route_reader = ctx.route_reader(route)
@@ -110,6 +120,7 @@ def route_status(ctx: Context, route: RouteId, now: float | None = None) -> Rout
         lag_blocks=lag_blocks,
         lag_seconds=round(lag_seconds, 1),
         caught_up=source_nonce == processed,
+        halted_by=_halted_by(ctx, route),
     )
 
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
 from relayer.context import Context
 from relayer.errors import InvalidRouteError, SignatureError, SignatureRejectedError
 from relayer.proofs.checkpoint import Checkpoint, recover
+from relayer.store.redis_store import MAX_HEADS_PER_VALIDATOR
 from relayer.types import RouteId, checksum
+from relayer.validator.publish import MAX_REASON, halt_message
 
 VALIDATOR_SET_TTL_S = 10.0
 
@@ -50,12 +55,7 @@ def accept_signature(
     """Store a validator's signature of (route, nonce, head) once it recovers to `validator` and
     that address is a current validator; returns (route, signer). SignatureRejectedError with
     the HTTP status and a metric reason otherwise."""
-    try:
-        route = RouteId.parse(route_text)
-        if route not in ctx.deployment.routes():
-            raise InvalidRouteError(route_text, "not a route of this deployment")
-    except InvalidRouteError as err:
-        raise SignatureRejectedError(404, "route", str(err)) from err
+    route = _route(ctx, route_text)
     checkpoint = Checkpoint(
         source_chain_id=route.source_chain_id, source=ctx.deployment.source_contract(route), nonce=nonce, head=head
     )
@@ -67,5 +67,45 @@ def accept_signature(
         raise SignatureRejectedError(400, "wrong_signer", f"signature recovers to {signer}, not {validator}")
     if signer not in validator_set(route):
         raise SignatureRejectedError(403, "not_validator", f"{signer} is not in the validator set of {route}")
+    heads = ctx.store.heads_of(route, nonce, signer)
+    if bytes(head) not in heads and len(heads) >= MAX_HEADS_PER_VALIDATOR:
+        raise SignatureRejectedError(
+            409, "too_many_heads",
+            f"{signer} already has {len(heads)} different heads for {route} nonce {nonce} "
+            f"(at most {MAX_HEADS_PER_VALIDATOR} are kept)",
+        )
     ctx.store.publish_signature(route, nonce, head, signer, signature)
     return route, signer
+
+
+def _route(ctx: Context, route_text: str) -> RouteId:
+    """A route of this deployment, or SignatureRejectedError 404."""
+    try:
+        route = RouteId.parse(route_text)
+        if route not in ctx.deployment.routes():
+            raise InvalidRouteError(route_text, "not a route of this deployment")
+    except InvalidRouteError as err:
+        raise SignatureRejectedError(404, "route", str(err)) from err
+    return route
+
+
+def accept_halt(
+    ctx: Context, validator_set: ValidatorSetOf, route_text: str, validator: str, reason: str, signature: bytes
+) -> RouteId:
+    """Record a validator's report that it halted a route, once its EIP-191 signature over
+    `halt_message` recovers to `validator`, a current validator of the route."""
+    route = _route(ctx, route_text)
+    if len(reason) > MAX_REASON:
+        raise SignatureRejectedError(422, "malformed", f"reason longer than {MAX_REASON} characters")
+    try:
+        signer = checksum(Account.recover_message(
+            encode_defunct(text=halt_message(str(route), validator, reason)), signature=signature
+        ))
+    except Exception as err:  # noqa: BLE001  eth_account raises several types for a malformed signature
+        raise SignatureRejectedError(400, "malformed", f"unreadable halt signature: {type(err).__name__}") from err
+    if signer != checksum(validator):
+        raise SignatureRejectedError(400, "wrong_signer", f"halt report recovers to {signer}, not {validator}")
+    if signer not in validator_set(route):
+        raise SignatureRejectedError(403, "not_validator", f"{signer} is not in the validator set of {route}")
+    ctx.store.record_halt(route, signer, reason)
+    return route

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,13 +14,17 @@ import uvicorn
 import yaml
 from eth_account import Account
 from eth_utils import keccak
+from pydantic import SecretStr
 
 from relayer.api.app import create_app
 from relayer.config import load_settings
 from relayer.context import Context
 from relayer.devnet._proc import poll
+from relayer.errors import PublishError
 from relayer.proofs.checkpoint import Checkpoint, sign
+from relayer.store.redis_store import Store
 from relayer.types import RouteId
+from relayer.validator.publish import HttpPublisher
 
 HUB, SPOKE = 31337, 31338
 LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -32,27 +37,8 @@ WITHDRAWAL = RouteId.parse(f"withdrawal:{HUB}->{SPOKE}")
 HEAD = bytes.fromhex("11" * 32)
 
 
-class MemoryStore:
-    """In-memory stand-in of relayer.store's signature keys."""
-
-    def __init__(self) -> None:
-        self.sigs: dict[tuple[str, int], dict[bytes, dict[str, bytes]]] = {}
-
-    def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
-        self.sigs.setdefault((str(route), nonce), {}).setdefault(head, {})[validator] = signature
-
-    def ping(self) -> bool:
-        return True
-
-    def signed_nonces(self, route: RouteId) -> list[int]:
-        return sorted(n for r, n in self.sigs if r == str(route))
-
-    def signatures_for(self, route: RouteId, nonce: int) -> dict[bytes, dict[str, bytes]]:
-        return self.sigs.get((str(route), nonce), {})
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryStore]]:
+def served(tmp_path_factory: pytest.TempPathFactory, private_redis_url: str) -> Iterator[tuple[str, Store]]:
     root: Path = tmp_path_factory.mktemp("api")
     deployment = {
         "hub": {"chain_id": HUB, "ledger": LEDGER},
@@ -72,8 +58,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Memo
             }
         )
     )
-    store = MemoryStore()
-    ctx = Context(load_settings(root / "config.yaml"), store=store, quick=True)  # type: ignore[arg-type]
+    store = Store(private_redis_url, prefix=f"api-test-{uuid.uuid4().hex[:8]}")
+    ctx = Context(load_settings(root / "config.yaml"), store=store, quick=True)
     app = create_app(context=ctx, validator_set=lambda route: set(VALIDATORS))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -87,14 +73,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Memo
         thread.join(timeout=10)
 
 
-def _body(route: RouteId, nonce: int, key: str, dest_chain: int, dest: str, claimed: str | None = None) -> dict:
+def _body(
+    route: RouteId, nonce: int, key: str, dest_chain: int, dest: str, claimed: str | None = None, head: bytes = HEAD
+) -> dict:
     source = LOCKBOX if route.kind.value == "deposit" else LEDGER
-    cp = Checkpoint(source_chain_id=route.source_chain_id, source=source, nonce=nonce, head=HEAD)
+    cp = Checkpoint(source_chain_id=route.source_chain_id, source=source, nonce=nonce, head=head)
     signature = sign(cp, dest_chain, dest, key)
     return {
         "route": str(route),
         "nonce": nonce,
-        "head": "0x" + HEAD.hex(),
+        "head": "0x" + head.hex(),
         "validator": claimed or Account.from_key(key).address,
         "signature": "0x" + signature.hex(),
     }
@@ -176,3 +164,38 @@ def test_metrics_are_prometheus_text(served) -> None:
     assert reply.status_code == 200
     assert "xmargin_routes_up 0.0" in reply.text
     assert "xmargin_signatures_accepted_total" in reply.text
+
+
+def test_at_most_two_heads_per_validator_per_nonce_are_kept(served) -> None:
+    """A validator flooding one nonce with heads: the third distinct head is a 409, the same again is fine."""
+    url, store = served
+    heads = [bytes([0x30 + i]) * 32 for i in range(4)]
+    for head in heads[:2]:
+        reply = requests.post(f"{url}/signatures", json=_body(DEPOSIT, 20, KEYS[0], HUB, LEDGER, head=head), timeout=5)
+        assert reply.status_code == 201, reply.text
+    for head in heads[2:]:
+        reply = requests.post(f"{url}/signatures", json=_body(DEPOSIT, 20, KEYS[0], HUB, LEDGER, head=head), timeout=5)
+        assert reply.status_code == 409
+        assert "already has 2 different heads" in reply.json()["detail"]
+    again = requests.post(f"{url}/signatures", json=_body(DEPOSIT, 20, KEYS[0], HUB, LEDGER, head=heads[1]), timeout=5)
+    assert again.status_code == 201
+    assert set(store.signatures_for(DEPOSIT, 20)) == set(heads[:2])
+    other = requests.post(f"{url}/signatures", json=_body(DEPOSIT, 20, KEYS[1], HUB, LEDGER, head=heads[3]), timeout=5)
+    assert other.status_code == 201  # the limit is per validator
+
+
+def test_http_publisher_delivers_signatures_and_signed_halt_reports(served) -> None:
+    url, store = served
+    publisher = HttpPublisher([url, "http://127.0.0.1:9"], SecretStr(KEYS[2]), timeout_s=2)  # one API down: fine
+    body = _body(DEPOSIT, 30, KEYS[2], HUB, LEDGER)
+    publisher.signature(DEPOSIT, 30, HEAD, VALIDATORS[2], bytes.fromhex(body["signature"][2:]))
+    assert VALIDATORS[2] in store.signatures_for(DEPOSIT, 30)[HEAD]
+    publisher.halt(DEPOSIT, VALIDATORS[2], "reorg past a signed checkpoint")
+    assert store.halts(DEPOSIT) == {VALIDATORS[2]: "reorg past a signed checkpoint"}
+    with pytest.raises(PublishError):  # a halt report for another validator does not recover to it
+        publisher.halt(DEPOSIT, VALIDATORS[0], "forged")
+    assert VALIDATORS[0] not in store.halts(DEPOSIT)
+    with pytest.raises(PublishError):  # an outsider's own report is refused too
+        HttpPublisher([url], SecretStr(OUTSIDER)).halt(DEPOSIT, Account.from_key(OUTSIDER).address, "x")
+    metrics = requests.get(f"{url}/metrics", timeout=30).text
+    assert "xmargin_validator_halted" in metrics
