@@ -296,9 +296,16 @@ def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
         }
     }
     for i in range(1, VALIDATOR_COUNT + 1):
+        # A validator's config names its chain RPCs, its key and the APIs it publishes to (over HTTP:
+        # it writes nothing into the relayer's Redis; redis_url is only its own Celery broker).
         docs[layout.validator_config_path(i)] = {
-            **common,
-            "validator": {"name": validator_name(i), "key": validator_key(i), "db_path": str(layout.validator_db_path(i))},
+            "redis_url": layout.redis_url,
+            "chains": _chains_section(layout),
+            "deployment_file": str(layout.deployment_path),
+            "validator": {
+                "name": validator_name(i), "key": validator_key(i), "db_path": str(layout.validator_db_path(i)),
+                "publish_to": [layout.api_url],
+            },
         }
     for i in range(1, KEEPER_COUNT + 1):
         docs[layout.keeper_config_path(i)] = {**common, "keeper": {"key": KEEPER_KEYS[i - 1], "max_repay_usd": 50_000}}

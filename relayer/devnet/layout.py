@@ -126,6 +126,12 @@ class DevnetLayout(BaseModel):
         """Port of the read API."""
         return self.base_port + 3
 
+    @property
+    def api_url(self) -> str:
+        """Base URL of the read API as the other processes reach it (validators publish there)."""
+        host = "api" if self.service_hosts else "127.0.0.1"
+        return f"http://{host}:{self.api_port}"
+
     def chain(self, name: str) -> ChainSpec:
         """The chain named `name`; KeyError if there is none."""
         for spec in self.chains:

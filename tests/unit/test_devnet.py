@@ -91,6 +91,8 @@ def test_generated_configs_load_and_each_holds_only_its_own_key(tmp_path: Path, 
         assert settings.submitter is None
         assert settings.validator is not None and settings.validator.address == validator_address(i)
         assert settings.validator.db_path.parent.is_dir()
+        assert settings.validator.publish_to == ["http://127.0.0.1:9203"]  # the API, over HTTP
+        assert settings.chains["hub"].devnet and settings.chains["hub"].finality == "depth"
         seen_db.add(settings.validator.db_path)
         assert oct(layout.validator_config_path(i).stat().st_mode & 0o777) == "0o600"
         assert "DEV ONLY" in layout.validator_config_path(i).read_text()
