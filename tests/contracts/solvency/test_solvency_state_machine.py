@@ -50,7 +50,8 @@ from solvency_support import (
 
 STEPS_PER_RUN = 30
 STEPS = int(os.environ.get("XMARGIN_SOLVENCY_STEPS", "1200"))
-"""Total steps (runs x STEPS_PER_RUN): 1,200 in `make test`; scripts/long-invariants.sh sets 10,000+."""
+"""Step budget (runs = STEPS / STEPS_PER_RUN; hypothesis runs each for up to STEPS_PER_RUN steps, ~24 on
+average): 1,200 in `make test`; scripts/long-invariants.sh sets 13,500 for at least 10,000 executed steps."""
 SETTINGS = {
     "max_examples": max(1, -(-STEPS // STEPS_PER_RUN)),
     "stateful_step_count": STEPS_PER_RUN,
@@ -162,8 +163,10 @@ class SolvencyMachine(Batches):
         if getattr(cls, "_failed", False):
             return  # a step or an invariant failed: that is the error to report
         sweeps = cls.seen.pop("invariant sweeps", 0)  # one after set-up and one after every step of every run
-        print(f"\nsolvency state machine: {SETTINGS['max_examples']} runs of up to {STEPS_PER_RUN} steps, "
-              f"{sweeps} invariant sweeps; exercised:", dict(sorted(cls.seen.items())))
+        runs = SETTINGS["max_examples"]
+        print(f"\nsolvency state machine: {runs} runs of up to {STEPS_PER_RUN} steps (hypothesis picks each run's "
+              f"length), {sweeps} invariant sweeps = at least {sweeps - runs} steps after set-up; exercised:",
+              dict(sorted(cls.seen.items())))
         missing = REQUIRED_COVERAGE - set(cls.seen)
         assert not missing, f"never exercised: {sorted(missing)}"
 
