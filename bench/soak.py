@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relayer.context import Context  # noqa: E402
 from relayer.devnet import processes  # noqa: E402
-from relayer.devnet._proc import DeadlineError, poll  # noqa: E402
+from relayer.devnet._proc import INHERITED_XMARGIN_VARS, DeadlineError, poll  # noqa: E402
 from relayer.devnet.layout import DevnetLayout, validator_name  # noqa: E402
 from relayer.errors import XmarginError  # noqa: E402
 
@@ -273,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.reorg_depth > args.confirmations:
         parser().error("--reorg-depth above --confirmations is not shallow: validators may have signed those blocks")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    for name in list(os.environ):  # XMARGIN_* settings (a shell's Redis URL ...) would override the soak's configs
+        if name.startswith("XMARGIN_") and name not in INHERITED_XMARGIN_VARS:
+            del os.environ[name]
     try:
         report = run(args)
     except KeyboardInterrupt:
