@@ -177,6 +177,11 @@ def _soak(net: SoakNet, args: argparse.Namespace, clock: float) -> dict[str, Any
     unexpected: list[str] = []
     try:
         while not traffic.done() or time.monotonic() - load_start < args.duration:
+            if time.monotonic() - load_start > args.duration * args.max_load_factor:
+                print("[soak] the senders fell behind their pace (CPU?): load stopped; what was sent is judged",
+                      flush=True)
+                traffic.halt()
+                break
             for err in traffic.errors + faults.errors:
                 raise err
             with faults.process_lock:
@@ -209,7 +214,8 @@ def _soak(net: SoakNet, args: argparse.Namespace, clock: float) -> dict[str, Any
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "runtime_s": {"devnet_up_and_prefund": round(up_s, 1), "load": round(load_s, 1), "drain": round(drain_s, 1)},
         "sent": {"deposits": sum(traffic.books.deposits.values()),
-                 "withdrawals": sum(traffic.books.withdrawals.values())},
+                 "withdrawals": sum(traffic.books.withdrawals.values()), "requested_deposits": args.deposits,
+                 "requested_withdrawals": args.withdrawals},
         "lag": monitor.lags(),
         "faults": [{"kind": f.kind, "at_s": round(f.start - load_start, 1), "length_s": round(f.end - f.start, 1),
                     "recovery_s": monitor.recovery_s(f.end), **f.detail} for f in faults.faults],
@@ -259,6 +265,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-rate", type=float, default=0.1, help="share of RPC requests dropped/delayed/failed (0.1)")
     p.add_argument("--confirmations", type=int, default=2, help="finality depth of every chain (2)")
     p.add_argument("--seed", type=int, default=7, help="the proxy's fault seed (7)")
+    p.add_argument("--max-load-factor", type=float, default=1.5,
+                   help="stop sending at duration x this if the senders fell behind (1.5)")
     p.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to catch up after the load (300)")
     p.add_argument("--base-port", type=int, default=int(env("XMARGIN_SOAK_BASE_PORT", "18700")),
                    help="hub RPC; spokes +1, +2, API +3, proxies +4..6, control +7, Redis +8 (18700)")
