@@ -18,8 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 PORT_OFFSET = 20
-TIMEOUT_S = 900.0
-"""Devnet up (~40-60 s on a loaded machine), 90 s of load, up to 300 s to drain, teardown."""
+TIMEOUT_S = 1500.0
+"""Devnet up (40-95 s), 90-110 s of load, up to 600 s to drain (257 s at a load average of 75 on 2 cores), teardown."""
 
 
 def test_short_soak_under_faults_credits_and_releases_everything_exactly_once(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_short_soak_under_faults_credits_and_releases_everything_exactly_once(tm
         sys.executable, str(ROOT / "bench" / "soak.py"),
         "--deposits", "300", "--withdrawals", "60", "--duration", "90",
         "--kill-every", "45", "--outages", "1", "--outage-s", "15", "--redis-restarts", "1", "--redis-wipes", "1",
-        "--reorgs", "1", "--drain-timeout", "300", "--base-port", str(base), "--out", str(out),
+        "--reorgs", "1", "--drain-timeout", "600", "--base-port", str(base), "--out", str(out),
     ]
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)  # noqa: S603
     print(run.stdout[-6000:], run.stderr[-6000:])
