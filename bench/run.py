@@ -1,6 +1,7 @@
 """Runs every benchmark of bench/ in turn (`make bench`); exit status 1 if any of them fails.
 Add a benchmark by appending its script to BENCHMARKS. The crash stress test (bench/stress.py,
-~20 min on two cores) runs only when asked: `python bench/run.py --stress [stress.py options]`."""
+~20 min on two cores) runs only when asked: `python bench/run.py --stress [stress.py options]`, and
+so does the soak under faults (bench/soak.py, ~15 min): `python bench/run.py --soak [soak.py options]`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 BENCHMARKS = ["gas.py", "latency.py"]
-OPT_IN = {"stress": "stress.py"}
+OPT_IN = {"stress": "stress.py", "soak": "soak.py"}
 """Long benchmarks, run only with their flag."""
 
 
@@ -19,11 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     """Runs each benchmark script with this interpreter, from the project root."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stress", action="store_true", help="also run bench/stress.py (~20 min)")
+    parser.add_argument("--soak", action="store_true", help="also run bench/soak.py (~15 min)")
     args, extra = parser.parse_known_args(argv)
     runs = [[script] for script in BENCHMARKS]
-    if args.stress:
-        runs.append([OPT_IN["stress"], *extra])  # remaining options go to stress.py (e.g. --accounts 50)
-    elif extra:
+    chosen = [name for name in OPT_IN if getattr(args, name)]
+    if len(chosen) > 1 and extra:
+        parser.error(f"options {' '.join(extra)} would go to both {' and '.join(chosen)}: run them one at a time")
+    for name in chosen:
+        runs.append([OPT_IN[name], *extra])  # remaining options go to the script (e.g. --accounts 50)
+    if extra and not chosen:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     failed = []
     for script, *options in runs:

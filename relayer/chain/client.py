@@ -40,6 +40,11 @@ RETRYABLE_METHODS = frozenset(
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 2.0
 _TRANSIENT_HTTP = frozenset({429, 502, 503, 504})
+_TRANSIENT_RPC_CODES = frozenset({-32603, -32005})
+"""JSON-RPC error answers that say nothing about the request: internal error, limit exceeded. A read
+answered so is asked again like a dropped one (the soak's fault proxy showed that one such answer
+in the hundreds of reads of a submitter tick otherwise fails the tick, and the backlog it leaves
+makes the next tick longer still). Reverts (code 3, -32000) are never retried."""
 
 T = TypeVar("T")
 
@@ -128,6 +133,12 @@ class FailoverProvider(JSONBaseProvider):
                     if not (retryable or _never_sent(err)):
                         break  # the node may have acted on it: do not send it twice
                 else:
+                    error = response.get("error") if isinstance(response, dict) else None
+                    if retryable and method != "eth_sendRawTransaction" and isinstance(error, dict) \
+                            and error.get("code") in _TRANSIENT_RPC_CODES:
+                        last_error = f"JSON-RPC error {error.get('code')} from {redact(self.urls[index])}"
+                        log.info("chain %s: %s failed: %s", self.chain, method, last_error, extra={"chain": self.chain})
+                        continue
                     if index != self._active:
                         url = redact(self.urls[index])
                         log.warning("chain %s: failing over to %s", self.chain, url, extra={"chain": self.chain})

@@ -18,6 +18,7 @@ from typing import Literal, TypeVar, cast
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 
 from relayer.chain.margin import MarginContracts
 from relayer.chain.sender import TxRequest, TxSender
@@ -155,7 +156,8 @@ class OracleService:
             try:
                 for p in self.step():
                     report(f"pushed {p.feed} {p.answer / 10**AGGREGATOR_DECIMALS:g} ({p.reason}) tx {p.tx_hash}")
-            except (ChainError, StoreError, OSError, ValueError) as err:
+            except (ChainError, StoreError, OSError, ValueError, Web3Exception) as err:  # Web3Exception: a
+                # JSON-RPC error answer (-32603 ...) from raw web3 calls, which are not wrapped in ChainError
                 log.warning("oracle pusher step failed: %s", err)
                 report(f"step failed: {err}")
             stop.wait(max(0.0, step_s - (time.monotonic() - started)))  # one step per step_s, not per step_s + push

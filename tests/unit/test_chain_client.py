@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from web3 import HTTPProvider, Web3
@@ -206,3 +208,63 @@ def test_artifact_dir_from_env_and_missing_artifact(tmp_path, monkeypatch, chain
     (tmp_path / "Broken.json").write_text("{not json")
     with pytest.raises(ConfigError, match="Broken"):
         load_artifact("Broken")
+
+
+class _FlakyNode:
+    """An HTTP JSON-RPC endpoint answering `failures` requests with a JSON-RPC error of `code`, then
+    eth_blockNumber = 0x10 (what a provider under load, or the soak's fault proxy, does)."""
+
+    def __init__(self, failures: int, code: int) -> None:
+        node = self
+        self.failures, self.requests = failures, 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                node.requests += 1
+                if node.requests <= node.failures:
+                    body = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": code, "message": "busy"}}
+                else:
+                    body = {"jsonrpc": "2.0", "id": request["id"], "result": "0x10"}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("code", [-32603, -32005])
+def test_internal_error_answers_to_reads_are_retried_like_dropped_requests(code):
+    node = _FlakyNode(failures=2, code=code)
+    try:
+        sleeps = Sleeps()
+        client = ChainClient(config(node.port), sleep=sleeps)
+        assert client.block_number() == 16
+        assert node.requests == 3 and sleeps == [0.1, 0.2]
+
+        node.failures, node.requests = 10, 0  # more than the retries: the node counts as unavailable
+        with pytest.raises(RpcUnavailableError, match=f"JSON-RPC error {code}"):
+            client.block_number()
+        assert node.requests == 3
+    finally:
+        node.server.shutdown()
+
+
+def test_other_json_rpc_errors_are_not_retried():
+    node = _FlakyNode(failures=1, code=3)  # e.g. execution reverted: asking again changes nothing
+    try:
+        sleeps = Sleeps()
+        client = ChainClient(config(node.port), sleep=sleeps)
+        with pytest.raises(ChainCallError):
+            client.block_number()
+        assert node.requests == 1 and sleeps == []
+    finally:
+        node.server.shutdown()

@@ -8,6 +8,7 @@ gives (so a rejected withdrawal is justified by the balance or the spoke's liqui
 ignored), each release must be paid or parked exactly as predicted, and after every step the
 chain must satisfy the invariants below and equal the model."""
 
+import os
 from collections import Counter
 
 import pytest
@@ -47,9 +48,13 @@ from solvency_support import (
     writes,
 )
 
+STEPS_PER_RUN = 30
+STEPS = int(os.environ.get("XMARGIN_SOLVENCY_STEPS", "1200"))
+"""Step budget (runs = STEPS / STEPS_PER_RUN; hypothesis runs each for up to STEPS_PER_RUN steps, ~24 on
+average): 1,200 in `make test`; scripts/long-invariants.sh sets 13,500 for at least 10,000 executed steps."""
 SETTINGS = {
-    "max_examples": 40,
-    "stateful_step_count": 30,
+    "max_examples": max(1, -(-STEPS // STEPS_PER_RUN)),
+    "stateful_step_count": STEPS_PER_RUN,
     "derandomize": True,  # the same runs every time
     "database": None,
     "deadline": None,
@@ -157,7 +162,11 @@ class SolvencyMachine(Batches):
         """The runs must have reached every interesting state."""
         if getattr(cls, "_failed", False):
             return  # a step or an invariant failed: that is the error to report
-        print("\nsolvency state machine exercised:", dict(sorted(cls.seen.items())))
+        sweeps = cls.seen.pop("invariant sweeps", 0)  # one after set-up and one after every step of every run
+        runs = SETTINGS["max_examples"]
+        print(f"\nsolvency state machine: {runs} runs of up to {STEPS_PER_RUN} steps (hypothesis picks each run's "
+              f"length), {sweeps} invariant sweeps = at least {sweeps - runs} steps after set-up; exercised:",
+              dict(sorted(cls.seen.items())))
         missing = REQUIRED_COVERAGE - set(cls.seen)
         assert not missing, f"never exercised: {sorted(missing)}"
 
@@ -434,6 +443,7 @@ class SolvencyMachine(Batches):
 
     def invariant_asset_solvency(self):
         """Lockbox holdings cover every balance and unreleased withdrawal, per asset."""
+        self.seen["invariant sweeps"] += 1
         check_asset_solvency(self._chain(), self.m)
 
     def invariant_spoke_custody(self):
