@@ -27,7 +27,11 @@ Nonce = NewType("Nonce", int)
 NATIVE_TOKEN = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"
 """The token address that stands for the chain's native coin (docs/protocol.md)."""
 MAX_BATCH = 100
-"""Validators sign every multiple of this nonce, so batches never need to be longer."""
+"""Validators sign every multiple of this nonce (besides block ends), so from any processed nonce a
+checkpoint is at most this far; a submitter may deliver longer batches (up to MAX_SUBMIT_BATCH,
+limited by the destination's block gas, relayer.submitter.sizing)."""
+MAX_SUBMIT_BATCH = 1000
+"""Most messages one batch may carry; a hub block of 30M gas takes ~1,000 deposits to new balances."""
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 
