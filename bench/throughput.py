@@ -141,14 +141,15 @@ def run_phase(bench: Bench, rate: int, seconds: int, accounts: int, groups: dict
     start_nonce = {s: readers[s].dest_state().nonce for s in spokes}
     target = {s: readers[s].source_state("latest").nonce + per_spoke for s in spokes}
     from_block = {c: bench.head(c) for c in bench.ctx.clients}
-    counters = {s: [0] for s in spokes}
+    counters = {s: [[0] for _ in range(accounts)] for s in spokes}
     errors: list[BaseException] = []
     loads = {"start": load_avg()}
     cpu_before = cpu_seconds(groups, os.getpid())
     start = time.monotonic() + 0.2
-    threads = [threading.Thread(target=send_paced, daemon=True,
-                                args=(bench.w3(s), raws[s], rate / len(spokes), start, counters[s], errors))
-               for s in spokes]
+    threads = [threading.Thread(target=send_paced, daemon=True,  # one per account: a slow node reply
+                                args=(bench.w3(s), raws[s][k::accounts], rate / len(spokes) / accounts,  # never
+                                      start, counters[s][k], errors))  # holds back the other accounts
+               for s in spokes for k in range(accounts)]
     for t in threads:
         t.start()
     samples = Samples()
@@ -156,7 +157,7 @@ def run_phase(bench: Bench, rate: int, seconds: int, accounts: int, groups: dict
     while True:
         now = time.monotonic()
         credited = {s: readers[s].dest_state().nonce - start_nonce[s] for s in spokes}
-        samples.add(now - start, sum(c[0] for c in counters.values()), sum(credited.values()))
+        samples.add(now - start, sum(c[0] for per in counters.values() for c in per), sum(credited.values()))
         if errors:
             raise BenchError(f"sending failed: {errors[0]!r}")
         if sent_done is None and all(not t.is_alive() for t in threads):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import Enum
 from typing import Annotated, Any, NewType
@@ -43,7 +44,16 @@ def checksum(value: Any) -> str:
     """Checksummed form of an address given as str or bytes; ValueError if it is not one."""
     if isinstance(value, (bytes, bytearray)):
         value = "0x" + bytes(value).hex()
-    if not isinstance(value, str) or not is_address(value):
+    if not isinstance(value, str):
+        raise ValueError(f"not an address: {value!r}")
+    return _checksum_text(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _checksum_text(value: str) -> str:
+    """`checksum` of text, cached: the same few addresses (tokens, depositors, accounts) recur in
+    every message a validator or submitter decodes, and each checksum is a keccak."""
+    if not is_address(value):
         raise ValueError(f"not an address: {value!r}")
     return to_checksum_address(value)
 
