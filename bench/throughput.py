@@ -257,7 +257,14 @@ def run(args: argparse.Namespace) -> Report:
             print(f"phase: {rate} deposits/s for {seconds} s ...", flush=True)
             report.phases.append(run_phase(bench, rate, seconds, args.accounts, groups))
             print_phase(report.phases[-1])
+            write(report, args.out)  # after every phase: a long run stopped later keeps what it measured
     return report
+
+
+def write(report: Report, out: Path) -> None:
+    """The report as JSON."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(asdict(report), indent=2) + "\n")
 
 
 def print_phase(p: PhaseResult) -> None:
@@ -303,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchError, XmarginError) as err:
         print(f"throughput benchmark failed (the devnet was stopped): {err}", file=sys.stderr)
         return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    write(report, args.out)
     print(f"wrote {args.out}")
     return 0 if targets(report) else 1
 
