@@ -29,7 +29,7 @@ from relayer.deployment import (  # re-exported for callers of relayer.config
     load_deployment as load_deployment,
 )
 from relayer.errors import ConfigError
-from relayer.types import MAX_BATCH, ChainId, ChainIdField
+from relayer.types import MAX_SUBMIT_BATCH, ChainId, ChainIdField
 
 CONFIG_ENV = "XMARGIN_CONFIG"
 """Environment variable naming the YAML settings file when no path is given."""
@@ -165,7 +165,10 @@ class SubmitterConfig(BaseModel):
 
     key: SecretStr
     """Sending key; never logged."""
-    max_batch: Annotated[int, Field(gt=0, le=MAX_BATCH)] = MAX_BATCH
+    max_batch: Annotated[int, Field(gt=0, le=MAX_SUBMIT_BATCH)] = MAX_SUBMIT_BATCH
+    """Most messages per batch; the destination's block gas usually limits first (block_gas_share)."""
+    block_gas_share: Annotated[float, Field(gt=0, le=1)] = 0.4
+    """Share of a destination block's gas limit one batch may use (the hub's blocks serve every spoke)."""
     stuck_after_s: Annotated[float, Field(gt=0)] = 60.0
     fee_bump_pct: Annotated[int, Field(ge=10, le=1000)] = 15
     """Fee increase per replacement (nodes require at least 10%)."""

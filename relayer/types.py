@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import Enum
 from typing import Annotated, Any, NewType
@@ -27,7 +28,11 @@ Nonce = NewType("Nonce", int)
 NATIVE_TOKEN = "0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"
 """The token address that stands for the chain's native coin (docs/protocol.md)."""
 MAX_BATCH = 100
-"""Validators sign every multiple of this nonce, so batches never need to be longer."""
+"""Validators sign every multiple of this nonce (besides block ends), so from any processed nonce a
+checkpoint is at most this far; a submitter may deliver longer batches (up to MAX_SUBMIT_BATCH,
+limited by the destination's block gas, relayer.submitter.sizing)."""
+MAX_SUBMIT_BATCH = 1000
+"""Most messages one batch may carry; a hub block of 30M gas takes ~1,000 deposits to new balances."""
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 
@@ -39,7 +44,16 @@ def checksum(value: Any) -> str:
     """Checksummed form of an address given as str or bytes; ValueError if it is not one."""
     if isinstance(value, (bytes, bytearray)):
         value = "0x" + bytes(value).hex()
-    if not isinstance(value, str) or not is_address(value):
+    if not isinstance(value, str):
+        raise ValueError(f"not an address: {value!r}")
+    return _checksum_text(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _checksum_text(value: str) -> str:
+    """`checksum` of text, cached: the same few addresses (tokens, depositors, accounts) recur in
+    every message a validator or submitter decodes, and each checksum is a keccak."""
+    if not is_address(value):
         raise ValueError(f"not an address: {value!r}")
     return to_checksum_address(value)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -110,6 +110,23 @@ class Store:
         for field, sig in raw.items():
             head_hex, validator = _reply_bytes(field).decode().split(":")
             out.setdefault(bytes.fromhex(head_hex), {})[validator] = _reply_bytes(sig)
+        return out
+
+    def signatures_for_many(self, route: RouteId, nonces: Sequence[int]) -> dict[int, dict[bytes, dict[str, bytes]]]:
+        """`signatures_for` of several nonces in one round trip (a pipeline)."""
+        if not nonces:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for nonce in nonces:
+            pipe.hgetall(self._sig_key(route, nonce))
+        replies = self._guard("signatures_for_many", pipe.execute)
+        out: dict[int, dict[bytes, dict[str, bytes]]] = {}
+        for nonce, raw in zip(nonces, replies, strict=True):
+            book: dict[bytes, dict[str, bytes]] = {}
+            for field, sig in raw.items():
+                head_hex, validator = _reply_bytes(field).decode().split(":")
+                book.setdefault(bytes.fromhex(head_hex), {})[validator] = _reply_bytes(sig)
+            out[nonce] = book
         return out
 
     def signed_nonces(self, route: RouteId) -> list[int]:

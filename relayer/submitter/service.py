@@ -40,7 +40,8 @@ from relayer.store.lease import lease
 from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates
-from relayer.types import MAX_BATCH, ChainId, RouteId, RouteKind
+from relayer.submitter.sizing import BatchSizer, quorum_window
+from relayer.types import ChainId, RouteId, RouteKind
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class Submitter:
         self._hints: dict[RouteId, tuple[int, int]] = {}
         """route -> (nonce, block) known to hold that nonce's message: a lower bound for bisection."""
         self._deploy_blocks: dict[RouteId, int] = {}
+        self._gas_limits: dict[ChainId, int] = {}
+        self.sizer = BatchSizer(block_gas_share=config.block_gas_share, ceiling=config.max_batch)
         self._last_alarm: dict[RouteId, str] = {}
 
     # wiring ------------------------------------------------------------------------------
@@ -155,6 +158,12 @@ class Submitter:
         address = Web3.to_checksum_address(reader.dest_address)
         return reader.dest_client.w3.eth.contract(address=address, abi=abi_of(DEST_CONTRACT[route.kind]))
 
+    def _block_gas_limit(self, chain_id: ChainId) -> int:
+        """The destination's block gas limit (read once: it moves slowly if at all)."""
+        if chain_id not in self._gas_limits:
+            self._gas_limits[chain_id] = int(self.clients[chain_id].get_block("latest")["gasLimit"])
+        return self._gas_limits[chain_id]
+
     # the tick ----------------------------------------------------------------------------
 
     def tick(self, route: RouteId) -> SubmitResult:
@@ -171,21 +180,23 @@ class Submitter:
         reader = self.reader(route)
         dest = self.dest_contract(route)
         processed, stored_head = reader.dest_state()
-        window = range(processed + 1, processed + MAX_BATCH + 1)
+        cap = self.sizer.cap(route, self._block_gas_limit(ChainId(route.dest_chain_id)))
+        look = quorum_window(cap)
+        window = range(processed + 1, processed + look + 1)
         nonces = [n for n in self.store.signed_nonces(route) if n in window]
         if not nonces:
             return SubmitResult(route=str(route), processed_nonce=processed, reason="up-to-date")
-        book = {n: self.store.signatures_for(route, n) for n in nonces}
+        book = self.store.signatures_for_many(route, nonces)
         validators = reader.dest_client.call(dest.functions.validatorsOf(route.source_chain_id))
         threshold = int(reader.dest_client.call(dest.functions.thresholdOf(route.source_chain_id)))
         candidates = within_batch(
             quorum_candidates(
-                book, processed_nonce=processed, max_batch=MAX_BATCH, validators=validators,
+                book, processed_nonce=processed, max_batch=look, validators=validators,
                 threshold=threshold, source_chain_id=route.source_chain_id, source=reader.source_address,
                 dest_chain_id=route.dest_chain_id, dest_contract=reader.dest_address,
             ),
             processed,
-            self.config.max_batch,
+            cap,
         )
         top = next(candidates, None)
         if top is None:
@@ -267,6 +278,7 @@ class Submitter:
                 raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted: {reason}") from err
             raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted")
         self._hints[route] = (last, batch[-1].block_number)
+        self.sizer.observe(route, sent.gas_used, len(batch))
         # processed nonces below `last` need no signatures any more; `last` stays as the proof
         # of the latest delivery (the API reports it as the attested nonce)
         self.store.forget_below(route, last)

@@ -59,8 +59,10 @@ def test_redis_wiped_mid_run_loses_nothing(devnet, ctx, depositors, flush_redis)
     wait_processed_beyond(ctx, routes, start)
 
     client = redis.Redis.from_url(devnet.layout.redis_url)
-    client.execute_command(flush_redis)  # signatures, cursors, locks and queued tasks are gone
-    assert client.dbsize() == 0
+    wipe = client.pipeline(transaction=True)  # one MULTI: no worker write can land between the two
+    wipe.execute_command(flush_redis)  # signatures, cursors, locks and queued tasks are gone
+    wipe.dbsize()
+    assert wipe.execute()[-1] == 0
     _mined(_waves(depositors, account, 1))
 
     _assert_exactly_once(ctx, account, waves=2)

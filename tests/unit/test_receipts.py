@@ -14,7 +14,10 @@ from relayer.proofs.receipts import (
     build_receipts_trie,
     decode_receipt_logs,
     encode_receipt,
+    receipt_logs,
     receipt_proof,
+    receipts_root,
+    rlp_encode,
     verify_receipt_proof,
 )
 
@@ -147,3 +150,36 @@ def test_fuzzed_blocks_prove_every_index(count):
 
 def test_empty_block_root():
     assert build_receipts_trie([])[0] == EMPTY_TRIE_ROOT
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 15, 16, 17, 127, 128, 129, 130, 300])
+def test_receipts_root_equals_the_trie_root(count):
+    """The database-free root the validators use is the root of py-trie's HexaryTrie, around the
+    key lengths where rlp(index) and the trie's shape change (1 byte below 128, 2 above)."""
+    rng = random.Random(1000 + count)
+    receipts = [_fake_receipt(rng, i) for i in range(count)]
+    assert receipts_root(receipts) == build_receipts_trie(receipts)[0]
+
+
+def test_receipts_root_refuses_receipts_out_of_order():
+    rng = random.Random(7)
+    receipts = [_fake_receipt(rng, i) for i in range(3)]
+    with pytest.raises(ReceiptProofError, match="transactionIndex"):
+        receipts_root([receipts[1], receipts[0], receipts[2]])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 1, 127, 128, 255, 256, 2**64, b"", b"\x00", b"\x7f", b"\x80", b"x" * 55, b"x" * 56, b"x" * 300, [],
+     [b"", [1, [b"a" * 60] * 5]], [[[]]]],
+)
+def test_rlp_encode_matches_pyrlp(value):
+    assert rlp_encode(value) == rlp.encode(value)
+
+
+def test_receipt_logs_are_what_the_encoding_commits_to():
+    rng = random.Random(3)
+    receipt = _fake_receipt(rng, 0)
+    receipt["logs"] = [{"address": "0x" + rng.randbytes(20).hex(), "topics": ["0x" + rng.randbytes(32).hex()],
+                        "data": "0x" + rng.randbytes(40).hex()}]
+    assert receipt_logs(receipt) == decode_receipt_logs(encode_receipt(receipt))
