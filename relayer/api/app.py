@@ -119,7 +119,8 @@ def create_app(
         )
         return ApiError(400, "invalid_input", problems).response()
 
-    app.include_router(v1_router(ctx))
+    app.state.v1 = v1_router(ctx)
+    app.include_router(app.state.v1)
 
     @app.get("/v1/openapi.json", include_in_schema=False)
     def openapi_v1() -> JSONResponse:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -19,7 +19,8 @@ PUBLISHED = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi-v1.j
 
 def v1_spec(app: FastAPI) -> dict[str, Any]:
     """OpenAPI 3 document of the app's /v1 routes."""
-    v1 = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/") and r.include_in_schema]
+    router: APIRouter = app.state.v1
+    v1 = [r for r in router.routes if isinstance(r, APIRoute) and r.include_in_schema]
     return get_openapi(
         title="xmargin API", version="1.0.0", routes=v1,
         description="Accounts, pending transfers, routes, the message explorer, the solvency audit, "

@@ -31,8 +31,9 @@ class ErrorBody(BaseModel):
     """A stable machine code and a sentence for people."""
 
     code: str
-    """bad_address, unknown_asset, unknown_chain, unknown_route, unknown_market, invalid_input,
-    action_refused, trade_refused, no_margin_engine, not_found, unavailable."""
+    """400: bad_address, unknown_asset, unknown_chain, unknown_token, unknown_route, unknown_market,
+    unknown_account, invalid_input; 404: no_margin_engine, not_found; 422: action_refused,
+    trade_refused (the contracts refuse it; the message says why); 503: unavailable."""
     message: str
 
 
@@ -65,7 +66,7 @@ def _classify(err: ActionError) -> ApiError:
                          ("unknown demo account", "unknown_account"), ("no token", "unknown_token")):
         if text.startswith(prefix):
             return ApiError(400, code, text)
-    if "is not a number" in text or "must be" in text:
+    if "is not a number" in text or "must be" in text or text.startswith("not an account, transaction hash"):
         return ApiError(400, "invalid_input", text)
     return ApiError(422, "action_refused", text)
 
