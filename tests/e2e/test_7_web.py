@@ -47,7 +47,7 @@ def page(devnet) -> Iterator[object]:
 
 
 def _api(devnet, path: str) -> dict:
-    return requests.get(f"http://127.0.0.1:{devnet.layout.api_port}/v1{path}", timeout=30).json()
+    return requests.get(f"http://127.0.0.1:{devnet.layout.api_port}/v1{path}", timeout=90).json()
 
 
 def _usdc_balance(devnet) -> Decimal:
@@ -100,12 +100,15 @@ def test_a_withdrawal_made_in_the_page_reaches_the_other_spoke(devnet, ctx, page
     deadline = time.monotonic() + 120  # the liquidity deposit must be credited before B can pay out
     while _api(devnet, f"/accounts/{BOB}/collateral")["by_chain"][1]["liquidity"].get("USDC", "0") in ("0", None):
         assert time.monotonic() < deadline, "spoke-b USDC liquidity never credited"
-        time.sleep(0.5)
+        time.sleep(1.0)
     text = _submit(tab, "#withdraw-form", asset="USDC", amount="10", to_chain="spoke-b")
     assert text.startswith("done: tx 0x"), text
     row = tab.locator("#withdrawals tbody tr").first
     playwright_api.expect(row).to_contain_text("released", timeout=TIMEOUT_MS)
     playwright_api.expect(row).to_contain_text("spoke-b")
+    paid_on_b = tab.locator("#by-chain tbody tr", has_text="spoke-b").locator("td").nth(2)
+    balance = _usdc_balance(devnet)
+    playwright_api.expect(paid_on_b).to_contain_text(f"{balance.normalize():f} USDC", timeout=30_000)
     assert int(token.functions.balanceOf(BOB).call()) == held + 10 * 10**6
     tab.screenshot(path=str(ARTIFACTS / "withdrawal.png"), full_page=True)
 

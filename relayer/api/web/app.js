@@ -48,7 +48,23 @@ function renderAccount(view) {
   }
 }
 
+let byChain = { running: false, again: false };
+
 async function renderByChain() {
+  // One request at a time (each reads every route): updates arriving meanwhile coalesce into one more.
+  if (byChain.running) { byChain.again = true; return; }
+  byChain.running = true;
+  try {
+    await fetchByChain();
+  } catch (err) {
+    $("#live").textContent = `error: ${err.message}`;
+  } finally {
+    byChain.running = false;
+    if (byChain.again) { byChain.again = false; renderByChain(); }
+  }
+}
+
+async function fetchByChain() {
   if (!state.address) return;
   const [collateral, found] = await Promise.all([
     api(`/accounts/${state.address}/collateral`), api(`/explorer?q=${state.address}`)]);
@@ -119,7 +135,7 @@ function subscribe() {
   events.addEventListener("open", () => { $("#live").textContent = "live"; });
   events.addEventListener("error", () => { $("#live").textContent = "reconnecting…"; });
   events.addEventListener("account", (e) => { renderAccount(JSON.parse(e.data)); renderByChain(); });
-  events.addEventListener("pending", (e) => renderPending(JSON.parse(e.data)));
+  events.addEventListener("pending", (e) => { renderPending(JSON.parse(e.data)); renderByChain(); });
   events.addEventListener("routes", (e) => renderRoutes(JSON.parse(e.data)));
   state.events = events;
 }
