@@ -228,6 +228,9 @@ class ApiConfig(BaseModel):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    demo_accounts: dict[str, SecretStr] = Field(default_factory=dict)
+    """DEV ONLY: name -> key of accounts the web app may act for through /v1/actions (the devnet's
+    users). Empty on a real deployment: there the page signs with the user's own wallet."""
 
 
 _yaml_path: ContextVar[Path | None] = ContextVar("xmargin_yaml_path", default=None)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
-from fastapi import FastAPI, HTTPException, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -23,6 +25,8 @@ from relayer.api.schemas import (
     SignatureAccepted,
     SignatureIn,
 )
+from relayer.api.openapi import WEB_DIR, v1_spec
+from relayer.api.v1 import ApiError, error_response, v1_router
 from relayer.config import Settings, load_settings
 from relayer.context import Context
 from relayer.errors import ActionError, SignatureRejectedError, XmarginError
@@ -106,9 +110,41 @@ def create_app(
     app = FastAPI(title="xmargin relayer API", version="1")
 
     @app.exception_handler(XmarginError)
-    async def _xmargin_error(_: Any, err: XmarginError) -> JSONResponse:
-        """Chain or store trouble: 503 with the reason (never a stack trace)."""
+    async def _xmargin_error(request: Request, err: XmarginError) -> JSONResponse:
+        """Chain or store trouble: 503 with the reason (never a stack trace); v1's error shape under /v1."""
+        if request.url.path.startswith("/v1/"):
+            return error_response(err)
         return JSONResponse(status_code=503, content={"detail": str(err)})
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, err: ApiError) -> JSONResponse:
+        """A v1 error: its status, code and message."""
+        return err.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> Response:
+        """Under /v1, a malformed request names the fields that are wrong (code invalid_input)."""
+        if not request.url.path.startswith("/v1/"):
+            return await request_validation_exception_handler(request, err)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in err.errors()
+        )
+        return ApiError(400, "invalid_input", problems).response()
+
+    app.state.v1 = v1_router(ctx)
+    app.include_router(app.state.v1)
+
+    @app.get("/v1/openapi.json", include_in_schema=False)
+    def openapi_v1() -> JSONResponse:
+        """The OpenAPI document of /v1 (docs/api/openapi-v1.json is this, generated)."""
+        return JSONResponse(v1_spec(app))
+
+    app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """The web app."""
+        return RedirectResponse("/app/")
 
     @app.get("/health")
     def health() -> JSONResponse:

@@ -289,10 +289,12 @@ def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
         "deployment_file": str(layout.deployment_path),
         "api": {"host": "0.0.0.0" if layout.service_hosts else "127.0.0.1", "port": layout.api_port},
     }
+    demo = {**USER_KEYS, **TRADER_KEYS}  # the web app acts for the devnet's users (DEV ONLY)
     docs: dict[Path, dict[str, Any]] = {
         layout.config_path: {
             **common,
             "submitter": {"key": SUBMITTER_KEY, "max_batch": 100, "stuck_after_s": 20.0, "fee_bump_pct": 20},
+            "api": {**common["api"], "demo_accounts": demo},
         }
     }
     for i in range(1, VALIDATOR_COUNT + 1):

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("relayer.services",)),
     ("worker", ("relayer.worker",)),
     ("api", ("relayer.api",)),
+    ("sdk", ("relayer.sdk",)),
     ("devnet", ("relayer.devnet",)),
     ("cli", ("relayer.cli", "relayer._cli", "relayer.cli_margin")),
 ]

@@ -1,0 +1,307 @@
+"""API v1: `/v1/...` routes. Every error is JSON `{"error": {"code", "message"}}` with a stable code;
+malformed input is a 4xx that says what is wrong. HTTP only: the figures come from relayer.services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+
+from relayer.api.schemas import AccountWithMargin, AuditReport, CollateralView, PriceView, RouteStatus
+from relayer.context import Context
+from relayer.errors import ActionError, ConfigError, TradeRejectedError, XmarginError
+from relayer.services import accounts, actions, audit, explorer, margin, routes
+from relayer.services.actions import DemoAccount
+from relayer.services.explorer import LookupResult, PendingView, RouteHistory, ValidatorSignature
+from relayer.services.trading import TradeResult
+from relayer.services.transfers import TxResult
+from relayer.services.units import parse_address
+
+T = TypeVar("T")
+EVENT_POLL_S = 1.0
+
+
+class ErrorBody(BaseModel):
+    """A stable machine code and a sentence for people."""
+
+    code: str
+    """400: bad_address, unknown_asset, unknown_chain, unknown_token, unknown_route, unknown_market,
+    unknown_account, invalid_input; 404: no_margin_engine, not_found; 422: action_refused,
+    trade_refused (the contracts refuse it; the message says why); 503: unavailable."""
+    message: str
+
+
+class ErrorReply(BaseModel):
+    """Every v1 error reply."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error answered as ErrorReply with `status`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> JSONResponse:
+        """The JSON reply."""
+        body = ErrorReply(error=ErrorBody(code=self.code, message=self.message))
+        return JSONResponse(status_code=self.status, content=body.model_dump())
+
+
+def _classify(err: ActionError) -> ApiError:
+    """A refused action or rejected input as an ApiError with its code."""
+    text = str(err)
+    if isinstance(err, TradeRejectedError):
+        return ApiError(422, "trade_refused", text)
+    for prefix, code in (("not an address", "bad_address"), ("unknown asset", "unknown_asset"),
+                         ("unknown chain", "unknown_chain"), ("unknown route", "unknown_route"),
+                         ("unknown demo account", "unknown_account"), ("no token", "unknown_token")):
+        if text.startswith(prefix):
+            return ApiError(400, code, text)
+    if "is not a number" in text or "must be" in text or text.startswith("not an account, transaction hash"):
+        return ApiError(400, "invalid_input", text)
+    return ApiError(422, "action_refused", text)
+
+
+def call(fn: Callable[..., T], *args: Any) -> T:
+    """Run a service function, turning its refusals into ApiErrors."""
+    try:
+        return fn(*args)
+    except ActionError as err:
+        raise _classify(err) from err
+    except ConfigError as err:
+        text = "; ".join(f"{field}: {why}" for field, why in err.problems)
+        code = "unknown_market" if any(field == "market" for field, _ in err.problems) else "not_found"
+        raise ApiError(404 if code == "not_found" else 400, code, text) from err
+
+
+def error_response(err: Exception) -> JSONResponse:
+    """The v1 reply to any error reaching the app."""
+    if isinstance(err, ApiError):
+        return err.response()
+    if isinstance(err, ActionError):
+        return _classify(err).response()
+    return ApiError(503, "unavailable", str(err) if isinstance(err, XmarginError) else type(err).__name__).response()
+
+
+def _address(text: str) -> str:
+    try:
+        return parse_address(text)
+    except ActionError as err:
+        raise ApiError(400, "bad_address", str(err)) from err
+
+
+def _require_margin(ctx: Context) -> None:
+    if ctx.deployment.margin is None:
+        raise ApiError(404, "no_margin_engine", "no margin engine in this deployment")
+
+
+class DepositIn(BaseModel):
+    """Deposit for a devnet demo account (approval included)."""
+
+    account: str
+    """Demo account name (GET /v1/demo-accounts)."""
+    chain: str
+    token: str
+    amount: str
+    beneficiary: str | None = None
+
+
+class WithdrawIn(BaseModel):
+    """Withdrawal for a devnet demo account to any spoke."""
+
+    account: str
+    asset: str
+    amount: str
+    to_chain: str
+    recipient: str | None = None
+
+
+class TradeIn(BaseModel):
+    """A trade for a devnet demo account (positive size buys)."""
+
+    account: str
+    market: str
+    size: str
+    limit_price: str | None = None
+
+
+class CloseIn(BaseModel):
+    """Close a devnet demo account's position."""
+
+    account: str
+    market: str
+
+
+class DeploymentView(BaseModel):
+    """Chains, tokens, assets and markets of the deployment (what the web app and SDK offer)."""
+
+    hub: str
+    spokes: list[str]
+    tokens: dict[str, list[str]]
+    """spoke name -> token symbols."""
+    assets: list[str]
+    markets: list[str]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorReply, "description": "Malformed input"},
+    404: {"model": ErrorReply, "description": "Not found"},
+    422: {"model": ErrorReply, "description": "Refused"},
+    503: {"model": ErrorReply, "description": "A chain or Redis did not answer"},
+}
+
+
+def v1_router(ctx: Context) -> APIRouter:
+    """Every /v1 route over one Context."""
+    api = APIRouter(prefix="/v1", responses=ERRORS)
+
+    @api.get("/routes", response_model=list[RouteStatus], tags=["routes"])
+    def route_statuses() -> list[RouteStatus]:
+        """Every route's source, attested and processed nonce and lag."""
+        return routes.route_statuses(ctx)
+
+    @api.get("/routes/history", response_model=RouteHistory, tags=["routes"])
+    def route_history(
+        route: str = Query(description="Route id, e.g. deposit:31338->31337"),
+        offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=explorer.MAX_PAGE),
+    ) -> RouteHistory:
+        """A route's messages, newest first, paginated, each with where it stands."""
+        return call(explorer.route_history, ctx, route, offset, limit)
+
+    @api.get("/validators/signatures", response_model=list[ValidatorSignature], tags=["routes"])
+    def validator_signatures() -> list[ValidatorSignature]:
+        """Per route and validator, the last checkpoint nonce it signed."""
+        return explorer.validator_signatures(ctx)
+
+    @api.get("/audit", response_model=AuditReport, tags=["operator"])
+    def solvency_audit() -> AuditReport:
+        """Solvency audit: per (spoke, token) and per asset, with any invariant breach."""
+        return audit.audit(ctx)
+
+    @api.get("/deployment", response_model=DeploymentView, tags=["operator"])
+    def deployment() -> DeploymentView:
+        """Chains, tokens, assets and markets."""
+        dep = ctx.deployment
+        return DeploymentView(
+            hub=ctx.chain_name(dep.hub.chain_id),
+            spokes=[ctx.chain_name(c) for c in sorted(dep.spokes)],
+            tokens={ctx.chain_name(c): sorted(t) for c, t in sorted(dep.tokens.items()) if c in dep.spokes},
+            assets=sorted(dep.assets),
+            markets=sorted(dep.margin.markets) if dep.margin else [],
+        )
+
+    @api.get("/prices", response_model=list[PriceView], tags=["margin"])
+    def prices() -> list[PriceView]:
+        """Every oracle feed's price, time and status."""
+        _require_margin(ctx)
+        return margin.prices_view(ctx)
+
+    @api.get("/accounts/{address}", response_model=AccountWithMargin, tags=["accounts"])
+    def account(address: str) -> AccountWithMargin:
+        """Balances per asset, claims, USD balance and margin (positions, equity, IM, MM, health)."""
+        return accounts.account_with_margin(ctx, _address(address))
+
+    @api.get("/accounts/{address}/collateral", response_model=CollateralView, tags=["accounts"])
+    def collateral(address: str) -> CollateralView:
+        """Collateral by asset and, per spoke, what can be withdrawn there."""
+        return accounts.collateral_view(ctx, _address(address))
+
+    @api.get("/accounts/{address}/pending", response_model=PendingView, tags=["accounts"])
+    def pending(address: str) -> PendingView:
+        """Deposits seen on a spoke and not yet credited (nonce, confirmations left), and recent
+        withdrawals: queued, signed, released or parked."""
+        return explorer.pending(ctx, _address(address))
+
+    @api.get("/explorer", response_model=LookupResult, tags=["explorer"])
+    def lookup(
+        q: str = Query(description="An account address, a transaction hash, or a nonce (with route)"),
+        route: str | None = Query(None, description="Route id, when q is a nonce"),
+    ) -> LookupResult:
+        """Any deposit or withdrawal and where it stands and why; a reverted transaction and its reason."""
+        return call(explorer.lookup, ctx, q, route)
+
+    @api.get("/demo-accounts", response_model=list[DemoAccount], tags=["actions"])
+    def demo_accounts() -> list[DemoAccount]:
+        """The devnet accounts the page may act for (empty outside the devnet)."""
+        return actions.demo_accounts(ctx)
+
+    @api.post("/actions/deposit", response_model=TxResult, tags=["actions"])
+    def deposit(body: DepositIn) -> TxResult:
+        """Deposit on a spoke for a demo account (DEV ONLY)."""
+        beneficiary = _address(body.beneficiary) if body.beneficiary else None
+        return call(actions.deposit, ctx, body.account, body.chain, body.token, body.amount, beneficiary)
+
+    @api.post("/actions/withdraw", response_model=TxResult, tags=["actions"])
+    def withdraw(body: WithdrawIn) -> TxResult:
+        """Withdraw a demo account's collateral to any spoke (DEV ONLY)."""
+        if body.asset not in ctx.deployment.assets:
+            raise ApiError(400, "unknown_asset",
+                           f"unknown asset {body.asset!r}; known: {', '.join(sorted(ctx.deployment.assets))}")
+        recipient = _address(body.recipient) if body.recipient else None
+        return call(actions.withdraw, ctx, body.account, body.asset, body.amount, body.to_chain, recipient)
+
+    @api.post("/actions/trade", response_model=TradeResult, tags=["actions"])
+    def trade(body: TradeIn) -> TradeResult:
+        """Trade for a demo account (DEV ONLY)."""
+        _require_margin(ctx)
+        return call(actions.trade, ctx, body.account, body.market, body.size, body.limit_price)
+
+    @api.post("/actions/close", response_model=TradeResult, tags=["actions"])
+    def close(body: CloseIn) -> TradeResult:
+        """Close a demo account's position (DEV ONLY)."""
+        _require_margin(ctx)
+        return call(actions.close, ctx, body.account, body.market)
+
+    @api.get("/events", tags=["events"], response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
+    async def events(
+        request: Request,
+        account: str | None = Query(None, description="Also stream this account's updates"),
+        limit: int | None = Query(None, ge=1, description="Close the stream after this many events"),
+    ) -> StreamingResponse:
+        """Server-sent events: `routes` (list of RouteStatus) whenever a route moves, and with
+        `account`: `account` (AccountWithMargin) and `pending` (PendingView) whenever they change."""
+        address = _address(account) if account else None
+        return StreamingResponse(_stream(ctx, request, address, limit), media_type="text/event-stream")
+
+    return api
+
+
+def _snapshots(ctx: Context, address: str | None) -> dict[str, Any]:
+    """The current value of every stream, as JSON-ready data."""
+    out: dict[str, Any] = {"routes": [s.model_dump() for s in routes.route_statuses(ctx)]}
+    if address:
+        out["account"] = accounts.account_with_margin(ctx, address).model_dump()
+        out["pending"] = explorer.pending(ctx, address).model_dump()
+    return out
+
+
+async def _stream(ctx: Context, request: Request, address: str | None, limit: int | None) -> AsyncIterator[str]:
+    """SSE frames: each stream's value when it first appears and whenever it changes."""
+    last: dict[str, str] = {}
+    sent = 0
+    while not await request.is_disconnected():
+        try:
+            snapshot = await run_in_threadpool(_snapshots, ctx, address)
+        except XmarginError as err:  # a chain or Redis hiccup is reported in the stream, which goes on
+            yield f"event: error\ndata: {json.dumps({'code': 'unavailable', 'message': str(err)})}\n\n"
+            snapshot = {}
+        for name, value in snapshot.items():
+            text = json.dumps(value, sort_keys=True)
+            if last.get(name) != text:
+                last[name] = text
+                yield f"event: {name}\ndata: {text}\n\n"
+                sent += 1
+                if limit is not None and sent >= limit:
+                    return
+        yield ": keep-alive\n\n"
+        await asyncio.sleep(EVENT_POLL_S)

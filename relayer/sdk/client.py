@@ -1,0 +1,222 @@
+"""One client for integrators: contracts (ABIs and addresses from the deployment record, signed with
+your key) and API v1 (read models, the explorer, server-sent events), every result a pydantic model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from eth_account import Account
+from pydantic import BaseModel, TypeAdapter
+
+from relayer.context import Context
+from relayer.errors import ActionError, XmarginError
+from relayer.sdk.models import (
+    AccountEvent,
+    AccountWithMargin,
+    CollateralView,
+    Event,
+    LookupResult,
+    MessageView,
+    PendingEvent,
+    PendingView,
+    PriceView,
+    RouteHistory,
+    RoutesEvent,
+    RouteStatus,
+    TradeResult,
+    Transfer,
+)
+from relayer.services import trading, transfers
+from relayer.types import RouteKind
+
+M = TypeVar("M", bound=BaseModel)
+HTTP_TIMEOUT_S = 30.0
+
+
+class ApiRequestError(XmarginError):
+    """The API answered with an error: its stable `code` and `message` (or the transport failed)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class TransferTimeoutError(XmarginError):
+    """A transfer did not reach the awaited state in time; `last` is where it stood."""
+
+    def __init__(self, transfer: Transfer, wanted: str, last: MessageView | None) -> None:
+        where = f"{last.state}: {last.detail}" if last else "not seen by the explorer"
+        super().__init__(f"{transfer.kind} {transfer.route} #{transfer.nonce} not {wanted} in time ({where})")
+        self.transfer, self.last = transfer, last
+
+
+class Client:
+    """Synchronous client. `config` is the operator config (chains' RPCs, Redis and the deployment
+    record, e.g. .devnet/config.yaml); `key` signs deposits, withdrawals and trades."""
+
+    def __init__(self, api_url: str, config: str | Path | None = None, key: str | None = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._config = Path(config) if config is not None else None
+        self._key = key
+        self._ctx: Context | None = None
+        self.http = requests.Session()
+
+    # contracts ---------------------------------------------------------------------------
+
+    @property
+    def context(self) -> Context:
+        """Chain clients and contracts from the config and deployment record (built on first use)."""
+        if self._ctx is None:
+            self._ctx = Context.from_file(self._config)
+        return self._ctx
+
+    @property
+    def address(self) -> str:
+        """The address of the signing key."""
+        return str(Account.from_key(self._signer()).address)
+
+    def _signer(self) -> str:
+        if self._key is None:
+            raise ActionError("this client has no key: pass key= to sign transactions")
+        return self._key
+
+    def deposit(self, chain: str, token: str, amount: str | int | float, account: str | None = None) -> Transfer:
+        """Lock `amount` (whole tokens) of `token` on spoke `chain` for hub `account` (default: yours);
+        approves the lockbox first for an ERC20. ActionError with the reason if it would revert."""
+        sent = transfers.deposit(self.context, chain, token, str(amount), account or self.address, self._signer())
+        route = next(r for r in self.context.deployment.routes()
+                     if r.kind is RouteKind.DEPOSIT and r.source_chain_id == transfers.chain_id_of(self.context, chain))
+        return Transfer(kind="deposit", tx_hash=sent.tx_hash, block_number=sent.block_number, route=str(route),
+                        nonce=sent.route_nonce)
+
+    def withdraw(self, asset: str, amount: str | int | float, to_chain: str, recipient: str | None = None) -> Transfer:
+        """Withdraw `amount` of ledger asset `asset` to `recipient` (default: you) on spoke `to_chain`."""
+        sent = transfers.withdraw(self.context, asset, str(amount), to_chain, recipient or self.address,
+                                  self._signer())
+        dest = transfers.chain_id_of(self.context, to_chain)
+        route = next(r for r in self.context.deployment.routes()
+                     if r.kind is RouteKind.WITHDRAWAL and r.dest_chain_id == dest)
+        return Transfer(kind="withdrawal", tx_hash=sent.tx_hash, block_number=sent.block_number, route=str(route),
+                        nonce=sent.route_nonce)
+
+    def trade(self, market: str, size: str | int | float, limit_price: str | None = None) -> TradeResult:
+        """Buy (size > 0) or sell `size` of `market` (through the services' trading function)."""
+        return trading.trade(self.context, market, str(size), limit_price, self._signer())
+
+    def close(self, market: str) -> TradeResult:
+        """Close your whole `market` position."""
+        return trading.close(self.context, market, self._signer())
+
+    # API reads ---------------------------------------------------------------------------
+
+    def _get(self, path: str, model: Any, **params: Any) -> Any:
+        try:
+            reply = self.http.get(f"{self.api_url}/v1{path}", params=params or None, timeout=HTTP_TIMEOUT_S)
+        except requests.RequestException as err:
+            raise ApiRequestError(0, "unreachable", str(err)) from err
+        if reply.status_code >= 400:
+            try:
+                error = reply.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                error = {"code": "http_error", "message": reply.text[:200]}
+            raise ApiRequestError(reply.status_code, error["code"], error["message"])
+        return TypeAdapter(model).validate_python(reply.json())
+
+    def account(self, address: str | None = None) -> AccountWithMargin:
+        """Balances, claims, USD balance and margin of `address` (default: yours)."""
+        result: AccountWithMargin = self._get(f"/accounts/{address or self.address}", AccountWithMargin)
+        return result
+
+    def collateral(self, address: str | None = None) -> CollateralView:
+        """Collateral by asset and what each spoke can pay of it."""
+        result: CollateralView = self._get(f"/accounts/{address or self.address}/collateral", CollateralView)
+        return result
+
+    def pending(self, address: str | None = None) -> PendingView:
+        """Deposits not yet credited and recent withdrawals, with their state."""
+        result: PendingView = self._get(f"/accounts/{address or self.address}/pending", PendingView)
+        return result
+
+    def routes(self) -> list[RouteStatus]:
+        """Every route's status."""
+        result: list[RouteStatus] = self._get("/routes", list[RouteStatus])
+        return result
+
+    def history(self, route: str, offset: int = 0, limit: int = 20) -> RouteHistory:
+        """A page of a route's messages, newest first."""
+        result: RouteHistory = self._get("/routes/history", RouteHistory, route=route, offset=offset, limit=limit)
+        return result
+
+    def prices(self) -> list[PriceView]:
+        """Every oracle feed."""
+        result: list[PriceView] = self._get("/prices", list[PriceView])
+        return result
+
+    def lookup(self, query: str, route: str | None = None) -> LookupResult:
+        """The message explorer: by account, transaction hash, or nonce (with `route`)."""
+        params = {"q": query, **({"route": route} if route else {})}
+        result: LookupResult = self._get("/explorer", LookupResult, **params)
+        return result
+
+    def status(self, transfer: Transfer) -> MessageView | None:
+        """Where a transfer stands now (None until the explorer sees it)."""
+        found = self.lookup(str(transfer.nonce), route=transfer.route).messages
+        return found[0] if found else None
+
+    def _wait(
+        self, transfer: Transfer, done: Callable[[MessageView], bool], wanted: str, timeout_s: float
+    ) -> MessageView:
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            last = self.status(transfer)
+            if last is not None and done(last):
+                return last
+            time.sleep(0.5)
+        raise TransferTimeoutError(transfer, wanted, last)
+
+    def wait_credited(self, deposit: Transfer, timeout_s: float = 120.0) -> MessageView:
+        """Poll until the deposit is credited on the hub; TransferTimeoutError saying where it stands."""
+        return self._wait(deposit, lambda m: m.state == "applied", "credited", timeout_s)
+
+    def wait_released(self, withdrawal: Transfer, timeout_s: float = 120.0) -> MessageView:
+        """Poll until the withdrawal is paid on the spoke, or parked there (see `park_reason`)."""
+        return self._wait(withdrawal, lambda m: m.state in ("released", "parked"), "released", timeout_s)
+
+    # events ------------------------------------------------------------------------------
+
+    def events(self, account: str | None = None, limit: int | None = None) -> Iterator[Event]:
+        """Typed server-sent events: RoutesEvent always, AccountEvent and PendingEvent for `account`."""
+        params: dict[str, Any] = {}
+        if account:
+            params["account"] = account
+        if limit:
+            params["limit"] = limit
+        with self.http.get(f"{self.api_url}/v1/events", params=params, stream=True, timeout=HTTP_TIMEOUT_S) as reply:
+            if reply.status_code >= 400:
+                error = reply.json()["error"]
+                raise ApiRequestError(reply.status_code, error["code"], error["message"])
+            name = ""
+            for line in reply.iter_lines(decode_unicode=True):
+                if line.startswith("event: "):
+                    name = line[len("event: "):]
+                elif line.startswith("data: "):
+                    event = _event(name, json.loads(line[len("data: "):]))
+                    if event is not None:
+                        yield event
+
+
+def _event(name: str, data: Any) -> Event | None:
+    """A typed event from an SSE frame (None for kinds this SDK does not know)."""
+    if name == "routes":
+        return RoutesEvent(routes=TypeAdapter(list[RouteStatus]).validate_python(data))
+    if name == "account":
+        return AccountEvent(account=AccountWithMargin.model_validate(data))
+    if name == "pending":
+        return PendingEvent(pending=PendingView.model_validate(data))
+    return None

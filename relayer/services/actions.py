@@ -1,0 +1,60 @@
+"""Actions the web app takes for the devnet's demo accounts (config `api.demo_accounts`, DEV ONLY):
+deposit, withdraw, trade, close, each through the same service functions as the CLI. A real
+deployment lists no demo accounts; its page signs with the user's own wallet."""
+
+from __future__ import annotations
+
+from eth_account import Account
+from pydantic import BaseModel
+
+from relayer.context import Context
+from relayer.errors import ActionError
+from relayer.services import trading, transfers
+from relayer.services.trading import TradeResult
+from relayer.services.transfers import TxResult
+
+
+class DemoAccount(BaseModel):
+    """A devnet account the page may act for."""
+
+    name: str
+    address: str
+
+
+def demo_accounts(ctx: Context) -> list[DemoAccount]:
+    """The configured demo accounts (empty outside the devnet)."""
+    return [
+        DemoAccount(name=name, address=Account.from_key(key.get_secret_value()).address)
+        for name, key in sorted(ctx.settings.api.demo_accounts.items())
+    ]
+
+
+def demo_key(ctx: Context, name: str) -> str:
+    """The key of demo account `name`; ActionError naming the known ones."""
+    key = ctx.settings.api.demo_accounts.get(name)
+    if key is None:
+        known = ", ".join(sorted(ctx.settings.api.demo_accounts)) or "none (not a devnet)"
+        raise ActionError(f"unknown demo account {name!r}; known: {known}")
+    return key.get_secret_value()
+
+
+def deposit(ctx: Context, name: str, chain: str, token: str, amount: str, beneficiary: str | None) -> TxResult:
+    """Deposit from demo account `name` on spoke `chain` for `beneficiary` (default: itself), approval included."""
+    key = demo_key(ctx, name)
+    return transfers.deposit(ctx, chain, token, amount, beneficiary or Account.from_key(key).address, key)
+
+
+def withdraw(ctx: Context, name: str, asset: str, amount: str, to_chain: str, recipient: str | None) -> TxResult:
+    """Withdraw from demo account `name` to `recipient` (default: itself) on spoke `to_chain`."""
+    key = demo_key(ctx, name)
+    return transfers.withdraw(ctx, asset, amount, to_chain, recipient or Account.from_key(key).address, key)
+
+
+def trade(ctx: Context, name: str, market: str, size: str, limit_price: str | None) -> TradeResult:
+    """Trade `size` of `market` for demo account `name` (trading.trade: how orders execute lives there)."""
+    return trading.trade(ctx, market, size, limit_price, demo_key(ctx, name))
+
+
+def close(ctx: Context, name: str, market: str) -> TradeResult:
+    """Close demo account `name`'s `market` position (trading.close)."""
+    return trading.close(ctx, market, demo_key(ctx, name))

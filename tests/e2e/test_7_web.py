@@ -1,0 +1,148 @@
+"""The web app in headless Chromium (Debian's package, driven by Playwright) against the running devnet:
+a deposit made in the page is credited without a reload, a withdrawal made in the page reaches the
+other spoke, a refused action shows its reason; the operator page and the explorer show their figures.
+Screenshots of every page land in reports/browser/ (one is committed as docs/web-account.png)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+from eth_account import Account
+from playwright import sync_api as playwright_api
+
+from relayer.devnet.layout import USER_KEYS
+from relayer.services import transfers
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "reports" / "browser"
+BOB = Account.from_key(USER_KEYS["bob"]).address
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def page(devnet) -> Iterator[object]:
+    """A Chromium page on the devnet's web app, as bob."""
+    subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=True, timeout=900)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=os.environ.get("XMARGIN_CHROMIUM", shutil.which("chromium")),
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 1000})
+            tab.goto(f"http://127.0.0.1:{devnet.layout.api_port}/app/?account=bob")
+            playwright_api.expect(tab.locator("#live")).to_have_text("live", timeout=30_000)
+            yield tab
+        finally:
+            browser.close()
+
+
+def _api(devnet, path: str) -> dict:
+    return requests.get(f"http://127.0.0.1:{devnet.layout.api_port}/v1{path}", timeout=90).json()
+
+
+def _usdc_balance(devnet) -> Decimal:
+    account = _api(devnet, f"/accounts/{BOB}")
+    return Decimal(next(b["amount"] for b in account["balances"] if b["symbol"] == "USDC"))
+
+
+def _balance_cell(tab, symbol: str):
+    return tab.locator("#balances tbody tr", has_text=symbol).locator("td").nth(1)
+
+
+def _submit(tab, form: str, **fields: str) -> str:
+    for name, value in fields.items():
+        field = tab.locator(f"{form} [name={name}]")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    tab.locator(f"{form} button").first.click()
+    result = tab.locator("#action-result")
+    playwright_api.expect(result).not_to_have_text("sending…", timeout=TIMEOUT_MS)
+    return str(result.text_content())
+
+
+def test_a_deposit_made_in_the_page_is_credited_without_a_reload(devnet, page) -> None:
+    tab = page
+    before = _usdc_balance(devnet)
+    shown = f"{before.normalize():f}"
+    playwright_api.expect(_balance_cell(tab, "USDC")).to_have_text(shown, timeout=60_000)  # first SSE frame
+    text = _submit(tab, "#deposit-form", chain="spoke-a", token="USDC", amount="25")
+    assert text.startswith("done: tx 0x"), text
+    after = before + 25
+    playwright_api.expect(_balance_cell(tab, "USDC")).to_have_text(f"{after.normalize():f}", timeout=TIMEOUT_MS)
+    by_chain = tab.locator("#by-chain tbody tr", has_text="spoke-a").locator("td").nth(1)
+    playwright_api.expect(by_chain).to_contain_text(" USDC", timeout=30_000)  # credited from spoke A
+    playwright_api.expect(tab.locator("#pending-deposits tbody")).to_have_text("none", timeout=30_000)
+    tab.screenshot(path=str(ARTIFACTS / "account.png"), full_page=True)
+    for figure in ("Equity", "Initial margin", "Maintenance margin", "Health", "Collateral per asset"):
+        assert figure in tab.locator("body").inner_text()
+    assert "$" in str(tab.locator("#equity").text_content())
+
+
+def test_a_withdrawal_made_in_the_page_reaches_the_other_spoke(devnet, ctx, page) -> None:
+    tab = page
+    lp = Account.from_key(USER_KEYS["alice"]).address
+    transfers.deposit(ctx, "spoke-b", "USDC", "50", lp, USER_KEYS["alice"])  # USDC liquidity on spoke B
+    spoke_b = ctx.chain_id_of("spoke-b")
+    token = ctx.erc20(spoke_b, ctx.deployment.tokens[spoke_b]["USDC"].address)
+    held = int(token.functions.balanceOf(BOB).call())
+    deadline = time.monotonic() + 120  # the liquidity deposit must be credited before B can pay out
+    while _api(devnet, f"/accounts/{BOB}/collateral")["by_chain"][1]["liquidity"].get("USDC", "0") in ("0", None):
+        assert time.monotonic() < deadline, "spoke-b USDC liquidity never credited"
+        time.sleep(1.0)
+    text = _submit(tab, "#withdraw-form", asset="USDC", amount="10", to_chain="spoke-b")
+    assert text.startswith("done: tx 0x"), text
+    row = tab.locator("#withdrawals tbody tr").first
+    playwright_api.expect(row).to_contain_text("released", timeout=TIMEOUT_MS)
+    playwright_api.expect(row).to_contain_text("spoke-b")
+    paid_on_b = tab.locator("#by-chain tbody tr", has_text="spoke-b").locator("td").nth(2)
+    balance = _usdc_balance(devnet)
+    playwright_api.expect(paid_on_b).to_contain_text(f"{balance.normalize():f} USDC", timeout=30_000)
+    assert int(token.functions.balanceOf(BOB).call()) == held + 10 * 10**6
+    tab.screenshot(path=str(ARTIFACTS / "withdrawal.png"), full_page=True)
+
+
+def test_a_refused_action_shows_its_reason(page) -> None:
+    tab = page
+    text = _submit(tab, "#withdraw-form", asset="USDC", amount="999999999", to_chain="spoke-a")
+    assert text.startswith("refused: insufficient USDC: the account holds"), text
+    assert "(action_refused)" in text
+    assert "error" in str(tab.locator("#action-result").get_attribute("class"))
+    tab.screenshot(path=str(ARTIFACTS / "refused.png"), full_page=True)
+
+
+def test_the_operator_page_shows_routes_validators_and_the_audit(page) -> None:
+    tab = page
+    tab.locator("#nav-operator").click()
+    playwright_api.expect(tab.locator("#audit-status")).to_have_text("solvent: no breach", timeout=60_000)
+    playwright_api.expect(tab.locator("#routes tbody tr")).to_have_count(4)
+    playwright_api.expect(tab.locator("#routes tbody")).to_contain_text("deposit:31338->31337")
+    assert tab.locator("#signatures tbody tr").count() >= 1
+    tab.screenshot(path=str(ARTIFACTS / "operator.png"), full_page=True)
+
+
+def test_the_explorer_finds_the_page_deposit_and_says_where_it_stands(devnet, page) -> None:
+    tab = page
+    tab.locator("#nav-explorer").click()
+    tab.locator("#explorer-q").fill(BOB)
+    tab.locator("#explorer-form button").click()
+    playwright_api.expect(tab.locator("#explorer-results tbody")).to_contain_text("credited on hub", timeout=30_000)
+    playwright_api.expect(tab.locator("#explorer-results tbody")).to_contain_text("released to")
+    tab.locator("#explorer-q").fill("0x1234")
+    tab.locator("#explorer-form button").click()
+    playwright_api.expect(tab.locator("#explorer-error")).to_contain_text("not an account, transaction hash or nonce")
+    tab.locator("#explorer-q").fill(BOB)
+    tab.locator("#explorer-form button").click()
+    playwright_api.expect(tab.locator("#explorer-results tbody")).to_contain_text("credited on hub", timeout=30_000)
+    tab.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)

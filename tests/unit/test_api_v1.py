@@ -1,0 +1,113 @@
+"""API v1 through real HTTP: the published OpenAPI document is what the app serves, malformed input is
+a 4xx with a stable code and a sentence saying what is wrong, the web app's files are served."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+import yaml
+
+from relayer.api.app import create_app
+from relayer.api.openapi import PUBLISHED, render, v1_spec
+from relayer.config import load_settings
+from relayer.context import Context
+from relayer.devnet._proc import poll
+
+HUB, SPOKE = 31337, 31338
+LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+LOCKBOX = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+VALIDATOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+ALICE_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # anvil dev key 2: DEV ONLY
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API on a free port over a deployment whose chains do not answer (only input checks are reached)."""
+    root: Path = tmp_path_factory.mktemp("api-v1")
+    deployment = {
+        "hub": {"chain_id": HUB, "ledger": LEDGER}, "spokes": {str(SPOKE): {"lockbox": LOCKBOX}},
+        "assets": {"USDC": 1}, "validators": [VALIDATOR], "threshold": 1,
+    }
+    (root / "deployment.json").write_text(json.dumps(deployment))
+    config = {
+        "chains": {
+            "hub": {"chain_id": HUB, "rpc_urls": ["http://127.0.0.1:9"], "role": "hub"},
+            "spoke-a": {"chain_id": SPOKE, "rpc_urls": ["http://127.0.0.1:9"], "role": "spoke"},
+        },
+        "deployment_file": str(root / "deployment.json"),
+        "api": {"demo_accounts": {"alice": ALICE_KEY}},
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    app = create_app(context=Context(load_settings(root / "config.yaml"), quick=True))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    poll(lambda: server.started, "API server to start", 10)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_the_published_openapi_document_is_what_the_app_serves(url) -> None:
+    served = requests.get(f"{url}/v1/openapi.json", timeout=5).json()
+    assert render(served) == PUBLISHED.read_text(), "run `python -m relayer.api.openapi` to republish"
+    assert "/v1/accounts/{address}/pending" in served["paths"] and "/v1/explorer" in served["paths"]
+    assert "/v1/events" in served["paths"] and "/v1/routes/history" in served["paths"]
+
+
+def test_the_document_does_not_depend_on_the_deployment() -> None:
+    from relayer.config import Settings
+
+    bare = create_app(Settings.model_validate({"chains": {}, "deployment_file": "/nonexistent"}))
+    assert render(v1_spec(bare)) == PUBLISHED.read_text()
+
+
+@pytest.mark.parametrize("path", ["/v1/accounts/0x1234", "/v1/accounts/0x1234/pending", "/v1/events?account=zz"])
+def test_a_bad_address_is_a_400_saying_so(url, path) -> None:
+    reply = requests.get(f"{url}{path}", timeout=5)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "bad_address" and "not an address" in error["message"]
+
+
+def test_an_unknown_asset_is_a_400_listing_the_known_ones(url) -> None:
+    body = {"account": "alice", "asset": "DOGE", "amount": "1", "to_chain": "spoke-a"}
+    reply = requests.post(f"{url}/v1/actions/withdraw", json=body, timeout=5)
+    assert reply.status_code == 400
+    assert reply.json()["error"] == {"code": "unknown_asset", "message": "unknown asset 'DOGE'; known: USDC"}
+
+
+def test_a_body_missing_fields_is_a_400_naming_them(url) -> None:
+    reply = requests.post(f"{url}/v1/actions/deposit", json={"account": "alice"}, timeout=5)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert "chain: Field required" in error["message"] and "amount: Field required" in error["message"]
+
+
+def test_a_lookup_that_is_neither_account_hash_nor_nonce_is_a_400(url) -> None:
+    reply = requests.get(f"{url}/v1/explorer", params={"q": "hello"}, timeout=5)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_input"
+    assert "not an account, transaction hash or nonce" in reply.json()["error"]["message"]
+
+
+def test_an_unreachable_chain_is_a_503_in_the_v1_shape(url) -> None:
+    reply = requests.get(f"{url}/v1/routes", timeout=30)
+    assert reply.status_code == 503 and reply.json()["error"]["code"] == "unavailable"
+
+
+def test_demo_accounts_and_the_web_app_are_served(url) -> None:
+    accounts = requests.get(f"{url}/v1/demo-accounts", timeout=5).json()
+    assert accounts == [{"name": "alice", "address": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"}]
+    page = requests.get(f"{url}/app/", timeout=5)
+    assert page.status_code == 200 and "<title>xmargin</title>" in page.text
+    assert requests.get(f"{url}/app/app.js", timeout=5).status_code == 200
+    assert requests.get(f"{url}/", timeout=5, allow_redirects=False).headers["location"] == "/app/"
