@@ -131,6 +131,8 @@ def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) ->
                       f"liq {f['liquidations']} insurance ${f['insurance_used_usd']:,.0f} backstop "
                       f"${f['backstop_sale_loss_usd']:,.0f} vault PnL ${f['vault_pnl_usd']:,.0f} [{f['seconds']} s]",
                       flush=True)
+                with (out_dir / f"runs-{leverage:g}x.jsonl").open("a") as fh:  # partial results survive a kill
+                    fh.write(json.dumps(f, default=str) + "\n")
                 if closes:
                     compare[s.name] = {"closes_need_usd": figures_of(f).need_usd}
                     continue

@@ -14,6 +14,7 @@ def keepers() -> list[KeeperState]:
 
 def test_gas_cost_in_usd() -> None:
     assert gas_usd(100, 2_000, 500_000) == pytest.approx(100.0)
+    assert gas_usd(100, 2_000) > 100  # the default gas is a full liquidation
 
 
 def test_nobody_acts_before_the_latency() -> None:
