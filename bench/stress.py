@@ -163,8 +163,11 @@ def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) ->
 
 
 def _picture(name: str, leverage: float, series: Any, out_dir: Path) -> None:
-    from stress_plot import close, figure
+    from stress_plot import available, close, figure
 
+    if not available():
+        print("matplotlib missing (pip install -r requirements/bench.txt): no picture", file=sys.stderr)
+        return
     fig = figure(f"{name}, max leverage {leverage:g}x, seed 1", series)
     fig.savefig(out_dir / f"{name}-{leverage:g}x.png")
     close(fig)

