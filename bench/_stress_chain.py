@@ -56,12 +56,14 @@ class Chain:
     """A real anvil process and the deployed margin system (`c`: contracts by name)."""
 
     def __init__(self, port: int, block_gas_limit: int) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 600}))
+        if self.w3.is_connected():
+            raise RuntimeError(f"port {port} already answers JSON-RPC: another node is running there")
         self.proc = subprocess.Popen(
             [str(ANVIL), "--port", str(port), "--gas-limit", str(block_gas_limit), "--base-fee", "0",
              "--gas-price", "0", "--auto-impersonate", "--accounts", "3", "--silent"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 600}))
         deadline = time.monotonic() + 30
         while not self.w3.is_connected():
             if time.monotonic() > deadline or self.proc.poll() is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -195,6 +196,7 @@ def main() -> None:
         cfg.hours = 24
         cfg.compare_closes = False
     cfg.out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops anvil on a kill
     ch = Chain(cfg.port, 30_000_000 * 100)  # the node's limit fits a step's blocks; stress_keepers caps per block
     errors: list[str] = []
     try:
