@@ -77,6 +77,7 @@ check-alerts: $(VENV)/.installed
 
 bench: compile
 	scripts/ensure-redis.sh
+	$(VENV)/bin/pip install -q -r requirements/bench.txt || echo "matplotlib not installed: bench/stress.py will skip its pictures"
 	$(VENV)/bin/python bench/run.py
 
 clean:

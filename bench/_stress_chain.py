@@ -1,0 +1,199 @@
+"""The stress bench's chain: a real anvil process, the margin system deployed from build/contracts
+(hub ledger with two spokes, oracle, risk engine, ETH and BTC markets, liquidation module, lens),
+signed deposit batches, oracle pushes and time. Everything here talks to the node; the pure
+modelling lives in bench/stress_*.py."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+from web3.types import RPCEndpoint
+
+from relayer.chain.abi import load_artifact
+from relayer.keeper.pusher import to_answer
+from relayer.margin.params import Calibration, LiquidationParams, market_params
+from relayer.proofs.checkpoint import Checkpoint, pack_signatures, sign
+from relayer.proofs.hashchain import DepositMessage, fold
+from relayer.types import ChainId
+
+ROOT = Path(__file__).resolve().parents[1]
+ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+VALIDATOR_KEYS = ["0x" + keccak(text=f"xmargin-stress-validator-{i}").hex() for i in range(3)]
+"""Throwaway keys of the stress chain's 2-of-3 validator set (deposits are signed like the relayer's)."""
+E18 = 10**18
+ASSET_IDS = {"USDC": 1, "ETH": 2, "BTC": 3}
+DECIMALS = {"USDC": 6, "ETH": 18, "BTC": 8}
+WEIGHTS_BPS = {"USDC": 10_000, "ETH": 8_000, "BTC": 8_000}
+"""As the devnet deploys them (relayer/devnet/deploy.py ASSETS)."""
+SPOKES = (ChainId(101), ChainId(102))
+
+
+def token_address(spoke: int, asset: str) -> str:
+    """The spoke's token of `asset` (a fixed fake address: deposits are relayed, never transferred)."""
+    return Web3.to_checksum_address(keccak(text=f"xmargin-stress-token-{spoke}-{asset}")[-20:])
+
+
+HEARTBEAT = 2 * 3_600
+MAX_MOVE_BPS = 3_000
+GAS = 3_000_000
+BATCH = 200
+
+
+def account(label: str, i: int) -> str:
+    """Deterministic simulated account (auto-impersonated by anvil; gas price 0 on the node)."""
+    return Web3.to_checksum_address(keccak(text=f"xmargin-stress-{label}-{i}")[-20:])
+
+
+class Chain:
+    """A real anvil process and the deployed margin system (`c`: contracts by name)."""
+
+    def __init__(self, port: int, block_gas_limit: int) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 600}))
+        if self.w3.is_connected():
+            raise RuntimeError(f"port {port} already answers JSON-RPC: another node is running there")
+        self.proc = subprocess.Popen(
+            [str(ANVIL), "--port", str(port), "--gas-limit", str(block_gas_limit), "--base-fee", "0",
+             "--gas-price", "0", "--auto-impersonate", "--accounts", "3", "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not self.w3.is_connected():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"anvil did not start on port {port}")
+            time.sleep(0.2)
+        self.admin = self.w3.eth.accounts[0]
+        self.c: dict[str, Any] = {}
+        self.pool = account("pool", 0)
+        self.insurance = account("insurance", 0)
+
+    def close(self) -> None:
+        """Stops the anvil process this bench started."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def deploy(self, name: str, *args: Any) -> Any:
+        art = load_artifact(name)
+        factory = self.w3.eth.contract(abi=art.abi, bytecode="0x" + art.bytecode.removeprefix("0x"))
+        h = factory.constructor(*args).transact({"from": self.admin, "gas": 30_000_000, "gasPrice": 0})
+        addr = self.receipt(h)["contractAddress"]
+        return self.w3.eth.contract(address=addr, abi=art.abi)
+
+    def receipt(self, h: Any) -> Any:
+        """The receipt, polled every 5 ms (anvil mines on arrival; web3's own wait sleeps 0.1 s)."""
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                return self.w3.eth.get_transaction_receipt(h)
+            except TransactionNotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
+    def send(self, fn: Any, sender: str | None = None, gas: int = GAS) -> Any:
+        """Sends and waits; raises on a revert."""
+        h = fn.transact({"from": sender or self.admin, "gas": gas, "gasPrice": 0})
+        r = self.receipt(h)
+        if r["status"] != 1:
+            raise RuntimeError(f"transaction failed: {fn.fn_name}")
+        return r
+
+    def try_send(self, fn: Any, sender: str, gas: int = GAS) -> Any:
+        """Sends and waits; returns the receipt whatever its status."""
+        h = fn.transact({"from": sender, "gas": gas, "gasPrice": 0})
+        return self.receipt(h)
+
+    def send_all(self, calls: list[tuple[Any, str]]) -> list[Any]:
+        """Sends every call (fn, sender) then waits for all: they land in one or a few blocks."""
+        hs = [fn.transact({"from": s, "gas": GAS, "gasPrice": 0}) for fn, s in calls]
+        return [self.receipt(h) for h in hs]
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        return self.w3.provider.make_request(RPCEndpoint(method), params)["result"]
+
+    def advance(self, seconds: int) -> None:
+        if seconds > 0:
+            self.rpc("evm_increaseTime", [seconds])
+        self.rpc("evm_mine", [])
+
+    def push(self, eth: float, btc: float, usdc: bool = True) -> None:
+        """One oracle round for ETH and BTC (and USDC at 1.0)."""
+        aggs = self.c["aggs"]
+        prices = [("ETH", eth), ("BTC", btc)] + ([("USDC", 1.0)] if usdc else [])
+        self.send_all([(aggs[a].functions.push(to_answer(p)), self.admin) for a, p in prices])
+
+    def set_market_params(self, eth: float, btc: float, cal: Calibration) -> None:
+        for asset, price in (("ETH", eth), ("BTC", btc)):
+            self.send(self.c["markets"][asset].functions.setParams(market_params(price, cal).as_tuple()))
+
+    def deposit(self, items: Sequence[tuple[str, str, float, int]]) -> None:
+        """Credits [(account, asset, whole-token amount, spoke)] through signed deposit batches."""
+        ledger = self.c["ledger"]
+        for spoke in SPOKES:
+            mine = [it for it in items if it[3] == spoke]
+            for i in range(0, len(mine), BATCH):
+                chunk = mine[i:i + BATCH]
+                nonce, head = ledger.functions.depositRoute(spoke).call()
+                msgs = [DepositMessage(depositor=a, account=a, token=token_address(spoke, asset),
+                                       amount=int(amt * 10 ** DECIMALS[asset])) for a, asset, amt, _ in chunk]
+                cp = Checkpoint(source_chain_id=spoke, source=self.admin, nonce=nonce + len(msgs),
+                                head=fold(bytes(head), nonce + 1, msgs))
+                hub = ChainId(self.w3.eth.chain_id)
+                sigs = pack_signatures(
+                    {Account.from_key(k).address: sign(cp, hub, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
+                )
+                self.send(ledger.functions.processDeposits([m.as_tuple() for m in msgs], cp.as_tuple(), sigs),
+                          gas=60_000_000)
+
+    def usd(self, who: str) -> int:
+        return int(self.c["ledger"].functions.usdBalanceOf(who).call())
+
+    def equity(self, who: str) -> float:
+        return float(self.c["engine"].functions.health(who).call()[0]) / E18
+
+
+def deploy_system(ch: Chain, cal: Calibration, liq: LiquidationParams) -> None:
+    """Ledger (two spokes, USDC/ETH/BTC at the devnet's weights), oracle with three aggregators, risk
+    engine, ETH and BTC markets (counterparty: the pool account), liquidation module, lens."""
+    c = ch.c
+    c["ledger"] = ledger = ch.deploy("MarginLedger", ch.admin)
+    vals = sorted((Account.from_key(k).address for k in VALIDATOR_KEYS), key=lambda a: int(a, 16))
+    for asset, aid in ASSET_IDS.items():
+        ch.send(ledger.functions.listAsset(aid, asset, 18))
+        ch.send(ledger.functions.setCollateralParams(aid, WEIGHTS_BPS[asset], 0))
+    for spoke in SPOKES:
+        ch.send(ledger.functions.registerSpoke(spoke, ch.admin))
+        ch.send(ledger.functions.setValidators(spoke, vals, 2))
+        for asset, aid in ASSET_IDS.items():
+            ch.send(ledger.functions.listToken(spoke, token_address(spoke, asset), aid, DECIMALS[asset]))
+    ch.send(ledger.functions.setInsuranceFund(ch.insurance))
+    c["oracle"] = oracle = ch.deploy("PriceOracle", ch.admin)
+    c["aggs"] = {}
+    for asset, aid in ASSET_IDS.items():
+        agg = c["aggs"][asset] = ch.deploy("MockAggregatorV3", 8)
+        ch.send(agg.functions.push(to_answer(1.0)))
+        ch.send(oracle.functions.setAggregatorFeed(aid, agg.address, HEARTBEAT, 10**12, 10**30, MAX_MOVE_BPS))
+    c["engine"] = engine = ch.deploy("RiskEngine", ch.admin, ledger.address, oracle.address)
+    ch.send(ledger.functions.setRiskEngine(engine.address))
+    margin_role = keccak(text="MARGIN_ROLE")
+    c["liq"] = module = ch.deploy("LiquidationModule", ch.admin, ledger.address, engine.address, oracle.address,
+                                  ch.pool, liq.as_tuple())
+    c["markets"] = {}
+    for asset, start in (("ETH", 2_000.0), ("BTC", 30_000.0)):
+        m = c["markets"][asset] = ch.deploy("PerpMarket", ch.admin, ledger.address, oracle.address, engine.address,
+                                            ASSET_IDS[asset], ch.pool, market_params(start, cal).as_tuple())
+        ch.send(engine.functions.addMarket(m.address))
+        ch.send(ledger.functions.grantRole(margin_role, m.address))
+        ch.send(m.functions.grantRole(m.functions.LIQUIDATOR_ROLE().call(), module.address))
+    ch.send(ledger.functions.grantRole(margin_role, module.address))
+    c["lens"] = ch.deploy("MarginLens", engine.address)

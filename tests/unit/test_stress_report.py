@@ -1,0 +1,27 @@
+"""bench/stress_report.py: the markdown tables of docs/margin.md from run figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bench_modules  # noqa: F401
+from stress_report import calibration_table, event_table
+
+
+def fig(event: str, oi: float, need: float) -> dict[str, Any]:
+    return {"event": event, "seed": 1, "open_interest_usd": oi, "insurance_used_usd": need, "socialised_usd": 0.0,
+            "bad_debt_written_off_usd": 0.0, "insurance_penalties_usd": 1.0, "backstop_sale_loss_usd": 0.0,
+            "opened": 10, "refused_by_margin": 0, "liquidations": 3, "sales_limited_by_slippage": 1,
+            "unprofitable_skips": 0, "pending_deficit_at_path_end_usd": 0.0, "vault_pnl_usd": 5.0,
+            "sum_usd_balances_wei": 0, "ledger_bad_debt_wei": 0, "left_liquidatable": 0}
+
+
+def test_event_rows_carry_need_share_and_identity() -> None:
+    t = event_table([(5.0, fig("a", 1_000, 10))])
+    assert "| 5x | a | 1 | $1,000 |" in t and "1.00 %" in t and "| yes | 0 |" in t
+
+
+def test_calibration_rows_hold_each_event_out() -> None:
+    t = calibration_table({10.0: [fig("a", 1_000, 10), fig("b", 1_000, 30)]})
+    assert "| 10x | a | 3.00 % | $0 |" in t
+    assert "| 10x | b | 1.00 % | $20 |" in t and t.rstrip().endswith("| no |")
