@@ -6,8 +6,7 @@ zero exactly where OpenZeppelin reports an error. Fixed-input cases sit beside t
 import pytest
 from brownie import SignerSetHarness
 from eth_keys import keys
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -23,9 +22,11 @@ def harness(accounts):
 
 
 def _sign(digest: bytes, key: bytes) -> tuple[bytes, str]:
-    signature = keys.PrivateKey(key).sign_msg_hash(digest)
+    private = keys.PrivateKey(key)
+    signature = private.sign_msg_hash(digest)
     r, s, v = signature.r, signature.s, signature.v + 27  # eth_keys signs low-s
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v]), keys.PrivateKey(key).public_key.to_checksum_address()
+    packed = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+    return packed, private.public_key.to_checksum_address()
 
 
 def _high_s_twin(signature: bytes) -> bytes:
