@@ -101,30 +101,13 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     /// `WithdrawalExceedsBalance` reports that debit. When a risk engine is set it is asked
     /// AFTER the debit (a view call, so it cannot re-enter) and a failure undoes everything.
     function requestWithdrawal(uint32 assetId, uint256 amount, uint64 destChainId, address recipient) external {
-        // CHECKS
+        // CHECKS, then EFFECTS (the debit checks balance and liquidity before it writes)
         if (amount == 0) revert WithdrawalAmountZero();
         if (recipient == address(0)) revert WithdrawalRecipientZero();
         if (withdrawalsPaused) revert WithdrawalsPaused();
         SpokeRoutes storage route = _routes[destChainId];
         if (route.lockbox == address(0)) revert RouteUnknown(destChainId);
-        address token = _tokenOf[destChainId][assetId];
-        if (token == address(0)) revert AssetNotOnSpoke(assetId, destChainId);
-        TokenSlot storage slot = _tokens[destChainId][token];
-        uint256 scale = slot.scale;
-        uint256 tokenAmount = amount / scale;
-        if (tokenAmount == 0) revert WithdrawalAmountZero();
-        uint256 debit = tokenAmount * scale;
-        uint256 balance = _balances[msg.sender][assetId];
-        if (balance < debit) revert WithdrawalExceedsBalance(msg.sender, assetId, balance, debit);
-        uint256 available = slot.liquidity;
-        if (available < tokenAmount) revert WithdrawalExceedsLiquidity(destChainId, assetId, available, tokenAmount);
-
-        // EFFECTS (debit <= balance <= asset total; tokenAmount <= liquidity)
-        unchecked {
-            _balances[msg.sender][assetId] = balance - debit;
-            slot.liquidity = uint128(available - tokenAmount);
-            if (slot.capped) _supply[assetId].total -= uint128(debit);
-        }
+        (address token, uint256 tokenAmount) = _debitWithdrawal(msg.sender, assetId, amount, destChainId);
         _queueWithdrawal(route, destChainId, recipient, token, tokenAmount);
 
         // HEALTH (view call; a failure reverts the debit and the queued message)
@@ -142,13 +125,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         if (withdrawalsPaused) revert WithdrawalsPaused();
         SpokeRoutes storage route = _routes[chainId];
         if (route.lockbox == address(0)) revert RouteUnknown(chainId);
-        uint256 claim = _claims[msg.sender][chainId][token];
-        if (claim < amount) revert ClaimWithdrawalExceedsClaim(msg.sender, chainId, token, claim, amount);
-
-        unchecked {
-            _claims[msg.sender][chainId][token] = claim - amount;
-        }
-        _totalClaims[chainId][token] -= amount;
+        _debitClaim(msg.sender, chainId, token, amount);
         _queueWithdrawal(route, chainId, recipient, token, amount);
     }
 

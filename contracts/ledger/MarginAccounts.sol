@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {IMarginAccounts} from "../interfaces/IMarginLedger.sol";
+import {IMarginAccounts, IMarginLedger} from "../interfaces/IMarginLedger.sol";
 import {DepositMessage} from "../libraries/Messages.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {AssetRegistry} from "./AssetRegistry.sol";
@@ -16,9 +16,9 @@ import {AssetRegistry} from "./AssetRegistry.sol";
 /// @dev Invariants: for each asset, sum of balances == sum over spokes of `liquidity * scale`
 /// (== `_supply[asset].total` while the asset is capped); sum of all USD balances == `badDebt()`.
 abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
-    mapping(address account => mapping(uint32 assetId => uint256)) internal _balances;
-    mapping(address account => mapping(uint64 chainId => mapping(address token => uint256))) internal _claims;
-    mapping(uint64 chainId => mapping(address token => uint256)) internal _totalClaims;
+    mapping(address account => mapping(uint32 assetId => uint256)) private _balances;
+    mapping(address account => mapping(uint64 chainId => mapping(address token => uint256))) private _claims;
+    mapping(uint64 chainId => mapping(address token => uint256)) private _totalClaims;
     mapping(address account => int256) private _usd;
 
     /// @inheritdoc IMarginAccounts
@@ -136,6 +136,45 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
             }
         }
         if (liq != info.liquidity) slot.liquidity = uint128(liq);
+    }
+
+    /// @dev Debits a withdrawal of `amount` ledger units of `assetId` to spoke `chainId` from
+    /// `account`: the spoke releases `tokenAmount = amount / scale` (floor) token units and the
+    /// account loses exactly `tokenAmount * scale`, so the remainder below one token unit stays in
+    /// the balance and no dust is created or lost. Checks (asset on the spoke, a non-zero token
+    /// amount, balance, spoke liquidity) all come before the writes.
+    function _debitWithdrawal(address account, uint32 assetId, uint256 amount, uint64 chainId)
+        internal
+        returns (address token, uint256 tokenAmount)
+    {
+        token = _tokenOf[chainId][assetId];
+        if (token == address(0)) revert IMarginLedger.AssetNotOnSpoke(assetId, chainId);
+        TokenSlot storage slot = _tokens[chainId][token];
+        uint256 scale = slot.scale;
+        tokenAmount = amount / scale;
+        if (tokenAmount == 0) revert IMarginLedger.WithdrawalAmountZero();
+        uint256 debit = tokenAmount * scale;
+        uint256 balance = _balances[account][assetId];
+        if (balance < debit) revert IMarginLedger.WithdrawalExceedsBalance(account, assetId, balance, debit);
+        uint256 available = slot.liquidity;
+        if (available < tokenAmount) revert IMarginLedger.WithdrawalExceedsLiquidity(chainId, assetId, available, tokenAmount);
+
+        // debit <= balance <= asset total; tokenAmount <= liquidity
+        unchecked {
+            _balances[account][assetId] = balance - debit;
+            slot.liquidity = uint128(available - tokenAmount);
+            if (slot.capped) _supply[assetId].total -= uint128(debit);
+        }
+    }
+
+    /// @dev Debits `amount` token units of `account`'s claim on `token` of spoke `chainId`.
+    function _debitClaim(address account, uint64 chainId, address token, uint256 amount) internal {
+        uint256 claim = _claims[account][chainId][token];
+        if (claim < amount) revert IMarginLedger.ClaimWithdrawalExceedsClaim(account, chainId, token, claim, amount);
+        unchecked {
+            _claims[account][chainId][token] = claim - amount;
+        }
+        _totalClaims[chainId][token] -= amount;
     }
 
     /// @dev Largest liquidity (token units) whose ledger value fits 128 bits; 0 if never listed.

@@ -1,76 +1,75 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {ICheckpointVerifier} from "../interfaces/ICheckpointVerifier.sol";
+import {IQuorumSet} from "../interfaces/IQuorumSet.sol";
 import {Checkpoint} from "../libraries/Messages.sol";
 import {Roles} from "../libraries/Roles.sol";
-import {ValidatorSetCode} from "./ValidatorSetCode.sol";
+import {SignerSet} from "../libraries/SignerSet.sol";
+import {QuorumSetFactory} from "./QuorumSetFactory.sol";
 
 /// @title QuorumVerifier
 /// @notice M-of-N validator verification of EIP-712 checkpoints, one validator set per source
 /// chain. Inherited by every route destination (the hub ledger, each spoke lockbox).
-/// @dev Each set lives in the code of its own data contract (ValidatorSetCode: members sorted
-/// ascending); one slot per source chain packs that contract's address with the threshold, the
-/// size and the set version. Verifying costs one cold SLOAD and one EXTCODECOPY whatever the
-/// threshold, and the ascending signers are matched against the ascending members in one merge
-/// pass. A rotation points the slot at a new data contract, so the old set is dropped at once.
-abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
+/// @dev The destination keeps only the EIP-712 digest (its own domain: validators sign for this
+/// contract) and one slot per source chain pointing at a QuorumSet contract, which holds the set
+/// and threshold in its code and runs the signature check (SignerSet). A rotation deploys a new
+/// QuorumSet through this contract's own QuorumSetFactory (created in the constructor, so
+/// neither adds to this contract's runtime size) and re-points the slot: the old set is dropped
+/// at once. Verifying costs one cold SLOAD and one cold call whatever the threshold.
+abstract contract QuorumVerifier is ICheckpointVerifier, AccessControl {
     /// @dev EIP-712 type hash of {Checkpoint}.
     bytes32 public constant CHECKPOINT_TYPEHASH =
         keccak256("Checkpoint(uint64 sourceChainId,address source,uint64 nonce,bytes32 head)");
 
-    /// @notice Largest validator set a source chain may have (thresholds are uint8 too).
-    uint256 public constant MAX_VALIDATORS = 255;
+    /// @dev EIP-712 domain: name "xmargin", version "1", this chain, this contract.
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant DOMAIN_NAME_HASH = keccak256("xmargin");
+    bytes32 private constant DOMAIN_VERSION_HASH = keccak256("1");
 
-    /// @dev Length of one `r || s || v` signature in the blob.
-    uint256 private constant SIGNATURE_LENGTH = 65;
-    /// @dev Largest s OpenZeppelin's ECDSA accepts (secp256k1n / 2): the high-s twin is rejected.
-    uint256 private constant MAX_LOW_S = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
-    /// @dev The ecrecover precompile.
-    uint256 private constant ECRECOVER = 0x01;
-    /// @dev Bytes per member in a set's data contract (ValidatorSetCode).
-    uint256 private constant MEMBER_BYTES = 20;
-    /// @dev Outcomes of {_matchSigners}.
-    uint256 private constant MATCHED = 0;
-    uint256 private constant SIGNATURE_INVALID = 1;
-    uint256 private constant SIGNERS_NOT_ASCENDING = 2;
-    uint256 private constant SIGNER_NOT_VALIDATOR = 3;
+    /// @notice Largest validator set a source chain may have (thresholds are uint8 too).
+    uint256 public constant MAX_VALIDATORS = SignerSet.MAX_SIGNERS;
+
+    /// @notice Deploys this destination's QuorumSet contracts.
+    QuorumSetFactory public immutable quorumSetFactory;
 
     /// @dev A source chain's current set, one slot: read whole by every verification.
     struct ValidatorSet {
-        address pointer; // data contract holding the members (ValidatorSetCode)
-        uint8 threshold;
-        uint16 size;
+        address quorumSet; // QuorumSet holding the members and the threshold
+        uint8 threshold; // copy of the set's threshold, for {thresholdOf}
         uint32 version;
     }
 
+    /// @dev The domain separator at deployment, and the chain it was computed for (after a
+    /// fork changes the chain id it is recomputed, as OpenZeppelin's EIP712 does).
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
+
     mapping(uint64 sourceChainId => ValidatorSet) private _sets;
 
-    constructor() EIP712("xmargin", "1") {}
+    /// @dev The domain is built here rather than inherited from OpenZeppelin's EIP712, whose
+    /// ERC-5267 `eip712Domain()` view and string fallbacks cost about 1 KB of runtime size.
+    constructor() {
+        quorumSetFactory = new QuorumSetFactory();
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = _buildDomainSeparator();
+    }
 
     /// @notice Replaces the validator set (and threshold) for routes from `sourceChainId`.
     /// @dev Governance only (a timelock outside the devnet): a set rotation is slow and visible.
     /// The members are stored sorted ascending (so {validatorsOf} lists them in that order); the
-    /// event carries them as given. At most MAX_VALIDATORS members.
+    /// event carries them as given. At most MAX_VALIDATORS members, no zero or repeated address
+    /// (the factory reverts with ValidatorSetInvalid).
     function setValidators(uint64 sourceChainId, address[] calldata validators, uint8 threshold)
         external
         onlyRole(Roles.GOVERNOR_ROLE)
     {
-        uint256 size = validators.length;
-        if (size == 0 || size > MAX_VALIDATORS || threshold == 0 || threshold > size) {
-            revert ValidatorSetInvalid(size, threshold);
-        }
-        address[] memory members = _sortedMembers(validators, threshold);
+        address quorumSet = quorumSetFactory.deploy(validators, threshold);
         uint32 version = _sets[sourceChainId].version + 1;
-        _sets[sourceChainId] = ValidatorSet({
-            pointer: ValidatorSetCode.write(members),
-            threshold: threshold,
-            size: uint16(size), // <= MAX_VALIDATORS
-            version: version
-        });
+        _sets[sourceChainId] = ValidatorSet({quorumSet: quorumSet, threshold: threshold, version: version});
         emit ValidatorSetUpdated(sourceChainId, validators, threshold, version);
     }
 
@@ -82,7 +81,7 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
     /// @inheritdoc ICheckpointVerifier
     /// @dev EIP-712 `hashStruct` in assembly over the calldata struct; a field with dirty high
     /// bits reverts (empty data) as Solidity's own calldata decoding does. The domain separator is
-    /// OpenZeppelin's, cached in an immutable.
+    /// cached in an immutable.
     function checkpointDigest(Checkpoint calldata checkpoint) public view returns (bytes32) {
         bytes32 typehash = CHECKPOINT_TYPEHASH;
         bytes32 structHash;
@@ -99,14 +98,16 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
             mstore(add(m, 0x80), calldataload(add(checkpoint, 0x60)))
             structHash := keccak256(m, 0xa0)
         }
-        return _hashTypedDataV4(structHash);
+        bytes32 domain = block.chainid == _cachedChainId ? _cachedDomainSeparator : _buildDomainSeparator();
+        return keccak256(abi.encodePacked(hex"1901", domain, structHash));
     }
 
     /// @inheritdoc ICheckpointVerifier
     /// @dev Sorted ascending (not in the order governance passed them).
     function validatorsOf(uint64 sourceChainId) external view returns (address[] memory) {
-        ValidatorSet memory set = _sets[sourceChainId];
-        return ValidatorSetCode.read(set.pointer, set.size);
+        address quorumSet = _sets[sourceChainId].quorumSet;
+        if (quorumSet == address(0)) return new address[](0);
+        return _membersOf(quorumSet);
     }
 
     /// @inheritdoc ICheckpointVerifier
@@ -115,108 +116,48 @@ abstract contract QuorumVerifier is ICheckpointVerifier, EIP712, AccessControl {
     }
 
     /// @inheritdoc ICheckpointVerifier
-    function isValidator(uint64 sourceChainId, address signer) public view returns (bool) {
-        ValidatorSet memory set = _sets[sourceChainId];
-        uint256 members = ValidatorSetCode.load(set.pointer, set.size);
-        for (uint256 i; i < set.size; ++i) {
-            if (ValidatorSetCode.at(members, i) == signer) return true;
+    function isValidator(uint64 sourceChainId, address signer) external view returns (bool) {
+        address quorumSet = _sets[sourceChainId].quorumSet;
+        return quorumSet != address(0) && SignerSet.contains(_membersOf(quorumSet), signer);
+    }
+
+    /// @notice The QuorumSet contract currently verifying routes from `sourceChainId` (zero if
+    /// none) and the set's version (1 for the first set, +1 per rotation).
+    function quorumSetOf(uint64 sourceChainId) external view returns (address quorumSet, uint32 version) {
+        ValidatorSet storage set = _sets[sourceChainId];
+        return (set.quorumSet, set.version);
+    }
+
+    /// @dev The members of a QuorumSet, read from its code tail (layout in QuorumSet).
+    function _membersOf(address quorumSet) private view returns (address[] memory members) {
+        assembly ("memory-safe") {
+            let end := extcodesize(quorumSet)
+            extcodecopy(quorumSet, 0x00, sub(end, 0x20), 0x20) // size
+            let bytesLength := shl(5, mload(0x00))
+            members := mload(0x40)
+            mstore(members, mload(0x00))
+            extcodecopy(quorumSet, add(members, 0x20), sub(sub(end, 0x40), bytesLength), bytesLength)
+            mstore(0x40, add(add(members, 0x20), bytesLength))
         }
-        return false;
+    }
+
+    /// @dev EIP-712 domain separator of this contract on the current chain.
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this))
+        );
     }
 
     /// @dev Reverts unless `signatures` hold at least `threshold` signatures of distinct
-    /// members of the current set over `checkpoint`, signers strictly ascending.
+    /// members of the current set over `checkpoint`, signers strictly ascending. The QuorumSet's
+    /// revert (ICheckpointVerifier's errors) bubbles up unchanged.
     function _verifyQuorum(Checkpoint calldata checkpoint, bytes calldata signatures) internal view {
-        uint256 length = signatures.length;
-        if (length % SIGNATURE_LENGTH != 0) revert CheckpointSignaturesMalformed(length);
-        uint256 count = length / SIGNATURE_LENGTH;
-        ValidatorSet memory set = _sets[checkpoint.sourceChainId];
-        if (count < set.threshold || set.threshold == 0) revert CheckpointQuorumNotMet(count, set.threshold);
-
-        bytes32 digest = checkpointDigest(checkpoint);
-        uint256 members = ValidatorSetCode.load(set.pointer, set.size);
-        (uint256 failure, uint256 index, address previous, address signer) =
-            _matchSigners(digest, signatures, count, members, set.size);
-        if (failure == MATCHED) return;
-        if (failure == SIGNATURE_INVALID) revert CheckpointSignatureInvalid(index);
-        if (failure == SIGNERS_NOT_ASCENDING) revert CheckpointSignersNotAscending(previous, signer);
-        revert CheckpointSignerNotValidator(signer);
-    }
-
-    /// @dev Recovers the `count` signatures of the blob over `digest` and matches the signers
-    /// against the `size` ascending members (loaded at `members`) in one merge pass. Returns
-    /// MATCHED, or the first failure: signature `index` does not recover (OpenZeppelin
-    /// `ECDSA.tryRecover` rules: s in the lower half order, v 27 or 28, a non-zero signer), `signer`
-    /// is not above `previous`, or `signer` is not a member.
-    function _matchSigners(bytes32 digest, bytes calldata signatures, uint256 count, uint256 members, uint256 size)
-        private
-        view
-        returns (uint256 failure, uint256 index, address previous, address signer)
-    {
-        assembly ("memory-safe") {
-            let input := mload(0x40) // ecrecover input (digest, v, r, s), scratch above the free pointer
-            mstore(input, digest)
-            let next := 0 // members below `next` are below every signer still to come
-            for {} lt(index, count) { index := add(index, 1) } {
-                let sig := add(signatures.offset, mul(index, SIGNATURE_LENGTH))
-                let s := calldataload(add(sig, 0x20))
-                signer := 0
-                if iszero(gt(s, MAX_LOW_S)) {
-                    mstore(add(input, 0x20), byte(0, calldataload(add(sig, 0x40)))) // v
-                    mstore(add(input, 0x40), calldataload(sig)) // r
-                    mstore(add(input, 0x60), s)
-                    mstore(0x00, 0)
-                    // The precompile returns nothing for a bad v or r (0 stays in place).
-                    pop(staticcall(gas(), ECRECOVER, input, 0x80, 0x00, 0x20))
-                    signer := mload(0x00)
-                }
-                if iszero(signer) {
-                    failure := SIGNATURE_INVALID
-                    break
-                }
-                if iszero(gt(signer, previous)) {
-                    failure := SIGNERS_NOT_ASCENDING
-                    break
-                }
-                // Both lists ascend: skip the members below `signer`; the next one must be it.
-                // (At next == size the read lands in ValidatorSetCode.load's spare word; unused.)
-                for {} and(lt(next, size), lt(shr(96, mload(add(members, mul(next, MEMBER_BYTES)))), signer)) {
-                    next := add(next, 1)
-                } {}
-                if or(eq(next, size), iszero(eq(shr(96, mload(add(members, mul(next, MEMBER_BYTES)))), signer))) {
-                    failure := SIGNER_NOT_VALIDATOR
-                    break
-                }
-                previous := signer
-            }
+        address quorumSet = _sets[checkpoint.sourceChainId].quorumSet;
+        if (quorumSet == address(0)) {
+            uint256 length = signatures.length;
+            if (length % SignerSet.SIGNATURE_LENGTH != 0) revert CheckpointSignaturesMalformed(length);
+            revert CheckpointQuorumNotMet(length / SignerSet.SIGNATURE_LENGTH, 0);
         }
-    }
-
-    /// @dev `validators` sorted ascending (insertion sort in assembly: governance only, at most
-    /// MAX_VALIDATORS); reverts with ValidatorSetInvalid on a zero or repeated address.
-    function _sortedMembers(address[] calldata validators, uint8 threshold)
-        private
-        pure
-        returns (address[] memory members)
-    {
-        members = validators;
-        uint256 size = members.length;
-        assembly ("memory-safe") {
-            let first := add(members, 0x20)
-            let end := add(first, shl(5, size))
-            for { let i := add(first, 0x20) } lt(i, end) { i := add(i, 0x20) } {
-                let member := mload(i)
-                let j := i
-                for {} and(gt(j, first), gt(mload(sub(j, 0x20)), member)) { j := sub(j, 0x20) } {
-                    mstore(j, mload(sub(j, 0x20)))
-                }
-                mstore(j, member)
-            }
-        }
-        // Sorted: the zero address can only come first, and a repeat sits next to its twin.
-        if (members[0] == address(0)) revert ValidatorSetInvalid(size, threshold);
-        for (uint256 i = 1; i < size; ++i) {
-            if (members[i] == members[i - 1]) revert ValidatorSetInvalid(size, threshold);
-        }
+        IQuorumSet(quorumSet).verify(checkpointDigest(checkpoint), signatures);
     }
 }

@@ -15,7 +15,7 @@ MESSAGES: dict[str, str] = {
     "ReentrancyGuardReentrantCall": "re-entrant call refused: the contract is already inside a transfer",
     "InvalidShortString": "a name in the contract's EIP-712 domain is malformed",
     "StringTooLong": "a string is too long for a short string: {str}",
-    "ValidatorSetCodeDeployFailed": "the validator set could not be stored (data contract deployment failed): retry with more gas",
+    "QuorumSetDeployFailed": "the validator set contract could not be deployed (out of gas): retry with more gas",
     "ValidatorSetInvalid": "invalid validator set: {size} validators with threshold {threshold} (need 0 < threshold <= size, no duplicates or zero addresses)",
     "LockboxConfigInvalid": "invalid lockbox configuration: hub chain {hubChainId}, ledger {ledger}, admin {admin} (none may be zero)",
     "SpokeAlreadyRegistered": "spoke chain {chainId} is already registered on the ledger",

@@ -1,4 +1,4 @@
-"""Validator sets of the shared QuorumVerifier (kept as data contracts, members sorted ascending):
+"""Validator sets of the shared QuorumVerifier (one QuorumSet contract per set, members sorted ascending):
 governance input checks, the views, rotations and the member/signer merge at its edges."""
 
 import brownie
