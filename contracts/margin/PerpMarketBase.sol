@@ -116,8 +116,19 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     function marginState(address account) external view returns (MarginState memory s) {
         (uint256 price,, IPriceOracle.PriceStatus status) = oracle.getPrice(feedId);
         s.status = status;
+        // Policy: a position is ALWAYS counted. The oracle returns the last good price whatever
+        // the status; a feed that never had one falls back to the price the position was last
+        // settled at (the pool: its size alone, valued at 0).
+        if (price == 0) {
+            s.status = IPriceOracle.PriceStatus.Invalid;
+            if (account == pool) {
+                s.size = -_skew();
+                return s;
+            }
+            price = positions[account].lastPrice;
+            if (price == 0) return s;
+        }
         s.price = price;
-        if (price == 0) return s;
         // saturating: some RPC nodes evaluate eth_call with a timestamp below the latest block's
         uint256 elapsed = block.timestamp > lastFundingTime ? block.timestamp - lastFundingTime : 0;
         int256 funding = fundingIndex + MarginMath.fundingDelta(currentFundingRate(), price, elapsed);
