@@ -16,8 +16,6 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     // ---------------------------------------------------------------- errors
     /// @dev A trade of size 0.
     error MarketSizeDeltaZero();
-    /// @dev The oracle price is beyond the trader's limit.
-    error MarketPriceLimitExceeded(uint256 price, uint256 limitPrice);
     /// @dev A risk-increasing trade would take one side's open interest past the cap.
     error MarketOpenInterestCapExceeded(uint256 openInterest, uint256 cap);
     /// @dev After a risk-increasing trade the trader's equity is below its initial margin.
@@ -26,8 +24,6 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     error MarketPoolBelowInitialMargin(address pool);
     /// @dev The counterparty pool account cannot trade in its own market.
     error MarketPoolCannotTrade(address pool);
-    /// @dev Close of an account without a position.
-    error MarketNoPosition(address account);
     /// @dev A liquidation close of 0 or of more than the position.
     error MarketCloseSizeInvalid(address account, int256 size, uint256 closeSize);
     /// @dev The oracle has no usable price at all (Invalid), not even for reducing.
