@@ -3,7 +3,7 @@ a competing keeper that saw the same unhealthy set skips without error."""
 
 import pytest
 from brownie import web3
-from margin_support import close, trade, WBTC, WETH, fund, set_price
+from margin_support import trade, WBTC, WETH, fund, set_price
 from margin_helpers import E18
 from relayer.errors import KeeperError
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper

@@ -5,7 +5,7 @@ import random
 import pytest
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
-from margin_support import close, trade, DAY, LIQ_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_support import trade, DAY, LIQ_PARAMS, USDC, WBTC, WETH, fund, set_price
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin.liquidation import collateral_sale, liquidation_notional, reward_and_penalty
 

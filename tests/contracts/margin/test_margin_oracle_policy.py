@@ -4,9 +4,20 @@ liquidation frozen by a collateral feed."""
 
 import pytest
 from brownie import chain
+
 from margin_helpers import E18, reverts_with
 from margin_support import (
-    DAY, SETTLEMENT_REWARD, USDC, WBTC, WETH, close, fund, publish_round, set_price, settle_pending, trade,
+    DAY,
+    SETTLEMENT_REWARD,
+    USDC,
+    WBTC,
+    WETH,
+    close,
+    fund,
+    publish_round,
+    set_price,
+    settle_pending,
+    trade,
 )
 
 MAX = 2**256 - 1

@@ -3,7 +3,9 @@
 import brownie
 import pytest
 from brownie import chain, web3
-from margin_support import SETTLEMENT_REWARD, close, trade, BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_support import (
+    SETTLEMENT_REWARD, close, trade, BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price,
+)
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin import funding_delta, funding_rate, margins, pnl
 

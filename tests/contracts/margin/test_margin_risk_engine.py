@@ -4,7 +4,9 @@ import random
 
 import pytest
 from brownie import ZERO_ADDRESS, chain
-from margin_support import close, trade, BTC_PARAMS, DAY, ETH_PARAMS, SPOKE, TOKENS, USDC, WBTC, WETH, WEIGHTS, fund, set_price
+from margin_support import (
+    close, trade, BTC_PARAMS, DAY, ETH_PARAMS, SPOKE, TOKENS, USDC, WBTC, WETH, WEIGHTS, fund, set_price,
+)
 from margin_helpers import E18, reverts_with
 from relayer.margin import AccountInputs, PositionInput, account_health, funding_delta
 from relayer.margin.models import CollateralInput
