@@ -11,7 +11,8 @@ DEFAULT_SPAN = 5_000
 
 
 class AccountTracker:
-    """Scans `event_name` logs (first indexed argument: the account) of the markets in bounded block ranges; keeps a cursor.
+    """Scans `event_name` logs (first indexed argument: the account) of the markets in bounded
+    block ranges; keeps a cursor.
 
     The chain is the source of truth: a fresh tracker rebuilds the same set from block 0.
     """

@@ -19,9 +19,9 @@ def mirror_health(system, account):
     """Health of `account` recomputed in Python from raw on-chain state."""
     coll = []
     for asset in (USDC, WETH, WBTC):
-        price = system.oracle.getPrice(asset)[0]
+        price, _, status = system.oracle.getPrice(asset)
         coll.append(CollateralInput(balance=system.ledger.balanceOf(account, asset), decimals=DECIMALS[asset],
-                                    weight_bps=WEIGHTS[asset], price=price))
+                                    weight_bps=WEIGHTS[asset], price=price, status=status))
     positions = []
     for m, params in ((system.eth, ETH_PARAMS), (system.btc, BTC_PARAMS)):
         size, last_price, last_funding = m.positions(account)
