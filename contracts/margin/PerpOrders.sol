@@ -30,6 +30,8 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
     error OrderSettlementPriceInvalid(address account, uint80 roundId, uint64 updatedAt, uint64 settleFrom);
     /// @dev Delays out of bounds (0 < minDelay < maxDelay <= 1 day) or a reward above 1,000 USD.
     error OrderConfigInvalid();
+    /// @dev `fillOrder` is the market's internal hop; nobody else may call it.
+    error OrderFillNotSelf(address caller);
     /// @dev The guardian paused opening and increasing positions.
     error MarketOpeningPaused();
 
@@ -46,6 +48,8 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
     );
     /// @dev An order ended unfilled; the escrow went to `escrowTo`.
     event OrderCanceled(address indexed account, address indexed caller, CancelReason reason, address escrowTo);
+    /// @dev The fill of `account`'s order was refused with the custom error `reason`.
+    event OrderFillRefused(address indexed account, bytes reason);
     /// @dev New order delays / reward.
     event OrderConfigSet(OrderConfig config);
     /// @dev The guardian switch changed.
@@ -56,7 +60,8 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
     enum CancelReason {
         Expired, // nobody settled it in its window
         PriceLimit, // the settlement price is beyond the trader's acceptable price
-        OpeningPaused // the order increases risk and opening is paused
+        OpeningPaused, // the order increases risk and opening is paused
+        FillRefused // a cap or margin rule refused the fill (OrderFillRefused carries the error)
     }
 
     /// @dev Governance settings of the order flow.
@@ -111,8 +116,9 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
 
     /// @notice Fills `account`'s order at oracle round `roundId`, which must be the first valid
     /// round published at or after the order's settlement time and before its expiry (anyone;
-    /// the caller earns the escrowed reward). An order whose price is beyond its limit, or that
-    /// increases risk while opening is paused, is cancelled instead (the caller still earns).
+    /// the caller earns the escrowed reward). An order whose price is beyond its limit, that
+    /// increases risk while opening is paused, or whose fill a cap or margin rule refuses, is
+    /// cancelled instead (the caller still earns).
     function settleOrder(address account, uint80 roundId) external nonReentrant {
         Order memory o = orders[account];
         if (o.expiresAt == 0) revert OrderNotFound(account);
@@ -130,10 +136,23 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
                 account, msg.sender, withinLimit ? CancelReason.OpeningPaused : CancelReason.PriceLimit, msg.sender
             );
         } else {
-            emit OrderSettled(account, msg.sender, o.sizeDelta, price, roundId, o.escrow);
-            _fill(account, o.sizeDelta, price, increases);
+            // A fill the margin rules refuse cancels the order instead of reverting, so that a
+            // refused order never sits until expiry blocking the trader's next one.
+            try this.fillOrder(account, o.sizeDelta, price, increases) {
+                emit OrderSettled(account, msg.sender, o.sizeDelta, price, roundId, o.escrow);
+            } catch (bytes memory reason) {
+                emit OrderFillRefused(account, reason);
+                emit OrderCanceled(account, msg.sender, CancelReason.FillRefused, msg.sender);
+            }
         }
         if (o.escrow > 0) ledger.transferUsd(address(this), msg.sender, o.escrow);
+    }
+
+    /// @notice Applies a settled order; callable by the market itself only (the hop that lets
+    /// `settleOrder` turn a refused fill into a cancellation).
+    function fillOrder(address account, int256 sizeDelta, uint256 price, bool increases) external {
+        if (msg.sender != address(this)) revert OrderFillNotSelf(msg.sender);
+        _fill(account, sizeDelta, price, increases);
     }
 
     /// @notice Removes an expired order and returns its escrow to the trader (anyone).

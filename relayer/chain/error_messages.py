@@ -99,6 +99,7 @@ MESSAGES: dict[str, str] = {
     "OrderNotExpired": "the order of {account} can still be settled until {expiresAt}",
     "OrderSettlementPriceInvalid": "round {roundId} (published at {updatedAt}) is not the first valid price at or after {settleFrom} for the order of {account}",
     "OrderConfigInvalid": "invalid order settings (need 0 < minDelay < maxDelay <= 1 day and a reward of at most 1,000 USD)",
+    "OrderFillNotSelf": "{caller} cannot call fillOrder: only the market itself fills settled orders",
     "MarketOpeningPaused": "opening and increasing positions is paused by the guardian (closing and liquidation still work)",
     "OracleSignerSetInvalid": "invalid oracle signer set: {size} signers with threshold {threshold}",
     "ECDSAInvalidSignature": "a signature does not recover to any address",

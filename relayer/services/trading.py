@@ -11,7 +11,7 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from relayer.chain.abi import DecodedError, abi_of, explain
+from relayer.chain.abi import DecodedError, abi_of, decode_error, explain
 from relayer.chain.margin import MarginContracts
 from relayer.chain.orders import pending_order, settlement_round
 from relayer.context import Context
@@ -21,7 +21,7 @@ from relayer.services.transfers import Explainer, transact
 from relayer.services.units import fmt_amount, parse_price, parse_size, usd
 from relayer.types import UINT256_MAX
 
-CANCEL_REASONS = ("expired", "the settlement price is beyond your limit", "opening is paused")
+CANCEL_REASONS = ("expired", "the settlement price is beyond your limit", "opening is paused", "fill refused")
 """PerpOrders.CancelReason, in order."""
 
 
@@ -147,9 +147,16 @@ ORDER_POLL_S = 0.5
 """How often a trade checks whether its order was settled (by a keeper or by itself)."""
 
 
-def _settled(contracts: MarginContracts, market: str, receipt: TxReceipt) -> TradeResult:
-    """The fill in a settlement receipt, or TradeRejectedError when the order was cancelled."""
+def _settled(contracts: MarginContracts, market: str, receipt: TxReceipt,
+             refusal: TradeRefusal | None = None) -> TradeResult:
+    """The fill in a settlement receipt, or TradeRejectedError when the order was cancelled (a
+    refused fill is explained from the custom error the market recorded)."""
     contract = contracts.market(market)
+    refused = contract.events.OrderFillRefused().process_receipt(receipt, errors=DISCARD)
+    if refused and refusal is not None:
+        error = decode_error(bytes(refused[0]["args"]["reason"]))
+        if error is not None:
+            raise refusal.error(error)
     canceled = contract.events.OrderCanceled().process_receipt(receipt, errors=DISCARD)
     if canceled:
         reason = CANCEL_REASONS[int(canceled[0]["args"]["reason"])]
@@ -160,11 +167,12 @@ def _settled(contracts: MarginContracts, market: str, receipt: TxReceipt) -> Tra
 def _find_settlement(contracts: MarginContracts, market: str, account: str, from_block: int) -> TradeResult:
     """The settlement (or cancellation) of `account`'s order mined since `from_block` by someone else."""
     contract = contracts.market(market)
+    refusal = TradeRefusal(contracts, account, market, 0)
     for event in (contract.events.OrderSettled, contract.events.OrderCanceled):
         logs = event().get_logs(from_block=from_block, argument_filters={"account": account})
         if logs:
             receipt = contracts.client.w3.eth.get_transaction_receipt(logs[-1]["transactionHash"])
-            return _settled(contracts, market, receipt)
+            return _settled(contracts, market, receipt, refusal)
     raise TradeRejectedError("OrderNotFound", f"the {market} order of {account} disappeared without a settlement")
 
 
@@ -194,7 +202,7 @@ def wait_for_settlement(ctx: Context, market: str, key: str, from_block: int) ->
                 if err.error != "OrderNotFound":  # a keeper settled it first: read its settlement
                     raise
                 continue
-            return _settled(contracts, market, receipt)
+            return _settled(contracts, market, receipt, refusal)
         time.sleep(ORDER_POLL_S)
 
 

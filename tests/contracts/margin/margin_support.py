@@ -169,8 +169,9 @@ def settle_pending(system, market, account, keeper=None, round_id=None):
     if chain[-1].timestamp < settle_from:
         chain.sleep(settle_from - chain[-1].timestamp)
     rid = round_id if round_id is not None else publish_round(system, market)
+    delta = market.orders(account)[0]
     try:
-        return market.settleOrder(account, rid, {"from": keeper or account})
+        tx = market.settleOrder(account, rid, {"from": keeper or account})
     except Exception:
         expires = market.orders(account)[4]
         if expires != 0:
@@ -179,6 +180,15 @@ def settle_pending(system, market, account, keeper=None, round_id=None):
                 chain.mine()
             market.cancelExpiredOrder(account, {"from": account})
         raise
+    if "OrderFillRefused" in tx.events:
+        # The settlement cancelled the order: replay the fill as the market to raise its error.
+        size = market.positions(account)[0]
+        new = size + delta
+        increases = new != 0 and (size == 0 or (size > 0) != (new > 0) or abs(new) > abs(size))
+        price = system.oracle.roundPrice(market.feedId(), rid)[0]
+        market.fillOrder.call(account, delta, price, increases, {"from": market.address})
+        raise AssertionError("a refused fill did not refuse when replayed")
+    return tx
 
 
 def trade(system, market, delta, limit, sender, keeper=None):
