@@ -122,7 +122,12 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         if (riskEngine.health(account).hasPositions) return;
         if (ledger.usdBalanceOf(account) < 0 && maxRepay > 0) {
             _sellCollateral(account, maxRepay);
-            if (!riskEngine.meetsInitialMargin(msg.sender)) revert LiquidatorBelowInitialMargin(msg.sender);
+            // Equity at policy values (doubtful collateral at its haircut value), not
+            // `meetsInitialMargin`: buying Stale / Invalid collateral must not refuse the liquidator.
+            IMarginRiskEngine.Health memory lh = riskEngine.health(msg.sender);
+            if (!lh.liquidationPricesOk || lh.equity < int256(lh.initialMargin)) {
+                revert LiquidatorBelowInitialMargin(msg.sender);
+            }
         }
         _coverDeficit(account, insurance);
     }
