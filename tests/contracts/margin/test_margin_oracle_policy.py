@@ -67,11 +67,11 @@ def test_refused_move_latches_the_feed_so_no_position_opens_at_the_old_price(sys
     set_price(system, WETH, 900)  # refused move
     system.oracle.syncFeed(WETH)  # anyone latches it
     set_price(system, WETH, 905)  # later rounds near the new level do not clear the latch
-    assert system.oracle.getPrice(WETH)[0::2] == (2_000 * E18, INVALID)
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (2_000 * E18, INVALID)
     with reverts_with("OraclePriceInvalid"):
         system.eth.commitOrder(-10 * E18, 0, {"from": shorty})
     system.oracle.resolveFeed(WETH, {"from": system.gov})
-    assert system.oracle.getPrice(WETH)[0::2] == (905 * E18, OK)
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (905 * E18, OK)
 
 
 # ---------------------------------------------------------------- scenario 3: no free option
@@ -165,7 +165,7 @@ def test_sequencer_down_blocks_opening_and_liquidation_but_not_closing(system, t
     seq.push(1)  # down
     system.oracle.setSequencerFeed(seq, 3_600, {"from": gov})
     set_price(system, WETH, 1_500)
-    assert system.oracle.getPrice(WETH)[2] == SEQUENCER_DOWN
+    assert tuple(system.oracle.getPrice(WETH))[2] == SEQUENCER_DOWN
     with reverts_with("OracleSequencerDown"):
         system.eth.commitOrder(E18, MAX, {"from": trader})
     with reverts_with("LiquidationPricesNotFresh"):

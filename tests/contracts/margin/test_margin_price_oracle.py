@@ -62,27 +62,27 @@ def test_aggregator_answer_outside_bounds_is_invalid(oracle, eth_agg, agg_feed, 
 
 def test_aggregator_round_from_the_future_is_invalid(oracle, eth_agg, agg_feed):
     eth_agg.pushAt(2_000 * 10**8, chain.time() + 1_000)
-    assert oracle.getPrice(ETH)[2] == INVALID
+    assert tuple(oracle.getPrice(ETH))[2] == INVALID
 
 
 def test_aggregator_move_beyond_bound_keeps_refusing_until_governance_resolves(oracle, eth_agg, agg_feed, gov):
     eth_agg.push(2_000 * 10**8)
     oracle.syncFeed(ETH)  # anchor: round 1 at 2,000
     eth_agg.push(1_500 * 10**8)  # -25 % > 20 %
-    assert oracle.getPrice(ETH)[0::2] == (2_000 * E18, INVALID)  # last good price, Invalid
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)  # last good price, Invalid
     eth_agg.push(1_300 * 10**8)  # -13.3 % from the previous round: the jump still lies behind it
-    assert oracle.getPrice(ETH)[0::2] == (2_000 * E18, INVALID)
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)
     oracle.syncFeed(ETH)  # anyone: the anchor stays before the jump and the feed latches
     assert oracle.feedOf(ETH)["latched"]
     for _ in range(6):  # the latch outlives the pairwise window
         eth_agg.push(1_300 * 10**8)
-    assert oracle.getPrice(ETH)[0::2] == (2_000 * E18, INVALID)
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)
     with reverts_with("OraclePriceInvalid"):
         oracle.freshPrice(ETH)
     with reverts_with("AccessControlUnauthorizedAccount"):
         oracle.resolveFeed(ETH, {"from": brownie.accounts[5]})
     oracle.resolveFeed(ETH, {"from": gov})
-    assert oracle.getPrice(ETH)[0::2] == (1_300 * E18, OK)
+    assert tuple(oracle.getPrice(ETH))[0::2] == (1_300 * E18, OK)
 
 
 def test_aggregator_round_price_marks_a_jump_round_invalid(oracle, eth_agg, agg_feed):
@@ -100,12 +100,12 @@ def test_sequencer_down_and_grace_period_give_sequencer_down(oracle, eth_agg, ag
     seq.push(0)
     eth_agg.push(2_000 * 10**8)
     oracle.setSequencerFeed(seq, 600, {"from": gov})
-    assert oracle.getPrice(ETH)[2] == SEQUENCER_DOWN and not oracle.sequencerOk()  # restart within grace
+    assert tuple(oracle.getPrice(ETH))[2] == SEQUENCER_DOWN and not oracle.sequencerOk()  # restart within grace
     chain.sleep(601)
     eth_agg.push(2_000 * 10**8)
-    assert oracle.getPrice(ETH)[2] == OK and oracle.sequencerOk()
+    assert tuple(oracle.getPrice(ETH))[2] == OK and oracle.sequencerOk()
     seq.push(1)  # down
-    assert oracle.getPrice(ETH)[0::2] == (2_000 * E18, SEQUENCER_DOWN)
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, SEQUENCER_DOWN)
     with reverts_with("OracleSequencerDown"):
         oracle.freshPrice(ETH)
     with reverts_with("OracleSequencerConfigInvalid"):
@@ -146,21 +146,21 @@ def test_governance_functions_need_governor(oracle, eth_agg, accounts):
 
 # ---------------------------------------------------------------- signed reports
 def test_signed_feed_without_reports_is_invalid(oracle, signers):
-    assert oracle.getPrice(SIGNED)[2] == INVALID
+    assert tuple(oracle.getPrice(SIGNED))[2] == INVALID
 
 
 def test_signed_report_stores_its_price_round_and_timestamp(oracle, signers):
     now = chain[-1].timestamp
     tx = oracle.submitReport(*report(oracle, signers[:2], 2_000 * E18, 1, ts=now - 10))
     assert tx.events["PriceReported"]["price"] == 2_000 * E18
-    assert oracle.getPrice(SIGNED) == (2_000 * E18, now - 10, OK)
-    assert oracle.roundPrice(SIGNED, 1) == (2_000 * E18, now - 10, 0, True)
+    assert tuple(oracle.getPrice(SIGNED)) == (2_000 * E18, now - 10, OK)
+    assert tuple(oracle.roundPrice(SIGNED, 1)) == (2_000 * E18, now - 10, 0, True)
 
 
 def test_signed_report_with_more_signers_than_quorum_is_the_same_price(oracle, signers):
     # the submitter picks no median: every signature covers the same price
     oracle.submitReport(*report(oracle, signers, 2_000 * E18, 1))
-    assert oracle.getPrice(SIGNED)[0] == 2_000 * E18
+    assert tuple(oracle.getPrice(SIGNED))[0] == 2_000 * E18
 
 
 def test_signed_report_below_threshold_rejected(oracle, signers):
@@ -204,7 +204,7 @@ def test_signed_report_timestamps_and_rounds_strictly_increase(oracle, signers):
         oracle.submitReport(*older)  # an older report can no longer land
     with reverts_with("OracleReportTimestampInvalid"):
         oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 3, ts=now - 6))  # newer round, older time
-    assert oracle.getPrice(SIGNED)[:2] == (1_000 * E18, now - 5)  # the newest report's time is stored
+    assert tuple(oracle.getPrice(SIGNED))[:2] == (1_000 * E18, now - 5)  # the newest report's time is stored
 
 
 def test_signed_report_outside_bounds_rejected(oracle, signers):
@@ -219,14 +219,14 @@ def test_refused_move_latches_invalid_until_a_later_report_confirms(oracle, sign
     tx = oracle.submitReport(*report(oracle, signers[:2], 1_300 * E18, 2))
     assert "PriceRefused" in tx.events
     # the old price is NOT served as fresh: the feed is Invalid at its last good price
-    assert oracle.getPrice(SIGNED)[0::2] == (1_000 * E18, INVALID)
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_000 * E18, INVALID)
     assert oracle.roundPrice(SIGNED, 2)[3] is False
     with reverts_with("OraclePriceInvalid"):
         oracle.freshPrice(SIGNED)
     chain.sleep(10)
     chain.mine()
     oracle.submitReport(*report(oracle, signers[:2], 1_290 * E18, 3))  # confirms the new level
-    assert oracle.getPrice(SIGNED)[0::2] == (1_290 * E18, OK)
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_290 * E18, OK)
 
 
 def test_governance_resolves_a_latched_signed_feed(oracle, signers, gov):
@@ -237,7 +237,7 @@ def test_governance_resolves_a_latched_signed_feed(oracle, signers, gov):
     chain.mine()
     oracle.submitReport(*report(oracle, signers[:2], 1_300 * E18, 2))
     oracle.resolveFeed(SIGNED, {"from": gov})
-    assert oracle.getPrice(SIGNED)[0::2] == (1_300 * E18, OK)
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_300 * E18, OK)
 
 
 def test_move_bound_applies_only_against_fresh_price(oracle, signers):
@@ -245,7 +245,7 @@ def test_move_bound_applies_only_against_fresh_price(oracle, signers):
     chain.sleep(HEARTBEAT + 1)
     chain.mine()
     oracle.submitReport(*report(oracle, signers[:2], 1_300 * E18, 2))  # after an outage
-    assert oracle.getPrice(SIGNED)[0::2] == (1_300 * E18, OK)
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_300 * E18, OK)
 
 
 def test_reports_to_an_aggregator_feed_rejected(oracle, agg_feed, signers):
