@@ -12,8 +12,9 @@ import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {Roles} from "../libraries/Roles.sol";
 
 /// @title LiquidationModule
-/// @notice Anyone may liquidate an account whose equity is below its maintenance margin (fresh
-/// prices only). Waterfall, in order (docs/margin.md):
+/// @notice Anyone may liquidate an account whose equity is below its maintenance margin (every
+/// market it holds priced Ok, sequencer up; collateral with a Stale / Invalid price is valued and
+/// sold at its doubtful value instead of blocking). Waterfall, in order (docs/margin.md):
 ///  1. positions: close `closeFactor` of every position; if the account is still liquidatable,
 ///     close everything. The liquidator earns `rewardRate` and the insurance fund `penaltyRate`
 ///     of the closed notional, both capped by the maintenance margin the close released, so a
@@ -29,7 +30,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- errors
     /// @dev The account is at or above maintenance margin.
     error LiquidationAccountHealthy(address account, int256 equity, uint256 maintenanceMargin);
-    /// @dev A price the account's health depends on is stale or invalid: liquidations wait.
+    /// @dev A market the account holds is not priced Ok, or the sequencer is down: liquidations wait.
     error LiquidationPricesNotFresh(address account);
     /// @dev The LP pool and the insurance fund are never liquidated.
     error LiquidationAccountProtected(address account);
@@ -110,7 +111,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         address insurance = ledger.insuranceFund();
         if (account == lpPool || account == insurance) revert LiquidationAccountProtected(account);
         IMarginRiskEngine.Health memory h = riskEngine.health(account);
-        if (!h.pricesOk) revert LiquidationPricesNotFresh(account);
+        if (!h.liquidationPricesOk) revert LiquidationPricesNotFresh(account);
         if (h.equity >= int256(h.maintenanceMargin)) {
             revert LiquidationAccountHealthy(account, h.equity, h.maintenanceMargin);
         }
@@ -121,7 +122,12 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         if (riskEngine.health(account).hasPositions) return;
         if (ledger.usdBalanceOf(account) < 0 && maxRepay > 0) {
             _sellCollateral(account, maxRepay);
-            if (!riskEngine.meetsInitialMargin(msg.sender)) revert LiquidatorBelowInitialMargin(msg.sender);
+            // Equity at policy values (doubtful collateral at its haircut value), not
+            // `meetsInitialMargin`: buying Stale / Invalid collateral must not refuse the liquidator.
+            IMarginRiskEngine.Health memory lh = riskEngine.health(msg.sender);
+            if (!lh.liquidationPricesOk || lh.equity < int256(lh.initialMargin)) {
+                revert LiquidatorBelowInitialMargin(msg.sender);
+            }
         }
         _coverDeficit(account, insurance);
     }
@@ -177,7 +183,10 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         uint256 discount = Math.min(params.collateralDiscount, haircut);
         // Rounded up, so the liquidator always pays at least amount x price x weight and the
         // account's equity cannot fall even when the discount equals the haircut.
-        uint256 salePrice = Math.mulDiv(oracle.freshPrice(assetId), ONE - discount, ONE, Math.Rounding.Ceil);
+        // Policy price: a Stale / Invalid collateral is sold at its doubtful value, never blocks.
+        (uint256 price,) = riskEngine.collateralPrice(assetId);
+        if (price == 0) return 0;
+        uint256 salePrice = Math.mulDiv(price, ONE - discount, ONE, Math.Rounding.Ceil);
         uint256 maxValue = Math.mulDiv(bal, salePrice, 10 ** dec, Math.Rounding.Ceil);
         repay = Math.min(limit, maxValue);
         uint256 amount = repay == maxValue ? bal : Math.mulDiv(repay, 10 ** dec, salePrice);

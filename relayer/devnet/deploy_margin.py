@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # deploy imports this module
 MARGIN_ROLE = keccak(text="MARGIN_ROLE")
 LIQUIDATOR_ROLE = keccak(text="LIQUIDATOR_ROLE")
 HEARTBEAT_S = 120
-"""A devnet price older than two minutes is stale (the pusher refreshes every 20 s)."""
+"""A devnet price older than two minutes is stale (the pusher refreshes every 5 s)."""
 MAX_MOVE_BPS = 3_000
 """Largest move per round, 30 % (the worst hourly close-to-close move on record is 20.9 %)."""
 PRICE_BOUNDS = (10**12, 10**30)

@@ -164,7 +164,9 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
         devnet.stop(second.name)
 
 
-def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_close(devnet, ctx, traders, contracts) -> None:
+def test_trades_are_refused_clearly_and_an_exit_committed_while_stale_fills_at_the_next_price(
+    devnet, ctx, traders, contracts,
+) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
     account, key = traders["refused"]
@@ -193,8 +195,13 @@ def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_clos
         shown = json.loads(_xmargin("account", "--key", key, "--json", "--config", str(layout.config_path)).stdout)
         assert shown["account"]["margin"]["health"] == "prices not fresh"
         assert [p["price_status"] for p in shown["account"]["margin"]["positions"]] == ["Stale"]
-        closed = trading.close(ctx, MARKET, key)  # exits stay open at the last good price
-        assert closed.new_size == 0 and closed.size_delta == -opened.new_size
+        # no fill at the stale price (that would be a free option): the exit is committed now ...
+        committed_at = trading.commit(ctx, MARKET, -opened.new_size, 0, key)
+        shown = json.loads(_xmargin("account", "--key", key, "--json", "--config", str(layout.config_path)).stdout)
+        assert [o["size_delta"] for o in shown["account"]["margin"]["pending_orders"]] == [-opened.new_size]
     finally:
         devnet.replace("oracle", processes.restart("oracle", layout))
+    # ... and fills at the first price published after its minimum delay
+    closed = trading.wait_for_settlement(ctx, MARKET, key, committed_at)
+    assert closed.new_size == 0 and closed.size_delta == -opened.new_size
     poll(lambda: all(p.status == "Ok" for p in prices_view(ctx, contracts)), "fresh prices again", 30, 0.5)

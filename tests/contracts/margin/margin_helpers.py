@@ -28,8 +28,8 @@ def sorted_signers(keys):
     return sorted(pairs, key=lambda p: int(p[0], 16))
 
 
-def sign_report(key, chain_id: int, oracle: str, feed_id: int, price: int, timestamp: int) -> bytes:
-    """EIP-712 signature of PriceReport(feedId, price, timestamp) for `oracle`."""
+def sign_report(key, chain_id: int, oracle: str, feed_id: int, round_id: int, price: int, timestamp: int) -> bytes:
+    """EIP-712 signature of PriceReport(feedId, round, price, timestamp) for `oracle`."""
     typed = {
         "types": {
             "EIP712Domain": [
@@ -40,13 +40,21 @@ def sign_report(key, chain_id: int, oracle: str, feed_id: int, price: int, times
             ],
             "PriceReport": [
                 {"name": "feedId", "type": "uint32"},
+                {"name": "round", "type": "uint64"},
                 {"name": "price", "type": "uint256"},
                 {"name": "timestamp", "type": "uint64"},
             ],
         },
         "primaryType": "PriceReport",
         "domain": {"name": "xmargin", "version": "1", "chainId": chain_id, "verifyingContract": str(oracle)},
-        "message": {"feedId": feed_id, "price": price, "timestamp": timestamp},
+        "message": {"feedId": feed_id, "round": round_id, "price": price, "timestamp": timestamp},
     }
     signed = Account.sign_typed_data(key, full_message=typed)
     return bytes(signed.signature)
+
+
+def quorum_report(pairs, chain_id: int, oracle: str, feed_id: int, round_id: int, price: int, timestamp: int):
+    """submitReport arguments: one (feed, round, price, timestamp) signed by every (address, key) pair
+    (pass them in ascending address order)."""
+    sigs = [sign_report(k, chain_id, oracle, feed_id, round_id, price, timestamp) for _, k in pairs]
+    return (feed_id, round_id, price, timestamp, sigs)

@@ -5,7 +5,7 @@ import random
 import pytest
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
-from margin_support import DAY, LIQ_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_support import trade, DAY, LIQ_PARAMS, USDC, WBTC, WETH, fund, set_price
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin.liquidation import collateral_sale, liquidation_notional, reward_and_penalty
 
@@ -22,7 +22,7 @@ def liquidator(accounts, system):
 def trader(accounts, system):
     """10k USDC, long 80 ETH at 2000 (IM 9280, MM 4640)."""
     fund(system, accounts[1], usdc=10_000)
-    system.eth.modifyPosition(80 * E18, MAX, {"from": accounts[1]})
+    trade(system, system.eth, 80 * E18, MAX, accounts[1])
     return accounts[1]
 
 
@@ -101,7 +101,7 @@ def test_full_liquidation_then_collateral_sale_then_insurance(system, trader, li
 def test_collateral_sold_at_discount_capped_by_haircut(system, accounts, liquidator):
     t = accounts[2]
     fund(system, t, weth=5)  # 9000 USD weighted
-    system.eth.modifyPosition(-70 * E18, 0, {"from": t})  # short 70 ETH: IM 8,120
+    trade(system, system.eth, -70 * E18, 0, t)  # short 70 ETH: IM 8,120
     set_price(system, WETH, 2_130)
     assert system.engine.isLiquidatable(t)
     before = surplus(system, t)
@@ -118,7 +118,7 @@ def test_liquidator_must_afford_the_collateral(system, accounts, liquidator):
     with negative equity and is refused; positions-only liquidation needs no margin."""
     t, poor = accounts[2], accounts[4]
     fund(system, t, weth=5)
-    system.eth.modifyPosition(-70 * E18, 0, {"from": t})
+    trade(system, system.eth, -70 * E18, 0, t)
     set_price(system, WETH, 2_130)
     system.liq.liquidate(t, 0, {"from": liquidator})  # positions only
     assert system.eth.positions(t)[0] == 0 and system.engine.isLiquidatable(t)
@@ -136,7 +136,7 @@ def test_liquidator_must_afford_the_collateral(system, accounts, liquidator):
 def test_empty_insurance_socialises_to_pool_then_writes_off(system, accounts, liquidator, gov, LiquidationModule):
     t = accounts[2]
     fund(system, t, usdc=10_000)
-    system.eth.modifyPosition(80 * E18, MAX, {"from": t})
+    trade(system, system.eth, 80 * E18, MAX, t)
     system.ledger.setInsuranceFund(accounts[7], {"from": gov})  # empty fund
     set_price(system, WETH, 1_600)
     tx = system.liq.liquidate(t, MAX, {"from": liquidator})
@@ -149,7 +149,7 @@ def test_empty_insurance_socialises_to_pool_then_writes_off(system, accounts, li
     # a module whose LP pool has no free margin must write the deficit off as bad debt
     t2 = accounts[3]
     fund(system, t2, usdc=10_000)
-    system.eth.modifyPosition(80 * E18, MAX, {"from": t2})
+    trade(system, system.eth, 80 * E18, MAX, t2)
     broke_pool = accounts[4]
     liq2 = LiquidationModule.deploy(gov, system.ledger, system.engine, system.oracle, broke_pool, LIQ_PARAMS,
                                     {"from": gov})
@@ -196,7 +196,7 @@ def test_invariants_under_random_trading_crashes_and_liquidations(system, accoun
         delta = int(max(h["equity"], 0) * lev / price) * rng.choice([1, -1])
         if delta:
             try:
-                m.modifyPosition(delta, MAX if delta > 0 else 0, {"from": t})
+                trade(system, m, delta, MAX if delta > 0 else 0, t)
             except VirtualMachineError as err:
                 assert err.revert_msg.startswith("MarketAccountBelowInitialMargin"), err.revert_msg
         for asset in prices:
