@@ -33,7 +33,7 @@ contract LPVault is AccessControl, ReentrancyGuardTransient {
     error VaultAmountZero();
     /// @dev A price the vault's equity depends on is not fresh: share price unknown.
     error VaultPricesNotFresh();
-    /// @dev The vault's equity is zero or negative: deposits would buy its losses.
+    /// @dev The vault's equity is negative (or zero with shares outstanding): deposits would buy its losses.
     error VaultInsolvent(int256 equity);
     /// @dev The caller holds fewer shares than it asked to redeem.
     error VaultSharesExceedBalance(address owner, uint256 balance, uint256 shares);
@@ -124,7 +124,8 @@ contract LPVault is AccessControl, ReentrancyGuardTransient {
     function deposit(uint256 assets) external nonReentrant returns (uint256 shares) {
         if (assets == 0) revert VaultAmountZero();
         int256 eq = _freshEquity();
-        if (eq <= 0) revert VaultInsolvent(eq);
+        // an empty vault (no shares) starts at equity 0; one with shares must have equity left
+        if (eq < 0 || (eq == 0 && totalShares != 0)) revert VaultInsolvent(eq);
         uint256 value = Math.mulDiv(assets, ONE, assetUnit);
         // floor: the depositor never receives more than its value's share
         shares = Math.mulDiv(value, totalShares + VIRTUAL_SHARES, uint256(eq) + VIRTUAL_ASSETS);

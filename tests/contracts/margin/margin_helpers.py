@@ -50,3 +50,20 @@ def sign_report(key, chain_id: int, oracle: str, feed_id: int, price: int, times
     }
     signed = Account.sign_typed_data(key, full_message=typed)
     return bytes(signed.signature)
+
+
+MAX_UINT = 2**256 - 1
+
+
+def open_position(market, account, size_delta: int):
+    """Changes `account`'s position in `market` by `size_delta` (base units) at any price.
+
+    Every settlement / vault / liquidation-economics test opens and changes positions through
+    this one function, so the order flow (immediate fill today) can be switched in one place."""
+    limit = MAX_UINT if size_delta > 0 else 0
+    return market.modifyPosition(size_delta, limit, {"from": account})
+
+
+def close_position(market, account):
+    """Closes `account`'s whole position in `market`."""
+    return market.closePosition({"from": account})
