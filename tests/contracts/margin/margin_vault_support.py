@@ -8,9 +8,21 @@ import brownie.test
 import pytest
 from brownie import chain
 
-from checkpoints import VALIDATOR_KEYS, addresses as cp_addresses
 from margin_helpers import E18, MARGIN_ROLE
-from margin_support import BTC_PARAMS, ETH_PARAMS, LIQ_PARAMS, SPOKE, TOKENS, USDC, WBTC, WEIGHTS, WETH, LedgerFunder
+from margin_support import (  # margin_support puts tests/contracts (checkpoints) on the path
+    BTC_PARAMS,
+    ETH_PARAMS,
+    LIQ_PARAMS,
+    SPOKE,
+    TOKENS,
+    USDC,
+    VALIDATOR_KEYS,
+    WBTC,
+    WEIGHTS,
+    WETH,
+    LedgerFunder,
+    cp_addresses,
+)
 
 DAY = 86_400
 REDEEM_DELAY = DAY
