@@ -24,8 +24,8 @@ from margin_helpers import E18, close_position, open_position
 from margin_support import SPOKE, USDC, WBTC, WETH, fund, set_price
 
 SETTINGS = {
-    "max_examples": 8,
-    "stateful_step_count": 25,
+    "max_examples": 3,
+    "stateful_step_count": 15,
     "derandomize": True,
     "database": None,
     "deadline": None,
