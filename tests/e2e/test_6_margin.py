@@ -61,6 +61,7 @@ TRADERS = {
     "healthy": [("spoke-a", "USDC", 5_000 * 10**6)],
     "competed": [("spoke-a", "USDC", 2_000 * 10**6)],
     "refused": [("spoke-a", "USDC", 1_000 * 10**6)],
+    "winner": [("spoke-a", "USDC", 2_000 * 10**6)],
 }
 """Each test's fresh hub account and the collateral it deposits (token units), credited in one wave."""
 
@@ -205,3 +206,28 @@ def test_trades_are_refused_clearly_and_an_exit_committed_while_stale_fills_at_t
     closed = trading.wait_for_settlement(ctx, MARKET, key, committed_at)
     assert closed.new_size == 0 and closed.size_delta == -opened.new_size
     poll(lambda: all(p.status == "Ok" for p in prices_view(ctx, contracts)), "fresh prices again", 30, 0.5)
+
+
+def test_a_winner_withdraws_profit_to_a_spoke(devnet, ctx, traders, contracts) -> None:
+    """Issue 8 scenario 5 end to end: realised profit (a USD balance on the hub) is settled in USDC
+    from the LP pool by the ordinary `xmargin withdraw`, and the spoke's lockbox pays it out."""
+    layout = devnet.layout
+    account, key = traders["winner"]
+    p0 = eth_price(contracts)
+    trading.trade(ctx, MARKET, size_for(4 * 1_000, p0), None, key)
+    push_prices(ctx, contracts, [p0 * 1.02, p0 * 1.04, p0 * 1.06])
+    trading.close(ctx, MARKET, key)
+    profit = int(ctx.ledger().functions.usdBalanceOf(account).call())
+    assert profit > 100 * 10**18  # ~ +6 % on $4,000, less fees
+    spoke = layout.chain("spoke-a")
+    usdc = ctx.deployment.tokens[spoke.chain_id]["USDC"]
+    erc20 = ctx.erc20(spoke.chain_id, usdc.address)
+    before = int(erc20.functions.balanceOf(account).call())
+    whole = 2_000 + profit // 10**18  # principal + whole dollars of profit
+    cli = _xmargin("withdraw", "--asset", "USDC", "--amount", str(whole), "--to-chain", "spoke-a", "--key", key,
+                   "--config", str(layout.config_path))
+    assert cli.returncode == 0, cli.stderr
+    assert 0 <= int(ctx.ledger().functions.usdBalanceOf(account).call()) < 10**18  # settled, cents stay USD
+    poll(lambda: int(erc20.functions.balanceOf(account).call()) == before + whole * 10**usdc.decimals,
+         "the spoke to release principal + profit", 90, 0.5)
+

@@ -58,3 +58,37 @@ def quorum_report(pairs, chain_id: int, oracle: str, feed_id: int, round_id: int
     (pass them in ascending address order)."""
     sigs = [sign_report(k, chain_id, oracle, feed_id, round_id, price, timestamp) for _, k in pairs]
     return (feed_id, round_id, price, timestamp, sigs)
+
+
+MAX_UINT = 2**256 - 1
+
+
+def _system_of(market):
+    """The parts `margin_support.settle_pending` needs (the market's oracle and feed aggregator),
+    found from the market itself, so tests holding only a market can trade."""
+    from brownie import MockAggregatorV3, PriceOracle  # project containers, loaded at test time
+
+    oracle = PriceOracle.at(market.oracle())
+    feed_id = market.feedId()
+    agg = MockAggregatorV3.at(oracle.feedOf(feed_id)[4])
+    return type("MarketSystem", (), {"oracle": oracle, "aggs": {feed_id: agg}})
+
+
+def open_position(market, account, size_delta: int):
+    """Changes `account`'s position in `market` by `size_delta` (base units) at any price, through a
+    delayed order: commit, then settle at the next aggregator round (the trader settles it himself,
+    so the keeper reward nets to 0). A fill refused by a cap or margin rule raises its error.
+
+    Every settlement / vault / liquidation-economics test opens and changes positions through
+    this one function."""
+    from margin_support import settle_pending
+
+    limit = MAX_UINT if size_delta > 0 else 0
+    market.commitOrder(size_delta, limit, {"from": account})
+    return settle_pending(_system_of(market), market, account)
+
+
+def close_position(market, account):
+    """Closes `account`'s whole position in `market` (a delayed order, see `open_position`)."""
+    size = market.positions(account)[0]
+    return open_position(market, account, -size)
