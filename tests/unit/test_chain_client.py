@@ -212,7 +212,8 @@ def test_artifact_dir_from_env_and_missing_artifact(tmp_path, monkeypatch, chain
 
 class _FlakyNode:
     """An HTTP JSON-RPC endpoint answering `failures` requests with a JSON-RPC error of `code`, then
-    eth_blockNumber = 0x10 (what a provider under load, or the soak's fault proxy, does)."""
+    eth_blockNumber = 0x10 (what a provider under load, or the soak's fault proxy, does); its chain id
+    is always answered and not counted."""
 
     def __init__(self, failures: int, code: int) -> None:
         node = self
@@ -224,11 +225,14 @@ class _FlakyNode:
 
             def do_POST(self) -> None:  # noqa: N802
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                node.requests += 1
-                if node.requests <= node.failures:
-                    body = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": code, "message": "busy"}}
+                if request["method"] == "eth_chainId":  # the client's chain-id check, always answered
+                    body = {"jsonrpc": "2.0", "id": request["id"], "result": hex(CHAIN_ID)}
                 else:
-                    body = {"jsonrpc": "2.0", "id": request["id"], "result": "0x10"}
+                    node.requests += 1
+                    if node.requests <= node.failures:
+                        body = {"jsonrpc": "2.0", "id": request["id"], "error": {"code": code, "message": "busy"}}
+                    else:
+                        body = {"jsonrpc": "2.0", "id": request["id"], "result": "0x10"}
                 data = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
