@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
 from web3.types import RPCEndpoint
 
 from relayer.chain.abi import load_artifact
@@ -44,6 +45,7 @@ def token_address(spoke: int, asset: str) -> str:
 HEARTBEAT = 2 * 3_600
 MAX_MOVE_BPS = 3_000
 GAS = 3_000_000
+MAX_UINT = 2**256 - 1
 BATCH = 200
 
 
@@ -131,6 +133,31 @@ class Chain:
         aggs = self.c["aggs"]
         prices = [("ETH", eth), ("BTC", btc)] + ([("USDC", 1.0)] if usdc else [])
         self.send_all([(aggs[a].functions.push(to_answer(p)), self.admin) for a, p in prices])
+
+    def trade_all(self, orders: Sequence[tuple[str, int, str]], eth: float, btc: float) -> list[bool]:
+        """Delayed orders (PerpOrders, docs/margin.md) [(market asset, size delta, trader)] at any price:
+        commits them all, waits the minimum delay, publishes one round at (eth, btc) and settles each
+        order at it (the trader settles its own, so the keeper escrow nets to 0). True per order filled;
+        False when the commit or the fill (margin, caps) was refused."""
+        if not orders:
+            return []
+        markets = self.c["markets"]
+        commits = self.send_all([(markets[a].functions.commitOrder(d, MAX_UINT if d > 0 else 0), t)
+                                 for a, d, t in orders])
+        self.advance(max(int(markets[a].functions.orderConfig().call()[0]) for a, _, _ in orders))
+        self.push(eth, btc)
+        rounds = {a: int(self.c["aggs"][a].functions.latestRoundData().call()[0]) for a in ("ETH", "BTC")}
+        committed = [o for o, r in zip(orders, commits, strict=True) if r["status"] == 1]
+        settled = self.send_all([(markets[a].functions.settleOrder(t, rounds[a]), t) for a, _, t in committed])
+        filled = {(a, t) for (a, _, t), r in zip(committed, settled, strict=True)
+                  if r["status"] == 1 and markets[a].events.OrderSettled().process_receipt(r, errors=DISCARD)}
+        return [(a, t) in filled for a, _, t in orders]
+
+    def close_all(self, closes: Sequence[tuple[str, str]], eth: float, btc: float) -> list[bool]:
+        """Closes each [(market asset, trader)] whole position through `trade_all`."""
+        markets = self.c["markets"]
+        sizes = [(a, -int(markets[a].functions.positions(t).call()[0]), t) for a, t in closes]
+        return self.trade_all([o for o in sizes if o[1] != 0], eth, btc)
 
     def set_market_params(self, eth: float, btc: float, cal: Calibration) -> None:
         for asset, price in (("ETH", eth), ("BTC", btc)):

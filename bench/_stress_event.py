@@ -18,8 +18,6 @@ from stress_liquidity import Market
 from stress_paths import Bar, Step
 from stress_plot import Series
 
-MAX_UINT = 2**256 - 1
-
 
 @dataclass(frozen=True)
 class Scenario:
@@ -60,7 +58,6 @@ class Outcome:
 
 def _open_book(ch: Chain, s: Scenario, book: list[Trader], k: Knobs) -> dict[str, int]:
     """Deposits each trader's collateral and opens its positions on its day at that day's close."""
-    markets = ch.c["markets"]
     days = len(s.before)
     deposits = []
     for t in book:
@@ -74,18 +71,16 @@ def _open_book(ch: Chain, s: Scenario, book: list[Trader], k: Knobs) -> dict[str
         ch.advance(86_400)
         ch.push(e.close, b.close)
         ch.push(e.close, b.close)  # a first round far from the last is refused by the max-move bound
-        calls = []
+        orders = []
         for t in book:
             if t.open_day != d:
                 continue
             for pos in t.positions:
                 price = e.close if pos.market == "ETH" else b.close
-                size = int(pos.notional_usd / price * E18)
-                calls.append((markets[pos.market].functions.modifyPosition(size, MAX_UINT if size > 0 else 0),
-                              account("trader", t.index)))
-        for r in ch.send_all(calls):
-            opened += r["status"]
-            refused += 1 - r["status"]
+                orders.append((pos.market, int(pos.notional_usd / price * E18), account("trader", t.index)))
+        filled = ch.trade_all(orders, e.close, b.close)  # delayed orders: commit, then settle at the next round
+        opened += sum(filled)
+        refused += len(filled) - sum(filled)
     return {"orders": opened + refused, "opened": opened, "refused_by_margin": refused}
 
 
@@ -149,9 +144,8 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
                     for t in reacting if t.reaction == "add_margin"]
             if adds:
                 ch.deposit(adds)
-            closes = [(ch.c["markets"][p.market].functions.closePosition(), account("trader", t.index))
-                      for t in reacting if t.reaction == "close" for p in t.positions]
-            ch.send_all(closes)
+            ch.close_all([(p.market, account("trader", t.index))
+                          for t in reacting if t.reaction == "close" for p in t.positions], st.eth, st.btc)
             tally["reactions"] += len(reacting)
         cands = []
         for h in health:

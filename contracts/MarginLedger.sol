@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {IMarginLedger} from "./interfaces/IMarginLedger.sol";
 import {IRiskEngine} from "./interfaces/IRiskEngine.sol";
+import {ISettlement} from "./interfaces/ISettlement.sol";
 import {HashChain} from "./libraries/HashChain.sol";
 import {Checkpoint, DepositMessage} from "./libraries/Messages.sol";
 import {Roles} from "./libraries/Roles.sol";
@@ -100,11 +101,17 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     /// remainder below one token unit stays in the balance, so no dust is ever created or lost.
     /// `WithdrawalExceedsBalance` reports that debit. When a risk engine is set it is asked
     /// AFTER the debit (a view call, so it cannot re-enter) and a failure undoes everything.
+    /// When a settlement contract is set, the caller's USD balance is first settled in USDC
+    /// (profit paid from the LP vault, a debt netted against the caller's USDC); it is a
+    /// governance-set contract that only calls back `transferUsd` / `transferCollateral`.
     function requestWithdrawal(uint32 assetId, uint256 amount, uint64 destChainId, address recipient) external {
         // CHECKS, then EFFECTS (the debit checks balance and liquidity before it writes)
         if (amount == 0) revert WithdrawalAmountZero();
         if (recipient == address(0)) revert WithdrawalRecipientZero();
         if (withdrawalsPaused) revert WithdrawalsPaused();
+        // USD SETTLEMENT (before the balance is read)
+        address settler = settlement;
+        if (settler != address(0)) ISettlement(settler).settle(msg.sender);
         SpokeRoutes storage route = _routes[destChainId];
         if (route.lockbox == address(0)) revert RouteUnknown(destChainId);
         (address token, uint256 tokenAmount) = _debitWithdrawal(msg.sender, assetId, amount, destChainId);

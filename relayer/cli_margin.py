@@ -83,6 +83,10 @@ def _print_margin(margin) -> None:  # noqa: ANN001 - relayer.services.margin.Mar
         out.print(table)
     else:
         out.print("positions: none")
+    for o in margin.pending_orders:
+        limit = "any price" if o.acceptable_price in (0, 2**256 - 1) else f"limit {usd(o.acceptable_price)}"
+        out.print(f"pending order: {o.size_text} {o.market} ({limit}), fills at the first price published from "
+                  f"t={o.settle_from}, expires at t={o.expires_at}; keeper reward {usd(o.escrow)} escrowed")
     colour = {"healthy": "green", "below initial margin": "yellow"}.get(margin.health, "red")
     ratio = f" (equity/MM {margin.margin_ratio:.2f})" if margin.margin_ratio is not None else ""
     out.print(f"equity {usd(margin.equity)} (collateral {usd(margin.collateral_value)}, USD {usd(margin.usd_balance)}); "
@@ -93,11 +97,12 @@ def _print_margin(margin) -> None:  # noqa: ANN001 - relayer.services.margin.Mar
 def trade(
     market: Annotated[str, typer.Option("--market", help="Market, e.g. ETH-USD")],
     size: Annotated[str, typer.Option("--size", help="Signed base units: 2.5 buys 2.5 ETH, -1 sells 1")],
-    limit_price: Annotated[Optional[str], typer.Option("--limit-price", help="Worst USD price accepted")] = None,
+    limit_price: Annotated[Optional[str], typer.Option("--limit-price", help="Worst USD fill accepted (else the order is cancelled)")] = None,
     key: KeyOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
-    """Open, grow, shrink or flip a position at the oracle price, margined by collateral from every spoke."""
+    """Open, grow, shrink or flip a position: commits a delayed order and waits until it fills at the first
+    oracle price published after the minimum delay (margined by collateral from every spoke)."""
     from relayer.services import trading
 
     sender_key = user_key(key)
@@ -113,7 +118,7 @@ def close(
     key: KeyOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
-    """Close the whole position in a market at the oracle price (also when the price is stale)."""
+    """Close the whole position in a market through a delayed order (fills at the next published price)."""
     from relayer.services import trading
 
     sender_key = user_key(key)

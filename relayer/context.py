@@ -28,6 +28,7 @@ from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper, Send
 from relayer.keeper.oracle_service import OracleService, PriceQueue
+from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
@@ -207,9 +208,16 @@ class Context:
                     self.hub.w3, abi_of("PerpMarket"), [m.address for m in margin.config.markets.values()],
                     from_block=margin.config.start_block,
                 )
+                markets = list(margin.markets.values())
+                order_tracker = AccountTracker(
+                    self.hub.w3, abi_of("PerpMarket"), [m.address for m in markets],
+                    from_block=margin.config.start_block, event_name="OrderCommitted",
+                )
+                settler = OrderSettler(self.hub.w3, sender.address, order_tracker, markets, margin.oracle,
+                                       abi_of("MockAggregatorV3"), signed_send(sender))
                 self._keeper = Keeper(
                     self.hub.w3, sender.address, tracker, margin.lens, margin.liquidation,
-                    send=signed_send(sender), max_repay=config.max_repay_usd * USD,
+                    send=signed_send(sender), max_repay=config.max_repay_usd * USD, settler=settler,
                 )
             return self._keeper
 

@@ -79,6 +79,8 @@ interface IMarginAccounts {
     event RiskEngineSet(address indexed engine);
     /// @notice Governance set the insurance fund account.
     event InsuranceFundSet(address indexed fund);
+    /// @notice Governance set the USD settlement contract run before every withdrawal (zero = none).
+    event SettlementSet(address indexed settlement);
     /// @notice A deposit of a listed token was credited (`amount` in ledger units).
     event DepositCredited(address indexed account, uint32 indexed assetId, uint256 amount);
     /// @notice A deposit of an unlisted or over-cap token was kept as a claim (token units).
@@ -98,6 +100,10 @@ interface IMarginAccounts {
 
     /// @notice Sets the insurance fund account (an ordinary account).
     function setInsuranceFund(address fund) external;
+
+    /// @notice Sets the USD settlement contract (ISettlement) that converts the caller's USD
+    /// balance to USDC before each withdrawal (zero disables it).
+    function setSettlement(address settlement_) external;
 
     /// @notice Moves `amount` USD from `from` to `to` (either may go negative). MARGIN_ROLE only.
     function transferUsd(address from, address to, uint256 amount) external;
@@ -128,6 +134,9 @@ interface IMarginAccounts {
 
     /// @notice The risk engine consulted on withdrawals (zero = none).
     function riskEngine() external view returns (address);
+
+    /// @notice The USD settlement contract run before withdrawals (zero = none).
+    function settlement() external view returns (address);
 }
 
 /// @title IMarginLedger

@@ -2,12 +2,13 @@
 pragma solidity 0.8.37;
 
 import {IPerpMarket} from "./IPerpMarket.sol";
+import {IPriceOracle} from "./IPriceOracle.sol";
 import {IRiskEngine} from "./IRiskEngine.sol";
 
 /// @title IMarginRiskEngine
 /// @notice Cross-margin account health: the ledger's IRiskEngine checks (`meetsInitialMargin`:
-/// equity >= IM with fresh prices, or no position and a non-negative USD balance;
-/// `isLiquidatable`: equity < MM with fresh prices) plus the detail the liquidation module, the
+/// equity >= IM with every held price Ok, or no position and a non-negative USD balance;
+/// `isLiquidatable`: equity < MM with every held market price Ok and the sequencer up) plus the detail the liquidation module, the
 /// lens and keepers read.
 interface IMarginRiskEngine is IRiskEngine {
     /// @notice An account's cross-margin health.
@@ -18,10 +19,15 @@ interface IMarginRiskEngine is IRiskEngine {
         uint256 collateralValue; // weighted collateral value alone
         bool hasPositions;
         bool pricesOk; // every price used is fresh and valid
+        bool liquidationPricesOk; // every market held is Ok and the sequencer is up past its grace
     }
 
     /// @notice Health of `account` now.
     function health(address account) external view returns (Health memory);
+
+    /// @notice Collateral price under the oracle-failure policy: the oracle price when `Ok` (or
+    /// SequencerDown), the last good price x DOUBTFUL_BPS when Stale or Invalid, 0 without a feed.
+    function collateralPrice(uint32 assetId) external view returns (uint256 price, IPriceOracle.PriceStatus status);
 
     /// @notice Registered markets.
     function markets() external view returns (IPerpMarket[] memory);

@@ -10,10 +10,10 @@ interface IPerpMarket {
     /// @notice An account's exposure in this market, valued now.
     struct MarginState {
         int256 size; // base units 1e18, + long / - short
-        int256 pnl; // unrealized PnL net of accrued funding (1e18 USD); 0 when the price is Invalid
+        int256 pnl; // unrealized PnL net of accrued funding (1e18 USD), at the last good price if not Ok
         uint256 initialMargin; // 1e18 USD
         uint256 maintenanceMargin; // 1e18 USD
-        uint256 price; // the price used (last good one when Stale, 0 when Invalid)
+        uint256 price; // the price used (the last good one unless Ok; never 0 for an open position)
         IPriceOracle.PriceStatus status;
     }
 

@@ -3,19 +3,35 @@ pragma solidity 0.8.37;
 
 /// @title IPriceOracle
 /// @notice USD prices normalised to 1e18, one feed per uint32 id. A collateral asset's feed id is
-/// its ledger asset id; a market names the feed id it is priced by.
+/// its ledger asset id; a market names the feed id it is priced by. The oracle-failure policy that
+/// every caller applies to these statuses is the table in docs/margin.md.
 interface IPriceOracle {
     /// @notice Health of a price. Only `Ok` may be used for risk-increasing actions.
     enum PriceStatus {
-        Ok, // fresh and inside every sanity bound
-        Stale, // older than the feed's heartbeat: last good price, reduce-only use
-        Invalid // no usable price (unset, out of bounds, moved too far, bad round)
+        Ok, // fresh, inside every sanity bound, sequencer (if any) up past its grace period
+        Stale, // older than the feed's heartbeat: the last good price is returned
+        Invalid, // unusable (unset, out of bounds, latched after a refused move, bad round)
+        SequencerDown // the L2 sequencer is down or inside its grace period after restarting
     }
 
     /// @notice Latest price of `feedId` (1e18 USD), its timestamp and status; never reverts for a
-    /// configured feed. `price` is 0 when `status == Invalid`.
+    /// configured feed. When the status is not `Ok`, `price` is the LAST GOOD price (0 only when
+    /// the feed never had one), so that callers can still count positions and value collateral
+    /// conservatively.
     function getPrice(uint32 feedId) external view returns (uint256 price, uint64 updatedAt, PriceStatus status);
 
     /// @notice Price usable for a risk-increasing action; reverts unless the status is `Ok`.
     function freshPrice(uint32 feedId) external view returns (uint256 price);
+
+    /// @notice One published round of `feedId`: its price and time, the time of the round before
+    /// it (0 for the first) and whether the round is a usable price (delayed-order settlement
+    /// fills at the first round published at or after a target time).
+    function roundPrice(uint32 feedId, uint80 roundId)
+        external
+        view
+        returns (uint256 price, uint64 updatedAt, uint64 previousUpdatedAt, bool valid);
+
+    /// @notice False while the optional L2 sequencer-uptime feed reports the sequencer down or the
+    /// grace period after its restart has not elapsed (always true without such a feed).
+    function sequencerOk() external view returns (bool);
 }

@@ -27,6 +27,8 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
     address public insuranceFund;
     /// @inheritdoc IMarginAccounts
     address public riskEngine;
+    /// @inheritdoc IMarginAccounts
+    address public settlement;
 
     /// @inheritdoc IMarginAccounts
     function setRiskEngine(address engine) external onlyRole(Roles.GOVERNOR_ROLE) {
@@ -38,6 +40,12 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
     function setInsuranceFund(address fund) external onlyRole(Roles.GOVERNOR_ROLE) {
         insuranceFund = fund;
         emit InsuranceFundSet(fund);
+    }
+
+    /// @inheritdoc IMarginAccounts
+    function setSettlement(address settlement_) external onlyRole(Roles.GOVERNOR_ROLE) {
+        settlement = settlement_;
+        emit SettlementSet(settlement_);
     }
 
     /// @inheritdoc IMarginAccounts

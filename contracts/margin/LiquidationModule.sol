@@ -9,19 +9,26 @@ import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
 import {IMarginRiskEngine} from "../interfaces/IMarginRiskEngine.sol";
 import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {ISettlement} from "../interfaces/ISettlement.sol";
 import {Roles} from "../libraries/Roles.sol";
 
 /// @title LiquidationModule
-/// @notice Anyone may liquidate an account whose equity is below its maintenance margin (fresh
-/// prices only). Waterfall, in order (docs/margin.md):
+/// @notice Anyone may liquidate an account whose equity is below its maintenance margin (every
+/// market it holds priced Ok, sequencer up; collateral with a Stale / Invalid price is valued and
+/// sold at its doubtful value instead of blocking). Waterfall, in order (docs/margin.md):
 ///  1. positions: close `closeFactor` of every position; if the account is still liquidatable,
 ///     close everything. The liquidator earns `rewardRate` and the insurance fund `penaltyRate`
-///     of the closed notional, both capped by the maintenance margin the close released, so a
-///     liquidation never lowers `equity - maintenance margin`;
-///  2. collateral: once no position remains and the USD balance is negative, the liquidator may
-///     buy collateral (up to `maxRepay` USD) at a discount capped by the asset's haircut;
-///  3. insurance: once no weighted collateral remains, the insurance fund covers the deficit up
-///     to its own equity;
+///     of the closed notional, both capped by the maintenance margin the close released AND by
+///     the equity left after the close (reward first), so a liquidation never lowers
+///     `equity - maintenance margin` and never turns positive equity into a deficit;
+///  2. collateral: once no position remains and the USD balance is negative, the deficit is
+///     first netted against the account's USDC at par (`settlement`), then the liquidator may
+///     buy any collateral, weight 0 included (up to `maxRepay` USD), at a discount capped by
+///     the asset's haircut;
+///  3. insurance: once no weighted collateral remains, the insurance fund first takes every
+///     remaining (weight-0) collateral — bought at the discounted oracle price when one is
+///     fresh, seized at zero value otherwise — and only then covers the deficit up to its own
+///     equity;
 ///  4. socialisation: the rest is charged to the LP pool (the counterparty that earned the other
 ///     side) up to its free margin (equity - maintenance margin);
 ///  5. bad debt: whatever still remains is written off on the ledger (`writeOffBadDebt`).
@@ -29,7 +36,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- errors
     /// @dev The account is at or above maintenance margin.
     error LiquidationAccountHealthy(address account, int256 equity, uint256 maintenanceMargin);
-    /// @dev A price the account's health depends on is stale or invalid: liquidations wait.
+    /// @dev A market the account holds is not priced Ok, or the sequencer is down: liquidations wait.
     error LiquidationPricesNotFresh(address account);
     /// @dev The LP pool and the insurance fund are never liquidated.
     error LiquidationAccountProtected(address account);
@@ -58,6 +65,10 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     event BadDebtRecorded(address indexed account, uint256 amount);
     /// @dev New parameters.
     event ParamsSet(Params params);
+    /// @dev New settlement contract (zero: no USDC netting before collateral sales).
+    event SettlementSet(address indexed settlement);
+    /// @dev Collateral without a usable price taken by the insurance fund at zero value.
+    event CollateralSeized(address indexed account, address indexed insurance, uint32 indexed assetId, uint256 amount);
 
     // ---------------------------------------------------------------- storage
     /// @dev 1e18-scaled parameters.
@@ -85,6 +96,8 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     address public immutable lpPool;
     /// @dev Current parameters.
     Params public params;
+    /// @dev USD settlement (nets a deficit against the account's USDC); zero = none.
+    ISettlement public settlement;
 
     constructor(address admin, ILedgerHooks ledger_, IMarginRiskEngine engine_, IPriceOracle oracle_, address lpPool_, Params memory p) {
         if (address(ledger_) == address(0) || address(engine_) == address(0) || address(oracle_) == address(0)
@@ -103,6 +116,12 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         _setParams(p);
     }
 
+    /// @notice Sets the settlement contract used to net a deficit against USDC (GOVERNOR_ROLE).
+    function setSettlement(ISettlement settlement_) external onlyRole(Roles.GOVERNOR_ROLE) {
+        settlement = settlement_;
+        emit SettlementSet(address(settlement_));
+    }
+
     /// @notice Liquidates `account` (see the contract's waterfall). `maxRepay` bounds the USD the
     /// caller spends buying collateral (0: positions only). The caller must stay above its own
     /// initial margin after buying.
@@ -110,7 +129,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         address insurance = ledger.insuranceFund();
         if (account == lpPool || account == insurance) revert LiquidationAccountProtected(account);
         IMarginRiskEngine.Health memory h = riskEngine.health(account);
-        if (!h.pricesOk) revert LiquidationPricesNotFresh(account);
+        if (!h.liquidationPricesOk) revert LiquidationPricesNotFresh(account);
         if (h.equity >= int256(h.maintenanceMargin)) {
             revert LiquidationAccountHealthy(account, h.equity, h.maintenanceMargin);
         }
@@ -119,9 +138,15 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             if (riskEngine.isLiquidatable(account)) _closePositions(account, insurance, ONE, true);
         }
         if (riskEngine.health(account).hasPositions) return;
+        if (ledger.usdBalanceOf(account) < 0 && address(settlement) != address(0)) settlement.settle(account);
         if (ledger.usdBalanceOf(account) < 0 && maxRepay > 0) {
-            _sellCollateral(account, maxRepay);
-            if (!riskEngine.meetsInitialMargin(msg.sender)) revert LiquidatorBelowInitialMargin(msg.sender);
+            _sellCollateral(account, maxRepay, msg.sender);
+            // Equity at policy values (doubtful collateral at its haircut value), not
+            // `meetsInitialMargin`: buying Stale / Invalid collateral must not refuse the liquidator.
+            IMarginRiskEngine.Health memory lh = riskEngine.health(msg.sender);
+            if (!lh.liquidationPricesOk || lh.equity < int256(lh.initialMargin)) {
+                revert LiquidatorBelowInitialMargin(msg.sender);
+            }
         }
         _coverDeficit(account, insurance);
     }
@@ -149,48 +174,80 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             reward += r;
             penalty += pen;
         }
+        // Cap by the equity the close left: fees never push the account below zero.
+        int256 eq = riskEngine.health(account).equity;
+        uint256 room = eq > 0 ? uint256(eq) : 0;
+        if (reward > room) reward = room;
+        if (reward + penalty > room) penalty = room - reward;
         if (reward > 0) ledger.transferUsd(account, msg.sender, reward);
         if (penalty > 0) ledger.transferUsd(account, insurance, penalty);
         emit Liquidated(account, msg.sender, closed, reward, penalty, full);
     }
 
-    /// @dev Sells collateral to the liquidator, asset by asset, until the USD deficit or `budget`
-    /// is used up.
-    function _sellCollateral(address account, uint256 budget) internal {
+    /// @dev Sells collateral to `buyer`, asset by asset, until the USD deficit or `budget` is
+    /// used up.
+    function _sellCollateral(address account, uint256 budget, address buyer) internal {
         uint256 deficit = uint256(-ledger.usdBalanceOf(account));
         uint32[] memory ids = ledger.listedAssets();
         for (uint256 i; i < ids.length && deficit > 0 && budget > 0; ++i) {
-            uint256 repaid = _sellAsset(account, ids[i], Math.min(deficit, budget));
+            uint256 repaid = _sellAsset(account, ids[i], Math.min(deficit, budget), buyer);
             deficit -= repaid;
             budget -= repaid;
         }
     }
 
-    /// @dev Sells up to `limit` USD of one asset at min(discount, 1 - weight) below the oracle
-    /// price (so the sale never lowers the account's equity); returns the USD repaid.
-    function _sellAsset(address account, uint32 assetId, uint256 limit) internal returns (uint256 repay) {
+    /// @dev Sells up to `limit` USD of one asset to `buyer` at min(discount, 1 - weight) below
+    /// the oracle price (so the sale never lowers the account's equity; a weight-0 asset sells at
+    /// the full discount); returns the USD repaid, 0 when the asset has no fresh price.
+    function _sellAsset(address account, uint32 assetId, uint256 limit, address buyer) internal returns (uint256 repay) {
         uint256 bal = ledger.balanceOf(account, assetId);
         if (bal == 0) return 0;
         (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(assetId);
-        if (weightBps == 0) return 0;
-        uint256 haircut = ONE - uint256(weightBps) * BPS_TO_WAD;
-        uint256 discount = Math.min(params.collateralDiscount, haircut);
-        // Rounded up, so the liquidator always pays at least amount x price x weight and the
-        // account's equity cannot fall even when the discount equals the haircut.
-        uint256 salePrice = Math.mulDiv(oracle.freshPrice(assetId), ONE - discount, ONE, Math.Rounding.Ceil);
+        uint256 salePrice = _salePrice(assetId, weightBps);
+        if (salePrice == 0) return 0;
         uint256 maxValue = Math.mulDiv(bal, salePrice, 10 ** dec, Math.Rounding.Ceil);
         repay = Math.min(limit, maxValue);
         uint256 amount = repay == maxValue ? bal : Math.mulDiv(repay, 10 ** dec, salePrice);
         if (amount == 0 || repay == 0) return 0;
-        emit CollateralSold(account, msg.sender, assetId, amount, repay);
-        ledger.transferUsd(msg.sender, account, repay);
-        ledger.transferCollateral(account, msg.sender, assetId, amount);
+        emit CollateralSold(account, buyer, assetId, amount, repay);
+        ledger.transferUsd(buyer, account, repay);
+        ledger.transferCollateral(account, buyer, assetId, amount);
+    }
+
+    /// @dev Policy price (RiskEngine.collateralPrice: a Stale / Invalid collateral at its doubtful
+    /// value, never blocking) less min(discount, 1 - weight), rounded up so the buyer always pays
+    /// at least amount x price x weight and the account's equity cannot fall even when the
+    /// discount equals the haircut; 0 when the asset has no price at all.
+    function _salePrice(uint32 assetId, uint16 weightBps) internal view returns (uint256) {
+        (uint256 price,) = riskEngine.collateralPrice(assetId);
+        if (price == 0) return 0;
+        uint256 discount = Math.min(params.collateralDiscount, ONE - uint256(weightBps) * BPS_TO_WAD);
+        return Math.mulDiv(price, ONE - discount, ONE, Math.Rounding.Ceil);
+    }
+
+    /// @dev Every remaining balance goes to the insurance fund before it pays: bought at the
+    /// discounted policy price up to the deficit, the rest of an unpriced asset seized at zero.
+    function _insuranceTakesCollateral(address account, address insurance) internal {
+        uint32[] memory ids = ledger.listedAssets();
+        for (uint256 i; i < ids.length; ++i) {
+            int256 usd = ledger.usdBalanceOf(account);
+            if (usd >= 0) return;
+            _sellAsset(account, ids[i], uint256(-usd), insurance);
+            (uint256 price,) = riskEngine.collateralPrice(ids[i]);
+            if (price != 0) continue;
+            uint256 left = ledger.balanceOf(account, ids[i]);
+            if (left == 0) continue;
+            emit CollateralSeized(account, insurance, ids[i], left);
+            ledger.transferCollateral(account, insurance, ids[i], left);
+        }
     }
 
     /// @dev Insurance, then LP pool, then write-off, once nothing of value is left to sell.
     function _coverDeficit(address account, address insurance) internal {
+        if (ledger.usdBalanceOf(account) >= 0 || riskEngine.health(account).collateralValue != 0) return;
+        _insuranceTakesCollateral(account, insurance);
         int256 usd = ledger.usdBalanceOf(account);
-        if (usd >= 0 || riskEngine.health(account).collateralValue != 0) return;
+        if (usd >= 0) return;
         uint256 deficit = uint256(-usd);
         IMarginRiskEngine.Health memory ins = riskEngine.health(insurance);
         uint256 cover = ins.equity > 0 ? Math.min(deficit, uint256(ins.equity)) : 0;

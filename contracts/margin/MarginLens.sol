@@ -39,7 +39,7 @@ contract MarginLens {
                 collateralValue: h.collateralValue,
                 hasPositions: h.hasPositions,
                 pricesOk: h.pricesOk,
-                liquidatable: h.pricesOk && h.equity < int256(h.maintenanceMargin)
+                liquidatable: h.liquidationPricesOk && h.equity < int256(h.maintenanceMargin)
             });
         }
     }
@@ -50,7 +50,7 @@ contract MarginLens {
         uint256 n;
         for (uint256 i; i < accounts.length; ++i) {
             IMarginRiskEngine.Health memory h = riskEngine.health(accounts[i]);
-            if (h.pricesOk && h.equity < int256(h.maintenanceMargin)) tmp[n++] = accounts[i];
+            if (h.liquidationPricesOk && h.equity < int256(h.maintenanceMargin)) tmp[n++] = accounts[i];
         }
         found = new address[](n);
         for (uint256 i; i < n; ++i) found[i] = tmp[i];

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
@@ -11,18 +10,18 @@ import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {MarginMath} from "./MarginMath.sol";
 import {PerpMarketBase} from "./PerpMarketBase.sol";
+import {PerpOrders} from "./PerpOrders.sol";
 
 /// @title PerpMarket
-/// @notice One oracle-priced perpetual futures market (deploy one per underlying). Every trade
-/// executes at the oracle price with a taker fee; funding accrues continuously from the skew;
-/// all PnL, fees and funding settle as USD between the trader and the market's counterparty
-/// `pool` account on the ledger (`transferUsd`), so the books are zero-sum by construction.
+/// @notice One oracle-priced perpetual futures market (deploy one per underlying). Traders change
+/// positions only through delayed orders (PerpOrders: commit now, settle at the first price
+/// published after the minimum delay); liquidations close at the current Ok oracle price. Every
+/// fill pays a taker fee; funding accrues continuously from the skew; all PnL, fees and funding
+/// settle as USD between the trader and the market's counterparty `pool` account on the ledger
+/// (`transferUsd`), so the books are zero-sum by construction.
 /// @dev The market needs MARGIN_ROLE on the ledger and must be added to the RiskEngine; nothing
-/// else in the ledger changes per market. Risk-increasing trades need a fresh price (the oracle's
-/// `freshPrice` reverts `OraclePriceStale` / `OraclePriceInvalid`), both caps, the trader's initial
-/// margin and, when |skew| grows, the pool's initial margin. Reducing and closing work with a stale
-/// (last good) price.
-contract PerpMarket is PerpMarketBase, ReentrancyGuardTransient {
+/// else in the ledger changes per market. Oracle-failure policy: docs/margin.md.
+contract PerpMarket is PerpOrders {
     using SafeCast for uint256;
     using SafeCast for int256;
 
@@ -41,25 +40,15 @@ contract PerpMarket is PerpMarketBase, ReentrancyGuardTransient {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(Roles.GOVERNOR_ROLE, admin);
         _setParams(params_);
+        _setOrderConfig(OrderConfig({minDelay: 2, maxDelay: 600, settlementReward: 0.5e18}));
         lastFundingTime = uint64(block.timestamp);
     }
 
     // ---------------------------------------------------------------- trading
-    /// @notice Changes the caller's position by `sizeDelta` (base units, + buys / - sells) at the
-    /// oracle price. `limitPrice` protects against the price moving before inclusion: a buy
-    /// reverts above it, a sell below it (pass type(uint256).max / 0 to accept any price).
-    function modifyPosition(int256 sizeDelta, uint256 limitPrice) external nonReentrant {
-        if (sizeDelta == 0) revert MarketSizeDeltaZero();
-        address account = msg.sender;
-        if (account == pool) revert MarketPoolCannotTrade(account);
-        int256 oldSize = positions[account].size;
-        int256 newSize = oldSize + sizeDelta;
-        bool increases = newSize != 0
-            && (oldSize == 0 || (oldSize > 0) != (newSize > 0) || SignedMath.abs(newSize) > SignedMath.abs(oldSize));
-        uint256 price = increases ? oracle.freshPrice(feedId) : _anyPrice();
-        if (sizeDelta > 0 ? price > limitPrice : price < limitPrice) {
-            revert MarketPriceLimitExceeded(price, limitPrice);
-        }
+    /// @dev Fills a settled order (PerpOrders): risk-increasing fills must respect both open
+    /// interest caps, the trader's initial margin (which needs every price it holds Ok) and, when
+    /// |skew| grows, the pool's initial margin; reducing fills only settle.
+    function _fill(address account, int256 sizeDelta, uint256 price, bool increases) internal override {
         int256 oldSkew = _skew();
         _trade(account, sizeDelta, price, params.takerFee);
         if (increases) {
@@ -71,13 +60,6 @@ contract PerpMarket is PerpMarketBase, ReentrancyGuardTransient {
                 revert MarketPoolBelowInitialMargin(pool);
             }
         }
-    }
-
-    /// @notice Closes the caller's whole position at the oracle price (stale price allowed).
-    function closePosition() external nonReentrant {
-        int256 size = positions[msg.sender].size;
-        if (size == 0) revert MarketNoPosition(msg.sender);
-        _trade(msg.sender, -size, _anyPrice(), params.takerFee);
     }
 
     /// @inheritdoc IPerpMarket

@@ -16,8 +16,6 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     // ---------------------------------------------------------------- errors
     /// @dev A trade of size 0.
     error MarketSizeDeltaZero();
-    /// @dev The oracle price is beyond the trader's limit.
-    error MarketPriceLimitExceeded(uint256 price, uint256 limitPrice);
     /// @dev A risk-increasing trade would take one side's open interest past the cap.
     error MarketOpenInterestCapExceeded(uint256 openInterest, uint256 cap);
     /// @dev After a risk-increasing trade the trader's equity is below its initial margin.
@@ -26,8 +24,6 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     error MarketPoolBelowInitialMargin(address pool);
     /// @dev The counterparty pool account cannot trade in its own market.
     error MarketPoolCannotTrade(address pool);
-    /// @dev Close of an account without a position.
-    error MarketNoPosition(address account);
     /// @dev A liquidation close of 0 or of more than the position.
     error MarketCloseSizeInvalid(address account, int256 size, uint256 closeSize);
     /// @dev The oracle has no usable price at all (Invalid), not even for reducing.
@@ -116,8 +112,19 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     function marginState(address account) external view returns (MarginState memory s) {
         (uint256 price,, IPriceOracle.PriceStatus status) = oracle.getPrice(feedId);
         s.status = status;
+        // Policy: a position is ALWAYS counted. The oracle returns the last good price whatever
+        // the status; a feed that never had one falls back to the price the position was last
+        // settled at (the pool: its size alone, valued at 0).
+        if (price == 0) {
+            s.status = IPriceOracle.PriceStatus.Invalid;
+            if (account == pool) {
+                s.size = -_skew();
+                return s;
+            }
+            price = positions[account].lastPrice;
+            if (price == 0) return s;
+        }
         s.price = price;
-        if (price == 0) return s;
         // saturating: some RPC nodes evaluate eth_call with a timestamp below the latest block's
         uint256 elapsed = block.timestamp > lastFundingTime ? block.timestamp - lastFundingTime : 0;
         int256 funding = fundingIndex + MarginMath.fundingDelta(currentFundingRate(), price, elapsed);

@@ -37,6 +37,8 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     uint256 public constant MAX_MARKETS = 16;
     /// @dev Basis-point denominator of collateral weights.
     uint256 internal constant BPS = 10_000;
+    /// @dev Share of the last good price a Stale or Invalid collateral price is valued at.
+    uint256 public constant DOUBTFUL_BPS = 5_000;
 
     /// @dev The hub ledger.
     ILedgerHooks public immutable ledger;
@@ -82,15 +84,21 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     }
 
     /// @inheritdoc IMarginRiskEngine
+    /// @dev Oracle-failure policy (docs/margin.md): every position is counted whatever its price
+    /// status (the market values it at the last good price); any non-Ok price held clears
+    /// `pricesOk` (withdrawals and risk-increasing trades wait); Stale or Invalid collateral is
+    /// valued at its last good price x DOUBTFUL_BPS; only a non-Ok MARKET held or a down
+    /// sequencer clears `liquidationPricesOk`, so a collateral feed never freezes liquidation.
     function health(address account) public view returns (Health memory h) {
         h.pricesOk = true;
+        h.liquidationPricesOk = oracle.sequencerOk();
         uint32[] memory ids = ledger.listedAssets();
         for (uint256 i; i < ids.length; ++i) {
             uint256 bal = ledger.balanceOf(account, ids[i]);
             if (bal == 0) continue;
             (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(ids[i]);
             if (weightBps == 0) continue;
-            (uint256 price, IPriceOracle.PriceStatus status) = _collateralPrice(ids[i]);
+            (uint256 price, IPriceOracle.PriceStatus status) = collateralPrice(ids[i]);
             if (status != IPriceOracle.PriceStatus.Ok) h.pricesOk = false;
             // floor: collateral is never over-valued
             h.collateralValue += Math.mulDiv(bal, price * weightBps, 10 ** dec * BPS);
@@ -100,7 +108,10 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         for (uint256 i; i < n; ++i) {
             IPerpMarket.MarginState memory s = _markets[i].marginState(account);
             if (s.size == 0 && s.pnl == 0) continue;
-            if (s.status != IPriceOracle.PriceStatus.Ok) h.pricesOk = false;
+            if (s.status != IPriceOracle.PriceStatus.Ok) {
+                h.pricesOk = false;
+                if (s.size != 0) h.liquidationPricesOk = false;
+            }
             if (s.size != 0) h.hasPositions = true;
             h.equity += s.pnl;
             h.initialMargin += s.initialMargin;
@@ -118,20 +129,23 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     /// @inheritdoc IRiskEngine
     function isLiquidatable(address account) external view returns (bool) {
         Health memory h = health(account);
-        return h.pricesOk && h.equity < int256(h.maintenanceMargin);
+        return h.liquidationPricesOk && h.equity < int256(h.maintenanceMargin);
+    }
+
+    /// @inheritdoc IMarginRiskEngine
+    function collateralPrice(uint32 assetId) public view returns (uint256 price, IPriceOracle.PriceStatus status) {
+        try oracle.getPrice(assetId) returns (uint256 p, uint64, IPriceOracle.PriceStatus s) {
+            if (s == IPriceOracle.PriceStatus.Stale || s == IPriceOracle.PriceStatus.Invalid) {
+                p = p * DOUBTFUL_BPS / BPS; // floor: doubtful collateral is never over-valued
+            }
+            return (p, s);
+        } catch {
+            return (0, IPriceOracle.PriceStatus.Ok); // no feed: worth 0, never blocking
+        }
     }
 
     /// @inheritdoc IMarginRiskEngine
     function markets() external view returns (IPerpMarket[] memory) {
         return _markets;
-    }
-
-    /// @dev Oracle price of a collateral asset; (0, Invalid) when no feed is configured.
-    function _collateralPrice(uint32 assetId) internal view returns (uint256 price, IPriceOracle.PriceStatus status) {
-        try oracle.getPrice(assetId) returns (uint256 p, uint64, IPriceOracle.PriceStatus s) {
-            return (p, s);
-        } catch {
-            return (0, IPriceOracle.PriceStatus.Ok);
-        }
     }
 }

@@ -311,7 +311,7 @@ def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
         }
     for i in range(1, KEEPER_COUNT + 1):
         docs[layout.keeper_config_path(i)] = {**common, "keeper": {"key": KEEPER_KEYS[i - 1], "max_repay_usd": 50_000}}
-    docs[layout.oracle_config_path] = {**common, "oracle": {"key": ORACLE_KEY, "step_s": 1.0, "refresh_s": 20.0}}
+    docs[layout.oracle_config_path] = {**common, "oracle": {"key": ORACLE_KEY, "step_s": 1.0, "refresh_s": 5.0}}
     return docs
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # deploy imports this module
 MARGIN_ROLE = keccak(text="MARGIN_ROLE")
 LIQUIDATOR_ROLE = keccak(text="LIQUIDATOR_ROLE")
 HEARTBEAT_S = 120
-"""A devnet price older than two minutes is stale (the pusher refreshes every 20 s)."""
+"""A devnet price older than two minutes is stale (the pusher refreshes every 5 s)."""
 MAX_MOVE_BPS = 3_000
 """Largest move per round, 30 % (the worst hourly close-to-close move on record is 20.9 %)."""
 PRICE_BOUNDS = (10**12, 10**30)
@@ -81,9 +81,11 @@ def deploy_margin(
     liquidation = hub.deploy("LiquidationModule", admin, ledger_addr, engine, oracle, pool,
                              LiquidationParams().as_tuple())
     lens = hub.deploy("MarginLens", engine)
+    settlement = hub.deploy("Settlement", admin, ledger_addr, pool, asset_ids["USDC"])
     hub.wait()
 
     _wire(hub, ledger_addr, oracle, aggregators, asset_ids, prices, engine, markets, liquidation, insurance)
+    _wire_settlement(hub, ledger_addr, liquidation, settlement)
     hub.wait()
     report(f"margin engine: oracle {oracle}, risk engine {engine}, liquidation {liquidation}; "
            + ", ".join(f"{n} {a}" for n, a in markets.items())
@@ -116,3 +118,17 @@ def _wire(
         hub.call(f"add {name} to the risk engine", risk.functions.addMarket(market))
         hub.call(f"LIQUIDATOR_ROLE on {name}", hub.contract("PerpMarket", market).functions.grantRole(LIQUIDATOR_ROLE, liquidation))
     hub.call("MARGIN_ROLE to the liquidation module", ledger.functions.grantRole(MARGIN_ROLE, liquidation))
+
+
+def _wire_settlement(hub: Deployer, ledger_addr: str, liquidation: str, settlement: str) -> None:
+    """USD settlement in USDC against the LP pool before every withdrawal and in liquidation
+    (docs/margin.md "USD settlement"): a winner withdraws profit with the ordinary withdrawal."""
+    ledger: Any = hub.contract("MarginLedger", ledger_addr)
+    settle: Any = hub.contract("Settlement", settlement)
+    hub.call("MARGIN_ROLE to the settlement", ledger.functions.grantRole(MARGIN_ROLE, settlement))
+    hub.call("settlement on the ledger", ledger.functions.setSettlement(settlement))
+    hub.call("SETTLER_ROLE to the liquidation module",
+             settle.functions.grantRole(settle.functions.SETTLER_ROLE().call(), liquidation))
+    hub.call("settlement on the liquidation module",
+             hub.contract("LiquidationModule", liquidation).functions.setSettlement(settlement))
+

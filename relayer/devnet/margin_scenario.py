@@ -1,5 +1,6 @@
 """The devnet's margin demo: carol deposits USDC on spoke A and ETH on spoke B, opens a leveraged
-ETH-USD long backed by both, the oracle pusher replays a crash, the keeper liquidates. Every step
+ETH-USD long backed by both, bob shorts on USDC (margin_winner), the oracle pusher replays a crash,
+the keeper liquidates carol, bob closes and withdraws principal + profit to spoke A. Every step
 is printed (price, equity, margins, health, liquidation events); every wait is a poll with a
 deadline, and the price path is bounded (at most 25 steps, one per pusher step; it stops early once
 the position is liquidated out)."""
@@ -15,6 +16,7 @@ from web3 import Web3
 
 from relayer.chain.margin import MarginContracts
 from relayer.context import Context
+from relayer.devnet import margin_winner
 from relayer.devnet._proc import DeadlineError, poll
 from relayer.devnet.deploy_margin import funded_accounts
 from relayer.devnet.layout import TRADER_KEYS
@@ -174,5 +176,7 @@ def run(ctx: Context, report: Report = print) -> None:
     wait_funded(ctx, contracts, report)
     deposit_collateral(ctx, trader, key, report)
     open_position(ctx, contracts, trader, key, report)
+    margin_winner.open_short(ctx, contracts, report)
     watch_crash(ctx, contracts, trader, report)
+    margin_winner.close_and_withdraw(ctx, contracts, report)
     summary(ctx, contracts, trader, report)

@@ -15,6 +15,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from relayer.chain.abi import decode_error, revert_data
 from relayer.errors import KeeperError
+from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,17 @@ class KeeperRound(BaseModel):
     """Sent liquidations that reverted on-chain (a competitor's landed between simulation and inclusion)."""
     failed: dict[str, str] = {}
     """Account -> custom error of a simulation that reverted for a reason that is not benign."""
+    orders_settled: int = 0
+    """Delayed orders this keeper settled (for the reward) in this pass."""
+    orders_cancelled: int = 0
+    """Expired orders this keeper cancelled (escrow back to the trader) in this pass."""
 
 
 class Keeper:
     """One keeper: `run_once` = refresh accounts, batch health check, simulate, send."""
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
-                 send: Send, max_repay: int = 2**256 - 1) -> None:
+                 send: Send, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
@@ -63,6 +68,7 @@ class Keeper:
         self.module = module
         self.max_repay = max_repay
         self._send = send
+        self.settler = settler
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
         """(accounts checked, liquidatable accounts) — one eth_call per LENS_CHUNK accounts."""
@@ -122,9 +128,13 @@ class Keeper:
         return result
 
     def run_once(self, strict: bool = True) -> KeeperRound:
-        """One pass: refresh accounts, batch health check, liquidate every unhealthy account.
+        """One pass: settle pending delayed orders (with a settler), refresh accounts, batch health
+        check, liquidate every unhealthy account.
         `strict`: raise KeeperError after the pass if any liquidation failed for a non-benign reason."""
+        orders = self.settler.run_once() if self.settler is not None else None
         result = self.liquidate(*self.unhealthy_accounts())
+        if orders is not None:
+            result.orders_settled, result.orders_cancelled = len(orders.settled), len(orders.cancelled)
         if strict and result.failed:
             account, reason = next(iter(result.failed.items()))
             raise KeeperError(account, reason)

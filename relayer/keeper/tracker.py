@@ -1,4 +1,5 @@
-"""Follow every account that ever traded, from the markets' PositionModified events."""
+"""Follow every account that ever traded (PositionModified) or committed an order (OrderCommitted),
+from the markets' events."""
 
 from typing import Any, cast
 
@@ -10,16 +11,17 @@ DEFAULT_SPAN = 5_000
 
 
 class AccountTracker:
-    """Scans `PositionModified` logs of the markets in bounded block ranges; keeps a cursor.
+    """Scans `event_name` logs (first indexed argument: the account) of the markets in bounded
+    block ranges; keeps a cursor.
 
     The chain is the source of truth: a fresh tracker rebuilds the same set from block 0.
     """
 
     def __init__(self, w3: Web3, market_abi: list[dict[str, Any]], markets: list[str], from_block: int = 0,
-                 span: int = DEFAULT_SPAN) -> None:
+                 span: int = DEFAULT_SPAN, event_name: str = "PositionModified") -> None:
         self.w3 = w3
         self.markets = [Web3.to_checksum_address(m) for m in markets]
-        event = next(i for i in market_abi if i.get("type") == "event" and i["name"] == "PositionModified")
+        event = next(i for i in market_abi if i.get("type") == "event" and i["name"] == event_name)
         self.topic = "0x" + event_abi_to_log_topic(cast(ABIEvent, event)).hex()
         self.next_block = from_block
         self.span = span

@@ -54,6 +54,9 @@ class CollateralInput(BaseModel):
     decimals: int = Field(ge=0, le=36)
     weight_bps: int = Field(ge=0, le=10_000)
     price: int = Field(ge=0)
+    status: int = Field(default=0, ge=0, le=3)
+    """Oracle PriceStatus of `price` (0 Ok, 1 Stale, 2 Invalid, 3 SequencerDown): Stale and Invalid
+    collateral is valued at the last good price x DOUBTFUL_BPS (RiskEngine.collateralPrice)."""
 
 
 class AccountInputs(BaseModel):

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from relayer.chain.margin import MarginContracts
+from relayer.chain.orders import pending_order
 from relayer.context import Context
 from relayer.services.units import fmt_amount
 from relayer.types import checksum
 
-PRICE_STATUS = ("Ok", "Stale", "Invalid")
+PRICE_STATUS = ("Ok", "Stale", "Invalid", "SequencerDown")
 
 
 class PositionView(BaseModel):
@@ -29,7 +30,21 @@ class PositionView(BaseModel):
     initial_margin: int
     maintenance_margin: int
     price_status: str
-    """Ok, Stale or Invalid."""
+    """Ok, Stale, Invalid or SequencerDown (the position is counted at the last good price whatever the status)."""
+
+
+class OrderView(BaseModel):
+    """A committed delayed order waiting for its settlement price."""
+
+    market: str
+    size_delta: int
+    size_text: str
+    acceptable_price: int
+    escrow: int
+    """Keeper reward escrowed from the USD balance (1e18 USD)."""
+    settle_from: int
+    """Fills at the first oracle round published at or after this time."""
+    expires_at: int
 
 
 class MarginView(BaseModel):
@@ -44,12 +59,16 @@ class MarginView(BaseModel):
     maintenance_margin: int
     has_positions: bool
     prices_ok: bool
+    """Every price the account holds is Ok (withdrawals and risk-increasing trades need it)."""
+    liquidation_prices_ok: bool
+    """Every market it holds is priced Ok and the sequencer is up (liquidations need it)."""
     liquidatable: bool
     health: str
     """healthy, below initial margin (no new risk), liquidatable, or prices not fresh (liquidations wait)."""
     margin_ratio: float | None
     """equity / maintenance margin (None without positions); below 1 means liquidatable."""
     positions: list[PositionView]
+    pending_orders: list[OrderView]
 
 
 def health_label(equity: int, im: int, mm: int, prices_ok: bool, has_positions: bool) -> str:
@@ -69,16 +88,25 @@ def margin_view(ctx: Context, address: str, contracts: MarginContracts | None = 
     hub = contracts.client
     account = checksum(address)
     health = hub.call(contracts.engine.functions.health(account))
-    equity, im, mm, collateral, has_positions, prices_ok = (
+    equity, im, mm, collateral, has_positions, prices_ok, liquidation_ok = (
         int(health[0]),
         int(health[1]),
         int(health[2]),
         int(health[3]),
         bool(health[4]),
         bool(health[5]),
+        bool(health[6]),
     )
     positions = []
+    orders = []
     for name, market in contracts.markets.items():
+        order = pending_order(market, account)
+        if order is not None:
+            orders.append(OrderView(
+                market=name, size_delta=order.size_delta, size_text=fmt_amount(order.size_delta, 18),
+                acceptable_price=order.acceptable_price, escrow=order.escrow,
+                settle_from=order.settle_from, expires_at=order.expires_at,
+            ))
         size, last_price, _ = hub.call(market.functions.positions(account))
         if size == 0:
             continue
@@ -105,10 +133,12 @@ def margin_view(ctx: Context, address: str, contracts: MarginContracts | None = 
         maintenance_margin=mm,
         has_positions=has_positions,
         prices_ok=prices_ok,
-        liquidatable=prices_ok and equity < mm,
+        liquidation_prices_ok=liquidation_ok,
+        liquidatable=liquidation_ok and equity < mm,
         health=health_label(equity, im, mm, prices_ok, has_positions),
         margin_ratio=round(equity / mm, 4) if mm else None,
         positions=positions,
+        pending_orders=orders,
     )
 
 
@@ -118,7 +148,7 @@ class PriceView(BaseModel):
     feed: str
     feed_id: int
     price: int
-    """1e18 USD (0 when Invalid)."""
+    """1e18 USD: the last good price when not Ok (0 only if the feed never had one)."""
     updated_at: int
     status: str
     heartbeat: int

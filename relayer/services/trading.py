@@ -3,6 +3,7 @@ and close a position; refusals decoded into messages that say what to do."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,14 +11,18 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from relayer.chain.abi import DecodedError, explain
+from relayer.chain.abi import DecodedError, abi_of, decode_error, explain
 from relayer.chain.margin import MarginContracts
+from relayer.chain.orders import pending_order, settlement_round
 from relayer.context import Context
 from relayer.errors import ActionError, TradeRejectedError
 from relayer.margin.maths import ONE, margins, notional
 from relayer.services.transfers import Explainer, transact
 from relayer.services.units import fmt_amount, parse_price, parse_size, usd
 from relayer.types import UINT256_MAX
+
+CANCEL_REASONS = ("expired", "the settlement price is beyond your limit", "opening is paused", "fill refused")
+"""PerpOrders.CancelReason, in order."""
 
 
 class TradeResult(BaseModel):
@@ -66,12 +71,13 @@ class TradeRefusal(Explainer):
         age = self._now() - int(args["updatedAt"])
         return (
             f"stale price: the {feed} price was last updated {age}s ago (heartbeat {args['heartbeat']}s); "
-            f"opening or increasing a position waits for a fresh price (reducing and closing still work)"
+            f"opening or increasing a position waits for a fresh price (a close fills at the next published price)"
         )
 
     def _on_OraclePriceInvalid(self, args: dict[str, Any]) -> str:  # noqa: N802
         feed = self.contracts.feed_symbol(int(args["feedId"]))
-        return f"no valid {feed} price (unset, out of bounds or moved too far in one round): trading waits for one"
+        return (f"no valid {feed} price (unset, out of bounds, or latched after a move beyond the bound until "
+                f"confirmed or resolved by governance): opening waits for one")
 
     def _on_MarketPriceUnavailable(self, args: dict[str, Any]) -> str:  # noqa: N802
         return self._on_OraclePriceInvalid(args)
@@ -106,14 +112,11 @@ class TradeRefusal(Explainer):
             f"initial margin); trade a smaller size or wait for the other side to grow"
         )
 
-    def _on_MarketPriceLimitExceeded(self, args: dict[str, Any]) -> str:  # noqa: N802
-        return (
-            f"the {self.market} price {usd(int(args['price']))} is beyond your limit "
-            f"{usd(int(args['limitPrice']))}: nothing was traded"
-        )
+    def _on_MarketOpeningPaused(self, args: dict[str, Any]) -> str:  # noqa: N802
+        return f"opening and increasing {self.market} positions is paused by the guardian (closing still works)"
 
-    def _on_MarketNoPosition(self, args: dict[str, Any]) -> str:  # noqa: N802
-        return f"no {self.market} position to close"
+    def _on_OracleSequencerDown(self, args: dict[str, Any]) -> str:  # noqa: N802
+        return "the L2 sequencer is down or just restarted: opening waits for its grace period (closing works)"
 
     def _on_MarketPoolCannotTrade(self, args: dict[str, Any]) -> str:  # noqa: N802
         return f"{self.account} is the {self.market} liquidity pool: it cannot trade"
@@ -140,25 +143,103 @@ def _result(contracts: MarginContracts, market: str, receipt: TxReceipt) -> Trad
     )
 
 
+ORDER_POLL_S = 0.5
+"""How often a trade checks whether its order was settled (by a keeper or by itself)."""
+
+
+def _settled(contracts: MarginContracts, market: str, receipt: TxReceipt,
+             refusal: TradeRefusal | None = None) -> TradeResult:
+    """The fill in a settlement receipt, or TradeRejectedError when the order was cancelled (a
+    refused fill is explained from the custom error the market recorded)."""
+    contract = contracts.market(market)
+    refused = contract.events.OrderFillRefused().process_receipt(receipt, errors=DISCARD)
+    if refused and refusal is not None:
+        error = decode_error(bytes(refused[0]["args"]["reason"]))
+        if error is not None:
+            raise refusal.error(error)
+    canceled = contract.events.OrderCanceled().process_receipt(receipt, errors=DISCARD)
+    if canceled:
+        reason = CANCEL_REASONS[int(canceled[0]["args"]["reason"])]
+        raise TradeRejectedError("OrderCanceled", f"{market} order cancelled ({reason}): nothing was traded")
+    return _result(contracts, market, receipt)
+
+
+def _find_settlement(contracts: MarginContracts, market: str, account: str, from_block: int) -> TradeResult:
+    """The settlement (or cancellation) of `account`'s order mined since `from_block` by someone else."""
+    contract = contracts.market(market)
+    refusal = TradeRefusal(contracts, account, market, 0)
+    for event in (contract.events.OrderSettled, contract.events.OrderCanceled):
+        logs = event().get_logs(from_block=from_block, argument_filters={"account": account})
+        if logs:
+            receipt = contracts.client.w3.eth.get_transaction_receipt(logs[-1]["transactionHash"])
+            return _settled(contracts, market, receipt, refusal)
+    raise TradeRejectedError("OrderNotFound", f"the {market} order of {account} disappeared without a settlement")
+
+
+def wait_for_settlement(ctx: Context, market: str, key: str, from_block: int) -> TradeResult:
+    """Waits for the sender's pending order in `market` to be settled; settles it itself at the first
+    round published after the minimum delay if no keeper was faster; cancels it once expired."""
+    contracts = ctx.margin()
+    contract = contracts.market(market)
+    sender = ctx.sender(key, ctx.deployment.hub.chain_id)
+    feed_id = int(contracts.client.call(contract.functions.feedId()))
+    aggregator_abi = abi_of("MockAggregatorV3")
+    while True:
+        order = pending_order(contract, sender.address)
+        if order is None:
+            return _find_settlement(contracts, market, sender.address, from_block)
+        now = int(contracts.client.get_block("latest")["timestamp"])
+        if now > order.expires_at:
+            transact(sender, contract.functions.cancelExpiredOrder(sender.address), Explainer())
+            raise TradeRejectedError("OrderExpired", f"the {market} order expired unsettled: nothing was traded "
+                                                     "(the escrowed keeper reward was returned)")
+        round_id = settlement_round(contracts.oracle, aggregator_abi, feed_id, order)
+        if round_id is not None:
+            refusal = TradeRefusal(contracts, sender.address, market, order.size_delta)
+            try:
+                receipt = transact(sender, contract.functions.settleOrder(sender.address, round_id), refusal)
+            except TradeRejectedError as err:
+                if err.error != "OrderNotFound":  # a keeper settled it first: read its settlement
+                    raise
+                continue
+            except ActionError:
+                # Estimated fine, then mined and reverted: a keeper's settlement landed first in the
+                # same block (seen on the devnet). Read that settlement unless the order still waits.
+                if pending_order(contract, sender.address) is not None:
+                    raise
+                continue
+            return _settled(contracts, market, receipt, refusal)
+        time.sleep(ORDER_POLL_S)
+
+
+def commit(ctx: Context, market: str, delta: int, limit: int, key: str) -> int:
+    """Commits a delayed order; returns the block it was mined in."""
+    contracts = ctx.margin()
+    sender = ctx.sender(key, ctx.deployment.hub.chain_id)
+    refusal = TradeRefusal(contracts, sender.address, market, delta)
+    receipt = transact(sender, contracts.market(market).functions.commitOrder(delta, limit), refusal)
+    return int(receipt["blockNumber"])
+
+
 def trade(ctx: Context, market: str, size: str, limit_price: str | None, key: str) -> TradeResult:
-    """Buy (`size` > 0) or sell `size` base units of `market` at the oracle price, within
-    `limit_price` if given (a buy reverts above it, a sell below it)."""
+    """Buy (`size` > 0) or sell `size` base units of `market` through a delayed order: commit now,
+    filled at the first oracle price published after the minimum delay if it is within
+    `limit_price` (a buy's maximum, a sell's minimum); waits for the settlement."""
     contracts = ctx.margin()
     name = contracts.market_name(market)
     delta = parse_size(size)
     limit = parse_price(limit_price) if limit_price is not None else (UINT256_MAX if delta > 0 else 0)
-    sender = ctx.sender(key, ctx.deployment.hub.chain_id)
-    refusal = TradeRefusal(contracts, sender.address, name, delta)
-    fn = contracts.market(name).functions.modifyPosition(delta, limit)
-    return _result(contracts, name, transact(sender, fn, refusal))
+    block = commit(ctx, name, delta, limit, key)
+    return wait_for_settlement(ctx, name, key, block)
 
 
 def close(ctx: Context, market: str, key: str) -> TradeResult:
-    """Close the whole position in `market` at the oracle price (a stale price is accepted)."""
+    """Close the whole position in `market` through a delayed order at any price."""
     contracts = ctx.margin()
     name = contracts.market_name(market)
     sender = ctx.sender(key, ctx.deployment.hub.chain_id)
     size, *_ = contracts.client.call(contracts.market(name).functions.positions(sender.address))
-    refusal = TradeRefusal(contracts, sender.address, name, -int(size))
-    receipt = transact(sender, contracts.market(name).functions.closePosition(), refusal)
-    return _result(contracts, name, receipt)
+    if int(size) == 0:
+        raise TradeRejectedError("MarketSizeDeltaZero", f"no {name} position to close")
+    block = commit(ctx, name, -int(size), 0 if int(size) > 0 else UINT256_MAX, key)
+    return wait_for_settlement(ctx, name, key, block)

@@ -61,6 +61,7 @@ TRADERS = {
     "healthy": [("spoke-a", "USDC", 5_000 * 10**6)],
     "competed": [("spoke-a", "USDC", 2_000 * 10**6)],
     "refused": [("spoke-a", "USDC", 1_000 * 10**6)],
+    "winner": [("spoke-a", "USDC", 2_000 * 10**6)],
 }
 """Each test's fresh hub account and the collateral it deposits (token units), credited in one wave."""
 
@@ -164,7 +165,9 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
         devnet.stop(second.name)
 
 
-def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_close(devnet, ctx, traders, contracts) -> None:
+def test_trades_are_refused_clearly_and_an_exit_committed_while_stale_fills_at_the_next_price(
+    devnet, ctx, traders, contracts,
+) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
     account, key = traders["refused"]
@@ -193,8 +196,38 @@ def test_trades_are_refused_clearly_and_a_stale_price_still_lets_a_position_clos
         shown = json.loads(_xmargin("account", "--key", key, "--json", "--config", str(layout.config_path)).stdout)
         assert shown["account"]["margin"]["health"] == "prices not fresh"
         assert [p["price_status"] for p in shown["account"]["margin"]["positions"]] == ["Stale"]
-        closed = trading.close(ctx, MARKET, key)  # exits stay open at the last good price
-        assert closed.new_size == 0 and closed.size_delta == -opened.new_size
+        # no fill at the stale price (that would be a free option): the exit is committed now ...
+        committed_at = trading.commit(ctx, MARKET, -opened.new_size, 0, key)
+        shown = json.loads(_xmargin("account", "--key", key, "--json", "--config", str(layout.config_path)).stdout)
+        assert [o["size_delta"] for o in shown["account"]["margin"]["pending_orders"]] == [-opened.new_size]
     finally:
         devnet.replace("oracle", processes.restart("oracle", layout))
+    # ... and fills at the first price published after its minimum delay
+    closed = trading.wait_for_settlement(ctx, MARKET, key, committed_at)
+    assert closed.new_size == 0 and closed.size_delta == -opened.new_size
     poll(lambda: all(p.status == "Ok" for p in prices_view(ctx, contracts)), "fresh prices again", 30, 0.5)
+
+
+def test_a_winner_withdraws_profit_to_a_spoke(devnet, ctx, traders, contracts) -> None:
+    """Issue 8 scenario 5 end to end: realised profit (a USD balance on the hub) is settled in USDC
+    from the LP pool by the ordinary `xmargin withdraw`, and the spoke's lockbox pays it out."""
+    layout = devnet.layout
+    account, key = traders["winner"]
+    p0 = eth_price(contracts)
+    trading.trade(ctx, MARKET, size_for(4 * 1_000, p0), None, key)
+    push_prices(ctx, contracts, [p0 * 1.02, p0 * 1.04, p0 * 1.06])
+    trading.close(ctx, MARKET, key)
+    profit = int(ctx.ledger().functions.usdBalanceOf(account).call())
+    assert profit > 100 * 10**18  # ~ +6 % on $4,000, less fees
+    spoke = layout.chain("spoke-a")
+    usdc = ctx.deployment.tokens[spoke.chain_id]["USDC"]
+    erc20 = ctx.erc20(spoke.chain_id, usdc.address)
+    before = int(erc20.functions.balanceOf(account).call())
+    whole = 2_000 + profit // 10**18  # principal + whole dollars of profit
+    cli = _xmargin("withdraw", "--asset", "USDC", "--amount", str(whole), "--to-chain", "spoke-a", "--key", key,
+                   "--config", str(layout.config_path))
+    assert cli.returncode == 0, cli.stderr
+    assert 0 <= int(ctx.ledger().functions.usdBalanceOf(account).call()) < 10**18  # settled, cents stay USD
+    poll(lambda: int(erc20.functions.balanceOf(account).call()) == before + whole * 10**usdc.decimals,
+         "the spoke to release principal + profit", 90, 0.5)
+

@@ -8,7 +8,14 @@ import pytest
 
 from relayer.margin import ONE, div_floor, funding_delta, funding_rate, initial_margin_fraction, margins, pnl
 from relayer.margin.errors import MarginInputError
-from relayer.margin.liquidation import collateral_sale, reward_and_penalty
+from relayer.margin.liquidation import (
+    cap_by_equity,
+    collateral_sale,
+    reward_and_penalty,
+    settle_amounts,
+    vault_shares_for,
+    vault_value_of,
+)
 
 RNG_SEEDS = range(3)
 N = 400
@@ -106,3 +113,39 @@ def test_collateral_sale_never_lowers_weighted_equity(seed: int) -> None:
         sale = collateral_sale(bal, dec, price, w, disc, limit)
         assert sale.amount <= bal and sale.repay <= limit
         assert Fraction(sale.repay) >= Fraction(sale.amount * price * w, 10**dec * 10_000)
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_fees_capped_by_equity_never_create_a_deficit(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(N):
+        equity = rng.randint(-10**22, 10**22)
+        r, p = cap_by_equity(rng.randint(0, 10**22), rng.randint(0, 10**22), equity)
+        assert 0 <= r and 0 <= p and equity - r - p >= min(equity, 0)
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_settlement_moves_equal_value_and_never_leaves_a_debt_it_could_net(seed: int) -> None:
+    rng = random.Random(seed)
+    unit = 10**6
+    for _ in range(N):
+        usd = rng.randint(-10**24, 10**24)
+        own, cp = rng.randint(0, 10**12), rng.randint(0, 10**12)
+        moved, units = settle_amounts(usd, own, cp, unit)
+        assert moved == (units * 10**18 // unit) * (1 if moved >= 0 else -1)
+        assert units <= (cp if usd > 0 else own)
+        if usd > 0:
+            assert 0 <= usd - moved  # never pays more than owed
+        elif usd < 0 and units < own:
+            assert usd - moved >= 0  # a debt the account's USDC covers is fully netted
+
+
+def test_vault_inflation_attack_loses_the_donation() -> None:
+    """1 unit deposit, $10k donation, victim deposits $10k: the victim keeps > $9,999."""
+    unit_value = 10**12  # one USDC ledger unit in USD (1e18)
+    attacker = vault_shares_for(unit_value, 0, 0)
+    equity = unit_value + 10_000 * 10**18
+    victim = vault_shares_for(10_000 * 10**18, attacker, equity)
+    total, equity = attacker + victim, equity + 10_000 * 10**18
+    assert vault_value_of(victim, total, equity) > 9_999 * 10**18
+    assert vault_value_of(attacker, total, equity) < 10**18

@@ -28,8 +28,8 @@ def sorted_signers(keys):
     return sorted(pairs, key=lambda p: int(p[0], 16))
 
 
-def sign_report(key, chain_id: int, oracle: str, feed_id: int, price: int, timestamp: int) -> bytes:
-    """EIP-712 signature of PriceReport(feedId, price, timestamp) for `oracle`."""
+def sign_report(key, chain_id: int, oracle: str, feed_id: int, round_id: int, price: int, timestamp: int) -> bytes:
+    """EIP-712 signature of PriceReport(feedId, round, price, timestamp) for `oracle`."""
     typed = {
         "types": {
             "EIP712Domain": [
@@ -40,13 +40,55 @@ def sign_report(key, chain_id: int, oracle: str, feed_id: int, price: int, times
             ],
             "PriceReport": [
                 {"name": "feedId", "type": "uint32"},
+                {"name": "round", "type": "uint64"},
                 {"name": "price", "type": "uint256"},
                 {"name": "timestamp", "type": "uint64"},
             ],
         },
         "primaryType": "PriceReport",
         "domain": {"name": "xmargin", "version": "1", "chainId": chain_id, "verifyingContract": str(oracle)},
-        "message": {"feedId": feed_id, "price": price, "timestamp": timestamp},
+        "message": {"feedId": feed_id, "round": round_id, "price": price, "timestamp": timestamp},
     }
     signed = Account.sign_typed_data(key, full_message=typed)
     return bytes(signed.signature)
+
+
+def quorum_report(pairs, chain_id: int, oracle: str, feed_id: int, round_id: int, price: int, timestamp: int):
+    """submitReport arguments: one (feed, round, price, timestamp) signed by every (address, key) pair
+    (pass them in ascending address order)."""
+    sigs = [sign_report(k, chain_id, oracle, feed_id, round_id, price, timestamp) for _, k in pairs]
+    return (feed_id, round_id, price, timestamp, sigs)
+
+
+MAX_UINT = 2**256 - 1
+
+
+def _system_of(market):
+    """The parts `margin_support.settle_pending` needs (the market's oracle and feed aggregator),
+    found from the market itself, so tests holding only a market can trade."""
+    from brownie import MockAggregatorV3, PriceOracle  # project containers, loaded at test time
+
+    oracle = PriceOracle.at(market.oracle())
+    feed_id = market.feedId()
+    agg = MockAggregatorV3.at(oracle.feedOf(feed_id)[4])
+    return type("MarketSystem", (), {"oracle": oracle, "aggs": {feed_id: agg}})
+
+
+def open_position(market, account, size_delta: int):
+    """Changes `account`'s position in `market` by `size_delta` (base units) at any price, through a
+    delayed order: commit, then settle at the next aggregator round (the trader settles it himself,
+    so the keeper reward nets to 0). A fill refused by a cap or margin rule raises its error.
+
+    Every settlement / vault / liquidation-economics test opens and changes positions through
+    this one function."""
+    from margin_support import settle_pending
+
+    limit = MAX_UINT if size_delta > 0 else 0
+    market.commitOrder(size_delta, limit, {"from": account})
+    return settle_pending(_system_of(market), market, account)
+
+
+def close_position(market, account):
+    """Closes `account`'s whole position in `market` (a delayed order, see `open_position`)."""
+    size = market.positions(account)[0]
+    return open_position(market, account, -size)

@@ -115,6 +115,7 @@ def system(gov, pool, insurance, oracle, accounts, MockAggregatorV3, MarginLedge
     btc = PerpMarket.deploy(gov, ledger, oracle, engine, WBTC, pool, BTC_PARAMS.as_tuple(), {"from": gov})
     liq = LiquidationModule.deploy(gov, ledger, engine, oracle, pool, LIQ_PARAMS, {"from": gov})
     for m in (eth, btc):
+        m.setOrderConfig((ORDER_MIN_DELAY, ORDER_MAX_DELAY, SETTLEMENT_REWARD), {"from": gov})
         engine.addMarket(m, {"from": gov})
         ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
         m.grantRole(m.LIQUIDATOR_ROLE(), liq, {"from": gov})
@@ -141,3 +142,63 @@ def fund(system, account, usdc=0, weth=0, wbtc=0):
     if wbtc:
         items.append((account, WBTC, int(wbtc * 10**8)))
     system.funder.deposit(items)
+
+
+# ---------------------------------------------------------------- delayed orders
+MAX_PRICE = 2**256 - 1
+ORDER_MIN_DELAY, ORDER_MAX_DELAY = 2, 30
+SETTLEMENT_REWARD = E18 // 2
+
+
+def _feed_aggregator(system, market):
+    return system.aggs[market.feedId()]
+
+
+def publish_round(system, market):
+    """Re-publishes the market's latest aggregator answer as a new round (the keeper's next price)."""
+    agg = _feed_aggregator(system, market)
+    agg.push(agg.rounds(agg.latestRound())[0])
+    return agg.latestRound()
+
+
+def settle_pending(system, market, account, keeper=None, round_id=None):
+    """Waits out the minimum delay, publishes the next round and settles `account`'s order with it.
+    On a refused settlement the order is expired and cancelled (so the test can go on) and the
+    error propagates."""
+    settle_from = market.orders(account)[3]
+    if chain[-1].timestamp < settle_from:
+        chain.sleep(settle_from - chain[-1].timestamp)
+    rid = round_id if round_id is not None else publish_round(system, market)
+    delta = market.orders(account)[0]
+    try:
+        tx = market.settleOrder(account, rid, {"from": keeper or account})
+    except Exception:
+        expires = market.orders(account)[4]
+        if expires != 0:
+            if chain[-1].timestamp <= expires:
+                chain.sleep(expires + 1 - chain[-1].timestamp)
+                chain.mine()
+            market.cancelExpiredOrder(account, {"from": account})
+        raise
+    if "OrderFillRefused" in tx.events:
+        # The settlement cancelled the order: replay the fill as the market to raise its error.
+        size = market.positions(account)[0]
+        new = size + delta
+        increases = new != 0 and (size == 0 or (size > 0) != (new > 0) or abs(new) > abs(size))
+        price = system.oracle.roundPrice(market.feedId(), rid)[0]
+        market.fillOrder.call(account, delta, price, increases, {"from": market.address})
+        raise AssertionError("a refused fill did not refuse when replayed")
+    return tx
+
+
+def trade(system, market, delta, limit, sender, keeper=None):
+    """A delayed order end to end: commit, then settle at the next round published at the current
+    price (the trader settles it himself unless `keeper` is given, so the escrow nets to 0)."""
+    market.commitOrder(delta, limit, {"from": sender})
+    return settle_pending(system, market, sender, keeper)
+
+
+def close(system, market, sender, keeper=None):
+    """Closes the sender's whole position through a delayed order."""
+    size = market.positions(sender)[0]
+    return trade(system, market, -size, 0 if size > 0 else MAX_PRICE, sender, keeper)

@@ -3,7 +3,7 @@ a competing keeper that saw the same unhealthy set skips without error."""
 
 import pytest
 from brownie import web3
-from margin_support import WBTC, WETH, fund, set_price
+from margin_support import trade, WBTC, WETH, fund, set_price
 from margin_helpers import E18
 from relayer.errors import KeeperError
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper
@@ -37,7 +37,7 @@ def test_competing_keepers_liquidate_each_unhealthy_account_once(system, account
     traders = accounts[1:5]
     for i, t in enumerate(traders):
         fund(system, t, usdc=10_000)
-        system.eth.modifyPosition((80 - 20 * i) * E18, MAX, {"from": t})  # 80, 60, 40, 20 ETH long
+        trade(system, system.eth, (80 - 20 * i) * E18, MAX, t)  # 80, 60, 40, 20 ETH long
     k1 = make_keeper(system, k1_acct, PerpMarket, LiquidationModule, MarginLens)
     k2 = make_keeper(system, k2_acct, PerpMarket, LiquidationModule, MarginLens)
     checked, unhealthy = k1.unhealthy_accounts()
@@ -60,7 +60,7 @@ def test_keeper_without_collateral_closes_positions_and_reports_the_sale_it_cann
     the positions, reports the rest as a failure (not a benign skip), and a funded keeper finishes."""
     trader, poor, rich = accounts[1], accounts[7], accounts[5]
     fund(system, trader, wbtc=1)  # 1 BTC at 90 %: $27,000 of margin, priced apart from ETH
-    system.eth.modifyPosition(60 * E18, MAX, {"from": trader})  # $120k notional, IM $6,720
+    trade(system, system.eth, 60 * E18, MAX, trader)  # $120k notional, IM $6,720
     set_price(system, WETH, 1_500)  # -25 % in one round: -$30,000, more than the BTC is worth
     keeper = make_keeper(system, poor, PerpMarket, LiquidationModule, MarginLens)
 

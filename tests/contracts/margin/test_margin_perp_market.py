@@ -3,7 +3,9 @@
 import brownie
 import pytest
 from brownie import chain, web3
-from margin_support import BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_support import (
+    SETTLEMENT_REWARD, close, trade, BTC_PARAMS, DAY, ETH_PARAMS, USDC, WBTC, WETH, fund, set_price,
+)
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin import funding_delta, funding_rate, margins, pnl
 
@@ -27,7 +29,7 @@ def usd(system, a):
 
 
 def test_open_long_charges_fee_to_pool_and_records_position(system, alice):
-    tx = system.eth.modifyPosition(2 * E18, MAX, {"from": alice})
+    tx = trade(system, system.eth, 2 * E18, MAX, alice)
     ev = tx.events["PositionModified"]
     assert (ev["sizeDelta"], ev["newSize"], ev["price"], ev["fee"]) == (2 * E18, 2 * E18, 2_000 * E18, 4 * E18)
     assert usd(system, alice) == -4 * E18 and usd(system, system.pool) == 4 * E18
@@ -36,18 +38,13 @@ def test_open_long_charges_fee_to_pool_and_records_position(system, alice):
 
 
 def test_close_realizes_pnl_against_pool_zero_sum(system, alice, bob):
-    # Every block of this test gets the same timestamp: no time passes, so no funding accrues
-    # between the trades and the realized PnL and fees are exact.
-    web3.provider.make_request("anvil_setBlockTimestampInterval", [0])
-    try:
-        opened = system.eth.modifyPosition(3 * E18, MAX, {"from": alice}).timestamp
-        system.eth.modifyPosition(-1 * E18, 0, {"from": bob})
-        set_price(system, WETH, 2_100)
-        system.eth.closePosition({"from": alice})
-        closed = system.eth.closePosition({"from": bob}).timestamp
-        assert closed == opened, "the trades' blocks must share one timestamp for exact figures"
-    finally:
-        web3.provider.make_request("anvil_removeBlockTimestampInterval", [])
+    # No funding in this test, so the realized PnL and fees are exact although orders take time.
+    system.eth.setParams(ETH_PARAMS.model_copy(update={"max_funding_rate": 0}).as_tuple(), {"from": system.gov})
+    trade(system, system.eth, 3 * E18, MAX, alice)
+    trade(system, system.eth, -1 * E18, 0, bob)
+    set_price(system, WETH, 2_100)
+    close(system, system.eth, alice)
+    close(system, system.eth, bob)
     fee_a = 6 * E18 + 63 * E18 // 10  # 0.1 % of 6000 then of 6300
     fee_b = 2 * E18 + 21 * E18 // 10
     assert usd(system, alice) == 300 * E18 - fee_a
@@ -57,30 +54,33 @@ def test_close_realizes_pnl_against_pool_zero_sum(system, alice, bob):
 
 
 def test_flip_from_long_to_short_is_risk_increasing(system, alice):
-    system.eth.modifyPosition(E18, MAX, {"from": alice})
+    trade(system, system.eth, E18, MAX, alice)
     chain.sleep(DAY + 1)
     chain.mine()  # price stale: a flip opens new exposure and needs a fresh price
     with reverts_with("OraclePriceStale"):
-        system.eth.modifyPosition(-2 * E18, 0, {"from": alice})
-    system.eth.modifyPosition(-E18 // 2, 0, {"from": alice})  # pure reduction works while stale
-    system.eth.closePosition({"from": alice})
+        trade(system, system.eth, -2 * E18, 0, alice)
+    trade(system, system.eth, -E18 // 2, 0, alice)  # a reduction settles at the next published round
+    close(system, system.eth, alice)
     assert system.eth.positions(alice)[0] == 0
 
 
-def test_open_with_stale_price_reverts_and_invalid_price_blocks_close(system, alice):
-    system.eth.modifyPosition(E18, MAX, {"from": alice})
+def test_open_with_invalid_price_reverts_and_close_waits_for_a_valid_round(system, alice):
+    trade(system, system.eth, E18, MAX, alice)
     set_price(system, WETH, 0)  # invalid round
     with reverts_with("OraclePriceInvalid"):
-        system.eth.modifyPosition(E18, MAX, {"from": alice})
-    with reverts_with("MarketPriceUnavailable"):
-        system.eth.closePosition({"from": alice})
+        trade(system, system.eth, E18, MAX, alice)
+    with reverts_with("OrderSettlementPriceInvalid"):
+        close(system, system.eth, alice)  # the next round is invalid too: nothing fills at it
+    set_price(system, WETH, 2_000)
+    close(system, system.eth, alice)
+    assert system.eth.positions(alice)[0] == 0
 
 
 def test_initial_margin_enforced_on_increase(system, alice):
     # 10k USDC at 20x base leverage: ~100 ETH at 2000 (IMF grows with size)
     with reverts_with("MarketAccountBelowInitialMargin"):
-        system.eth.modifyPosition(100 * E18, MAX, {"from": alice})
-    system.eth.modifyPosition(80 * E18, MAX, {"from": alice})
+        trade(system, system.eth, 100 * E18, MAX, alice)
+    trade(system, system.eth, 80 * E18, MAX, alice)
     h = system.engine.health(alice)
     assert h["equity"] >= h["initialMargin"]
 
@@ -93,20 +93,23 @@ def test_margin_fraction_grows_with_size(system):
     assert mm_big == -(-im_big * p.mm_ratio // E18)
 
 
-def test_price_limit_protects_trader(system, alice):
-    with reverts_with("MarketPriceLimitExceeded"):
-        system.eth.modifyPosition(E18, 1_999 * E18, {"from": alice})
-    with reverts_with("MarketPriceLimitExceeded"):
-        system.eth.modifyPosition(-E18, 2_001 * E18, {"from": alice})
+def test_price_limit_cancels_the_order_and_pays_the_keeper(system, alice, accounts):
+    keeper = accounts[7]
+    for delta, limit in ((E18, 1_999 * E18), (-E18, 2_001 * E18)):
+        tx = trade(system, system.eth, delta, limit, alice, keeper=keeper)
+        assert tx.events["OrderCanceled"]["reason"] == 1  # PriceLimit
+        assert "PositionModified" not in tx.events
+    assert system.eth.positions(alice)[0] == 0
+    assert usd(system, keeper) == 2 * SETTLEMENT_REWARD and usd(system, alice) == -2 * SETTLEMENT_REWARD
 
 
 def test_rejects_zero_size_pool_trading_and_empty_close(system, alice):
     with reverts_with("MarketSizeDeltaZero"):
-        system.eth.modifyPosition(0, MAX, {"from": alice})
+        trade(system, system.eth, 0, MAX, alice)
     with reverts_with("MarketPoolCannotTrade"):
-        system.eth.modifyPosition(E18, MAX, {"from": system.pool})
-    with reverts_with("MarketNoPosition"):
-        system.eth.closePosition({"from": alice})
+        trade(system, system.eth, E18, MAX, system.pool)
+    with reverts_with("MarketSizeDeltaZero"):
+        close(system, system.eth, alice)  # no position: nothing to close
 
 
 def test_open_interest_cap(system, accounts, gov):
@@ -115,12 +118,12 @@ def test_open_interest_cap(system, accounts, gov):
     params = list(ETH_PARAMS.as_tuple())
     params[6] = 10 * E18
     system.eth.setParams(params, {"from": gov})
-    system.eth.modifyPosition(10 * E18, MAX, {"from": whale})
+    trade(system, system.eth, 10 * E18, MAX, whale)
     with reverts_with("MarketOpenInterestCapExceeded"):
-        system.eth.modifyPosition(E18, MAX, {"from": whale})
-    system.eth.modifyPosition(-20 * E18, 0, {"from": whale})  # 10 short is within the cap
+        trade(system, system.eth, E18, MAX, whale)
+    trade(system, system.eth, -20 * E18, 0, whale)  # 10 short is within the cap
     with reverts_with("MarketOpenInterestCapExceeded"):
-        system.eth.modifyPosition(-E18, 0, {"from": whale})
+        trade(system, system.eth, -E18, 0, whale)
 
 
 def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, gov, PerpMarket, pool):
@@ -134,15 +137,15 @@ def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, g
     fund(system, trader, usdc=100_000)
     fund(system, other, usdc=100_000)
     with reverts_with("MarketPoolBelowInitialMargin"):
-        m.modifyPosition(20 * E18, MAX, {"from": trader})  # pool would carry -20 ETH on 1k USDC
-    m.modifyPosition(5 * E18, MAX, {"from": trader})
-    m.modifyPosition(-5 * E18, 0, {"from": other})  # skew back to 0: always allowed
+        trade(system, m, 20 * E18, MAX, trader)  # pool would carry -20 ETH on 1k USDC
+    trade(system, m, 5 * E18, MAX, trader)
+    trade(system, m, -5 * E18, 0, other)  # skew back to 0: always allowed
     assert m.skew() == 0
 
 
 def test_funding_accrues_from_skew_and_matches_mirror(system, alice, bob):
-    system.eth.modifyPosition(40 * E18, MAX, {"from": alice})
-    system.eth.modifyPosition(-10 * E18, 0, {"from": bob})
+    trade(system, system.eth, 40 * E18, MAX, alice)
+    trade(system, system.eth, -10 * E18, 0, bob)
     skew = 30 * E18
     rate = funding_rate(skew, ETH_PARAMS.skew_scale, ETH_PARAMS.max_funding_rate)
     assert system.eth.currentFundingRate() == rate > 0
@@ -161,8 +164,8 @@ def test_funding_accrues_from_skew_and_matches_mirror(system, alice, bob):
 
 
 def test_pool_state_mirrors_traders(system, alice, bob):
-    system.eth.modifyPosition(5 * E18, MAX, {"from": alice})
-    system.eth.modifyPosition(-2 * E18, 0, {"from": bob})
+    trade(system, system.eth, 5 * E18, MAX, alice)
+    trade(system, system.eth, -2 * E18, 0, bob)
     set_price(system, WETH, 1_900)
     chain.sleep(3_600)
     set_price(system, WETH, 1_950)
@@ -173,7 +176,7 @@ def test_pool_state_mirrors_traders(system, alice, bob):
 
 
 def test_liquidation_close_needs_role_and_valid_size(system, alice):
-    system.eth.modifyPosition(E18, MAX, {"from": alice})
+    trade(system, system.eth, E18, MAX, alice)
     with reverts_with("AccessControlUnauthorizedAccount"):
         system.eth.liquidationClose(alice, E18, {"from": alice})
     for bad in (0, 2 * E18):

@@ -3,14 +3,14 @@
 import brownie
 import pytest
 from brownie import chain
-from margin_helpers import E18, ORACLE_SIGNER_KEYS, reverts_with, sign_report, sorted_signers
+from margin_helpers import E18, ORACLE_SIGNER_KEYS, quorum_report, reverts_with, sorted_signers
 
 ETH = 1
 SIGNED = 7
 HEARTBEAT = 3600
 MIN_P, MAX_P = 1 * E18, 1_000_000 * E18
 MAX_MOVE = 2_000  # 20 %
-OK, STALE, INVALID = 0, 1, 2
+OK, STALE, INVALID, SEQUENCER_DOWN = 0, 1, 2, 3
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,10 @@ def signers(oracle, gov):
     return pairs
 
 
-def reports(oracle, pairs, prices, ts=None):
+def report(oracle, pairs, price, round_id, ts=None):
+    """submitReport arguments for SIGNED, signed by `pairs` (ascending)."""
     ts = ts if ts is not None else chain[-1].timestamp
-    return [
-        (p, ts, sign_report(k, chain.id, oracle.address, SIGNED, p, ts)) for (_, k), p in zip(pairs, prices)
-    ]
+    return quorum_report(pairs, chain.id, oracle.address, SIGNED, round_id, price, ts)
 
 
 # ---------------------------------------------------------------- aggregator feeds
@@ -63,16 +62,54 @@ def test_aggregator_answer_outside_bounds_is_invalid(oracle, eth_agg, agg_feed, 
 
 def test_aggregator_round_from_the_future_is_invalid(oracle, eth_agg, agg_feed):
     eth_agg.pushAt(2_000 * 10**8, chain.time() + 1_000)
-    assert oracle.getPrice(ETH)[2] == INVALID
+    assert tuple(oracle.getPrice(ETH))[2] == INVALID
 
 
-def test_aggregator_move_beyond_bound_is_invalid_and_within_bound_ok(oracle, eth_agg, agg_feed):
+def test_aggregator_move_beyond_bound_keeps_refusing_until_governance_resolves(oracle, eth_agg, agg_feed, gov):
     eth_agg.push(2_000 * 10**8)
+    oracle.syncFeed(ETH)  # anchor: round 1 at 2,000
     eth_agg.push(1_500 * 10**8)  # -25 % > 20 %
-    assert oracle.getPrice(ETH)[2] == INVALID
-    eth_agg.push(1_300 * 10**8)  # -13.3 % from the previous round
-    price, _, status = oracle.getPrice(ETH)
-    assert price == 1_300 * E18 and status == OK
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)  # last good price, Invalid
+    eth_agg.push(1_300 * 10**8)  # -13.3 % from the previous round: the jump still lies behind it
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)
+    oracle.syncFeed(ETH)  # anyone: the anchor stays before the jump and the feed latches
+    assert oracle.feedOf(ETH)["latched"]
+    for _ in range(6):  # the latch outlives the pairwise window
+        eth_agg.push(1_300 * 10**8)
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)
+    with reverts_with("OraclePriceInvalid"):
+        oracle.freshPrice(ETH)
+    with reverts_with("AccessControlUnauthorizedAccount"):
+        oracle.resolveFeed(ETH, {"from": brownie.accounts[5]})
+    oracle.resolveFeed(ETH, {"from": gov})
+    assert tuple(oracle.getPrice(ETH))[0::2] == (1_300 * E18, OK)
+
+
+def test_aggregator_round_price_marks_a_jump_round_invalid(oracle, eth_agg, agg_feed):
+    eth_agg.push(2_000 * 10**8)
+    eth_agg.push(2_100 * 10**8)
+    eth_agg.push(3_000 * 10**8)
+    _, at1, _, _ = oracle.roundPrice(ETH, 1)
+    price, at2, prev, valid = oracle.roundPrice(ETH, 2)
+    assert (price, prev, valid) == (2_100 * E18, at1, True)
+    assert oracle.roundPrice(ETH, 3)[3] is False
+
+
+def test_sequencer_down_and_grace_period_give_sequencer_down(oracle, eth_agg, agg_feed, gov, MockAggregatorV3):
+    seq = MockAggregatorV3.deploy(0, {"from": gov})
+    seq.push(0)
+    eth_agg.push(2_000 * 10**8)
+    oracle.setSequencerFeed(seq, 600, {"from": gov})
+    assert tuple(oracle.getPrice(ETH))[2] == SEQUENCER_DOWN and not oracle.sequencerOk()  # restart within grace
+    chain.sleep(601)
+    eth_agg.push(2_000 * 10**8)
+    assert tuple(oracle.getPrice(ETH))[2] == OK and oracle.sequencerOk()
+    seq.push(1)  # down
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, SEQUENCER_DOWN)
+    with reverts_with("OracleSequencerDown"):
+        oracle.freshPrice(ETH)
+    with reverts_with("OracleSequencerConfigInvalid"):
+        oracle.setSequencerFeed(seq, 0, {"from": gov})
 
 
 def test_unknown_feed_reverts(oracle):
@@ -109,88 +146,111 @@ def test_governance_functions_need_governor(oracle, eth_agg, accounts):
 
 # ---------------------------------------------------------------- signed reports
 def test_signed_feed_without_reports_is_invalid(oracle, signers):
-    assert oracle.getPrice(SIGNED)[2] == INVALID
+    assert tuple(oracle.getPrice(SIGNED))[2] == INVALID
 
 
-def test_signed_reports_store_the_median_and_oldest_timestamp(oracle, signers):
+def test_signed_report_stores_its_price_round_and_timestamp(oracle, signers):
     now = chain[-1].timestamp
-    ts = [now - 30, now - 10, now - 20]
-    prices = [2_010 * E18, 1_990 * E18, 2_000 * E18]
-    reps = [(p, t, sign_report(k, chain.id, oracle.address, SIGNED, p, t)) for (_, k), p, t in zip(signers, prices, ts)]
-    tx = oracle.submitReports(SIGNED, reps)
+    tx = oracle.submitReport(*report(oracle, signers[:2], 2_000 * E18, 1, ts=now - 10))
     assert tx.events["PriceReported"]["price"] == 2_000 * E18
-    price, updated, status = oracle.getPrice(SIGNED)
-    assert (price, updated, status) == (2_000 * E18, now - 30, OK)
+    assert tuple(oracle.getPrice(SIGNED)) == (2_000 * E18, now - 10, OK)
+    assert tuple(oracle.roundPrice(SIGNED, 1)) == (2_000 * E18, now - 10, 0, True)
 
 
-def test_signed_reports_even_count_takes_mean_of_middle(oracle, signers):
-    oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_000 * E18, 1_100 * E18]))
-    assert oracle.getPrice(SIGNED)[0] == 1_050 * E18
+def test_signed_report_with_more_signers_than_quorum_is_the_same_price(oracle, signers):
+    # the submitter picks no median: every signature covers the same price
+    oracle.submitReport(*report(oracle, signers, 2_000 * E18, 1))
+    assert tuple(oracle.getPrice(SIGNED))[0] == 2_000 * E18
 
 
-def test_signed_reports_below_threshold_rejected(oracle, signers):
+def test_signed_report_below_threshold_rejected(oracle, signers):
     with reverts_with("OracleReportQuorumNotMet"):
-        oracle.submitReports(SIGNED, reports(oracle, signers[:1], [1_000 * E18]))
+        oracle.submitReport(*report(oracle, signers[:1], 1_000 * E18, 1))
 
 
 def test_signed_report_from_unknown_signer_rejected(oracle, signers):
     outsider = sorted_signers(ORACLE_SIGNER_KEYS[3:4])
     pairs = sorted(signers[:1] + outsider, key=lambda p: int(p[0], 16))
     with reverts_with("OracleReportSignerUnknown"):
-        oracle.submitReports(SIGNED, reports(oracle, pairs, [1_000 * E18] * 2))
+        oracle.submitReport(*report(oracle, pairs, 1_000 * E18, 1))
 
 
-def test_signed_reports_duplicate_or_unsorted_signers_rejected(oracle, signers):
+def test_signed_report_duplicate_or_unsorted_signers_rejected(oracle, signers):
     with reverts_with("OracleReportSignersNotAscending"):
-        oracle.submitReports(SIGNED, reports(oracle, [signers[0], signers[0]], [1_000 * E18] * 2))
+        oracle.submitReport(*report(oracle, [signers[0], signers[0]], 1_000 * E18, 1))
     with reverts_with("OracleReportSignersNotAscending"):
-        oracle.submitReports(SIGNED, reports(oracle, [signers[1], signers[0]], [1_000 * E18] * 2))
+        oracle.submitReport(*report(oracle, [signers[1], signers[0]], 1_000 * E18, 1))
 
 
-def test_signed_report_for_another_feed_or_price_does_not_verify(oracle, signers):
-    ts = chain[-1].timestamp
-    (_, k0), (_, k1) = signers[:2]
-    forged = [
-        (1_000 * E18, ts, sign_report(k0, chain.id, oracle.address, SIGNED, 1_000 * E18, ts)),
-        (9_000 * E18, ts, sign_report(k1, chain.id, oracle.address, SIGNED, 1_000 * E18, ts)),  # price swapped
-    ]
+def test_signed_report_signatures_over_another_price_do_not_verify(oracle, signers):
+    feed, rnd, _, ts, sigs = report(oracle, signers[:2], 1_000 * E18, 1)
     with pytest.raises(brownie.exceptions.VirtualMachineError) as exc:
-        oracle.submitReports(SIGNED, forged)
+        oracle.submitReport(feed, rnd, 1_010 * E18, ts, sigs)
     assert exc.value.revert_msg.startswith(("OracleReportSignerUnknown", "OracleReportSignersNotAscending"))
 
 
-def test_signed_report_timestamps_rejected_when_future_old_or_replayed(oracle, signers):
+def test_signed_report_timestamps_and_rounds_strictly_increase(oracle, signers):
     now = chain[-1].timestamp
     with reverts_with("OracleReportTimestampInvalid"):
-        oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_000 * E18] * 2, ts=now + 100))
+        oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 1, ts=now + 100))
     with reverts_with("OracleReportTimestampInvalid"):
-        oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_000 * E18] * 2, ts=now - HEARTBEAT - 10))
-    reps = reports(oracle, signers[:2], [1_000 * E18] * 2, ts=now - 5)
-    oracle.submitReports(SIGNED, reps)
+        oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 1, ts=now - HEARTBEAT - 10))
+    newer = report(oracle, signers[:2], 1_000 * E18, 2, ts=now - 5)
+    older = report(oracle, signers[:2], 1_010 * E18, 1, ts=now - 8)
+    oracle.submitReport(*newer)
+    with reverts_with("OracleReportRoundInvalid"):
+        oracle.submitReport(*newer)  # replay
+    with reverts_with("OracleReportRoundInvalid"):
+        oracle.submitReport(*older)  # an older report can no longer land
     with reverts_with("OracleReportTimestampInvalid"):
-        oracle.submitReports(SIGNED, reps)  # replay
+        oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 3, ts=now - 6))  # newer round, older time
+    assert tuple(oracle.getPrice(SIGNED))[:2] == (1_000 * E18, now - 5)  # the newest report's time is stored
 
 
 def test_signed_report_outside_bounds_rejected(oracle, signers):
     with reverts_with("OracleReportPriceOutOfBounds"):
-        oracle.submitReports(SIGNED, reports(oracle, signers[:2], [MAX_P + 1] * 2))
+        oracle.submitReport(*report(oracle, signers[:2], MAX_P + 1, 1))
 
 
-def test_signed_report_move_bound_applies_only_against_fresh_price(oracle, signers):
-    oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_000 * E18] * 2, ts=chain[-1].timestamp - 1))
+def test_refused_move_latches_invalid_until_a_later_report_confirms(oracle, signers):
+    oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 1, ts=chain[-1].timestamp - 1))
     chain.sleep(10)
     chain.mine()
-    with reverts_with("OracleReportMoveTooLarge"):
-        oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_300 * E18] * 2))
+    tx = oracle.submitReport(*report(oracle, signers[:2], 1_300 * E18, 2))
+    assert "PriceRefused" in tx.events
+    # the old price is NOT served as fresh: the feed is Invalid at its last good price
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_000 * E18, INVALID)
+    assert oracle.roundPrice(SIGNED, 2)[3] is False
+    with reverts_with("OraclePriceInvalid"):
+        oracle.freshPrice(SIGNED)
+    chain.sleep(10)
+    chain.mine()
+    oracle.submitReport(*report(oracle, signers[:2], 1_290 * E18, 3))  # confirms the new level
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_290 * E18, OK)
+
+
+def test_governance_resolves_a_latched_signed_feed(oracle, signers, gov):
+    oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 1, ts=chain[-1].timestamp - 1))
+    with reverts_with("OracleFeedNotLatched"):
+        oracle.resolveFeed(SIGNED, {"from": gov})
+    chain.sleep(5)
+    chain.mine()
+    oracle.submitReport(*report(oracle, signers[:2], 1_300 * E18, 2))
+    oracle.resolveFeed(SIGNED, {"from": gov})
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_300 * E18, OK)
+
+
+def test_move_bound_applies_only_against_fresh_price(oracle, signers):
+    oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 1, ts=chain[-1].timestamp - 1))
     chain.sleep(HEARTBEAT + 1)
     chain.mine()
-    oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_300 * E18] * 2))  # after an outage
-    assert oracle.getPrice(SIGNED)[0] == 1_300 * E18
+    oracle.submitReport(*report(oracle, signers[:2], 1_300 * E18, 2))  # after an outage
+    assert tuple(oracle.getPrice(SIGNED))[0::2] == (1_300 * E18, OK)
 
 
 def test_reports_to_an_aggregator_feed_rejected(oracle, agg_feed, signers):
     with reverts_with("OracleFeedNotSigned"):
-        oracle.submitReports(ETH, [])
+        oracle.submitReport(ETH, 1, E18, chain[-1].timestamp, [])
 
 
 @pytest.mark.parametrize("case", ["empty", "zero_threshold", "threshold_above_size", "unsorted", "zero_address"])
@@ -212,4 +272,4 @@ def test_signer_rotation_revokes_old_signers(oracle, signers, gov):
     oracle.setSigners([a for a, _ in new], 2, {"from": gov})
     assert not oracle.isSigner(signers[0][0]) and oracle.isSigner(new[0][0])
     with reverts_with("OracleReportSignerUnknown"):
-        oracle.submitReports(SIGNED, reports(oracle, signers[:2], [1_000 * E18] * 2))
+        oracle.submitReport(*report(oracle, signers[:2], 1_000 * E18, 1))

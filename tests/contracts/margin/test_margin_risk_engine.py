@@ -4,7 +4,9 @@ import random
 
 import pytest
 from brownie import ZERO_ADDRESS, chain
-from margin_support import BTC_PARAMS, DAY, ETH_PARAMS, SPOKE, TOKENS, USDC, WBTC, WETH, WEIGHTS, fund, set_price
+from margin_support import (
+    close, trade, BTC_PARAMS, DAY, ETH_PARAMS, SPOKE, TOKENS, USDC, WBTC, WETH, WEIGHTS, fund, set_price,
+)
 from margin_helpers import E18, reverts_with
 from relayer.margin import AccountInputs, PositionInput, account_health, funding_delta
 from relayer.margin.models import CollateralInput
@@ -17,9 +19,9 @@ def mirror_health(system, account):
     """Health of `account` recomputed in Python from raw on-chain state."""
     coll = []
     for asset in (USDC, WETH, WBTC):
-        price = system.oracle.getPrice(asset)[0]
+        price, _, status = system.oracle.getPrice(asset)
         coll.append(CollateralInput(balance=system.ledger.balanceOf(account, asset), decimals=DECIMALS[asset],
-                                    weight_bps=WEIGHTS[asset], price=price))
+                                    weight_bps=WEIGHTS[asset], price=price, status=status))
     positions = []
     for m, params in ((system.eth, ETH_PARAMS), (system.btc, BTC_PARAMS)):
         size, last_price, last_funding = m.positions(account)
@@ -48,7 +50,7 @@ def test_equity_sums_weighted_collateral_usd_and_pnl(system, accounts):
     h = system.engine.health(a)
     # 1000 x 1 + 2 x 2000 x 0.9 + 0.1 x 30000 x 0.9
     assert h["collateralValue"] == (1_000 + 3_600 + 2_700) * E18
-    system.eth.modifyPosition(3 * E18, MAX, {"from": a})
+    trade(system, system.eth, 3 * E18, MAX, a)
     set_price(system, WETH, 2_100)
     h = assert_matches(system, a)
     assert h["hasPositions"] and h["pricesOk"]
@@ -67,7 +69,7 @@ def test_health_matches_mirror_over_random_books(system, accounts):
         delta = int(rng.uniform(-1, 1) * (3 if m == system.eth else 0.2) * E18)
         if delta:
             try:
-                m.modifyPosition(delta, MAX if delta > 0 else 0, {"from": t})
+                trade(system, m, delta, MAX if delta > 0 else 0, t)
             except Exception as err:  # only the margin check may refuse a random trade
                 assert "MarketAccountBelowInitialMargin" in str(getattr(err, "revert_msg", err))
         chain.sleep(rng.randint(60, 6 * 3_600))
@@ -86,7 +88,7 @@ def test_stale_collateral_price_blocks_only_accounts_with_risk(system, accounts)
     a, b = accounts[1], accounts[2]
     fund(system, a, weth=10)
     fund(system, b, weth=10)
-    system.eth.modifyPosition(E18, MAX, {"from": b})
+    trade(system, system.eth, E18, MAX, b)
     chain.sleep(DAY + 1)
     chain.mine()
     assert not system.engine.health(a)["pricesOk"]
@@ -98,7 +100,7 @@ def test_stale_collateral_price_blocks_only_accounts_with_risk(system, accounts)
 def test_withdrawal_checked_by_engine(system, accounts):
     a = accounts[1]
     fund(system, a, usdc=10_000)
-    system.eth.modifyPosition(60 * E18, MAX, {"from": a})  # IM ~ 6.7k
+    trade(system, system.eth, 60 * E18, MAX, a)  # IM ~ 6.7k
     with reverts_with("WithdrawalLeavesAccountUnhealthy"):
         system.ledger.requestWithdrawal(USDC, 5_000 * 10**6, SPOKE, a, {"from": a})
     system.ledger.requestWithdrawal(USDC, 1_000 * 10**6, SPOKE, a, {"from": a})
@@ -109,7 +111,7 @@ def test_withdrawal_blocked_while_price_stale_with_position(system, accounts):
     a, b = accounts[1], accounts[2]
     fund(system, a, usdc=10_000)
     fund(system, b, usdc=10_000)
-    system.eth.modifyPosition(E18, MAX, {"from": a})
+    trade(system, system.eth, E18, MAX, a)
     chain.sleep(DAY + 1)
     chain.mine()
     with reverts_with("WithdrawalLeavesAccountUnhealthy"):
