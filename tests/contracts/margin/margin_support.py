@@ -202,3 +202,10 @@ def close(system, market, sender, keeper=None):
     """Closes the sender's whole position through a delayed order."""
     size = market.positions(sender)[0]
     return trade(system, market, -size, 0 if size > 0 else MAX_PRICE, sender, keeper)
+
+
+@pytest.fixture
+def liquidator(accounts, system):
+    """A keeper holding 1M USDC on the ledger, ready to buy seized collateral."""
+    fund(system, accounts[5], usdc=1_000_000)
+    return accounts[5]

@@ -13,12 +13,6 @@ MAX = 2**256 - 1
 
 
 @pytest.fixture
-def liquidator(accounts, system):
-    fund(system, accounts[5], usdc=1_000_000)
-    return accounts[5]
-
-
-@pytest.fixture
 def trader(accounts, system):
     """10k USDC, long 80 ETH at 2000 (IM 9280, MM 4640)."""
     fund(system, accounts[1], usdc=10_000)

@@ -26,12 +26,6 @@ GUARDIAN_ROLE = "0x" + __import__("eth_utils").keccak(text="GUARDIAN_ROLE").hex(
 
 
 @pytest.fixture
-def liquidator(accounts, system):
-    fund(system, accounts[5], usdc=1_000_000)
-    return accounts[5]
-
-
-@pytest.fixture
 def trader(accounts, system):
     """10k USDC, long 24 ETH at 2,000 (scenario 1's account)."""
     fund(system, accounts[1], usdc=10_000)
