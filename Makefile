@@ -40,8 +40,9 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-## The whole test suite: lint, contract tests on anvil (brownie), then relayer unit and end-to-end tests.
-test: lint compile
+## The whole test suite: lint, static analysis (slither), contract tests on anvil (brownie), then relayer
+## unit and end-to-end tests.
+test: lint slither compile
 	scripts/ensure-redis.sh
 	scripts/ensure-promtool.sh >/dev/null || echo "no promtool: the alert rule checks will be skipped"
 	$(BVENV)/bin/brownie test tests/contracts
@@ -59,7 +60,7 @@ devnet: compile
 	scripts/ensure-redis.sh
 	$(VENV)/bin/xmargin devnet up
 
-## Static analysis (not yet in `make test`): slither over every contract, JSON reports in reports/;
+## Static analysis (part of `make test`): slither over every contract, JSON reports in reports/;
 ## fails on any high or medium finding not suppressed inline with a reason (scripts/slither_gate.py).
 slither: $(SVENV)/.installed node_modules/.installed
 	$(SVENV)/bin/python scripts/slither_gate.py

@@ -95,6 +95,7 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Reen
         uint256 balanceBefore = erc20.balanceOf(address(this));
         erc20.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = erc20.balanceOf(address(this)) - balanceBefore;
+        // slither-disable-next-line incorrect-equality a balance difference: 0 means nothing arrived
         if (received == 0) revert DepositNothingReceived(token);
         _recordDeposit(token, received, account);
     }

@@ -111,6 +111,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         if (withdrawalsPaused) revert WithdrawalsPaused();
         // USD SETTLEMENT (before the balance is read)
         address settler = settlement;
+        // slither-disable-next-line unused-return _debitWithdrawal reads the balance after it
         if (settler != address(0)) ISettlement(settler).settle(msg.sender);
         SpokeRoutes storage route = _routes[destChainId];
         if (route.lockbox == address(0)) revert RouteUnknown(destChainId);

@@ -159,6 +159,7 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
         if (token == address(0)) revert IMarginLedger.AssetNotOnSpoke(assetId, chainId);
         TokenSlot storage slot = _tokens[chainId][token];
         uint256 scale = slot.scale;
+        // slither-disable-next-line divide-before-multiply whole token units: debit is exactly what is paid
         tokenAmount = amount / scale;
         if (tokenAmount == 0) revert IMarginLedger.WithdrawalAmountZero();
         uint256 debit = tokenAmount * scale;

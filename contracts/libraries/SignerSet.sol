@@ -115,6 +115,7 @@ library SignerSet {
 
     /// @notice Whether `list` is sorted strictly ascending with no zero address (so no repeats).
     function isStrictlyAscending(address[] memory list) internal pure returns (bool) {
+        // slither-disable-next-line uninitialized-local address(0): lower bound (refuses zero too)
         address previous;
         for (uint256 i; i < list.length; ++i) {
             if (list[i] <= previous) return false;
@@ -144,6 +145,7 @@ library SignerSet {
 
     /// @notice Whether `who` is in `members` (sorted ascending): binary search.
     function contains(address[] memory members, address who) internal pure returns (bool) {
+        // slither-disable-next-line uninitialized-local the binary search starts at index 0
         uint256 low;
         uint256 high = members.length;
         while (low < high) {

@@ -43,6 +43,7 @@ abstract contract OutflowLimiter is IOutflowLimiter {
                 || (capacity == 0) != (refillPerSecond == 0)
         ) revert RateLimitInvalid(capacity, refillPerSecond);
         Bucket storage bucket = _buckets[token];
+        // slither-disable-next-line uninitialized-local 0 is the level of a removed limit (capacity 0)
         uint256 available;
         if (capacity != 0) {
             uint256 oldCapacity = bucket.capacity;

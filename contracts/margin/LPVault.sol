@@ -110,6 +110,7 @@ contract LPVault is AccessControl, ReentrancyGuardTransient {
         ledger = ledger_;
         riskEngine = engine_;
         asset = asset_;
+        // slither-disable-next-line unused-return only the asset's decimals are needed
         (, uint8 dec,,,) = ledger_.assetInfo(asset_);
         assetUnit = 10 ** dec;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);

@@ -138,6 +138,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             if (riskEngine.isLiquidatable(account)) _closePositions(account, insurance, ONE, true);
         }
         if (riskEngine.health(account).hasPositions) return;
+        // slither-disable-next-line unused-return the balance is read again on the next line
         if (ledger.usdBalanceOf(account) < 0 && address(settlement) != address(0)) settlement.settle(account);
         if (ledger.usdBalanceOf(account) < 0 && maxRepay > 0) {
             _sellCollateral(account, maxRepay, msg.sender);
@@ -156,9 +157,11 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     function _closePositions(address account, address insurance, uint256 fraction, bool full) internal {
         IPerpMarket[] memory ms = riskEngine.markets();
         Params memory p = params;
+        // slither-disable-start uninitialized-local accumulators that start at zero
         uint256 closed;
         uint256 reward;
         uint256 penalty;
+        // slither-disable-end uninitialized-local
         for (uint256 i; i < ms.length; ++i) {
             IPerpMarket.MarginState memory before = ms[i].marginState(account);
             if (before.size == 0) continue;
@@ -202,6 +205,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     function _sellAsset(address account, uint32 assetId, uint256 limit, address buyer) internal returns (uint256 repay) {
         uint256 bal = ledger.balanceOf(account, assetId);
         if (bal == 0) return 0;
+        // slither-disable-next-line unused-return only decimals and weight are needed
         (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(assetId);
         uint256 salePrice = _salePrice(assetId, weightBps);
         if (salePrice == 0) return 0;
@@ -219,6 +223,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     /// at least amount x price x weight and the account's equity cannot fall even when the
     /// discount equals the haircut; 0 when the asset has no price at all.
     function _salePrice(uint32 assetId, uint16 weightBps) internal view returns (uint256) {
+        // slither-disable-next-line unused-return the price already carries the doubtful haircut
         (uint256 price,) = riskEngine.collateralPrice(assetId);
         if (price == 0) return 0;
         uint256 discount = Math.min(params.collateralDiscount, ONE - uint256(weightBps) * BPS_TO_WAD);
@@ -233,6 +238,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             int256 usd = ledger.usdBalanceOf(account);
             if (usd >= 0) return;
             _sellAsset(account, ids[i], uint256(-usd), insurance);
+            // slither-disable-next-line unused-return only whether the asset has any price matters here
             (uint256 price,) = riskEngine.collateralPrice(ids[i]);
             if (price != 0) continue;
             uint256 left = ledger.balanceOf(account, ids[i]);

@@ -47,6 +47,7 @@ contract MarginLens {
     /// @notice Only the liquidatable accounts among `accounts`.
     function liquidatable(address[] calldata accounts) external view returns (address[] memory found) {
         address[] memory tmp = new address[](accounts.length);
+        // slither-disable-next-line uninitialized-local a counter that starts at zero
         uint256 n;
         for (uint256 i; i < accounts.length; ++i) {
             IMarginRiskEngine.Health memory h = riskEngine.health(accounts[i]);

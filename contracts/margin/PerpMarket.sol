@@ -86,6 +86,7 @@ contract PerpMarket is PerpOrders {
     // ---------------------------------------------------------------- governance
     /// @notice Replaces the market parameters (GOVERNOR_ROLE); funding accrues first at the old rate.
     function setParams(Params calldata params_) external onlyRole(Roles.GOVERNOR_ROLE) {
+        // slither-disable-next-line unused-return settle funding at the last price, fresh or not
         (uint256 price,,) = oracle.getPrice(feedId);
         if (price != 0) _accrueFunding(price);
         _setParams(params_);
@@ -138,6 +139,7 @@ contract PerpMarket is PerpOrders {
 
     /// @dev The latest price whatever its freshness (reduce-only use); reverts when Invalid.
     function _anyPrice() internal view returns (uint256 price) {
+        // slither-disable-next-line unused-return any price is intended (reduce-only use); 0 (Invalid) reverts below
         (price,,) = oracle.getPrice(feedId);
         if (price == 0) revert MarketPriceUnavailable(feedId);
     }

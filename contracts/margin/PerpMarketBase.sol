@@ -110,6 +110,7 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     // ---------------------------------------------------------------- views
     /// @inheritdoc IPerpMarket
     function marginState(address account) external view returns (MarginState memory s) {
+        // slither-disable-next-line unused-return the status carries freshness, not updatedAt
         (uint256 price,, IPriceOracle.PriceStatus status) = oracle.getPrice(feedId);
         s.status = status;
         // Policy: a position is ALWAYS counted. The oracle returns the last good price whatever
@@ -122,6 +123,7 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
                 return s;
             }
             price = positions[account].lastPrice;
+            // slither-disable-next-line incorrect-equality 0 is lastPrice's never-priced sentinel, not a balance
             if (price == 0) return s;
         }
         s.price = price;

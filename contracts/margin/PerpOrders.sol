@@ -104,6 +104,7 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         int256 oldSize = positions[account].size;
         if (_increases(oldSize, oldSize + sizeDelta)) {
             if (openingPaused) revert MarketOpeningPaused();
+            // slither-disable-next-line unused-return called only to revert unless the price is Ok
             oracle.freshPrice(feedId); // fail early: the fill will need an Ok price
         }
         OrderConfig memory c = orderConfig;
@@ -195,6 +196,7 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
 
     /// @dev True when going from `oldSize` to `newSize` opens, grows or flips a position.
     function _increases(int256 oldSize, int256 newSize) internal pure returns (bool) {
+        // slither-disable-next-line incorrect-equality signed position sizes, not balances: 0 means no position
         return newSize != 0
             && (oldSize == 0 || (oldSize > 0) != (newSize > 0) || SignedMath.abs(newSize) > SignedMath.abs(oldSize));
     }

@@ -185,7 +185,9 @@ contract PriceOracle is PriceOracleBase {
     // ---------------------------------------------------------------- internal
     /// @dev Makes the latest usable aggregator round the anchor; false when it is unusable.
     function _anchorLatest(uint32 feedId, Feed storage f) internal returns (bool) {
+        // slither-disable-next-line uninitialized-local assigned in the try branch; the catch returns before it is read
         uint80 latest;
+        // slither-disable-next-line unused-return only the latest round id is needed: each round is read by _aggRound
         try IAggregatorV3(f.aggregator).latestRoundData() returns (uint80 r, int256, uint256, uint256, uint80) {
             latest = r;
         } catch {
@@ -207,7 +209,9 @@ contract PriceOracle is PriceOracleBase {
         returns (bool clean, uint80 round, uint256 price, uint64 ts)
     {
         (round, price, ts) = (uint80(f.lastRound), f.lastPrice, f.lastUpdatedAt);
+        // slither-disable-next-line uninitialized-local assigned in the try branch; the catch returns before it is read
         uint80 latest;
+        // slither-disable-next-line unused-return only the latest round id is needed: each round is read by _aggRound
         try IAggregatorV3(f.aggregator).latestRoundData() returns (uint80 r, int256, uint256, uint256, uint80) {
             latest = r;
         } catch {
@@ -231,6 +235,7 @@ contract PriceOracle is PriceOracleBase {
     /// @dev One normalised aggregator round; ok false when the call fails, the answer is <= 0, the
     /// time is 0 or in the future, or the price is outside [minPrice, maxPrice].
     function _aggRound(Feed storage f, uint80 roundId) internal view returns (uint256 price, uint64 ts, bool ok) {
+        // slither-disable-next-line unused-return startedAt, answeredInRound are not needed
         try IAggregatorV3(f.aggregator).getRoundData(roundId) returns (uint80, int256 a, uint256, uint256 t, uint80) {
             if (a <= 0 || t == 0 || t > block.timestamp) return (0, uint64(t), false);
             price = _normalise(uint256(a), f.aggregatorDecimals);

@@ -147,6 +147,7 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
         for (uint256 i; i < _signers.length; ++i) {
             isSigner[_signers[i]] = false;
         }
+        // slither-disable-next-line uninitialized-local address(0): lower bound of the ascending check
         address previous;
         for (uint256 i; i < n; ++i) {
             if (signers_[i] <= previous) revert OracleSignerSetInvalid(n, threshold);
@@ -187,6 +188,7 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
     function sequencerOk() public view returns (bool) {
         address feed = sequencerFeed;
         if (feed == address(0)) return true;
+        // slither-disable-next-line unused-return an uptime feed's meaning is its answer and startedAt only
         try IAggregatorV3(feed).latestRoundData() returns (uint80, int256 answer, uint256 startedAt, uint256, uint80) {
             return answer == 0 && startedAt != 0 && block.timestamp > startedAt + sequencerGracePeriod;
         } catch {
@@ -201,6 +203,7 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
     function _verifyQuorum(bytes32 digest, bytes[] calldata signatures) internal view {
         uint256 n = signatures.length;
         if (n < signerThreshold || n == 0) revert OracleReportQuorumNotMet(n, signerThreshold);
+        // slither-disable-next-line uninitialized-local address(0): lower bound of the ascending check
         address previous;
         for (uint256 i; i < n; ++i) {
             address signer = ECDSA.recover(digest, signatures[i]);

@@ -96,6 +96,7 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         for (uint256 i; i < ids.length; ++i) {
             uint256 bal = ledger.balanceOf(account, ids[i]);
             if (bal == 0) continue;
+            // slither-disable-next-line unused-return only decimals and weight are needed
             (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(ids[i]);
             if (weightBps == 0) continue;
             (uint256 price, IPriceOracle.PriceStatus status) = collateralPrice(ids[i]);
@@ -134,6 +135,7 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
 
     /// @inheritdoc IMarginRiskEngine
     function collateralPrice(uint32 assetId) public view returns (uint256 price, IPriceOracle.PriceStatus status) {
+        // slither-disable-next-line unused-return updatedAt is not needed: the status says whether the price is fresh
         try oracle.getPrice(assetId) returns (uint256 p, uint64, IPriceOracle.PriceStatus s) {
             if (s == IPriceOracle.PriceStatus.Stale || s == IPriceOracle.PriceStatus.Invalid) {
                 p = p * DOUBTFUL_BPS / BPS; // floor: doubtful collateral is never over-valued

@@ -47,6 +47,7 @@ contract Settlement is ISettlement, AccessControl, ReentrancyGuardTransient {
         ledger = ledger_;
         counterparty = counterparty_;
         settlementAsset = settlementAsset_;
+        // slither-disable-next-line unused-return only the asset's decimals are needed
         (, uint8 dec,,,) = ledger_.assetInfo(settlementAsset_);
         assetUnit = 10 ** dec;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);

@@ -123,3 +123,34 @@ def test_slither_is_pinned_and_kept_out_of_the_shared_environments() -> None:
     assert "slither-analyzer==0.11.6" in pins
     assert all("==" in p for p in pins if p and not p.startswith("#"))
     assert ".venv-slither/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+SLITHER = REPO / ".venv-slither/bin/slither"
+_UNINITIALISED = """// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+contract Counter {
+    function count(uint256[] calldata xs) external pure returns (uint256 n) {
+{suppression}        uint256 total;
+        for (uint256 i; i < xs.length; ++i) total += xs[i];
+        n = total;
+    }
+}
+"""
+
+
+@pytest.mark.skipif(not SLITHER.exists(), reason="no .venv-slither (make slither installs it)")
+@pytest.mark.parametrize("suppressed", [False, True])
+def test_real_slither_blocks_a_new_medium_finding_until_suppressed_with_a_reason(
+    gate: ModuleType, tmp_path: Path, suppressed: bool
+) -> None:
+    """The gate end to end with the pinned slither: a new uninitialised local (medium) fails it;
+    the same code with an inline suppression and its reason passes."""
+    line = "        // slither-disable-next-line uninitialized-local a sum that starts at zero\n" if suppressed else ""
+    root = _write(tmp_path, {"contracts/Counter.sol": _UNINITIALISED.replace("{suppression}", line)})
+    (root / "tools").symlink_to(REPO / "tools")
+    (root / "node_modules").symlink_to(REPO / "node_modules")
+    findings, _ = gate.run(root, SLITHER, tmp_path / "reports")
+    blocking = [(f.check, f.location) for f in gate.blocking(findings)]
+    assert blocking == ([] if suppressed else [("uninitialized-local", "contracts/Counter.sol:6")])
+    assert gate.bad_suppressions(root) == []
