@@ -28,6 +28,7 @@ from relayer._cli import (
     out,
     user_key,
 )
+from relayer.cli_deploy import deploy
 from relayer.cli_margin import account, close, oracle_app, trade
 from relayer.errors import RpcUnavailableError, XmarginError
 
@@ -310,6 +311,7 @@ def withdraw(
 
 for command in (account, trade, close):  # relayer.cli_margin: the trader's commands
     app.command()(command)
+app.command()(deploy)  # relayer.cli_deploy: a real network
 
 
 def main() -> None:

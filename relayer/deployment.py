@@ -21,6 +21,8 @@ class HubDeployment(BaseModel):
 
     chain_id: ChainIdField
     ledger: Address
+    deploy_block: Annotated[int, Field(ge=0)] = 0
+    """Block the ledger was deployed in: where scans of the withdrawal routes start (0: unknown)."""
 
 
 class SpokeDeployment(BaseModel):
@@ -29,6 +31,35 @@ class SpokeDeployment(BaseModel):
     model_config = _strict
 
     lockbox: Address
+    deploy_block: Annotated[int, Field(ge=0)] = 0
+    """Block the lockbox was deployed in: where scans of its deposit route start (0: unknown)."""
+
+
+class TimelockDeployment(BaseModel):
+    """The TimelockController holding governance of one chain's contracts."""
+
+    model_config = _strict
+
+    address: Address
+    min_delay_s: Annotated[int, Field(ge=0)]
+    deploy_block: Annotated[int, Field(ge=0)]
+
+
+class GovernanceDeployment(BaseModel):
+    """Who governs a real-network deployment (docs/deploy.md): a timelock per chain holds
+    GOVERNOR_ROLE and DEFAULT_ADMIN_ROLE; the guardian holds only GUARDIAN_ROLE; the deployer nothing."""
+
+    model_config = _strict
+
+    timelocks: dict[ChainIdField, TimelockDeployment]
+    """Chain id -> its timelock."""
+    proposers: list[Address]
+    """May schedule (and cancel) timelock operations."""
+    executors: list[Address]
+    """May execute ready operations (the zero address: anyone)."""
+    guardian: Address
+    deployer: Address
+    """The account that deployed and then renounced every role."""
 
 
 class TokenInfo(BaseModel):
@@ -111,6 +142,10 @@ class Deployment(BaseModel):
     threshold: Annotated[int, Field(gt=0)]
     margin: MarginDeployment | None = None
     """The margin engine, when deployed (older deployment files have none)."""
+    network: str | None = None
+    """Name of the network (`xmargin deploy <network>`); None for the devnet."""
+    governance: GovernanceDeployment | None = None
+    """Timelocks and guardian of a real-network deployment (None on the devnet)."""
 
     @field_validator("spokes")
     @classmethod
@@ -161,6 +196,13 @@ class Deployment(BaseModel):
         """Contract that appends the route's messages (lockbox for deposits, ledger for withdrawals)."""
         lockbox = self._lockbox(route)
         return lockbox if route.kind is RouteKind.DEPOSIT else self.hub.ledger
+
+    def source_deploy_block(self, route: RouteId) -> int:
+        """Block the route's source contract was deployed in (0 when the record does not say)."""
+        self._lockbox(route)
+        if route.kind is RouteKind.DEPOSIT:
+            return self.spokes[route.spoke_chain_id].deploy_block
+        return self.hub.deploy_block
 
     def dest_contract(self, route: RouteId) -> str:
         """Contract that verifies and processes the route's batches (the EIP-712 verifying contract)."""

@@ -118,6 +118,8 @@ class Deployer:
         self.account = sender.account
         self._pending: list[PendingTx] = []
         self._fees: Fees | None = None
+        self.deployed_at: dict[str, int] = {}
+        """Address -> block of every contract this deployer created (filled by wait())."""
 
     @classmethod
     def connect(cls, spec: ChainSpec, url: str, key: str) -> Deployer:
@@ -162,6 +164,8 @@ class Deployer:
             sent = self.sender.wait(item)
             if sent.status != 1:
                 raise DevnetError(f"{item.request.what} reverted (tx {sent.tx_hash})")
+            if sent.contract_address:
+                self.deployed_at[Web3.to_checksum_address(sent.contract_address)] = sent.block_number
 
 
 def _units(whole: int, decimals: int) -> int:

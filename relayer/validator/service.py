@@ -157,7 +157,9 @@ class Validator:
             return ValidatorTickResult(route=str(route), validator=self.name, finalized_block=final, halted=halted)
         signed: list[int] = []
         scanned: tuple[int, int] | None = None
-        start = cursor.block + 1 if cursor is not None else self.start_block
+        # A first scan starts where the source contract was deployed (deployment record), not at genesis.
+        first = max(self.start_block, self.deployment.source_deploy_block(route))
+        start = cursor.block + 1 if cursor is not None else first
         if start <= final:
             to = BlockNumber(min(final, start + self.max_blocks_per_tick - 1))
             prev = cursor or ScanCursor(

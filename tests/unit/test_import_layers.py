@@ -30,8 +30,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("worker", ("relayer.worker",)),
     ("api", ("relayer.api",)),
     ("sdk", ("relayer.sdk",)),
-    ("devnet", ("relayer.devnet",)),
-    ("cli", ("relayer.cli", "relayer._cli", "relayer.cli_margin")),
+    ("devnet, deploy", ("relayer.devnet", "relayer.deploy")),
+    ("cli", ("relayer.cli", "relayer._cli", "relayer.cli_margin", "relayer.cli_deploy")),
 ]
 """Lowest first. A module may import its own layer and the ones below it, never one above."""
 INDEPENDENT = [("relayer.validator", "relayer.submitter", "relayer.keeper"), ("relayer.proofs", "relayer.margin")]

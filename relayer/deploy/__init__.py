@@ -1,0 +1,1 @@
+"""Deployment to real networks: a plan per network, timelocked governance, deployments/<network>.json."""
