@@ -7,7 +7,7 @@ SVENV := .venv-slither
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup compile lint test test-contracts test-python devnet bench clean slither check-alerts
+.PHONY: setup compile lint test test-contracts test-python devnet deploy bench clean slither check-alerts
 
 setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed
 
@@ -59,6 +59,12 @@ test-python: compile
 devnet: compile
 	scripts/ensure-redis.sh
 	$(VENV)/bin/xmargin devnet up
+
+## A real network (docs/deploy.md): `XMARGIN_DEPLOYER_KEY=0x... make deploy NETWORK=testnet` deploys the plan
+## config/deploy/$(NETWORK).yaml and writes deployments/$(NETWORK).json.
+deploy: compile
+	@test -n "$(NETWORK)" || { echo "usage: make deploy NETWORK=<name> (plan: config/deploy/<name>.yaml)"; exit 2; }
+	$(VENV)/bin/xmargin deploy $(NETWORK)
 
 ## Static analysis (part of `make test`): slither over every contract, JSON reports in reports/;
 ## fails on any high or medium finding not suppressed inline with a reason (scripts/slither_gate.py).

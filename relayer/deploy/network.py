@@ -40,6 +40,7 @@ def connect(chain: ChainConfig, key: str) -> Deployer:
     spec = ChainSpec(name=chain.name, chain_id=chain.chain_id, port=0, role="hub" if chain.role == "hub" else "spoke",
                      confirmations=0)
     deployer = Deployer.connect(spec, chain.rpc_urls[0], key)
+    deployer.estimate_deploys = True
     got = int(deployer.w3.eth.chain_id)
     if got != chain.chain_id:
         raise DevnetError(f"{chain.name}: {chain.rpc_urls[0]} is chain {got}, the config says {chain.chain_id}")

@@ -154,3 +154,13 @@ def test_real_slither_blocks_a_new_medium_finding_until_suppressed_with_a_reason
     blocking = [(f.check, f.location) for f in gate.blocking(findings)]
     assert blocking == ([] if suppressed else [("uninitialized-local", "contracts/Counter.sol:6")])
     assert gate.bad_suppressions(root) == []
+
+
+def test_ci_runs_the_gate_through_the_readme_test_command() -> None:
+    """README's test command is what .ci/run calls, and it runs slither before the tests."""
+    makefile = (REPO / "Makefile").read_text()
+    test_rule = next(line for line in makefile.splitlines() if line.startswith("test:"))
+    assert "slither" in test_rule.split(":", 1)[1].split()
+    assert "$(SVENV)/bin/python scripts/slither_gate.py" in makefile
+    assert (REPO / ".ci/run").read_text().strip().splitlines()[-1] == "make test"
+    assert "make test " in (REPO / "README.md").read_text()
