@@ -16,12 +16,13 @@ from pydantic import BaseModel
 from relayer.api.schemas import AccountWithMargin, AuditReport, CollateralView, PriceView, RouteStatus
 from relayer.context import Context
 from relayer.errors import ActionError, ConfigError, TradeRejectedError, XmarginError
-from relayer.services import accounts, actions, audit, explorer, margin, routes
+from relayer.services import accounts, actions, audit, explorer, margin, routes, vault
 from relayer.services.actions import DemoAccount
 from relayer.services.explorer import LookupResult, PendingView, RouteHistory, ValidatorSignature
 from relayer.services.trading import TradeResult
 from relayer.services.transfers import TxResult
 from relayer.services.units import parse_address
+from relayer.services.vault import VaultShares, VaultView
 
 T = TypeVar("T")
 EVENT_POLL_S = 1.0
@@ -204,6 +205,23 @@ def v1_router(ctx: Context) -> APIRouter:
         """Every oracle feed's price, time and status."""
         _require_margin(ctx)
         return margin.prices_view(ctx)
+
+    @api.get("/vault", response_model=VaultView, tags=["vault"])
+    def vault_state(
+        owner: str | None = Query(None, description="Also this LP's shares and queued redemptions"),
+    ) -> VaultView:
+        """The LP vault: equity, share price, total shares, traders' open PnL, the max-PnL factor and
+        whether auto-deleveraging may run."""
+        _require_margin(ctx)
+        return call(vault.vault_view, ctx, _address(owner) if owner else None)
+
+    @api.get("/vault/{owner}", response_model=VaultShares, tags=["vault"])
+    def vault_shares(owner: str) -> VaultShares:
+        """One LP's shares, their value now, its hub USDC and its queued redemptions (with ready time)."""
+        _require_margin(ctx)
+        view = call(vault.vault_view, ctx, _address(owner))
+        assert view.owner is not None
+        return view.owner
 
     @api.get("/accounts/{address}", response_model=AccountWithMargin, tags=["accounts"])
     def account(address: str) -> AccountWithMargin:
