@@ -38,7 +38,7 @@ DEVNET_CALIBRATION = Calibration(max_open_interest_usd=2_000_000)
 """The stress-tested defaults, with an open-interest cap of $2M a side (below what the pool backs)."""
 FUNDING_USDC: dict[str, int] = {"lp": 1_000_000, "insurance": 100_000, "keeper": 100_000}
 """Whole USDC deposited at deploy for the LP (all of it seeds the vault), the insurance fund and each keeper."""
-VAULT_REDEEM_DELAY_S = 10
+VAULT_REDEEM_DELAY_S = 30
 """Seconds between a vault redemption request and its execution (1 day would suit a real venue; the
 devnet keeps it short so a redemption can be watched end to end)."""
 VAULT_MAX_PNL_FACTOR = 10**18 // 2

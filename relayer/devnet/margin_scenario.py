@@ -26,6 +26,7 @@ from relayer.keeper.pusher import scenario_path
 from relayer.services import trading, transfers
 from relayer.services.margin import MarginView, margin_view, usd_books
 from relayer.services.units import fmt_amount, to_units, usd
+from relayer.services.vault import vault_view
 
 Report = Callable[[str], None]
 TRADER = "carol"
@@ -171,6 +172,9 @@ def summary(ctx: Context, contracts: MarginContracts, trader: str, report: Repor
     books = usd_books(ctx, contracts=contracts)
     report(f"insurance fund equity {usd(fund.equity)}; sum of USD balances {usd(books.sum_usd)} == bad debt "
            f"{usd(books.bad_debt)}: {'yes' if books.balanced else 'NO'}")
+    lp = vault_view(ctx, contracts=contracts)
+    report(f"LP vault: equity {usd(lp.equity)}, share price {usd(lp.share_price)}, USDC {lp.usdc // 10**18:,}, "
+           f"traders' open PnL {usd(lp.traders_pnl)}, needs deleverage: {'yes' if lp.needs_deleverage else 'no'}")
 
 
 def run(ctx: Context, report: Report = print) -> None:

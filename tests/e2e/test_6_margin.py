@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -261,7 +262,7 @@ def test_an_lp_deposits_into_the_vault_and_redeems_after_the_delay_with_the_cli(
     assert shares > 0 and after["total_shares"] == before["total_shares"] + shares
     assert abs(after["owner"]["value"] - 1_000 * 10**18) < 10**18  # at the share price of the moment, to $1
     assert after["owner"]["usdc"] == 500 * 10**18 and after["needs_deleverage"] is False
-    assert after["max_pnl_factor"] == 10**18 // 2 and after["redeem_delay"] == 10
+    assert after["max_pnl_factor"] == 10**18 // 2 and after["redeem_delay"] == 30
     text = _xmargin("vault", "status", *as_lp).stdout
     assert "share price $" in text and "needs deleverage: no" in text and "max-PnL factor" in text
     served = requests.get(f"http://127.0.0.1:{layout.api_port}/v1/vault/{account}", timeout=10).json()
@@ -269,12 +270,14 @@ def test_an_lp_deposits_into_the_vault_and_redeems_after_the_delay_with_the_cli(
 
     queued = _xmargin("vault", "redeem", "all", *as_lp)
     assert queued.returncode == 0, queued.stderr
-    (pending,) = status()["owner"]["pending"]
-    assert pending["shares"] == shares and pending["ready"] is False
-    early = _xmargin("vault", "execute", str(pending["id"]), *as_lp)
+    queued_id = re.search(r"redemption (\d+) queued", queued.stdout)
+    assert queued_id is not None, queued.stdout
+    early = _xmargin("vault", "execute", queued_id.group(1), *as_lp)  # at once: well inside the 30 s delay
     assert early.returncode == 1
-    assert f"redemption {pending['id']} is not ready yet: it can be executed in" in early.stderr, early.stderr
+    assert f"redemption {queued_id.group(1)} is not ready yet: it can be executed in" in early.stderr, early.stderr
     assert "VaultRedemptionNotReady" not in early.stderr  # a sentence, not the error's name
+    (pending,) = status()["owner"]["pending"]
+    assert pending["id"] == int(queued_id.group(1)) and pending["shares"] == shares
 
     poll(lambda: int(ctx.hub.get_block("latest")["timestamp"]) >= pending["ready_at"], "the redeem delay to pass",
          60, 0.5)
