@@ -137,7 +137,7 @@ def _print_status(view: VaultView) -> None:
         return f"{x * 100 / 10**18:.2f} %"
 
     out.print(f"LP vault {view.address}")
-    out.print(f"  equity {usd(view.equity)} (USDC {fmt_amount(view.usdc, 18)}, USD {usd(view.usd_balance)}, "
+    out.print(f"  equity {usd(view.equity)} (USDC {view.usdc / 10**18:,.2f}, USD {usd(view.usd_balance)}, "
               f"traders' open PnL against it {usd(view.traders_pnl)}); IM {usd(view.initial_margin)}, "
               f"MM {usd(view.maintenance_margin)}")
     out.print(f"  share price {usd(view.share_price)}; total shares {fmt_amount(view.total_shares, 18)}; "
@@ -151,7 +151,7 @@ def _print_status(view: VaultView) -> None:
         return
     o = view.owner
     out.print(f"{o.owner}: {fmt_amount(o.shares, 18)} shares worth {usd(o.value)}; "
-              f"{fmt_amount(o.usdc, 18)} USDC on the hub to deposit")
+              f"{o.usdc / 10**18:,.2f} USDC on the hub to deposit")
     for r in o.pending:
         state = "ready: `xmargin vault execute " + str(r.id) + "`" if r.ready else \
             f"ready in {r.ready_at - view.block_timestamp} s (t={r.ready_at})"
