@@ -23,6 +23,8 @@ from relayer.types import checksum
 
 ONE = 10**18
 SHARE_DECIMALS = 18
+PNL_FACTOR_UNBOUNDED = 1000 * ONE
+"""pnl_factor reported when traders are in profit and the vault's assets are not positive."""
 
 
 class RedemptionView(BaseModel):
@@ -71,7 +73,8 @@ class VaultView(BaseModel):
     traders_pnl: int
     """Traders' aggregate unrealised PnL against the vault, net of funding (positive: the vault owes)."""
     pnl_factor: int
-    """Traders' open profit / the vault's assets (1e18 = 100 %); 0 while traders are at a loss."""
+    """Traders' open profit / the vault's assets (1e18 = 100 %); 0 while traders are at a loss;
+    PNL_FACTOR_UNBOUNDED when the vault's assets are not positive."""
     max_pnl_factor: int
     pnl_factor_exceeded: bool
     """Over the max-PnL factor: redemptions stop, auto-deleveraging may run."""
@@ -116,7 +119,7 @@ def vault_view(ctx: Context, owner: str | None = None, contracts: MarginContract
     share_price = int(hub.call(vault.functions.sharePrice()))
     pnl = int(hub.call(vault.functions.tradersPnl()))
     assets = equity + pnl
-    factor = 0 if pnl <= 0 else (ONE * 1000 if assets <= 0 else pnl * ONE // assets)
+    factor = 0 if pnl <= 0 else (PNL_FACTOR_UNBOUNDED if assets <= 0 else pnl * ONE // assets)
     asset_id = int(hub.call(vault.functions.asset()))
     now = _now(contracts)
     view = VaultView(
