@@ -140,6 +140,16 @@ def devnet_deploy() -> None:
     out.print(f"wrote {layout.deployment_path} and configs in {layout.dir_abs}")
 
 
+@devnet_app.command("seed-vault")
+def devnet_seed_vault(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """The LP deposits its deploy-time USDC into the LP vault once credited (`devnet up` does this itself;
+    under docker compose run it once the relayer is up). Does nothing if the LP already holds shares."""
+    from relayer.devnet.vault_seed import seed_vault
+
+    seed_vault(config_context(config, quick=False), report=lambda m: out.print(m))
+    out.print("the LP vault is seeded")
+
+
 @devnet_app.command("scenario")
 def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True, margin: bool = True) -> None:
     """Play the demo scenario against a running devnet (deposits, a withdrawal, a liquidation)."""

@@ -253,6 +253,8 @@ def test_an_lp_deposits_into_the_vault_and_redeems_after_the_delay_with_the_cli(
         assert shown.returncode == 0, shown.stderr
         return json.loads(shown.stdout)
 
+    seeded = _xmargin("devnet", "seed-vault", "--config", str(layout.config_path))  # done by `devnet up`: a no-op
+    assert seeded.returncode == 0 and "the LP vault is seeded" in seeded.stdout, seeded.stderr
     before = status()
     deposited = _xmargin("vault", "deposit", "1000", *as_lp)
     assert deposited.returncode == 0, deposited.stderr
