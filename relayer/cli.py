@@ -30,12 +30,14 @@ from relayer._cli import (
 )
 from relayer.cli_deploy import deploy
 from relayer.cli_margin import account, close, oracle_app, trade
+from relayer.cli_vault import vault_app
 from relayer.errors import RpcUnavailableError, XmarginError
 
 app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
 devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contracts, 5 validators, relayer.")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(oracle_app, name="oracle")
+app.add_typer(vault_app, name="vault")
 
 
 class Role(str, Enum):
@@ -137,6 +139,16 @@ def devnet_deploy() -> None:
     chains.wait_chains_reachable(layout)
     deploy.deploy(layout, report=lambda m: out.print(m))
     out.print(f"wrote {layout.deployment_path} and configs in {layout.dir_abs}")
+
+
+@devnet_app.command("seed-vault")
+def devnet_seed_vault(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """The LP deposits its deploy-time USDC into the LP vault once credited (`devnet up` does this itself;
+    under docker compose run it once the relayer is up). Does nothing if the LP already holds shares."""
+    from relayer.devnet.vault_seed import seed_vault
+
+    seed_vault(config_context(config, quick=False), report=lambda m: out.print(m))
+    out.print("the LP vault is seeded")
 
 
 @devnet_app.command("scenario")

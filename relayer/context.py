@@ -26,6 +26,7 @@ from relayer.chain.sender import FeePolicy, TxRequest, TxSender
 from relayer.config import ChainConfig, Settings, load_settings
 from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
+from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper, Send
 from relayer.keeper.oracle_service import OracleService, PriceQueue
 from relayer.keeper.settler import OrderSettler
@@ -215,9 +216,14 @@ class Context:
                 )
                 settler = OrderSettler(self.hub.w3, sender.address, order_tracker, markets, margin.oracle,
                                        abi_of("MockAggregatorV3"), signed_send(sender))
+                deleverager = None
+                if margin.config.vault is not None and margin.config.deleverager is not None:
+                    deleverager = Deleverager(self.hub.w3, sender.address, tracker, margin.vault, margin.deleverager,
+                                              margin.engine, margin.markets, signed_send(sender))
                 self._keeper = Keeper(
                     self.hub.w3, sender.address, tracker, margin.lens, margin.liquidation,
                     send=signed_send(sender), max_repay=config.max_repay_usd * USD, settler=settler,
+                    deleverager=deleverager,
                 )
             return self._keeper
 

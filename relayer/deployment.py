@@ -103,7 +103,7 @@ class MarginDeployment(BaseModel):
     liquidation: Address
     lens: Address
     pool: Address
-    """The markets' counterparty (LP pool) account."""
+    """The markets' counterparty account: the LP vault's address when `vault` is set."""
     insurance_fund: Address
     feeds: dict[str, FeedDeployment]
     """Symbol -> feed."""
@@ -111,6 +111,10 @@ class MarginDeployment(BaseModel):
     """Market name (ETH-USD) -> market."""
     start_block: Annotated[int, Field(ge=0)] = 0
     """Hub block before the margin contracts were deployed: where event scans start."""
+    vault: Address | None = None
+    """LPVault, the markets' counterparty owned by share holders (None: a passive pool account)."""
+    deleverager: Address | None = None
+    """AutoDeleverager of the vault's markets (the keeper's ADL loop)."""
 
     @field_validator("markets")
     @classmethod

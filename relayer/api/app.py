@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from relayer.api.schemas import (
     AccountWithMargin,
@@ -92,6 +92,35 @@ class _RouteCollector:
         yield from families.values()
 
 
+class _KeeperCollector:
+    """Prometheus collector: each keeper's last round and totals, as its worker recorded them in Redis."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        labels = ["keeper"]
+        liquidatable = GaugeMetricFamily("xmargin_keeper_liquidatable_accounts",
+                                         "Accounts the keeper's last round found liquidatable", labels=labels)
+        last = GaugeMetricFamily("xmargin_keeper_last_round_timestamp_seconds", "When the keeper's last round ended",
+                                 labels=labels)
+        liquidations = CounterMetricFamily("xmargin_keeper_liquidations", "Liquidations the keeper got mined",
+                                           labels=labels)
+        deleverages = CounterMetricFamily("xmargin_keeper_deleverages",
+                                          "Profitable positions the keeper auto-deleveraged for the LP vault",
+                                          labels=labels)
+        try:
+            stats = self.ctx.store.keeper_stats()
+        except XmarginError:
+            stats = []  # the store is down: /health says so
+        for s in stats:
+            liquidatable.add_metric([s.keeper], s.liquidatable)
+            last.add_metric([s.keeper], s.last_round)
+            liquidations.add_metric([s.keeper], s.liquidations)
+            deleverages.add_metric([s.keeper], s.deleverages)
+        yield from (liquidatable, last, liquidations, deleverages)
+
+
 def create_app(
     settings: Settings | None = None, context: Context | None = None, validator_set: ValidatorSetOf | None = None
 ) -> FastAPI:
@@ -104,6 +133,7 @@ def create_app(
     validator_set = validator_set or ValidatorSets(ctx).of
     registry = CollectorRegistry()
     registry.register(_RouteCollector(ctx))
+    registry.register(_KeeperCollector(ctx))
     accepted = Counter("xmargin_signatures_accepted", "Signatures accepted", ["route"], registry=registry)
     rejected = Counter("xmargin_signatures_rejected", "Signatures rejected", ["reason"], registry=registry)
 

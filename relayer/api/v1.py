@@ -16,12 +16,13 @@ from pydantic import BaseModel
 from relayer.api.schemas import AccountWithMargin, AuditReport, CollateralView, PriceView, RouteStatus
 from relayer.context import Context
 from relayer.errors import ActionError, ConfigError, TradeRejectedError, XmarginError
-from relayer.services import accounts, actions, audit, explorer, margin, routes
+from relayer.services import accounts, actions, audit, explorer, margin, routes, vault
 from relayer.services.actions import DemoAccount
 from relayer.services.explorer import LookupResult, PendingView, RouteHistory, ValidatorSignature
 from relayer.services.trading import TradeResult
 from relayer.services.transfers import TxResult
 from relayer.services.units import parse_address
+from relayer.services.vault import VaultShares, VaultTx, VaultView
 
 T = TypeVar("T")
 EVENT_POLL_S = 1.0
@@ -141,6 +142,13 @@ class CloseIn(BaseModel):
     market: str
 
 
+class VaultDepositIn(BaseModel):
+    """A deposit into the LP vault for a devnet demo account (from its hub USDC)."""
+
+    account: str
+    amount: str
+
+
 class DeploymentView(BaseModel):
     """Chains, tokens, assets and markets of the deployment (what the web app and SDK offer)."""
 
@@ -205,6 +213,25 @@ def v1_router(ctx: Context) -> APIRouter:
         _require_margin(ctx)
         return margin.prices_view(ctx)
 
+    @api.get("/vault", response_model=VaultView, tags=["vault"])
+    def vault_state(
+        owner: str | None = Query(None, description="Also this LP's shares and queued redemptions"),
+    ) -> VaultView:
+        """The LP vault: equity, share price, total shares, traders' open PnL, the max-PnL factor and
+        whether auto-deleveraging may run."""
+        who = _address(owner) if owner else None
+        _require_margin(ctx)
+        return call(vault.vault_view, ctx, who)
+
+    @api.get("/vault/{owner}", response_model=VaultShares, tags=["vault"])
+    def vault_shares(owner: str) -> VaultShares:
+        """One LP's shares, their value now, its hub USDC and its queued redemptions (with ready time)."""
+        who = _address(owner)
+        _require_margin(ctx)
+        view = call(vault.vault_view, ctx, who)
+        assert view.owner is not None
+        return view.owner
+
     @api.get("/accounts/{address}", response_model=AccountWithMargin, tags=["accounts"])
     def account(address: str) -> AccountWithMargin:
         """Balances per asset, claims, USD balance and margin (positions, equity, IM, MM, health)."""
@@ -260,6 +287,12 @@ def v1_router(ctx: Context) -> APIRouter:
         """Close a demo account's position (DEV ONLY)."""
         _require_margin(ctx)
         return call(actions.close, ctx, body.account, body.market)
+
+    @api.post("/actions/vault-deposit", response_model=VaultTx, tags=["actions"])
+    def vault_deposit(body: VaultDepositIn) -> VaultTx:
+        """Deposit a demo account's hub USDC into the LP vault for shares (DEV ONLY)."""
+        _require_margin(ctx)
+        return call(actions.vault_deposit, ctx, body.account, body.amount)
 
     @api.get("/events", tags=["events"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})

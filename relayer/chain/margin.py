@@ -1,5 +1,5 @@
 """Bindings of the margin engine's hub contracts (oracle, aggregators, risk engine, markets,
-liquidation module, lens) from a deployment's `margin` section."""
+liquidation module, lens, LP vault and auto-deleverager) from a deployment's `margin` section."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ class MarginContracts:
     def lens(self) -> Contract:
         """MarginLens (batch health view)."""
         return contract(self.client, "MarginLens", self.config.lens)
+
+    @cached_property
+    def vault(self) -> Contract:
+        """LPVault (ConfigError if the deployment's counterparty is a passive pool account)."""
+        if self.config.vault is None:
+            raise ConfigError([("margin.vault", "this deployment has no LP vault (redeploy the devnet)")])
+        return contract(self.client, "LPVault", self.config.vault)
+
+    @cached_property
+    def deleverager(self) -> Contract:
+        """AutoDeleverager (ConfigError if the deployment has none)."""
+        if self.config.deleverager is None:
+            raise ConfigError([("margin.deleverager", "this deployment has no auto-deleverager (redeploy the devnet)")])
+        return contract(self.client, "AutoDeleverager", self.config.deleverager)
 
     @cached_property
     def markets(self) -> dict[str, Contract]:

@@ -238,7 +238,7 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
                 erc20 = tx.contract("MockERC20", address)
                 for user in users:
                     tx.call(f"mint {token.symbol} to {user}", erc20.functions.mint(user, _units(token.mint_units, token.decimals)))
-    funding = spokes[0]  # the LP pool, insurance fund and keepers get their USDC through spoke A
+    funding = spokes[0]  # the LP, insurance fund and keepers get their USDC through spoke A
     usdc = next(t for t in TOKENS if t.chain == funding.name and t.symbol == "USDC")
     fund_on_spoke(txs[funding.name], lockboxes[funding.name], tokens[(funding.name, "USDC")], usdc.decimals)
     for tx in txs.values():

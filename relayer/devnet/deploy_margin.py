@@ -1,9 +1,11 @@
 """The devnet's margin engine on the hub (docs/margin.md): PriceOracle with a mock AggregatorV3 per
-ledger asset (feed id = asset id), RiskEngine set on the ledger, ETH-USD and BTC-USD PerpMarkets
-whose counterparty is an LP pool account, the LiquidationModule, the insurance fund, the lens.
+ledger asset (feed id = asset id), RiskEngine set on the ledger, the LPVault (the counterparty of
+the ETH-USD and BTC-USD PerpMarkets, the settlement and the liquidation module's socialisation),
+its AutoDeleverager, the LiquidationModule, the insurance fund, the lens.
 
-The LP pool, the insurance fund and both keepers receive USDC collateral the only way any ledger
-account does: deposits into spoke A's lockbox, which the relayer credits once it runs.
+The LP, the insurance fund and both keepers receive USDC collateral the only way any ledger
+account does: deposits into spoke A's lockbox, which the relayer credits once it runs; the LP then
+seeds the vault through `LPVault.deposit` (relayer/devnet/vault_seed.py, once the relayer runs).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from relayer.config import FeedDeployment, MarginDeployment, MarketDeployment
-from relayer.devnet.layout import INSURANCE_LABEL, KEEPER_KEYS, POOL_LABEL, label_address
+from relayer.devnet.layout import INSURANCE_LABEL, KEEPER_KEYS, LP_KEY, label_address
 from relayer.keeper.pusher import AGGREGATOR_DECIMALS, start_prices, to_answer
 from relayer.margin.params import Calibration, LiquidationParams, market_params
 
@@ -34,14 +36,20 @@ MARKETS: dict[str, str] = {"ETH-USD": "ETH", "BTC-USD": "BTC"}
 """Market name -> feed (and ledger asset) symbol."""
 DEVNET_CALIBRATION = Calibration(max_open_interest_usd=2_000_000)
 """The stress-tested defaults, with an open-interest cap of $2M a side (below what the pool backs)."""
-FUNDING_USDC: dict[str, int] = {"pool": 1_000_000, "insurance": 100_000, "keeper": 100_000}
-"""Whole USDC deposited at deploy for the LP pool, the insurance fund and each keeper."""
+FUNDING_USDC: dict[str, int] = {"lp": 1_000_000, "insurance": 100_000, "keeper": 100_000}
+"""Whole USDC deposited at deploy for the LP (all of it seeds the vault), the insurance fund and each keeper."""
+VAULT_REDEEM_DELAY_S = 30
+"""Seconds between a vault redemption request and its execution (1 day would suit a real venue; the
+devnet keeps it short so a redemption can be watched end to end)."""
+VAULT_MAX_PNL_FACTOR = 10**18 // 2
+"""Traders' open profit may reach 50 % of the vault's assets (GMX v2's MAX_PNL_FACTOR); above it
+redemptions stop and auto-deleveraging may run."""
 
 
 def funded_accounts() -> dict[str, tuple[str, int]]:
     """Name -> (ledger account, whole USDC it receives at deploy)."""
     out = {
-        "LP pool": (label_address(POOL_LABEL), FUNDING_USDC["pool"]),
+        "LP": (Account.from_key(LP_KEY).address, FUNDING_USDC["lp"]),
         "insurance fund": (label_address(INSURANCE_LABEL), FUNDING_USDC["insurance"]),
     }
     for i, key in enumerate(KEEPER_KEYS, start=1):
@@ -66,13 +74,16 @@ def deploy_margin(
 ) -> MarginDeployment:
     """Deploy and wire the margin engine on the hub; returns its MarginDeployment."""
     admin = hub.account.address
-    pool, insurance = label_address(POOL_LABEL), label_address(INSURANCE_LABEL)
+    insurance = label_address(INSURANCE_LABEL)
     prices = start_prices()
     start_block = int(hub.w3.eth.block_number)
 
     oracle = hub.deploy("PriceOracle", admin)
     aggregators = {symbol: hub.deploy("MockAggregatorV3", AGGREGATOR_DECIMALS) for symbol in asset_ids}
     engine = hub.deploy("RiskEngine", admin, ledger_addr, oracle)
+    pool = hub.deploy("LPVault", admin, ledger_addr, engine, asset_ids["USDC"], VAULT_REDEEM_DELAY_S,
+                      VAULT_MAX_PNL_FACTOR)  # the markets' counterparty
+    deleverager = hub.deploy("AutoDeleverager", engine, pool)
     markets = {
         name: hub.deploy("PerpMarket", admin, ledger_addr, oracle, engine, asset_ids[feed], pool,
                          market_params(prices[feed], DEVNET_CALIBRATION).as_tuple())
@@ -86,8 +97,10 @@ def deploy_margin(
 
     _wire(hub, ledger_addr, oracle, aggregators, asset_ids, prices, engine, markets, liquidation, insurance)
     _wire_settlement(hub, ledger_addr, liquidation, settlement)
+    _wire_vault(hub, ledger_addr, pool, deleverager, markets)
     hub.wait()
-    report(f"margin engine: oracle {oracle}, risk engine {engine}, liquidation {liquidation}; "
+    report(f"margin engine: oracle {oracle}, risk engine {engine}, liquidation {liquidation}, LP vault {pool}, "
+           f"auto-deleverager {deleverager}; "
            + ", ".join(f"{n} {a}" for n, a in markets.items())
            + "; start prices " + ", ".join(f"{s} {p:g}" for s, p in prices.items()))
     return MarginDeployment(
@@ -95,7 +108,7 @@ def deploy_margin(
         feeds={s: FeedDeployment(feed_id=asset_ids[s], aggregator=a, decimals=AGGREGATOR_DECIMALS)
                for s, a in aggregators.items()},
         markets={n: MarketDeployment(address=a, feed=MARKETS[n]) for n, a in markets.items()},
-        start_block=start_block,
+        start_block=start_block, vault=pool, deleverager=deleverager,
     )
 
 
@@ -120,8 +133,18 @@ def _wire(
     hub.call("MARGIN_ROLE to the liquidation module", ledger.functions.grantRole(MARGIN_ROLE, liquidation))
 
 
+def _wire_vault(hub: Deployer, ledger_addr: str, vault: str, deleverager: str, markets: dict[str, str]) -> None:
+    """The vault moves USDC between LPs and itself (MARGIN_ROLE on the ledger); the deleverager closes
+    profitable positions through every market's `liquidationClose` (LIQUIDATOR_ROLE)."""
+    ledger: Any = hub.contract("MarginLedger", ledger_addr)
+    hub.call("MARGIN_ROLE to the LP vault", ledger.functions.grantRole(MARGIN_ROLE, vault))
+    for name, market in markets.items():
+        hub.call(f"LIQUIDATOR_ROLE on {name} to the auto-deleverager",
+                 hub.contract("PerpMarket", market).functions.grantRole(LIQUIDATOR_ROLE, deleverager))
+
+
 def _wire_settlement(hub: Deployer, ledger_addr: str, liquidation: str, settlement: str) -> None:
-    """USD settlement in USDC against the LP pool before every withdrawal and in liquidation
+    """USD settlement in USDC against the LP vault before every withdrawal and in liquidation
     (docs/margin.md "USD settlement"): a winner withdraws profit with the ordinary withdrawal."""
     ledger: Any = hub.contract("MarginLedger", ledger_addr)
     settle: Any = hub.contract("Settlement", settlement)

@@ -25,8 +25,9 @@ ANVIL_DEV_KEYS: tuple[str, ...] = (
     "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
     "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
     "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
 )
-"""Anvil's default dev accounts 0..7 (public knowledge; funded with 10,000 ETH on every anvil)."""
+"""Anvil's default dev accounts 0..8 (public knowledge; funded with 10,000 ETH on every anvil)."""
 DEPLOYER_KEY = ANVIL_DEV_KEYS[0]
 """Deploys and governs the devnet contracts (admin, governor and guardian roles). DEV ONLY."""
 SUBMITTER_KEY = ANVIL_DEV_KEYS[1]
@@ -39,9 +40,11 @@ ORACLE_KEY = ANVIL_DEV_KEYS[6]
 """Pays for the oracle pusher's aggregator rounds. DEV ONLY."""
 TRADER_KEYS: dict[str, str] = {"carol": ANVIL_DEV_KEYS[7]}
 """The margin scenario's trader. DEV ONLY."""
-POOL_LABEL = "xmargin-devnet-lp-pool"
+LP_KEY = ANVIL_DEV_KEYS[8]
+"""The devnet's liquidity provider: its USDC seeds the LP vault (the markets' counterparty) through
+`LPVault.deposit` once the relayer has credited it. DEV ONLY."""
 INSURANCE_LABEL = "xmargin-devnet-insurance-fund"
-"""Labels of the LP pool and insurance fund accounts (passive ledger accounts; nobody signs for them)."""
+"""Label of the insurance fund account (a passive ledger account; nobody signs for it)."""
 KEEPER_COUNT = len(KEEPER_KEYS)
 VALIDATOR_COUNT = 5
 VALIDATOR_THRESHOLD = 3
@@ -68,7 +71,7 @@ def keeper_name(index: int) -> str:
 
 
 def label_address(label: str) -> str:
-    """The address of a fixed label's throwaway key (the LP pool, the insurance fund). DEV ONLY."""
+    """The address of a fixed label's throwaway key (the insurance fund). DEV ONLY."""
     return Account.from_key(keccak(text=label)).address
 
 

@@ -20,11 +20,13 @@ from relayer.devnet import margin_winner
 from relayer.devnet._proc import DeadlineError, poll
 from relayer.devnet.deploy_margin import funded_accounts
 from relayer.devnet.layout import TRADER_KEYS
+from relayer.devnet.vault_seed import seed_vault
 from relayer.keeper.oracle_service import queue_path
 from relayer.keeper.pusher import scenario_path
 from relayer.services import trading, transfers
 from relayer.services.margin import MarginView, margin_view, usd_books
 from relayer.services.units import fmt_amount, to_units, usd
+from relayer.services.vault import vault_view
 
 Report = Callable[[str], None]
 TRADER = "carol"
@@ -49,16 +51,20 @@ def _figures(view: MarginView) -> str:
 
 
 def wait_funded(ctx: Context, contracts: MarginContracts, report: Report) -> None:
-    """Wait until the deploy-time deposits for the LP pool, insurance fund and keepers are credited."""
+    """Wait until the deploy-time deposits for the insurance fund and keepers are credited and the LP
+    has seeded the vault (seeding it now if `devnet up` did not, e.g. under docker compose)."""
     usdc = ctx.deployment.assets["USDC"]
     ledger = contracts.ledger
-    wanted = {name: (acct, whole * 10**18) for name, (acct, whole) in funded_accounts().items()}
+    wanted = {name: (acct, whole * 10**18) for name, (acct, whole) in funded_accounts().items() if name != "LP"}
 
     def credited() -> bool:
         return all(ledger.functions.balanceOf(a, usdc).call() >= amount for a, amount in wanted.values())
 
-    poll(credited, "the LP pool, insurance fund and keepers to be credited", FUNDED_TIMEOUT_S, interval_s=0.5)
-    report("margin: " + ", ".join(f"{n} holds {a // 10**18:,} USDC" for n, (_, a) in wanted.items()))
+    seed_vault(ctx, contracts, report)
+    poll(credited, "the insurance fund and keepers to be credited", FUNDED_TIMEOUT_S, interval_s=0.5)
+    held = int(ledger.functions.balanceOf(contracts.vault.address, usdc).call())
+    report("margin: " + ", ".join([f"LP vault holds {held // 10**18:,} USDC"]
+                                  + [f"{n} holds {a // 10**18:,} USDC" for n, (_, a) in wanted.items()]))
 
 
 def deposit_collateral(ctx: Context, trader: str, key: str, report: Report) -> None:
@@ -117,7 +123,7 @@ def describe(event) -> str:  # noqa: ANN001 - a decoded web3 event
     if name == "InsuranceUsed":
         return f"insurance fund covers {usd(a['amount'])} of the deficit"
     if name == "LossSocialised":
-        return f"LP pool absorbs {usd(a['amount'])} (insurance fund empty)"
+        return f"LP vault absorbs {usd(a['amount'])} (insurance fund empty)"
     return f"bad debt written off: {usd(a['amount'])}"
 
 
@@ -166,6 +172,9 @@ def summary(ctx: Context, contracts: MarginContracts, trader: str, report: Repor
     books = usd_books(ctx, contracts=contracts)
     report(f"insurance fund equity {usd(fund.equity)}; sum of USD balances {usd(books.sum_usd)} == bad debt "
            f"{usd(books.bad_debt)}: {'yes' if books.balanced else 'NO'}")
+    lp = vault_view(ctx, contracts=contracts)
+    report(f"LP vault: equity {usd(lp.equity)}, share price {usd(lp.share_price)}, USDC {lp.usdc // 10**18:,}, "
+           f"traders' open PnL {usd(lp.traders_pnl)}, needs deleverage: {'yes' if lp.needs_deleverage else 'no'}")
 
 
 def run(ctx: Context, report: Report = print) -> None:

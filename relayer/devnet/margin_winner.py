@@ -1,6 +1,6 @@
 """The margin demo's winner: bob deposits USDC on spoke A and shorts ETH-USD before the crash, closes
 after it, and withdraws principal + profit to spoke A with the ordinary withdrawal (issue 8: realised
-USD profit is settled in USDC out of the LP pool before every withdrawal, docs/margin.md "USD
+USD profit is settled in USDC out of the LP vault before every withdrawal, docs/margin.md "USD
 settlement"); the spoke's lockbox pays it out. Every wait is a poll with a deadline."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def close_and_withdraw(ctx: Context, contracts: MarginContracts, report: Report)
     before = int(erc20.functions.balanceOf(account).call())
     result = transfers.withdraw(ctx, TOKEN, str(whole), CHAIN, account, key)
     report(f"{WINNER} withdraws {whole:,} {TOKEN} (principal + profit) to {CHAIN} (withdrawal nonce "
-           f"{result.route_nonce}): the hub settles the USD profit in USDC from the LP pool")
+           f"{result.route_nonce}): the hub settles the USD profit in USDC from the LP vault")
     paid = before + whole * 10**token.decimals
     poll(lambda: int(erc20.functions.balanceOf(account).call()) >= paid,
          f"{CHAIN}'s lockbox to pay {WINNER} principal + profit", RELEASE_TIMEOUT_S, interval_s=0.5)

@@ -55,9 +55,19 @@ class Devnet:
             self._write_pids()
             infra = {c.name for c in layout.chains} | {"redis"}
             self.report("relayer running: " + ", ".join(p.name for p in self.procs if p.name not in infra))
+            self._seed_vault()
         except BaseException:
             self.down()
             raise
+
+    def _seed_vault(self) -> None:
+        """The LP deposits its USDC into the LP vault once the relayer has credited it: until then the
+        markets' counterparty has no margin and no trade that grows the skew can fill."""
+        from relayer.context import Context
+        from relayer.devnet.vault_seed import seed_vault
+
+        self.report("seeding the LP vault (waits for the relayer to credit the LP's USDC) ...")
+        seed_vault(Context.from_file(self.layout.config_path), report=self.report)
 
     def _fresh_dir(self) -> None:
         """New chains make old deployments, signer databases and logs meaningless: start clean."""

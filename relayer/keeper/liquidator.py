@@ -15,6 +15,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from relayer.chain.abi import decode_error, revert_data
 from relayer.errors import KeeperError
+from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 
@@ -54,13 +55,18 @@ class KeeperRound(BaseModel):
     """Delayed orders this keeper settled (for the reward) in this pass."""
     orders_cancelled: int = 0
     """Expired orders this keeper cancelled (escrow back to the trader) in this pass."""
+    adl_needed: bool = False
+    """The LP vault needed auto-deleveraging at the start of this pass."""
+    deleveraged: list[str] = []
+    """`market:account` of every profitable position this keeper deleveraged in this pass."""
 
 
 class Keeper:
     """One keeper: `run_once` = refresh accounts, batch health check, simulate, send."""
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
-                 send: Send, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None) -> None:
+                 send: Send, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None,
+                 deleverager: Deleverager | None = None) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
@@ -69,6 +75,7 @@ class Keeper:
         self.max_repay = max_repay
         self._send = send
         self.settler = settler
+        self.deleverager = deleverager
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
         """(accounts checked, liquidatable accounts) — one eth_call per LENS_CHUNK accounts."""
@@ -129,12 +136,20 @@ class Keeper:
 
     def run_once(self, strict: bool = True) -> KeeperRound:
         """One pass: settle pending delayed orders (with a settler), refresh accounts, batch health
-        check, liquidate every unhealthy account.
-        `strict`: raise KeeperError after the pass if any liquidation failed for a non-benign reason."""
+        check, liquidate every unhealthy account, then (with a deleverager) auto-deleverage while the
+        LP vault needs it.
+        `strict`: raise KeeperError after the pass if any liquidation or deleverage failed for a
+        non-benign reason."""
         orders = self.settler.run_once() if self.settler is not None else None
         result = self.liquidate(*self.unhealthy_accounts())
         if orders is not None:
             result.orders_settled, result.orders_cancelled = len(orders.settled), len(orders.cancelled)
+        if self.deleverager is not None:
+            adl = self.deleverager.run_once()
+            result.adl_needed, result.deleveraged = adl.needed, adl.deleveraged
+            result.sent += adl.sent
+            result.reverted += adl.reverted
+            result.failed.update({f"deleverage {k}": v for k, v in adl.failed.items()})
         if strict and result.failed:
             account, reason = next(iter(result.failed.items()))
             raise KeeperError(account, reason)

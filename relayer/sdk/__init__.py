@@ -14,10 +14,13 @@ from relayer.sdk.models import (
     RouteStatus,
     TradeResult,
     Transfer,
+    VaultShares,
+    VaultTx,
+    VaultView,
 )
 
 __all__ = [
     "AccountEvent", "AccountWithMargin", "ApiRequestError", "AsyncClient", "Client", "Event", "LookupResult",
     "MessageView", "PendingEvent", "PendingView", "RouteStatus", "RoutesEvent", "TradeResult", "Transfer",
-    "TransferTimeoutError",
+    "TransferTimeoutError", "VaultShares", "VaultTx", "VaultView",
 ]

@@ -17,6 +17,7 @@ from relayer.sdk.models import (
     RouteStatus,
     TradeResult,
     Transfer,
+    VaultView,
 )
 
 _DONE = object()
@@ -54,6 +55,10 @@ class AsyncClient:
     async def account(self, address: str | None = None) -> AccountWithMargin:
         """Client.account."""
         return await asyncio.to_thread(self.sync.account, address)
+
+    async def vault(self, owner: str | None = None) -> VaultView:
+        """Client.vault."""
+        return await asyncio.to_thread(self.sync.vault, owner)
 
     async def pending(self, address: str | None = None) -> PendingView:
         """Client.pending."""

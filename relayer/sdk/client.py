@@ -30,8 +30,11 @@ from relayer.sdk.models import (
     RouteStatus,
     TradeResult,
     Transfer,
+    VaultShares,
+    VaultTx,
+    VaultView,
 )
-from relayer.services import trading, transfers
+from relayer.services import trading, transfers, vault as vault_service
 from relayer.types import RouteKind
 
 M = TypeVar("M", bound=BaseModel)
@@ -112,7 +115,33 @@ class Client:
         """Close your whole `market` position."""
         return trading.close(self.context, market, self._signer())
 
+    def vault_deposit(self, amount: str | int | float) -> VaultTx:
+        """Deposit `amount` whole USDC of your hub balance into the LP vault for shares."""
+        return vault_service.deposit(self.context, str(amount), self._signer())
+
+    def vault_redeem(self, shares: str | int | float = "all") -> VaultTx:
+        """Queue `shares` (default: all you hold) for redemption after the vault's delay."""
+        return vault_service.request_redeem(self.context, str(shares), self._signer())
+
+    def vault_execute(self, redemption_id: int) -> VaultTx:
+        """Execute a queued redemption whose delay has passed (its owner is paid USDC on the hub)."""
+        return vault_service.execute_redeem(self.context, redemption_id, self._signer())
+
+    def vault_cancel(self, redemption_id: int) -> VaultTx:
+        """Cancel your queued redemption; the shares come back."""
+        return vault_service.cancel_redeem(self.context, redemption_id, self._signer())
+
     # API reads ---------------------------------------------------------------------------
+
+    def vault(self, owner: str | None = None) -> VaultView:
+        """The LP vault's state, with `owner`'s shares and queued redemptions when given."""
+        result: VaultView = self._get("/vault", VaultView, **({"owner": owner} if owner else {}))
+        return result
+
+    def vault_shares(self, owner: str | None = None) -> VaultShares:
+        """An LP's (default: your) shares, their value now and its queued redemptions."""
+        result: VaultShares = self._get(f"/vault/{owner or self.address}", VaultShares)
+        return result
 
     def _get(self, path: str, model: Any, **params: Any) -> Any:
         try:

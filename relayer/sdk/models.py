@@ -12,11 +12,13 @@ from relayer.services.explorer import LookupResult, MessageView, PendingView, Re
 from relayer.services.margin import MarginView, PositionView, PriceView
 from relayer.services.routes import RouteStatus
 from relayer.services.trading import TradeResult
+from relayer.services.vault import RedemptionView, VaultShares, VaultTx, VaultView
 
 __all__ = [
     "AccountEvent", "AccountWithMargin", "AssetBalance", "AuditReport", "CollateralView", "Event", "LookupResult",
     "MarginView", "MessageView", "PendingEvent", "PendingView", "PositionView", "PriceView", "RefusedTx",
-    "RouteHistory", "RouteStatus", "RoutesEvent", "Transfer", "TradeResult",
+    "RedemptionView", "RouteHistory", "RouteStatus", "RoutesEvent", "Transfer", "TradeResult", "VaultShares",
+    "VaultTx", "VaultView",
 ]
 
 

@@ -1,5 +1,5 @@
 """Actions the web app takes for the devnet's demo accounts (config `api.demo_accounts`, DEV ONLY):
-deposit, withdraw, trade, close, each through the same service functions as the CLI. A real
+deposit, withdraw, trade, close, a deposit into the LP vault, each through the same service functions as the CLI. A real
 deployment lists no demo accounts; its page signs with the user's own wallet."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 from relayer.context import Context
 from relayer.errors import ActionError
-from relayer.services import trading, transfers
+from relayer.services import trading, transfers, vault
 from relayer.services.trading import TradeResult
 from relayer.services.transfers import TxResult
+from relayer.services.vault import VaultTx
 
 
 class DemoAccount(BaseModel):
@@ -58,3 +59,8 @@ def trade(ctx: Context, name: str, market: str, size: str, limit_price: str | No
 def close(ctx: Context, name: str, market: str) -> TradeResult:
     """Close demo account `name`'s `market` position (trading.close)."""
     return trading.close(ctx, market, demo_key(ctx, name))
+
+
+def vault_deposit(ctx: Context, name: str, amount: str) -> VaultTx:
+    """Deposit `amount` USDC of demo account `name`'s hub balance into the LP vault (vault.deposit)."""
+    return vault.deposit(ctx, amount, demo_key(ctx, name))

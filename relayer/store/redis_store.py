@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -38,6 +39,23 @@ class Alarm(BaseModel):
     text: str
     at: float
     """Unix time it was raised."""
+
+
+class KeeperStats(BaseModel):
+    """What one keeper's rounds reported (for /metrics: workers expose no HTTP port)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    keeper: str
+    """The keeper's address."""
+    liquidatable: int
+    """Accounts its last round found liquidatable."""
+    liquidations: int
+    """Liquidations it got mined, in total."""
+    deleverages: int
+    """Positions it auto-deleveraged for the LP vault, in total."""
+    last_round: float
+    """Unix time its last round ended."""
 
 
 def _where(url: str) -> str:
@@ -164,6 +182,31 @@ class Store:
         """{validator: reason} of the validators that reported `route` halted."""
         raw = self._guard("halts", lambda: self.redis.hgetall(self._halts_key(route)))
         return {_reply_bytes(k).decode(): _reply_bytes(v).decode() for k, v in raw.items()}
+
+    def record_keeper_round(self, keeper: str, liquidatable: int, liquidated: int, deleveraged: int) -> None:
+        """Add one keeper round's figures to the keeper's counters (read by the API's /metrics)."""
+        who = checksum(keeper)
+        key = f"{self.prefix}:keeper:{who}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.sadd(f"{self.prefix}:keepers", who)
+        pipe.hset(key, mapping={"liquidatable": liquidatable, "last_round": time.time()})
+        pipe.hincrby(key, "liquidations", liquidated)
+        pipe.hincrby(key, "deleverages", deleveraged)
+        self._guard("record_keeper_round", pipe.execute)
+
+    def keeper_stats(self) -> list[KeeperStats]:
+        """Every keeper that recorded a round, by address."""
+        members = self._guard("keeper_stats", lambda: self.redis.smembers(f"{self.prefix}:keepers"))
+        out = []
+        for who in sorted(_reply_bytes(m).decode() for m in members):
+            key = f"{self.prefix}:keeper:{who}"
+            raw = self._guard("keeper_stats", partial(self.redis.hgetall, key))
+            fields = {_reply_bytes(k).decode(): _reply_bytes(v).decode() for k, v in raw.items()}
+            out.append(KeeperStats(keeper=who, liquidatable=int(fields.get("liquidatable", 0)),
+                                   liquidations=int(fields.get("liquidations", 0)),
+                                   deleverages=int(fields.get("deleverages", 0)),
+                                   last_round=float(fields.get("last_round", 0.0))))
+        return out
 
     def alarms(self) -> list[Alarm]:
         """Recorded alarms, newest first."""

@@ -108,7 +108,14 @@ def keep_accounts(hub_chain_id: int) -> dict[str, Any]:
             keeper.sender, result.checked, result.unhealthy, result.liquidated, result.skipped_benign, result.reverted,
             extra=fields,
         )
+    if result.adl_needed or result.deleveraged:
+        log.warning("keeper %s: the LP vault needs deleveraging; deleveraged %s", keeper.sender, result.deleveraged,
+                    extra=fields)
     for account, reason in result.failed.items():
         log.error("keeper %s: liquidation of %s refused: %s", keeper.sender, account, reason,
                   extra={**fields, "account": account})
+    try:
+        ctx.store.record_keeper_round(keeper.sender, result.unhealthy, len(result.liquidated), len(result.deleveraged))
+    except StoreUnavailableError as err:  # the round itself is done: only its metrics are lost
+        log.warning("keeper %s: round figures not recorded: %s", keeper.sender, err, extra=fields)
     return {"hub": hub_chain_id, "keeper": keeper.sender, **result.model_dump(mode="json")}

@@ -1,11 +1,13 @@
 """Margin on the devnet: positions backed by collateral from both spokes, the oracle pusher moving the
 price, the keeper (a real Celery worker process) liquidating; two competing keepers liquidate once;
-refusals are clear and a stale price still lets a position close."""
+refusals are clear and a stale price still lets a position close; a winner's profit is paid from
+the LP vault's USDC; an LP deposits into the vault and redeems after the delay with `xmargin vault`."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -62,6 +64,7 @@ TRADERS = {
     "competed": [("spoke-a", "USDC", 2_000 * 10**6)],
     "refused": [("spoke-a", "USDC", 1_000 * 10**6)],
     "winner": [("spoke-a", "USDC", 2_000 * 10**6)],
+    "lp": [("spoke-a", "USDC", 1_500 * 10**6)],
 }
 """Each test's fresh hub account and the collateral it deposits (token units), credited in one wave."""
 
@@ -224,10 +227,67 @@ def test_a_winner_withdraws_profit_to_a_spoke(devnet, ctx, traders, contracts) -
     erc20 = ctx.erc20(spoke.chain_id, usdc.address)
     before = int(erc20.functions.balanceOf(account).call())
     whole = 2_000 + profit // 10**18  # principal + whole dollars of profit
+    usdc_id = ctx.deployment.assets["USDC"]
+    vault_before = int(ctx.ledger().functions.balanceOf(contracts.vault.address, usdc_id).call())
     cli = _xmargin("withdraw", "--asset", "USDC", "--amount", str(whole), "--to-chain", "spoke-a", "--key", key,
                    "--config", str(layout.config_path))
     assert cli.returncode == 0, cli.stderr
-    assert 0 <= int(ctx.ledger().functions.usdBalanceOf(account).call()) < 10**18  # settled, cents stay USD
+    left = int(ctx.ledger().functions.usdBalanceOf(account).call())
+    assert 0 <= left < 10**18  # settled, cents stay USD
+    vault_after = int(ctx.ledger().functions.balanceOf(contracts.vault.address, usdc_id).call())
+    assert vault_before - vault_after == profit - left  # the profit came out of the LP vault's USDC
     poll(lambda: int(erc20.functions.balanceOf(account).call()) == before + whole * 10**usdc.decimals,
          "the spoke to release principal + profit", 90, 0.5)
 
+
+
+def test_an_lp_deposits_into_the_vault_and_redeems_after_the_delay_with_the_cli(
+    devnet, ctx, traders, contracts,
+) -> None:
+    layout = devnet.layout
+    account, key = traders["lp"]
+    as_lp = ("--key", key, "--config", str(layout.config_path))
+
+    def status() -> dict:
+        shown = _xmargin("vault", "status", "--json", *as_lp)
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)
+
+    seeded = _xmargin("devnet", "seed-vault", "--config", str(layout.config_path))  # done by `devnet up`: a no-op
+    assert seeded.returncode == 0 and "the LP vault is seeded" in seeded.stdout, seeded.stderr
+    before = status()
+    deposited = _xmargin("vault", "deposit", "1000", *as_lp)
+    assert deposited.returncode == 0, deposited.stderr
+    assert "deposited 1000 USDC into the LP vault" in deposited.stdout
+    after = status()
+    shares = after["owner"]["shares"]
+    assert shares > 0 and after["total_shares"] == before["total_shares"] + shares
+    assert abs(after["owner"]["value"] - 1_000 * 10**18) < 10**18  # at the share price of the moment, to $1
+    assert after["owner"]["usdc"] == 500 * 10**18 and after["needs_deleverage"] is False
+    assert after["max_pnl_factor"] == 10**18 // 2 and after["redeem_delay"] == 30
+    text = _xmargin("vault", "status", *as_lp).stdout
+    assert "share price $" in text and "needs deleverage: no" in text and "max-PnL factor" in text
+    served = requests.get(f"http://127.0.0.1:{layout.api_port}/v1/vault/{account}", timeout=10).json()
+    assert served["shares"] == shares and served["pending"] == []  # the API serves the same figures
+
+    queued = _xmargin("vault", "redeem", "all", *as_lp)
+    assert queued.returncode == 0, queued.stderr
+    queued_id = re.search(r"redemption (\d+) queued", queued.stdout)
+    assert queued_id is not None, queued.stdout
+    early = _xmargin("vault", "execute", queued_id.group(1), *as_lp)  # at once: well inside the 30 s delay
+    assert early.returncode == 1
+    assert f"redemption {queued_id.group(1)} is not ready yet: it can be executed in" in early.stderr, early.stderr
+    assert "VaultRedemptionNotReady" not in early.stderr  # a sentence, not the error's name
+    (pending,) = status()["owner"]["pending"]
+    assert pending["id"] == int(queued_id.group(1)) and pending["shares"] == shares
+
+    poll(lambda: int(ctx.hub.get_block("latest")["timestamp"]) >= pending["ready_at"], "the redeem delay to pass",
+         60, 0.5)
+    usdc_before = hub_balance(ctx, account, "USDC")
+    executed = _xmargin("vault", "execute", str(pending["id"]), *as_lp)
+    assert executed.returncode == 0, executed.stderr
+    paid = hub_balance(ctx, account, "USDC") - usdc_before
+    assert abs(paid - 1_000 * 10**18) < 20 * 10**18  # the share price at execution: others' open PnL moves it
+    final = status()
+    assert final["owner"]["shares"] == 0 and final["owner"]["pending"] == []
+    assert final["total_shares"] == before["total_shares"]

@@ -1,11 +1,14 @@
 """The web app in headless Chromium (Debian's package, driven by Playwright) against the running devnet:
 a deposit made in the page is credited without a reload, a withdrawal made in the page reaches the
-other spoke, a refused action shows its reason; the operator page and the explorer show their figures.
+other spoke, a refused action shows its reason; the operator page and the explorer show their figures;
+the LP vault panel shows the vault and the account's shares after a deposit made in the page, and a
+pending (delayed) order shows until the keeper fills it.
 Screenshots of every page land in reports/browser/ (one is committed as docs/web-account.png)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -18,8 +21,9 @@ import requests
 from eth_account import Account
 from playwright import sync_api as playwright_api
 
+from relayer.devnet import processes
 from relayer.devnet.layout import USER_KEYS
-from relayer.services import transfers
+from relayer.services import trading, transfers
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "reports" / "browser"
@@ -146,3 +150,44 @@ def test_the_explorer_finds_the_page_deposit_and_says_where_it_stands(devnet, pa
     tab.locator("#explorer-form button").click()
     playwright_api.expect(tab.locator("#explorer-results tbody")).to_contain_text("credited on hub", timeout=30_000)
     tab.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+
+
+def test_the_vault_panel_shows_the_vault_and_the_shares_of_a_deposit_made_in_the_page(devnet, page) -> None:
+    tab = page
+    tab.locator("#nav-account").click()
+    money = re.compile(r"^-?\$[\d,]+\.\d\d$")
+    playwright_api.expect(tab.locator("#vault-equity")).to_have_text(money, timeout=30_000)
+    playwright_api.expect(tab.locator("#vault-share-price")).to_have_text(money)
+    playwright_api.expect(tab.locator("#vault-shares")).to_have_text(re.compile(r"^0 \(worth \$0\.00\)$"))
+    assert "cap 50 %" in str(tab.locator("#vault-adl").text_content())
+    text = _submit(tab, "#vault-form", amount="5")
+    assert text.startswith("done: tx 0x"), text
+    mine = _api(devnet, f"/vault/{BOB}")
+    assert mine["shares"] > 0 and abs(int(mine["value"]) - 5 * 10**18) < 10**17
+    worth_five = re.compile(r"^[\d.]+ \(worth \$(4\.9\d|5\.0\d)\)$")
+    playwright_api.expect(tab.locator("#vault-shares")).to_have_text(worth_five, timeout=30_000)
+    assert tab.locator("#vault-redemptions").text_content() == "none"
+    tab.screenshot(path=str(ARTIFACTS / "vault.png"), full_page=True)
+
+
+def test_a_pending_order_shows_until_the_keeper_fills_it(devnet, ctx, page) -> None:
+    tab = page
+    key = USER_KEYS["bob"]
+    orders = tab.locator("#orders tbody")
+    playwright_api.expect(orders).to_have_text("none", timeout=30_000)
+    devnet.stop("oracle")  # no new price round: the order waits for its settlement price
+    try:
+        trading.commit(ctx, "ETH-USD", 10**15, 2**256 - 1, key)  # buy 0.001 ETH at any price
+        served = _api(devnet, f"/accounts/{BOB}")["margin"]["pending_orders"]
+        assert [o["size_delta"] for o in served] == [10**15]
+        playwright_api.expect(orders.locator("tr").first).to_contain_text("ETH-USD", timeout=TIMEOUT_MS)  # via SSE
+        row = str(orders.locator("tr").first.text_content())
+        assert "0.001" in row and "any price" in row and "t=" in row
+        tab.screenshot(path=str(ARTIFACTS / "pending-order.png"), full_page=True)
+    finally:
+        devnet.replace("oracle", processes.restart("oracle", devnet.layout))
+    playwright_api.expect(orders).to_have_text("none", timeout=TIMEOUT_MS)  # the keeper settled it at the next round
+    size = int(ctx.margin().markets["ETH-USD"].functions.positions(BOB).call()[0])
+    if size:
+        assert size == 10**15
+        trading.close(ctx, "ETH-USD", key)

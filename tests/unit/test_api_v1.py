@@ -70,12 +70,18 @@ def test_the_document_does_not_depend_on_the_deployment() -> None:
     assert render(v1_spec(bare)) == PUBLISHED.read_text()
 
 
-@pytest.mark.parametrize("path", ["/v1/accounts/0x1234", "/v1/accounts/0x1234/pending", "/v1/events?account=zz"])
+@pytest.mark.parametrize("path", ["/v1/accounts/0x1234", "/v1/accounts/0x1234/pending", "/v1/events?account=zz",
+                                  "/v1/vault?owner=0x1234", "/v1/vault/0x1234"])
 def test_a_bad_address_is_a_400_saying_so(url, path) -> None:
     reply = requests.get(f"{url}{path}", timeout=5)
     assert reply.status_code == 400
     error = reply.json()["error"]
     assert error["code"] == "bad_address" and "not an address" in error["message"]
+
+
+def test_the_vault_without_a_margin_engine_is_a_404_saying_so(url) -> None:
+    reply = requests.get(f"{url}/v1/vault", timeout=5)
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "no_margin_engine"
 
 
 def test_an_unknown_asset_is_a_400_listing_the_known_ones(url) -> None:

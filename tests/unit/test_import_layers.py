@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("api", ("relayer.api",)),
     ("sdk", ("relayer.sdk",)),
     ("devnet, deploy", ("relayer.devnet", "relayer.deploy")),
-    ("cli", ("relayer.cli", "relayer._cli", "relayer.cli_margin", "relayer.cli_deploy")),
+    ("cli", ("relayer.cli", "relayer._cli", "relayer.cli_margin", "relayer.cli_vault", "relayer.cli_deploy")),
 ]
 """Lowest first. A module may import its own layer and the ones below it, never one above."""
 INDEPENDENT = [("relayer.validator", "relayer.submitter", "relayer.keeper"), ("relayer.proofs", "relayer.margin")]
@@ -39,8 +39,9 @@ INDEPENDENT = [("relayer.validator", "relayer.submitter", "relayer.keeper"), ("r
 IO_LIBRARIES = {"web3", "requests", "urllib", "urllib3", "http", "socket", "redis", "celery", "sqlite3",
                 "subprocess", "fastapi", "uvicorn", "os", "pathlib"}
 PURE = ("relayer.proofs", "relayer.margin")
-BROWNIE_MODULES = ("relayer.keeper.liquidator", "relayer.keeper.tracker", "relayer.keeper.pusher", "relayer.chain.abi",
-                   "relayer.margin", "relayer.proofs.checkpoint", "relayer.proofs.hashchain")
+BROWNIE_MODULES = ("relayer.keeper.liquidator", "relayer.keeper.deleverager", "relayer.keeper.tracker",
+                   "relayer.keeper.pusher", "relayer.chain.abi", "relayer.margin",
+                   "relayer.proofs.checkpoint", "relayer.proofs.hashchain")
 """What the stress bench and the contract tests import under .venv-brownie."""
 NOT_IN_BROWNIE = {"pydantic_settings", "redis", "celery", "fastapi", "uvicorn", "typer", "rich", "trie",
                   "prometheus_client"}

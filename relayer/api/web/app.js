@@ -41,6 +41,10 @@ function renderAccount(view) {
   fill("#balances", view.balances.map((b) => [esc(b.symbol), esc(b.amount)]));
   fill("#positions", (m ? m.positions : []).map((p) => [
     esc(p.market), esc(p.size_text), usd(p.mark_price), usd(p.pnl)]));
+  const anyPrice = (x) => Number(x) === 0 || Number(x) >= 1e76;  // 0 / max uint: no limit
+  fill("#orders", (m ? m.pending_orders : []).map((o) => [
+    esc(o.market), esc(o.size_text), anyPrice(o.acceptable_price) ? "any price" : usd(o.acceptable_price),
+    `t=${o.settle_from}`, `t=${o.expires_at}`]));
   if (m) {
     state.history.push({ t: Date.now(), equity: Number(m.equity) / 1e18 });
     state.history = state.history.slice(-120);
@@ -117,6 +121,23 @@ function drawChart() {
     });
     ctx.stroke();
   });
+}
+
+const shares = (x) => (Number(x) / 1e18).toLocaleString("en-US", { maximumFractionDigits: 6 });
+
+async function pollVault() {
+  if (!state.deployment || !state.deployment.markets.length) return;
+  const v = await api(`/vault${state.address ? `?owner=${state.address}` : ""}`);
+  $("#vault-equity").textContent = usd(v.equity);
+  $("#vault-share-price").textContent = usd(v.share_price);
+  $("#vault-total-shares").textContent = shares(v.total_shares);
+  $("#vault-traders-pnl").textContent = usd(v.traders_pnl);
+  $("#vault-adl").textContent = v.needs_deleverage ? "(needs deleverage: the keeper closes winners)"
+    : `(traders' profit ${(Number(v.pnl_factor) / 1e16).toFixed(1)} % of assets, cap ${(Number(v.max_pnl_factor) / 1e16).toFixed(0)} %)`;
+  const o = v.owner;
+  $("#vault-shares").textContent = o ? `${shares(o.shares)} (worth ${usd(o.value)})` : "–";
+  $("#vault-redemptions").textContent = !o || !o.pending.length ? "none" : o.pending.map((r) =>
+    `#${r.id}: ${shares(r.shares)} ${r.ready ? "ready" : `ready in ${r.ready_at - v.block_timestamp} s`}`).join("; ");
 }
 
 async function pollPrices() {
@@ -240,6 +261,11 @@ async function main() {
   $("#withdraw-form").addEventListener("submit", (e) => { e.preventDefault(); act("/actions/withdraw", formData(e.target)); });
   $("#trade-form").addEventListener("submit", (e) => { e.preventDefault(); act("/actions/trade", formData(e.target)); });
   $("#close-position").addEventListener("click", () => act("/actions/close", { market: $("#trade-form [name=market]").value }));
+  $("#vault-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await act("/actions/vault-deposit", formData(e.target));
+    pollVault().catch(() => {});
+  });
   $("#explorer-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const f = formData(e.target);
@@ -249,6 +275,8 @@ async function main() {
   show();
   setInterval(() => pollPrices().catch(() => {}), 3000);
   pollPrices().catch(() => {});
+  setInterval(() => pollVault().catch(() => {}), 3000);
+  pollVault().catch(() => {});
 }
 
 main().catch((err) => { $("#live").textContent = `error: ${err.message}`; });

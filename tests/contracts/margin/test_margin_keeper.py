@@ -1,13 +1,16 @@
 """Keeper on the real chain: follows accounts through events, liquidates after a price drop, and
-a competing keeper that saw the same unhealthy set skips without error."""
+a competing keeper that saw the same unhealthy set skips without error; its auto-deleveraging loop
+closes the highest PnL x leverage winners while the LP vault needs it, and no more."""
 
 import pytest
 from brownie import web3
 from margin_support import trade, WBTC, WETH, fund, set_price
-from margin_helpers import E18
+from margin_helpers import E18, open_position
 from relayer.errors import KeeperError
+from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper
 from relayer.keeper.tracker import AccountTracker
+from relayer.margin.adl import rank
 
 MAX = 2**256 - 1
 
@@ -76,3 +79,68 @@ def test_keeper_without_collateral_closes_positions_and_reports_the_sale_it_cann
     assert funded.run_once().liquidated == [trader.address]
     assert system.ledger.balanceOf(trader, WBTC) == 0 and not system.engine.isLiquidatable(trader)
     assert system.ledger.usdBalanceOf(trader) == 0  # the insurance fund covered what the BTC did not
+
+
+def make_adl_keeper(vsys, sender, gov, PerpMarket, LiquidationModule, MarginLens, LPVault, AutoDeleverager,
+                    RiskEngine):
+    """The real Keeper with its Deleverager over the vault system (a lens deployed for it)."""
+    lens = MarginLens.deploy(vsys.engine, {"from": gov})
+    tracker = AccountTracker(web3, PerpMarket.abi, [vsys.eth.address, vsys.btc.address])
+    bind = lambda c, abi: web3.eth.contract(address=c.address, abi=abi)  # noqa: E731
+    deleverager = Deleverager(web3, sender.address, tracker, bind(vsys.vault, LPVault.abi),
+                              bind(vsys.adl, AutoDeleverager.abi), bind(vsys.engine, RiskEngine.abi),
+                              {"ETH-USD": bind(vsys.eth, PerpMarket.abi), "BTC-USD": bind(vsys.btc, PerpMarket.abi)},
+                              send=unlocked_send(sender.address))
+    keeper = Keeper(web3, sender.address, tracker, bind(lens, MarginLens.abi), bind(vsys.liq, LiquidationModule.abi),
+                    send=unlocked_send(sender.address), deleverager=deleverager)
+    return keeper, deleverager
+
+
+def test_keeper_deleverages_the_highest_pnl_times_leverage_winner_until_the_vault_recovers(
+        vsys, accounts, gov, PerpMarket, LiquidationModule, MarginLens, LPVault, AutoDeleverager, RiskEngine):
+    high, low, loser, keeper_acct = accounts[1], accounts[2], accounts[3], accounts[4]
+    fund(vsys, high, usdc=80_000)
+    fund(vsys, low, usdc=40_000)
+    fund(vsys, loser, usdc=50_000)
+    open_position(vsys.eth, high, 400 * E18)  # $800k on $80k: 10x
+    open_position(vsys.eth, low, 100 * E18)  # $200k on $40k: 5x
+    open_position(vsys.eth, loser, -10 * E18)
+    keeper, deleverager = make_adl_keeper(vsys, keeper_acct, gov, PerpMarket, LiquidationModule, MarginLens,
+                                          LPVault, AutoDeleverager, RiskEngine)
+    quiet = keeper.run_once()
+    assert not quiet.adl_needed and quiet.deleveraged == [] and quiet.sent == []
+
+    set_price(vsys, WETH, 2_300)  # +$120k and +$30k of open profit: over 50 % of the vault's assets
+    assert vsys.vault.needsDeleverage() and vsys.vault.equity() > 0
+    ranked = [(c.account, c.market) for c in rank(deleverager.candidates())]
+    assert ranked == [(high.address, "ETH-USD"), (low.address, "ETH-USD")]  # the loser is never a candidate
+    low_size, loser_size = vsys.eth.positions(low)[0], vsys.eth.positions(loser)[0]
+
+    result = keeper.run_once()
+    assert result.adl_needed and result.deleveraged == [f"ETH-USD:{high.address}"]  # one was enough
+    assert result.failed == {} and result.reverted == 0
+    assert vsys.eth.positions(high)[0] == 0 and vsys.ledger.usdBalanceOf(high) > 100_000 * E18  # profit kept
+    assert vsys.eth.positions(low)[0] == low_size and vsys.eth.positions(loser)[0] == loser_size
+    assert not vsys.vault.needsDeleverage() and vsys.vault.equity() > 0
+    competitor = Deleverager(web3, accounts[5].address, deleverager.tracker, deleverager.vault, deleverager.adl,
+                             deleverager.engine, deleverager.markets, send=unlocked_send(accounts[5].address))
+    assert competitor.run_once().model_dump() == {"needed": False, "deleveraged": [], "sent": [], "reverted": 0,
+                                                  "skipped": 0, "failed": {}, "still_needed": False}
+
+
+def test_deleverager_goes_down_the_ranking_while_the_vault_still_needs_it(
+        vsys, accounts, gov, PerpMarket, LiquidationModule, MarginLens, LPVault, AutoDeleverager, RiskEngine):
+    """Two winners of the same size and a price far enough that closing one is not enough: both are
+    closed, the more leveraged first, and the loop stops once the vault is healthy."""
+    first, second, keeper_acct = accounts[1], accounts[2], accounts[4]
+    fund(vsys, first, usdc=50_000)
+    fund(vsys, second, usdc=60_000)
+    open_position(vsys.eth, first, 250 * E18)  # $500k on $50k: 10x
+    open_position(vsys.eth, second, 250 * E18)  # same size, more equity: lower leverage, ranked second
+    _, deleverager = make_adl_keeper(vsys, keeper_acct, gov, PerpMarket, LiquidationModule, MarginLens, LPVault,
+                                     AutoDeleverager, RiskEngine)
+    set_price(vsys, WETH, 2_300)  # +$75k each: 75 % of the vault's assets; 60 % after closing one
+    assert vsys.vault.needsDeleverage()
+    result = deleverager.run_once()
+    assert result.deleveraged == [f"ETH-USD:{first.address}", f"ETH-USD:{second.address}"]
+    assert not result.still_needed and not vsys.vault.needsDeleverage()
