@@ -25,9 +25,6 @@ contract PerpMarket is PerpOrders {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @dev Held by the liquidation module: may close positions through `liquidationClose`.
-    bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
-
     constructor(
         address admin,
         ILedgerHooks ledger_,

@@ -64,6 +64,9 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
         int256 lastFunding;
     }
 
+    /// @dev Held by the liquidation module and the auto-deleverager: may close positions
+    /// (`liquidationClose`) and cancel pending orders (`cancelOrderForLiquidation`).
+    bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
     /// @dev Upper bound of the taker fee (10 %).
     uint256 internal constant MAX_TAKER_FEE = 0.1e18;
     /// @dev Upper bound of the maximum funding rate per day (100 %).

@@ -21,7 +21,13 @@ from relayer.services.transfers import Explainer, transact
 from relayer.services.units import fmt_amount, parse_price, parse_size, usd
 from relayer.types import UINT256_MAX
 
-CANCEL_REASONS = ("expired", "the settlement price is beyond your limit", "opening is paused", "fill refused")
+CANCEL_REASONS = (
+    "expired",
+    "the settlement price is beyond your limit",
+    "opening is paused",
+    "fill refused",
+    "the account was liquidated (or deleveraged) after the commit",
+)
 """PerpOrders.CancelReason, in order."""
 
 

@@ -94,8 +94,12 @@ def test_max_pnl_factor_stops_redemptions_and_allows_adl(vsys, whale, accounts):
     set_price(vsys, USDC, 1)
     with reverts_with("VaultRedemptionLeavesVaultUnderMargin"):
         vsys.vault.executeRedeem(rid, {"from": vsys.lp})
+    vsys.eth.commitOrder(-400 * E18, 0, {"from": whale})  # a close sized on the whole position
     tx = vsys.adl.deleverage(vsys.eth, whale, 200 * E18, {"from": accounts[4]})
     assert tx.events["Deleveraged"]["closeSize"] == 200 * E18
+    canceled = tx.events["OrderCanceled"]  # void: it would now open a 200 ETH short
+    assert (canceled["account"], canceled["reason"], canceled["escrowTo"]) == (whale, 4, whale)
+    assert vsys.eth.orders(whale)[4] == 0
     assert not vsys.vault.pnlFactorExceeded()
     with reverts_with("AdlNotNeeded"):
         vsys.adl.deleverage(vsys.eth, whale, 1, {"from": accounts[4]})
