@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
@@ -44,19 +45,32 @@ contract PerpMarket is PerpOrders {
     // ---------------------------------------------------------------- trading
     /// @dev Fills a settled order (PerpOrders): risk-increasing fills must respect both open
     /// interest caps, the trader's initial margin (which needs every price it holds Ok) and, when
-    /// |skew| grows, the pool's initial margin; reducing fills only settle.
+    /// the larger side's open interest grows, the pool checks of `_checkPool`; reducing fills only
+    /// settle.
     function _fill(address account, int256 sizeDelta, uint256 price, bool increases) internal override {
         int256 oldSkew = _skew();
+        uint256 oldSide = Math.max(longOpenInterest, shortOpenInterest);
         _trade(account, sizeDelta, price, params.takerFee);
         if (increases) {
             Params memory p = params;
             if (longOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(longOpenInterest, p.maxOpenInterest);
             if (shortOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(shortOpenInterest, p.maxOpenInterest);
             if (!riskEngine.meetsInitialMargin(account)) revert MarketAccountBelowInitialMargin(account);
-            if (SignedMath.abs(_skew()) > SignedMath.abs(oldSkew) && !riskEngine.meetsInitialMargin(pool)) {
-                revert MarketPoolBelowInitialMargin(pool);
-            }
+            uint256 side = Math.max(longOpenInterest, shortOpenInterest);
+            // |skew| can only grow when the larger side does, so one pool walk serves both checks
+            if (side > oldSide) _checkPool(side, price, SignedMath.abs(_skew()) > SignedMath.abs(oldSkew), p.maxOiToVault);
         }
+    }
+
+    /// @dev One health walk of the pool (LP vault): when |skew| grew it must stay at or above its
+    /// initial margin, and the larger side's open interest notional must stay within
+    /// `maxOiToVault` x its equity (GMX v2 reserve factor; docs/margin.md "LP vault").
+    function _checkPool(uint256 side, uint256 price, bool skewGrew, uint256 maxOiToVault) internal view {
+        IMarginRiskEngine.Health memory h = riskEngine.health(pool);
+        if (skewGrew && !(h.pricesOk && h.equity >= int256(h.initialMargin))) revert MarketPoolBelowInitialMargin(pool);
+        uint256 notional = Math.mulDiv(side, price, MarginMath.ONE);
+        uint256 cap = h.equity > 0 ? Math.mulDiv(uint256(h.equity), maxOiToVault, MarginMath.ONE) : 0;
+        if (notional > cap) revert MarketOpenInterestExceedsVaultCap(notional, cap);
     }
 
     /// @inheritdoc IPerpMarket

@@ -112,6 +112,13 @@ class TradeRefusal(Explainer):
             f"(base units); trade a smaller size"
         )
 
+    def _on_MarketOpenInterestExceedsVaultCap(self, args: dict[str, Any]) -> str:  # noqa: N802
+        return (
+            f"open-interest cap of the liquidity vault: this trade would take {self.market}'s larger side to "
+            f"{usd(int(args['notional']))} of notional, above {usd(int(args['cap']))} (a multiple of the vault's "
+            f"equity); trade a smaller size or wait for LP deposits"
+        )
+
     def _on_MarketPoolBelowInitialMargin(self, args: dict[str, Any]) -> str:  # noqa: N802
         return (
             f"{self.market}'s liquidity pool cannot take more of this side (it would fall below its own "

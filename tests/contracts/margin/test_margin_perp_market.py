@@ -129,8 +129,9 @@ def test_open_interest_cap(system, accounts, gov):
 def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, gov, PerpMarket, pool):
     small_pool = accounts[7]
     fund(system, small_pool, usdc=1_000)
+    loose_cap = ETH_PARAMS.model_copy(update={"max_oi_to_vault": 100 * E18})  # the pool's IM binds first
     m = PerpMarket.deploy(gov, system.ledger, system.oracle, system.engine, WETH, small_pool,
-                          ETH_PARAMS.as_tuple(), {"from": gov})
+                          loose_cap.as_tuple(), {"from": gov})
     system.engine.addMarket(m, {"from": gov})
     system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
     trader, other = accounts[1], accounts[2]
@@ -175,17 +176,19 @@ def test_pool_state_mirrors_traders(system, alice, bob):
     assert abs(st_pool["pnl"] + traders) <= 2  # rounding of the aggregate only
 
 
-def test_liquidation_close_needs_role_and_valid_size(system, alice):
+def test_liquidation_close_needs_role_and_valid_size(system, alice, accounts):
+    web3.provider.make_request("anvil_impersonateAccount", [system.liq.address])  # the module's own address
+    liq = accounts.at(system.liq.address, force=True)
     trade(system, system.eth, E18, MAX, alice)
     with reverts_with("AccessControlUnauthorizedAccount"):
         system.eth.liquidationClose(alice, E18, {"from": alice})
     for bad in (0, 2 * E18):
         with reverts_with("MarketCloseSizeInvalid"):
-            system.eth.liquidationClose(alice, bad, {"from": system.liq})
+            system.eth.liquidationClose(alice, bad, {"from": liq})
 
 
 @pytest.mark.parametrize("index,value", [(0, E18 // 5), (1, 0), (1, E18 + 1), (3, 0), (3, E18), (4, 2 * E18),
-                                         (5, 0), (6, 0)])
+                                         (5, 0), (6, 0), (7, 0)])
 def test_params_rejected_out_of_bounds(system, gov, index, value):
     params = list(ETH_PARAMS.as_tuple())
     params[index] = value
