@@ -56,19 +56,21 @@ contract PerpMarket is PerpOrders {
             if (longOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(longOpenInterest, p.maxOpenInterest);
             if (shortOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(shortOpenInterest, p.maxOpenInterest);
             if (!riskEngine.meetsInitialMargin(account)) revert MarketAccountBelowInitialMargin(account);
+            bool skewGrew = SignedMath.abs(_skew()) > SignedMath.abs(oldSkew);
             uint256 side = Math.max(longOpenInterest, shortOpenInterest);
-            // |skew| can only grow when the larger side does, so one pool walk serves both checks
-            if (side > oldSide) _checkPool(side, price, SignedMath.abs(_skew()) > SignedMath.abs(oldSkew), p.maxOiToVault);
+            // one pool walk serves both checks (|skew| grows with the larger side except in a flip)
+            if (skewGrew || side > oldSide) {
+                _checkPool(skewGrew, side > oldSide ? Math.mulDiv(side, price, MarginMath.ONE) : 0, p.maxOiToVault);
+            }
         }
     }
 
     /// @dev One health walk of the pool (LP vault): when |skew| grew it must stay at or above its
-    /// initial margin, and the larger side's open interest notional must stay within
-    /// `maxOiToVault` x its equity (GMX v2 reserve factor; docs/margin.md "LP vault").
-    function _checkPool(uint256 side, uint256 price, bool skewGrew, uint256 maxOiToVault) internal view {
+    /// initial margin, and a grown larger side's open interest notional (0 when it did not grow)
+    /// must stay within `maxOiToVault` x its equity (GMX v2 reserve factor; docs/margin.md "LP vault").
+    function _checkPool(bool skewGrew, uint256 notional, uint256 maxOiToVault) internal view {
         IMarginRiskEngine.Health memory h = riskEngine.health(pool);
         if (skewGrew && !(h.pricesOk && h.equity >= int256(h.initialMargin))) revert MarketPoolBelowInitialMargin(pool);
-        uint256 notional = Math.mulDiv(side, price, MarginMath.ONE);
         uint256 cap = h.equity > 0 ? Math.mulDiv(uint256(h.equity), maxOiToVault, MarginMath.ONE) : 0;
         if (notional > cap) revert MarketOpenInterestExceedsVaultCap(notional, cap);
     }
