@@ -24,6 +24,11 @@ interface IPerpMarket {
     /// without a fee (liquidation module only); returns the closed notional (1e18 USD).
     function liquidationClose(address account, uint256 closeSize) external returns (uint256 closedNotional);
 
+    /// @notice Cancels `account`'s pending order, if any, and returns its escrow to the account
+    /// (liquidation module and auto-deleverager only): an order committed before a liquidation or
+    /// a deleveraging never fills after it.
+    function cancelOrderForLiquidation(address account) external;
+
     /// @notice Base maintenance margin fraction (1e18): the smallest MM per unit of notional.
     function baseMaintenanceFraction() external view returns (uint256);
 

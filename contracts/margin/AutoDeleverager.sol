@@ -22,7 +22,7 @@ interface IDeleverageVault {
 /// @dev Keepers pick the targets highest first by unrealised PnL x leverage (dYdX v4's ranking,
 /// mirrored in relayer/margin); the contract enforces that the vault needs it, that the target is
 /// in profit and that the market's counterparty is the vault. Needs the LIQUIDATOR_ROLE of every
-/// market (its `liquidationClose`).
+/// market (its `liquidationClose` and `cancelOrderForLiquidation`).
 contract AutoDeleverager is ReentrancyGuardTransient {
     /// @dev The vault is healthy: no deleveraging.
     error AdlNotNeeded();
@@ -58,6 +58,7 @@ contract AutoDeleverager is ReentrancyGuardTransient {
         if (s.size == 0 || s.pnl <= 0) revert AdlPositionNotProfitable(account, s.pnl);
         uint256 size = SignedMath.abs(s.size);
         if (closeSize > size || closeSize == 0) closeSize = size;
+        market.cancelOrderForLiquidation(account); // an order sized on the old position is void
         closedNotional = market.liquidationClose(account, closeSize);
         emit Deleveraged(account, address(market), msg.sender, closeSize, s.pnl, closedNotional);
     }

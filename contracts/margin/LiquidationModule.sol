@@ -133,6 +133,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         if (h.equity >= int256(h.maintenanceMargin)) {
             revert LiquidationAccountHealthy(account, h.equity, h.maintenanceMargin);
         }
+        _cancelOrders(account);
         if (h.hasPositions) {
             _closePositions(account, insurance, params.closeFactor, false);
             if (riskEngine.isLiquidatable(account)) _closePositions(account, insurance, ONE, true);
@@ -153,6 +154,15 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- internal
+    /// @dev Cancels the account's pending order in every market (escrow back to the account): an
+    /// order committed before a liquidation never fills after it.
+    function _cancelOrders(address account) internal {
+        IPerpMarket[] memory ms = riskEngine.markets();
+        for (uint256 i; i < ms.length; ++i) {
+            ms[i].cancelOrderForLiquidation(account);
+        }
+    }
+
     /// @dev Closes `fraction` of every position; pays reward and penalty capped by released MM.
     function _closePositions(address account, address insurance, uint256 fraction, bool full) internal {
         IPerpMarket[] memory ms = riskEngine.markets();

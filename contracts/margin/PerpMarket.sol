@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
@@ -25,9 +26,6 @@ contract PerpMarket is PerpOrders {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @dev Held by the liquidation module: may close positions through `liquidationClose`.
-    bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
-
     constructor(
         address admin,
         ILedgerHooks ledger_,
@@ -47,19 +45,34 @@ contract PerpMarket is PerpOrders {
     // ---------------------------------------------------------------- trading
     /// @dev Fills a settled order (PerpOrders): risk-increasing fills must respect both open
     /// interest caps, the trader's initial margin (which needs every price it holds Ok) and, when
-    /// |skew| grows, the pool's initial margin; reducing fills only settle.
+    /// the larger side's open interest grows, the pool checks of `_checkPool`; reducing fills only
+    /// settle.
     function _fill(address account, int256 sizeDelta, uint256 price, bool increases) internal override {
         int256 oldSkew = _skew();
+        uint256 oldSide = Math.max(longOpenInterest, shortOpenInterest);
         _trade(account, sizeDelta, price, params.takerFee);
         if (increases) {
             Params memory p = params;
             if (longOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(longOpenInterest, p.maxOpenInterest);
             if (shortOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(shortOpenInterest, p.maxOpenInterest);
             if (!riskEngine.meetsInitialMargin(account)) revert MarketAccountBelowInitialMargin(account);
-            if (SignedMath.abs(_skew()) > SignedMath.abs(oldSkew) && !riskEngine.meetsInitialMargin(pool)) {
-                revert MarketPoolBelowInitialMargin(pool);
+            bool skewGrew = SignedMath.abs(_skew()) > SignedMath.abs(oldSkew);
+            uint256 side = Math.max(longOpenInterest, shortOpenInterest);
+            // one pool walk serves both checks (|skew| grows with the larger side except in a flip)
+            if (skewGrew || side > oldSide) {
+                _checkPool(skewGrew, side > oldSide ? Math.mulDiv(side, price, MarginMath.ONE) : 0, p.maxOiToVault);
             }
         }
+    }
+
+    /// @dev One health walk of the pool (LP vault): when |skew| grew it must stay at or above its
+    /// initial margin, and a grown larger side's open interest notional (0 when it did not grow)
+    /// must stay within `maxOiToVault` x its equity (GMX v2 reserve factor; docs/margin.md "LP vault").
+    function _checkPool(bool skewGrew, uint256 notional, uint256 maxOiToVault) internal view {
+        IMarginRiskEngine.Health memory h = riskEngine.health(pool);
+        if (skewGrew && !(h.pricesOk && h.equity >= int256(h.initialMargin))) revert MarketPoolBelowInitialMargin(pool);
+        uint256 cap = h.equity > 0 ? Math.mulDiv(uint256(h.equity), maxOiToVault, MarginMath.ONE) : 0;
+        if (notional > cap) revert MarketOpenInterestExceedsVaultCap(notional, cap);
     }
 
     /// @inheritdoc IPerpMarket

@@ -20,6 +20,9 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     error MarketOpenInterestCapExceeded(uint256 openInterest, uint256 cap);
     /// @dev After a risk-increasing trade the trader's equity is below its initial margin.
     error MarketAccountBelowInitialMargin(address account);
+    /// @dev A risk-increasing trade would take the larger side's open interest notional past
+    /// `maxOiToVault` x the counterparty pool's (LP vault's) equity (GMX v2 reserve factor).
+    error MarketOpenInterestExceedsVaultCap(uint256 notional, uint256 cap);
     /// @dev A trade that grows |skew| would leave the counterparty pool below its initial margin.
     error MarketPoolBelowInitialMargin(address pool);
     /// @dev The counterparty pool account cannot trade in its own market.
@@ -55,6 +58,7 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
         uint256 maxFundingRate; // per day, reached when |skew| >= skewScale
         uint256 skewScale; // base units
         uint256 maxOpenInterest; // per side, base units
+        uint256 maxOiToVault; // per side: open interest notional <= maxOiToVault x the pool's equity (1e18)
     }
 
     /// @dev One account's position: size and the price / funding index it was last settled at.
@@ -64,6 +68,9 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
         int256 lastFunding;
     }
 
+    /// @dev Held by the liquidation module and the auto-deleverager: may close positions
+    /// (`liquidationClose`) and cancel pending orders (`cancelOrderForLiquidation`).
+    bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
     /// @dev Upper bound of the taker fee (10 %).
     uint256 internal constant MAX_TAKER_FEE = 0.1e18;
     /// @dev Upper bound of the maximum funding rate per day (100 %).
@@ -176,11 +183,11 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     }
 
     /// @dev Validates and stores parameters: fee <= 10 %, 0 < imfBase <= 1, 0 < mmRatio < 1,
-    /// funding rate <= 100 %/day, skewScale > 0, maxOpenInterest > 0.
+    /// funding rate <= 100 %/day, skewScale > 0, maxOpenInterest > 0, maxOiToVault > 0.
     function _setParams(Params memory p) internal {
         if (p.takerFee > MAX_TAKER_FEE || p.imfBase == 0 || p.imfBase > MarginMath.ONE || p.mmRatio == 0
                 || p.mmRatio >= MarginMath.ONE || p.maxFundingRate > MAX_FUNDING_RATE || p.skewScale == 0
-                || p.maxOpenInterest == 0) revert MarketParamsInvalid();
+                || p.maxOpenInterest == 0 || p.maxOiToVault == 0) revert MarketParamsInvalid();
         params = p;
         emit ParamsSet(p);
     }

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {PerpMarketBase} from "./PerpMarketBase.sol";
 
@@ -61,7 +62,8 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         Expired, // nobody settled it in its window
         PriceLimit, // the settlement price is beyond the trader's acceptable price
         OpeningPaused, // the order increases risk and opening is paused
-        FillRefused // a cap or margin rule refused the fill (OrderFillRefused carries the error)
+        FillRefused, // a cap or margin rule refused the fill (OrderFillRefused carries the error)
+        Liquidated // the account was liquidated (or deleveraged) after the commit
     }
 
     /// @dev Governance settings of the order flow.
@@ -163,6 +165,17 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         if (block.timestamp <= o.expiresAt) revert OrderNotExpired(account, o.expiresAt);
         delete orders[account];
         emit OrderCanceled(account, msg.sender, CancelReason.Expired, account);
+        if (o.escrow > 0) ledger.transferUsd(address(this), account, o.escrow);
+    }
+
+    /// @inheritdoc IPerpMarket
+    /// @dev The order was sized on a position and margin the liquidation changed (a close order
+    /// would flip into a new position): it is void. The escrow goes back to the account.
+    function cancelOrderForLiquidation(address account) external nonReentrant onlyRole(LIQUIDATOR_ROLE) {
+        Order memory o = orders[account];
+        if (o.expiresAt == 0) return;
+        delete orders[account];
+        emit OrderCanceled(account, msg.sender, CancelReason.Liquidated, account);
         if (o.escrow > 0) ledger.transferUsd(address(this), account, o.escrow);
     }
 

@@ -110,6 +110,7 @@ MESSAGES: dict[str, str] = {
     "MarketCloseSizeInvalid": "cannot close {closeSize} of a position of size {size}",
     "MarketConfigZeroAddress": "a market's ledger, oracle, engine or pool address is zero",
     "MarketOpenInterestCapExceeded": "open-interest cap: this trade would take open interest to {openInterest}, above its cap of {cap}; trade a smaller size",
+    "MarketOpenInterestExceedsVaultCap": "open-interest cap of the liquidity vault: this trade would take the larger side's notional to {notional} (1e18 USD), above {cap}, a multiple of the vault's equity; trade a smaller size or wait for LP deposits",
     "MarketParamsInvalid": "invalid market parameters",
     "MarketPoolBelowInitialMargin": "the market's liquidity pool {pool} cannot take more of this side; trade a smaller size or wait",
     "MarketPoolCannotTrade": "{pool} is the market's liquidity pool: it cannot trade",

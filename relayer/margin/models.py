@@ -22,6 +22,8 @@ class MarketParams(BaseModel):
     """Skew (base units) at which funding saturates."""
     max_open_interest: int = Field(gt=0)
     """Open-interest cap per side (base units)."""
+    max_oi_to_vault: int = Field(default=2 * ONE, gt=0)
+    """Per side: open-interest notional <= max_oi_to_vault x the counterparty's (LP vault's) equity."""
 
     def as_tuple(self) -> tuple[int, ...]:
         """The Solidity struct's field order."""
@@ -33,6 +35,7 @@ class MarketParams(BaseModel):
             self.max_funding_rate,
             self.skew_scale,
             self.max_open_interest,
+            self.max_oi_to_vault,
         )
 
 

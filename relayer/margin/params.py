@@ -20,6 +20,8 @@ class Calibration(BaseModel):
     """Per day, reached at |skew| >= skew scale."""
     skew_scale_usd: float = Field(default=200_000_000, gt=0)
     max_open_interest_usd: float = Field(default=5_000_000_000, gt=0)
+    max_oi_to_vault: float = Field(default=2.0, gt=0)
+    """Per side: open-interest notional <= this x the counterparty's equity (GMX v2 reserve factor)."""
 
 
 def market_params(price: float, cal: Calibration = Calibration()) -> MarketParams:
@@ -32,6 +34,7 @@ def market_params(price: float, cal: Calibration = Calibration()) -> MarketParam
         max_funding_rate=int(cal.max_funding_rate * ONE),
         skew_scale=int(cal.skew_scale_usd / price * ONE),
         max_open_interest=int(cal.max_open_interest_usd / price * ONE),
+        max_oi_to_vault=int(cal.max_oi_to_vault * ONE),
     )
 
 

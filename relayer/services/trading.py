@@ -21,7 +21,13 @@ from relayer.services.transfers import Explainer, transact
 from relayer.services.units import fmt_amount, parse_price, parse_size, usd
 from relayer.types import UINT256_MAX
 
-CANCEL_REASONS = ("expired", "the settlement price is beyond your limit", "opening is paused", "fill refused")
+CANCEL_REASONS = (
+    "expired",
+    "the settlement price is beyond your limit",
+    "opening is paused",
+    "fill refused",
+    "the account was liquidated (or deleveraged) after the commit",
+)
 """PerpOrders.CancelReason, in order."""
 
 
@@ -104,6 +110,13 @@ class TradeRefusal(Explainer):
             f"open-interest cap: this trade would take {self.market}'s {side} open interest to "
             f"{fmt_amount(int(args['openInterest']), 18)}, above its cap of {fmt_amount(int(args['cap']), 18)} "
             f"(base units); trade a smaller size"
+        )
+
+    def _on_MarketOpenInterestExceedsVaultCap(self, args: dict[str, Any]) -> str:  # noqa: N802
+        return (
+            f"open-interest cap of the liquidity vault: this trade would take {self.market}'s larger side to "
+            f"{usd(int(args['notional']))} of notional, above {usd(int(args['cap']))} (a multiple of the vault's "
+            f"equity); trade a smaller size or wait for LP deposits"
         )
 
     def _on_MarketPoolBelowInitialMargin(self, args: dict[str, Any]) -> str:  # noqa: N802

@@ -49,6 +49,7 @@ ETH_PARAMS = MarketParams(
     max_funding_rate=E18 // 10,  # 10 %/day at full skew
     skew_scale=10_000 * E18,
     max_open_interest=50_000 * E18,
+    max_oi_to_vault=5 * E18,  # larger side's notional <= 5 x the pool's equity (the vault tests' whale: 4x)
 )
 BTC_PARAMS = ETH_PARAMS.model_copy(
     update={"imf_slope": E18 // 500, "skew_scale": 1_000 * E18, "max_open_interest": 2_000 * E18}

@@ -80,7 +80,7 @@ def vsys(gov, accounts, oracle, MockAggregatorV3, MarginLedger, RiskEngine, Perp
     vault.deposit(VAULT_USDC * 10**6, {"from": lp})
     parts = {"ledger": ledger, "oracle": oracle, "aggs": aggs, "engine": engine, "eth": eth, "btc": btc, "liq": liq,
              "vault": vault, "pool": vault, "settlement": settlement, "adl": adl, "lp": lp, "insurance": insurance,
-             "gov": gov, "funder": funder, "lockbox": lockbox}
+             "gov": gov, "funder": funder, "lockbox": lockbox, "eth_params": ETH_PARAMS}
     return type("VaultSystem", (), parts)
 
 

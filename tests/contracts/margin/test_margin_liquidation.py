@@ -5,7 +5,19 @@ import random
 import pytest
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
-from margin_support import trade, DAY, LIQ_PARAMS, USDC, WBTC, WETH, fund, set_price
+from margin_support import (
+    DAY,
+    LIQ_PARAMS,
+    ORDER_MIN_DELAY,
+    SETTLEMENT_REWARD,
+    USDC,
+    WBTC,
+    WETH,
+    fund,
+    publish_round,
+    set_price,
+    trade,
+)
 from margin_helpers import E18, MARGIN_ROLE, reverts_with
 from relayer.margin.liquidation import collateral_sale, liquidation_notional, reward_and_penalty
 
@@ -149,7 +161,8 @@ def test_empty_insurance_socialises_to_pool_then_writes_off(system, accounts, li
     liq2 = LiquidationModule.deploy(gov, system.ledger, system.engine, system.oracle, broke_pool, LIQ_PARAMS,
                                     {"from": gov})
     system.ledger.grantRole(MARGIN_ROLE, liq2, {"from": gov})
-    system.eth.grantRole(system.eth.LIQUIDATOR_ROLE(), liq2, {"from": gov})
+    for m in (system.eth, system.btc):  # a liquidation module needs the role of every market
+        m.grantRole(m.LIQUIDATOR_ROLE(), liq2, {"from": gov})
     set_price(system, WETH, 1_300)
     tx = liq2.liquidate(t2, MAX, {"from": liquidator})
     written = tx.events["BadDebtRecorded"][0]["amount"]
@@ -157,6 +170,43 @@ def test_empty_insurance_socialises_to_pool_then_writes_off(system, accounts, li
     assert system.ledger.usdBalanceOf(t2) == 0
     everyone = [t, t2, liquidator, system.pool, system.insurance, accounts[7], broke_pool]
     assert usd_sum(system, everyone) == system.ledger.badDebt()
+
+
+LIQUIDATED = 4  # PerpOrders.CancelReason.Liquidated
+
+
+def test_an_order_committed_before_a_liquidation_never_settles_after_it(system, trader, liquidator):
+    """The trader commits a close of all 80 ETH and a BTC long; the liquidation (partial: 40 ETH
+    remain) cancels both, escrow back to the account, so the close cannot fill afterwards as a
+    40 ETH short (nor the BTC long on the margin the liquidation took)."""
+    market, btc = system.eth, system.btc
+    market.commitOrder(-80 * E18, 0, {"from": trader})
+    btc.commitOrder(E18 // 10, MAX, {"from": trader})
+    usd_before = system.ledger.usdBalanceOf(trader)
+    set_price(system, WETH, 1_920)
+    tx = system.liq.liquidate(trader, 0, {"from": liquidator})
+    assert market.positions(trader)[0] == 40 * E18  # partly liquidated
+    canceled = tx.events["OrderCanceled"]
+    assert [(e.address, e["account"], e["reason"], e["escrowTo"]) for e in canceled] == [
+        (market.address, trader, LIQUIDATED, trader), (btc.address, trader, LIQUIDATED, trader)]
+    assert market.orders(trader)[4] == 0 and btc.orders(trader)[4] == 0
+    ev, realized = tx.events["Liquidated"][0], tx.events["PositionModified"][0]["realizedPnl"]
+    expected = usd_before + 2 * SETTLEMENT_REWARD + realized - ev["reward"] - ev["penalty"]
+    assert system.ledger.usdBalanceOf(trader) == expected
+    chain.sleep(ORDER_MIN_DELAY)
+    for m in (market, btc):
+        rid = publish_round(system, m)
+        with reverts_with("OrderNotFound"):
+            m.settleOrder(trader, rid, {"from": liquidator})
+    assert market.positions(trader)[0] == 40 * E18 and btc.positions(trader)[0] == 0
+    market.commitOrder(-40 * E18, 0, {"from": trader})  # the trader may order again at once
+
+
+def test_only_a_liquidator_cancels_orders(system, trader, accounts):
+    system.eth.commitOrder(-E18, 0, {"from": trader})
+    with reverts_with("AccessControlUnauthorizedAccount"):
+        system.eth.cancelOrderForLiquidation(trader, {"from": accounts[4]})
+    assert system.eth.orders(trader)[4] != 0
 
 
 @pytest.mark.parametrize("params", [(0, 1, 1, 1), (E18 + 1, 1, 1, 1), (E18 // 2, E18, 1, 1), (E18 // 2, 1, E18, 1),

@@ -5,10 +5,14 @@ liquidation frozen by a collateral feed."""
 import pytest
 from brownie import chain
 
-from margin_helpers import E18, reverts_with
+from margin_helpers import E18, MARGIN_ROLE, ORACLE_SIGNER_KEYS, quorum_report, reverts_with, sorted_signers
 from margin_support import (
     DAY,
+    ETH_PARAMS,
+    ORDER_MAX_DELAY,
+    ORDER_MIN_DELAY,
     SETTLEMENT_REWARD,
+    SPOKE,
     USDC,
     WBTC,
     WETH,
@@ -46,7 +50,9 @@ def test_invalid_market_price_still_counts_the_position_and_blocks_withdrawal_an
     assert s["size"] == 24 * E18 and s["status"] == INVALID and s["price"] == 2_000 * E18
     h = system.engine.health(trader)
     assert h["hasPositions"] and h["initialMargin"] > 0 and not h["pricesOk"]
-    assert not system.engine.meetsInitialMargin(trader)  # the ledger refuses every withdrawal
+    assert not system.engine.meetsInitialMargin(trader)  # the ledger refuses every withdrawal:
+    with reverts_with("WithdrawalLeavesAccountUnhealthy"):  # the attacker's $9,950 stays
+        system.ledger.requestWithdrawal(USDC, 9_950 * 10**6, SPOKE, trader, {"from": trader})
     system.btc.commitOrder(E18, MAX, {"from": trader})  # BTC itself is priced Ok ...
     with reverts_with("MarketAccountBelowInitialMargin"):
         settle_pending(system, system.btc, trader)  # ... but the account holds an Invalid market
@@ -66,6 +72,55 @@ def test_refused_move_latches_the_feed_so_no_position_opens_at_the_old_price(sys
         system.eth.commitOrder(-10 * E18, 0, {"from": shorty})
     system.oracle.resolveFeed(WETH, {"from": system.gov})
     assert tuple(system.oracle.getPrice(WETH))[0::2] == (905 * E18, OK)
+
+
+SIGNED_ETH = 9  # a market priced by quorum-signed reports
+
+
+def test_refused_signed_report_leaves_no_fresh_price_to_trade_or_liquidate_at(system, accounts, gov, PerpMarket,
+                                                                               liquidator):
+    """Scenario 2 with signed reports: $1,300 refused by the 30 % bound used to leave $2,000 fresh for
+    up to a heartbeat (a short opened at $2,000 and closed at $1,300 made +$16,721). Now the refusal
+    makes the feed Invalid at once: nothing opens at $2,000, liquidations wait, withdrawals wait, and
+    the price moves only when a later report confirms the new level."""
+    oracle, pairs = system.oracle, sorted_signers(ORACLE_SIGNER_KEYS[:3])
+    oracle.setSigners([a for a, _ in pairs], 2, {"from": gov})
+    oracle.setSignedFeed(SIGNED_ETH, DAY, E18, 10**6 * E18, 3_000, {"from": gov})  # max move 30 %
+
+    def submit(price, round_id):
+        chain.sleep(2)
+        chain.mine()
+        args = quorum_report(pairs[:2], chain.id, oracle.address, SIGNED_ETH, round_id, price * E18,
+                             chain[-1].timestamp)
+        return oracle.submitReport(*args, {"from": accounts[9]})  # permissionless
+
+    submit(2_000, 1)
+    m = PerpMarket.deploy(gov, system.ledger, oracle, system.engine, SIGNED_ETH, system.pool, ETH_PARAMS.as_tuple(),
+                          {"from": gov})
+    m.setOrderConfig((ORDER_MIN_DELAY, ORDER_MAX_DELAY, SETTLEMENT_REWARD), {"from": gov})
+    system.engine.addMarket(m, {"from": gov})
+    system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
+    for market in (system.eth, system.btc, m):
+        market.grantRole(market.LIQUIDATOR_ROLE(), system.liq, {"from": gov})
+    longy, shorty = accounts[2], accounts[3]
+    fund(system, longy, usdc=10_000)
+    fund(system, shorty, usdc=10_000)
+    m.commitOrder(40 * E18, MAX, {"from": longy})
+    submit(2_000, 2)
+    m.settleOrder(longy, 2, {"from": longy})  # long 40 at $2,000
+    assert "PriceRefused" in submit(1_300, 3).events
+    assert tuple(oracle.getPrice(SIGNED_ETH))[0::2] == (2_000 * E18, INVALID)
+    with reverts_with("OraclePriceInvalid"):
+        m.commitOrder(-40 * E18, 0, {"from": shorty})  # the attacker's short at the frozen $2,000
+    assert not system.engine.isLiquidatable(longy)  # not liquidated at the frozen price either ...
+    with reverts_with("LiquidationPricesNotFresh"):
+        system.liq.liquidate(longy, 0, {"from": liquidator})
+    with reverts_with("WithdrawalLeavesAccountUnhealthy"):  # ... and its margin cannot leave
+        system.ledger.requestWithdrawal(USDC, 1_000 * 10**6, SPOKE, longy, {"from": longy})
+    submit(1_290, 4)  # a later report confirms the new level
+    assert tuple(oracle.getPrice(SIGNED_ETH))[0::2] == (1_290 * E18, OK)
+    tx = system.liq.liquidate(longy, MAX, {"from": liquidator})  # at the confirmed price
+    assert tx.events["PositionLiquidated"][0]["price"] == 1_290 * E18
 
 
 # ---------------------------------------------------------------- scenario 3: no free option

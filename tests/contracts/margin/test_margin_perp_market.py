@@ -129,8 +129,9 @@ def test_open_interest_cap(system, accounts, gov):
 def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, gov, PerpMarket, pool):
     small_pool = accounts[7]
     fund(system, small_pool, usdc=1_000)
+    loose_cap = ETH_PARAMS.model_copy(update={"max_oi_to_vault": 100 * E18})  # the pool's IM binds first
     m = PerpMarket.deploy(gov, system.ledger, system.oracle, system.engine, WETH, small_pool,
-                          ETH_PARAMS.as_tuple(), {"from": gov})
+                          loose_cap.as_tuple(), {"from": gov})
     system.engine.addMarket(m, {"from": gov})
     system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
     trader, other = accounts[1], accounts[2]
@@ -141,6 +142,27 @@ def test_pool_must_stay_above_initial_margin_when_skew_grows(system, accounts, g
     trade(system, m, 5 * E18, MAX, trader)
     trade(system, m, -5 * E18, 0, other)  # skew back to 0: always allowed
     assert m.skew() == 0
+
+
+def test_pool_margin_is_checked_when_a_flip_grows_the_skew_but_not_the_larger_side(system, accounts, gov,
+                                                                                     PerpMarket):
+    """Long 24 (a 12 + c 12) vs short 23.5: a's flip from long 12 to short 0.5 leaves the larger side
+    at 24 but takes |skew| from 0.5 to 12 ETH, beyond what the $1k pool can margin."""
+    small_pool = accounts[7]
+    fund(system, small_pool, usdc=1_000)
+    loose_cap = ETH_PARAMS.model_copy(update={"max_oi_to_vault": 100 * E18})
+    m = PerpMarket.deploy(gov, system.ledger, system.oracle, system.engine, WETH, small_pool,
+                          loose_cap.as_tuple(), {"from": gov})
+    system.engine.addMarket(m, {"from": gov})
+    system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
+    a, b, c = accounts[1], accounts[2], accounts[3]
+    for t in (a, b, c):
+        fund(system, t, usdc=100_000)
+    for t, size in ((a, 9), (b, -9), (c, 9), (b, -9), (a, 3), (c, 3), (b, -5.5)):  # |skew| stays <= 9
+        trade(system, m, int(size * E18), MAX if size > 0 else 0, t)
+    assert (m.longOpenInterest(), m.shortOpenInterest()) == (24 * E18, int(23.5 * E18))
+    with reverts_with("MarketPoolBelowInitialMargin"):
+        trade(system, m, int(-12.5 * E18), 0, a)
 
 
 def test_funding_accrues_from_skew_and_matches_mirror(system, alice, bob):
@@ -175,17 +197,19 @@ def test_pool_state_mirrors_traders(system, alice, bob):
     assert abs(st_pool["pnl"] + traders) <= 2  # rounding of the aggregate only
 
 
-def test_liquidation_close_needs_role_and_valid_size(system, alice):
+def test_liquidation_close_needs_role_and_valid_size(system, alice, accounts):
+    web3.provider.make_request("anvil_impersonateAccount", [system.liq.address])  # the module's own address
+    liq = accounts.at(system.liq.address, force=True)
     trade(system, system.eth, E18, MAX, alice)
     with reverts_with("AccessControlUnauthorizedAccount"):
         system.eth.liquidationClose(alice, E18, {"from": alice})
     for bad in (0, 2 * E18):
         with reverts_with("MarketCloseSizeInvalid"):
-            system.eth.liquidationClose(alice, bad, {"from": system.liq})
+            system.eth.liquidationClose(alice, bad, {"from": liq})
 
 
 @pytest.mark.parametrize("index,value", [(0, E18 // 5), (1, 0), (1, E18 + 1), (3, 0), (3, E18), (4, 2 * E18),
-                                         (5, 0), (6, 0)])
+                                         (5, 0), (6, 0), (7, 0)])
 def test_params_rejected_out_of_bounds(system, gov, index, value):
     params = list(ETH_PARAMS.as_tuple())
     params[index] = value

@@ -94,8 +94,12 @@ def test_max_pnl_factor_stops_redemptions_and_allows_adl(vsys, whale, accounts):
     set_price(vsys, USDC, 1)
     with reverts_with("VaultRedemptionLeavesVaultUnderMargin"):
         vsys.vault.executeRedeem(rid, {"from": vsys.lp})
+    vsys.eth.commitOrder(-400 * E18, 0, {"from": whale})  # a close sized on the whole position
     tx = vsys.adl.deleverage(vsys.eth, whale, 200 * E18, {"from": accounts[4]})
     assert tx.events["Deleveraged"]["closeSize"] == 200 * E18
+    canceled = tx.events["OrderCanceled"]  # void: it would now open a 200 ETH short
+    assert (canceled["account"], canceled["reason"], canceled["escrowTo"]) == (whale, 4, whale)
+    assert vsys.eth.orders(whale)[4] == 0
     assert not vsys.vault.pnlFactorExceeded()
     with reverts_with("AdlNotNeeded"):
         vsys.adl.deleverage(vsys.eth, whale, 1, {"from": accounts[4]})
@@ -131,3 +135,27 @@ def test_squeeze_fires_a_rule_before_the_vault_reaches_zero(vsys, whale, account
     vsys.settlement.settle(whale, {"from": whale})
     assert vsys.ledger.balanceOf(whale, USDC) == 80_000 * 10**6 + profit // UNIT
     assert vsys.vault.equity() > 0
+
+
+def test_open_interest_is_capped_relative_to_the_vault(vsys, accounts, gov):
+    """maxOiToVault (GMX v2 reserve factor): the larger side's notional <= factor x vault equity,
+    checked whenever the larger side grows (also by a fill that flips the skew while shrinking it);
+    deposits raise the cap; reducing is never refused."""
+    eth, long_, short_, lp2 = vsys.eth, accounts[1], accounts[2], accounts[3]
+    eth.setParams(vsys.eth_params.model_copy(update={"max_oi_to_vault": E18}).as_tuple(), {"from": gov})  # 1x
+    fund(vsys, long_, usdc=100_000)
+    fund(vsys, short_, usdc=100_000)
+    open_position(eth, long_, 90 * E18)  # $180k <= $200k
+    with reverts_with("MarketOpenInterestExceedsVaultCap"):
+        open_position(eth, long_, 15 * E18)  # 105 ETH = $210k
+    open_position(eth, short_, -95 * E18)  # shrinks the skew; larger side 95 ETH = $190k
+    with reverts_with("MarketOpenInterestExceedsVaultCap") as exc:
+        open_position(eth, short_, -75 * E18)  # |skew| 5 -> 80 ETH, short side $340k
+    assert "340000" + "0" * 18 in exc.value.revert_msg  # the refused notional, 1e18 USD
+    assert eth.shortOpenInterest() == 95 * E18
+    fund(vsys, lp2, usdc=100_000)
+    vsys.vault.deposit(100_000 * 10**6, {"from": lp2})  # vault ~$300k: the cap follows its equity
+    open_position(eth, long_, 15 * E18)
+    set_price(vsys, WETH, 3_000)  # the long side is now $315k notional, over the cap ...
+    open_position(eth, long_, -5 * E18)  # ... and reducing still fills
+    assert eth.longOpenInterest() == 100 * E18
