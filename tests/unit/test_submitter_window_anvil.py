@@ -215,3 +215,51 @@ def test_a_batch_whose_nonce_is_taken_is_resent_with_everything_behind_it_exactl
     assert submitter.reader(DEPOSIT_ROUTE).dest_state().nonce == 18
     assert net.ledger.functions.balanceOf(net.user, ASSET_ID).call() == _credited(net)
 
+
+class _Recording(Validator):
+    """A validator that notes when it proves a block's receipts."""
+
+    events: list[tuple[str, int]]
+
+    def _prove_receipts(self, route, reader, messages):  # type: ignore[no-untyped-def]
+        self.events.append(("prove", messages[0].block_number))
+        return super()._prove_receipts(route, reader, messages)
+
+
+class _Publisher:
+    """Notes every signature published (and nothing else)."""
+
+    def __init__(self, events: list[tuple[str, int]]) -> None:
+        self.events = events
+
+    def signature(self, route: object, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
+        self.events.append(("publish", nonce))
+
+    def halt(self, route: object, validator: str, reason: str) -> None:
+        raise AssertionError(reason)
+
+    def alarm(self, route: object, text: str) -> None:
+        raise AssertionError(text)
+
+
+def test_a_validator_behind_by_several_blocks_publishes_each_block_before_proving_the_next(
+    net: Net, tmp_path: Path
+) -> None:
+    _deposit(net, [1])
+    _deposit(net, [2, 3])
+    _deposit(net, [4])
+    _finalize(net.spoke)
+    events: list[tuple[str, int]] = []
+    late = _Recording("late", VALIDATOR_KEYS[3], SignerDb(tmp_path / "late.sqlite"), _Publisher(events),  # type: ignore[arg-type]
+                      net.deployment, net.clients)
+    late.events = events
+    result = late.tick(DEPOSIT_ROUTE)  # every block of the route so far, in one tick
+    signed = list(result.signed)
+    published = [k for k, (kind, _) in enumerate(events) if kind == "publish"]
+    scan = events[: published[len(signed) - 1] + 1]  # then the tick re-publishes what the hub still needs
+    proves = [block for kind, block in scan if kind == "prove"]
+    assert len(proves) >= 3 and proves == sorted(proves)
+    assert [n for kind, n in scan if kind == "publish"] == signed
+    # strictly interleaved: a block's checkpoints leave before the next block's receipts are fetched
+    assert scan[0][0] == "prove" and scan[-1][0] == "publish"
+    assert all(kind == "publish" for (kind, _), (nxt, _) in zip(scan, scan[1:], strict=False) if nxt == "prove")
