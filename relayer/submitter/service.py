@@ -36,6 +36,7 @@ from relayer.errors import (
     NonceTakenError,
     SimulationRevertedError,
     SubmitError,
+    XmarginError,
 )
 from relayer.proofs.hashchain import RouteMessage, check_chain
 from relayer.store.lease import lease
@@ -232,8 +233,18 @@ class Submitter:
                              now_processed, extra={"route": str(route), "nonce": now_processed})
                 now = time.monotonic()
                 if window.can_send() and now >= next_look and (not started or now < deadline):
-                    planned = self._plan(route, dest, window.next_first - 1, head, quorum)
-                    refused = planned if isinstance(planned, str) else self._send(route, dest, window, *planned)
+                    try:
+                        planned = self._plan(route, dest, window.next_first - 1, head, quorum)
+                        refused = planned if isinstance(planned, str) else self._send(route, dest, window, *planned)
+                    except XmarginError as err:
+                        if window.empty:
+                            raise
+                        # batches are in flight: confirm them (they may well land); the next tick
+                        # meets the error again if it lasts
+                        log.warning("route %s: sending stopped (%s); confirming the %d in flight", route, err,
+                                    len(window.batches), extra={"route": str(route)})
+                        deadline = now
+                        continue
                     if refused is None:
                         assert not isinstance(planned, str)
                         head, started = planned[0].head, True
