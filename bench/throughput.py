@@ -240,6 +240,14 @@ def run(args: argparse.Namespace) -> Report:
     """Start the devnet (optionally with another ref's relayer), run every phase, stop it."""
     code = relayer_code(args.relayer_ref) if args.relayer_ref else ROOT
     os.environ["PYTHONPATH"] = os.pathsep.join([str(code), str(ROOT)])
+    if args.relayer_ref:
+        # The devnet starts its processes as `python -m relayer.cli` in this process's working
+        # directory, which Python puts on sys.path before PYTHONPATH: from the checkout they would
+        # import the checkout's relayer, whatever the ref. They start in the export instead, and
+        # read the checkout's compiled contracts (the export has no build folder).
+        args.out = args.out.resolve()
+        os.environ.setdefault("XMARGIN_BUILD_DIR", str(ROOT / "build" / "contracts"))
+        os.chdir(code)
     layout = DevnetLayout.from_env(dir=Path(tempfile.mkdtemp(prefix="xmargin-throughput-")),
                                    base_port=args.base_port, redis_url=args.redis_url)
     head = subprocess.run(["git", "rev-parse", "--short", args.relayer_ref or "HEAD"], cwd=ROOT,

@@ -163,6 +163,10 @@ def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True, m
 # ------------------------------------------------------------------------------------ services
 
 
+SUBMITTER_THREADS = 4
+"""Submitter worker threads: its ticks mostly wait on receipts, and a busy route must not hold up another."""
+
+
 @app.command()
 def worker(
     role: Annotated[Role, typer.Option("--role", help="validator, submitter, keeper or all")] = Role.all,
@@ -174,8 +178,9 @@ def worker(
     os.environ["XMARGIN_CONFIG"] = str(config)  # the Celery app and its tasks read the same file
     from relayer.worker import app as worker_app
 
-    # one round at a time per keeper key: a busy keeper then takes no task, so a competing keeper gets it
-    concurrency = 1 if role is Role.keeper else 2
+    # one round at a time per keeper key: a busy keeper then takes no task, so a competing keeper gets it;
+    # a submitter tick keeps its route's batches in flight for seconds: a thread per route of a devnet
+    concurrency = 1 if role is Role.keeper else SUBMITTER_THREADS if role is Role.submitter else 2
     worker_app.run_worker(settings, role=role.value, name=name, concurrency=concurrency)
 
 

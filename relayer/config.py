@@ -158,6 +158,10 @@ class ValidatorConfig(BaseModel):
         return _address(self.key)
 
 
+MAX_IN_FLIGHT = 16
+"""Upper bound of `submitter.max_in_flight`: every batch in flight was built on an unconfirmed one."""
+
+
 class SubmitterConfig(BaseModel):
     """The relayer account that pays for batches."""
 
@@ -172,6 +176,11 @@ class SubmitterConfig(BaseModel):
     stuck_after_s: Annotated[float, Field(gt=0)] = 60.0
     fee_bump_pct: Annotated[int, Field(ge=10, le=1000)] = 15
     """Fee increase per replacement (nodes require at least 10%)."""
+    max_in_flight: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT)] = 4
+    """Batches of one route sent and not yet confirmed at once (consecutive transaction nonces)."""
+    pipeline_s: Annotated[float, Field(gt=0)] = 5.0
+    """How long one tick keeps sending new batches of its route while earlier ones are in flight;
+    then it only confirms them (the worker's threads serve the other routes too)."""
 
     _valid_key = field_validator("key")(_check_private_key)
 

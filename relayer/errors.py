@@ -4,7 +4,8 @@ XmarginError
 ├── ConfigError ── ArtifactMissingError
 ├── InvalidRouteError
 ├── ChainError ── RpcUnavailableError, ChainCallError, SourceReorgedError
-│   └── TransactionError ── CallRevertedError, TransactionRevertedError, TransactionStuckError
+│   └── TransactionError ── CallRevertedError, TransactionRevertedError, TransactionStuckError,
+│       NonceTakenError
 ├── ProofError ── ReceiptProofError, HeadMismatchError, NonceGapError, SignatureError
 ├── SigningConflictError, RouteHaltedError            (validator's signing protection)
 ├── StoreError ── StoreUnavailableError, LockUnavailableError
@@ -163,6 +164,17 @@ class TransactionStuckError(TransactionError):
         self.tx_hash = tx_hash if isinstance(tx_hash, str) else _hex(tx_hash)
         self.waited_s = waited_s
         super().__init__(f"chain {chain}: transaction {self.tx_hash} not mined after {waited_s:.1f}s")
+
+
+class NonceTakenError(TransactionError):
+    """A sent transaction's nonce was mined with another transaction (none of its attempts): it will
+    never be mined, whatever its fees."""
+
+    def __init__(self, chain: str, tx_hash: bytes | str, nonce: int) -> None:
+        self.chain = chain
+        self.tx_hash = tx_hash if isinstance(tx_hash, str) else _hex(tx_hash)
+        self.nonce = nonce
+        super().__init__(f"chain {chain}: nonce {nonce} of transaction {self.tx_hash} was used by another transaction")
 
 
 class ProofError(XmarginError):

@@ -21,7 +21,7 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from relayer.chain.abi import revert_data
 from relayer.chain.nonces import NonceManager
-from relayer.errors import CallRevertedError, TransactionRevertedError, TransactionStuckError
+from relayer.errors import CallRevertedError, NonceTakenError, TransactionRevertedError, TransactionStuckError
 from relayer.types import ChainId, Nonce, checksum
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,10 @@ class FeePolicy(BaseModel):
     max_replacements: int = Field(default=3, ge=0)
     """Replacements before giving up (TransactionStuckError): bounded, never endless."""
     poll_s: float = Field(default=0.2, gt=0)
+    drop_check_s: float = Field(default=1.0, gt=0)
+    """How often an unmined transaction is looked up in the node's pool: one the node no longer
+    knows (dropped, evicted, node restarted) is re-sent at once instead of after `stuck_after_s`,
+    since every later nonce of the account waits behind it."""
     gas_margin_pct: int = Field(default=20, ge=0)
     """Added to eth_estimateGas."""
 
@@ -113,6 +117,12 @@ class PendingTx:
     attempts: list[str]
     """Hashes of every attempt (the first, then each replacement)."""
     started: float
+    replacements: int = 0
+    """Replacement rounds so far (bounded by the policy's max_replacements)."""
+    last_sent: float = 0.0
+    """When the latest attempt was broadcast (the stuck timer restarts there)."""
+    checked: float = 0.0
+    """When the node's pool was last asked whether it still knows an attempt."""
 
 
 @dataclass(frozen=True)
@@ -222,37 +232,68 @@ class TxSender:
         log.info(
             "%s sent: nonce %d, tx %s", request.what, nonce, tx_hash, extra=self._fields(nonce=nonce, tx_hash=tx_hash)
         )
-        return PendingTx(request, gas, nonce, fees, [tx_hash], self._clock())
+        now = self._clock()
+        return PendingTx(request, gas, nonce, fees, [tx_hash], now, last_sent=now, checked=now)
 
     def wait(self, pending: PendingTx) -> SentTx:
         """The receipt of whichever attempt is mined, replacing the transaction (same nonce, bumped
-        fees) each time it stays unmined for `stuck_after_s`; TransactionStuckError after
-        `max_replacements`."""
-        for replacement in range(self.policy.max_replacements + 1):
-            receipt = self._wait_any(pending.attempts, self.policy.stuck_after_s)
-            if receipt is not None:
-                return self._sent(pending, receipt)
-            if replacement == self.policy.max_replacements:
-                break
-            pending.fees = bump(pending.fees, self.policy.bump_pct)
-            try:
-                tx_hash = self._broadcast(self._build(pending.request, pending.gas, pending.nonce, pending.fees))
-            except Web3RPCError as err:
-                if not any(text in str(err).lower() for text in _REPLACEMENT_REFUSED):
-                    raise
-                # an earlier attempt was mined meanwhile (the next wait finds its receipt), or
-                # this node wants a larger bump (the next round raises the fees again)
-                continue
-            pending.attempts.append(tx_hash)
-            log.warning(
-                "%s stuck: replaced with tx %s (max fee %d)",
-                pending.request.what,
-                tx_hash,
-                pending.fees.max_fee_per_gas,
-                extra=self._fields(nonce=pending.nonce, tx_hash=tx_hash),
-            )
-        waited = self._clock() - pending.started
-        raise TransactionStuckError(self.chain, pending.attempts[-1], waited)
+        fees) each time it stays unmined for `stuck_after_s` or the node drops it;
+        TransactionStuckError after `max_replacements`."""
+        while True:
+            sent = self.poll(pending)
+            if sent is not None:
+                return sent
+            time.sleep(self.policy.poll_s)
+
+    def poll(self, pending: PendingTx) -> SentTx | None:
+        """One look without waiting: the mined attempt's summary, or None. An attempt unmined for
+        `stuck_after_s`, or one the node's pool no longer knows, is replaced (same nonce, bumped
+        fees) first; TransactionStuckError once `max_replacements` rounds went unmined;
+        NonceTakenError if another transaction of the account was mined with its nonce."""
+        receipt = self._receipt_of(pending.attempts)
+        if receipt is not None:
+            return self._sent(pending, receipt)
+        now = self._clock()
+        stuck = now - pending.last_sent >= self.policy.stuck_after_s
+        dropped = False
+        if not stuck and now - pending.checked >= self.policy.drop_check_s:
+            pending.checked = now
+            dropped = not self._known(pending.attempts)
+            if dropped:  # a receipt may have appeared between the two looks
+                receipt = self._receipt_of(pending.attempts)
+                if receipt is not None:
+                    return self._sent(pending, receipt)
+                if int(self.w3.eth.get_transaction_count(self.address, "latest")) > pending.nonce:
+                    raise NonceTakenError(self.chain, pending.attempts[-1], pending.nonce)
+        if stuck or dropped:
+            self._replace(pending, "dropped by the node" if dropped else "stuck")
+        return None
+
+    def _replace(self, pending: PendingTx, why: str) -> None:
+        """One replacement round: same nonce, fees bumped; TransactionStuckError when none is left."""
+        if pending.replacements >= self.policy.max_replacements:
+            waited = self._clock() - pending.started
+            raise TransactionStuckError(self.chain, pending.attempts[-1], waited)
+        pending.replacements += 1
+        pending.last_sent = pending.checked = self._clock()
+        pending.fees = bump(pending.fees, self.policy.bump_pct)
+        try:
+            tx_hash = self._broadcast(self._build(pending.request, pending.gas, pending.nonce, pending.fees))
+        except Web3RPCError as err:
+            if not any(text in str(err).lower() for text in _REPLACEMENT_REFUSED):
+                raise
+            # an earlier attempt was mined meanwhile (the next look finds its receipt), or
+            # this node wants a larger bump (the next round raises the fees again)
+            return
+        pending.attempts.append(tx_hash)
+        log.warning(
+            "%s %s: replaced with tx %s (max fee %d)",
+            pending.request.what,
+            why,
+            tx_hash,
+            pending.fees.max_fee_per_gas,
+            extra=self._fields(nonce=pending.nonce, tx_hash=tx_hash),
+        )
 
     def send(self, request: TxRequest, fees: Fees | None = None) -> SentTx:
         """Submit and wait; the result carries the receipt status (0: reverted on chain)."""
@@ -266,18 +307,24 @@ class TxSender:
             raise TransactionRevertedError(self.chain, fn.fn_name, sent.tx_hash)
         return sent
 
-    def _wait_any(self, hashes: list[str], timeout_s: float) -> TxReceipt | None:
-        """The receipt of whichever attempt was mined, polling until `timeout_s` passes."""
-        deadline = self._clock() + timeout_s
-        while True:
-            for tx_hash in reversed(hashes):
-                try:
-                    return self.w3.eth.get_transaction_receipt(cast(HexStr, tx_hash))
-                except TransactionNotFound:
-                    continue
-            if self._clock() >= deadline:
-                return None
-            time.sleep(self.policy.poll_s)
+    def _receipt_of(self, hashes: list[str]) -> TxReceipt | None:
+        """The receipt of whichever attempt was mined (latest attempt first), or None."""
+        for tx_hash in reversed(hashes):
+            try:
+                return self.w3.eth.get_transaction_receipt(cast(HexStr, tx_hash))
+            except TransactionNotFound:
+                continue
+        return None
+
+    def _known(self, hashes: list[str]) -> bool:
+        """True if the node knows any attempt (in its pool or mined)."""
+        for tx_hash in reversed(hashes):
+            try:
+                self.w3.eth.get_transaction(cast(HexStr, tx_hash))
+            except TransactionNotFound:
+                continue
+            return True
+        return False
 
     def _sent(self, pending: PendingTx, receipt: TxReceipt) -> SentTx:
         """Summary of the mined attempt."""

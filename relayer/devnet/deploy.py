@@ -303,7 +303,7 @@ def config_documents(layout: DevnetLayout) -> dict[Path, dict[str, Any]]:
     docs: dict[Path, dict[str, Any]] = {
         layout.config_path: {
             **common,
-            "submitter": {"key": SUBMITTER_KEY, "max_batch": 100, "stuck_after_s": 20.0, "fee_bump_pct": 20},
+            "submitter": {"key": SUBMITTER_KEY, "stuck_after_s": 20.0, "fee_bump_pct": 20},
             "api": {**common["api"], "demo_accounts": demo},
         }
     }

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -23,7 +24,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from relayer.chain.abi import DecodedError, abi_of, decode_error, revert_data
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEST_CONTRACT, RouteReader
-from relayer.chain.sender import FeePolicy, SentTx, TxRequest, TxSender
+from relayer.chain.sender import FeePolicy, PendingTx, TxRequest, TxSender
 from relayer.config import SubmitterConfig
 from relayer.deployment import Deployment
 from relayer.errors import (
@@ -32,8 +33,10 @@ from relayer.errors import (
     HeadMismatchError,
     LockUnavailableError,
     NonceGapError,
+    NonceTakenError,
     SimulationRevertedError,
     SubmitError,
+    XmarginError,
 )
 from relayer.proofs.hashchain import RouteMessage, check_chain
 from relayer.store.lease import lease
@@ -41,6 +44,7 @@ from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates
 from relayer.submitter.sizing import BatchSizer, quorum_window
+from relayer.submitter.window import Outcome, Window, classify
 from relayer.types import ChainId, RouteId, RouteKind
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,11 @@ log = logging.getLogger(__name__)
 ROUTE_LEASE_TTL_S = 15.0
 """A delivery holds its route's lease (renewed while it works); a killed submitter frees it this fast."""
 
+
+MAX_RECOVERIES_PER_TICK = 3
+"""Windows one tick may restart after a batch that did not apply; then the next tick goes on."""
+NEW_CHECKPOINT_POLL_S = 0.5
+"""While batches are in flight, how often Redis is asked for newly signed checkpoints."""
 
 BATCH_NONCE_MISMATCH = "BatchNonceMismatch"
 """The destination's answer to a batch that does not continue the route (already delivered)."""
@@ -66,8 +75,30 @@ class SubmitResult(BaseModel):
     last_nonce: int | None = None
     tx_hash: str | None = None
     gas_used: int | None = None
+    batches: int = 0
+    """Batches this tick delivered (several may be in flight at once)."""
+    not_applied: int = 0
+    """Batches this tick sent that reverted (delivered by someone else first, or behind one that failed)."""
+    recoveries: int = 0
+    """Times the tick resent from the destination's processed nonce after a batch did not apply."""
     reason: str
     """delivered | up-to-date | no-quorum | busy | delivered-by-other"""
+
+
+@dataclass
+class _Batch:
+    """What the submitter keeps about one batch in flight."""
+
+    pending: PendingTx
+    size: int
+    last_block: int
+    """Source block of the batch's last message (a lower bound for the next fetch)."""
+    simulated: bool
+    tx_hash: str = ""
+    gas_used: int = 0
+    why: str = ""
+    """Why it did not apply, when it did not."""
+    simulated_failure: bool = False
 
 
 def _dest_error(err: BaseException) -> DecodedError | None:
@@ -176,35 +207,122 @@ class Submitter:
             return SubmitResult(route=str(route), processed_nonce=processed, reason="busy")
 
     def _deliver(self, route: RouteId) -> SubmitResult:
-        """The body of `tick`, under the route's lock."""
+        """The body of `tick`, under the route's lock: keep up to `max_in_flight` batches in flight
+        for `pipeline_s` (each sent without waiting for the one before it: consecutive transaction
+        nonces land in order), confirm them in order, recover from a batch that did not apply by
+        sending again from the chain's processed nonce, and end once every batch is confirmed."""
         reader = self.reader(route)
         dest = self.dest_contract(route)
         processed, stored_head = reader.dest_state()
+        window: Window[_Batch] = Window(base=processed, size=self.config.max_in_flight)
+        quorum = self._quorum_rules(route, dest)
+        head = stored_head
+        reason = "up-to-date"
+        deadline = time.monotonic() + self.config.pipeline_s
+        next_look = 0.0
+        started = False
+        try:
+            while True:
+                progressed = self._confirm(route, window)
+                if window.needs_resume():
+                    if window.recoveries >= MAX_RECOVERIES_PER_TICK:
+                        break
+                    now_processed, head = reader.dest_state()
+                    window.resume(now_processed)
+                    log.info("route %s: sending again from the destination's processed nonce %d", route,
+                             now_processed, extra={"route": str(route), "nonce": now_processed})
+                now = time.monotonic()
+                if window.can_send() and now >= next_look and (not started or now < deadline):
+                    try:
+                        planned = self._plan(route, dest, window.next_first - 1, head, quorum)
+                        refused = planned if isinstance(planned, str) else self._send(route, dest, window, *planned)
+                    except XmarginError as err:
+                        if window.empty:
+                            raise
+                        # batches are in flight: confirm them (they may well land); the next tick
+                        # meets the error again if it lasts
+                        log.warning("route %s: sending stopped (%s); confirming the %d in flight", route, err,
+                                    len(window.batches), extra={"route": str(route)})
+                        deadline = now
+                        continue
+                    if refused is None:
+                        assert not isinstance(planned, str)
+                        head, started = planned[0].head, True
+                        continue  # fill the window before looking at receipts again
+                    reason, next_look = refused, now + NEW_CHECKPOINT_POLL_S
+                if window.empty:
+                    break  # nothing in flight and nothing more to send now (or the tick's time is up)
+                if not progressed:
+                    time.sleep(self.fee_policy.poll_s)
+        finally:
+            lost = window.abandon()
+            if lost:  # an error ends the tick: their transactions may still land, the chain decides
+                log.warning("route %s: %d batches left unconfirmed (the next tick reads the chain)", route,
+                            len(lost), extra={"route": str(route)})
+        return self._result(route, processed, window, reason)
+
+    def _result(self, route: RouteId, processed: int, window: Window[_Batch], reason: str) -> SubmitResult:
+        """What the tick did, from its window's confirmations."""
+        failed = [b for b in window.failed if b.data.simulated_failure]
+        if failed:  # a simulated batch reverted on chain for a reason other than the route's nonce
+            item = failed[-1]
+            raise SubmitError(f"route {route}: batch tx {item.data.tx_hash} reverted: {item.data.why}")
+        delivered = window.delivered
+        if delivered:
+            return SubmitResult(
+                route=str(route), processed_nonce=processed, delivered=True, first_nonce=delivered[0].first,
+                last_nonce=delivered[-1].last, tx_hash=delivered[-1].data.tx_hash,
+                gas_used=sum(b.data.gas_used for b in delivered), batches=len(delivered),
+                not_applied=len(window.by_other) + len(window.failed), recoveries=window.recoveries,
+                reason="delivered",
+            )
+        if window.by_other:
+            other = window.by_other
+            return SubmitResult(
+                route=str(route), processed_nonce=processed, first_nonce=other[0].first, last_nonce=other[-1].last,
+                tx_hash=other[-1].data.tx_hash, not_applied=len(other) + len(window.failed),
+                recoveries=window.recoveries, reason="delivered-by-other",
+            )
+        return SubmitResult(route=str(route), processed_nonce=processed, not_applied=len(window.failed),
+                            recoveries=window.recoveries, reason=reason)
+
+    def _quorum_rules(self, route: RouteId, dest: Contract) -> tuple[list[str], int]:
+        """The destination's current validators and threshold for the route's source (read once a tick)."""
+        client = self.reader(route).dest_client
+        validators = list(client.call(dest.functions.validatorsOf(route.source_chain_id)))
+        threshold = int(client.call(dest.functions.thresholdOf(route.source_chain_id)))
+        return validators, threshold
+
+    def _plan(
+        self, route: RouteId, dest: Contract, after: int, head: bytes, quorum: tuple[list[str], int]
+    ) -> tuple[QuorumChoice, list[RouteMessage]] | str:
+        """The next batch after nonce `after` (whose head is `head`): the highest quorum-signed
+        checkpoint within the cap, with its messages from the source chain; or why there is none
+        (up-to-date | no-quorum)."""
+        reader = self.reader(route)
         cap = self.sizer.cap(route, self._block_gas_limit(ChainId(route.dest_chain_id)))
         look = quorum_window(cap)
-        window = range(processed + 1, processed + look + 1)
+        window = range(after + 1, after + look + 1)
         nonces = [n for n in self.store.signed_nonces(route) if n in window]
         if not nonces:
-            return SubmitResult(route=str(route), processed_nonce=processed, reason="up-to-date")
+            return "up-to-date"
         book = self.store.signatures_for_many(route, nonces)
-        validators = reader.dest_client.call(dest.functions.validatorsOf(route.source_chain_id))
-        threshold = int(reader.dest_client.call(dest.functions.thresholdOf(route.source_chain_id)))
+        validators, threshold = quorum
         candidates = within_batch(
             quorum_candidates(
-                book, processed_nonce=processed, max_batch=look, validators=validators,
+                book, processed_nonce=after, max_batch=look, validators=validators,
                 threshold=threshold, source_chain_id=route.source_chain_id, source=reader.source_address,
                 dest_chain_id=route.dest_chain_id, dest_contract=reader.dest_address,
             ),
-            processed,
+            after,
             cap,
         )
         top = next(candidates, None)
         if top is None:
-            return SubmitResult(route=str(route), processed_nonce=processed, reason="no-quorum")
-        messages = self.fetch_messages(route, processed + 1, top.nonce)
-        choice = self._matching(route, itertools.chain([top], candidates), stored_head, messages)
-        batch = messages[: choice.nonce - processed]
-        return self._send(route, dest, choice, batch, processed)
+            return "no-quorum"
+        messages = self.fetch_messages(route, after + 1, top.nonce)
+        choice = self._matching(route, itertools.chain([top], candidates), head, messages)
+        return choice, messages[: choice.nonce - after]
 
     def _matching(
         self,
@@ -238,11 +356,15 @@ class Submitter:
         self,
         route: RouteId,
         dest: Contract,
+        window: Window[_Batch],
         choice: QuorumChoice,
         batch: Sequence[RouteMessage],
-        processed: int,
-    ) -> SubmitResult:
-        """Simulate, then send the batch; a BatchNonceMismatch means someone else delivered it."""
+    ) -> str | None:
+        """Broadcast the batch without waiting for it. The first of a window (the chain's state is
+        its base) is simulated and its gas estimated; one behind an unconfirmed batch cannot be
+        simulated (the chain has not reached its start yet), so its gas comes from the sizer's
+        per-message budget. Returns "delivered-by-other" if the simulation says someone else
+        delivered it, None once sent."""
         fn_name = "processDeposits" if route.kind is RouteKind.DEPOSIT else "processWithdrawals"
         fn = getattr(dest.functions, fn_name)(
             [m.message.as_tuple() for m in batch], choice.checkpoint.as_tuple(), choice.signatures
@@ -251,43 +373,72 @@ class Submitter:
         fields = {"route": str(route), "chain": route.dest_chain_id, "nonce_first": first, "nonce_last": last}
         sender = self.sender(ChainId(route.dest_chain_id))
         request = TxRequest.call(fn)
-        try:
-            fn.call({"from": self.account.address})
-            request = replace(request, gas=sender.estimate_gas(request))
-        except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
-            if is_batch_nonce_mismatch(err):
-                log.info("route %s: nonces %d..%d already delivered", route, first, last, extra=fields)
-                return SubmitResult(
-                    route=str(route), processed_nonce=processed, first_nonce=first, last_nonce=last,
-                    reason="delivered-by-other",
-                )
-            raise SimulationRevertedError(route, describe_revert(err)) from err
-        sent: SentTx = sender.send(request)
-        if sent.status != 1:
+        simulated = window.empty
+        if simulated:
             try:
-                fn.call({"from": self.account.address})  # replays the batch on today's state
-            except (ContractCustomError, ContractLogicError) as err:
+                request = replace(request, gas=sender.estimate_gas(request))
+            except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
                 if is_batch_nonce_mismatch(err):
-                    log.info("route %s: nonces %d..%d delivered by another submitter first", route, first, last,
-                             extra={**fields, "tx_hash": sent.tx_hash})
-                    return SubmitResult(
-                        route=str(route), processed_nonce=processed, first_nonce=first, last_nonce=last,
-                        tx_hash=sent.tx_hash, gas_used=sent.gas_used, reason="delivered-by-other",
-                    )
-                reason = describe_revert(err)
-                raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted: {reason}") from err
-            raise SubmitError(f"route {route}: batch tx {sent.tx_hash} reverted")
-        self._hints[route] = (last, batch[-1].block_number)
-        self.sizer.observe(route, sent.gas_used, len(batch))
-        # processed nonces below `last` need no signatures any more; `last` stays as the proof
-        # of the latest delivery (the API reports it as the attested nonce)
-        self.store.forget_below(route, last)
-        log.info("route %s: delivered nonces %d..%d in %s", route, first, last, sent.tx_hash,
-                 extra={**fields, "tx_hash": sent.tx_hash})
-        return SubmitResult(
-            route=str(route), processed_nonce=processed, delivered=True, first_nonce=first, last_nonce=last,
-            tx_hash=sent.tx_hash, gas_used=sent.gas_used, reason="delivered",
-        )
+                    log.info("route %s: nonces %d..%d already delivered", route, first, last, extra=fields)
+                    return "delivered-by-other"
+                raise SimulationRevertedError(route, describe_revert(err)) from err
+        else:
+            request = replace(request, gas=self.sizer.gas_limit(route, len(batch)))
+        pending = sender.submit(request)
+        window.sent(first, last, _Batch(pending, len(batch), batch[-1].block_number, simulated), simulated)
+        log.info("route %s: sent nonces %d..%d (%d in flight)", route, first, last, len(window.batches),
+                 extra={**fields, "tx_hash": pending.attempts[-1]})
+        return None
+
+    def _confirm(self, route: RouteId, window: Window[_Batch]) -> bool:
+        """Confirm the window's mined batches, oldest first (one look each, no waiting); True if
+        any was confirmed."""
+        sender = self.sender(ChainId(route.dest_chain_id))
+        progressed = False
+        while (item := window.oldest()) is not None:
+            try:
+                sent = sender.poll(item.data.pending)
+            except NonceTakenError as err:  # its nonce was mined with another transaction: never lands
+                window.confirmed(Outcome.FAILED)
+                item.data.why = str(err)
+                log.warning("route %s: batch %d..%d lost (%s); %d behind it are only confirmed", route,
+                            item.first, item.last, err, len(window.batches),
+                            extra={"route": str(route), "nonce_first": item.first, "nonce_last": item.last})
+                progressed = True
+                continue
+            if sent is None:
+                return progressed
+            progressed = True
+            item.data.tx_hash, item.data.gas_used = sent.tx_hash, sent.gas_used
+            fields = {"route": str(route), "chain": route.dest_chain_id, "nonce_first": item.first,
+                      "nonce_last": item.last, "tx_hash": sent.tx_hash}
+            if sent.status == 1:
+                window.confirmed(Outcome.DELIVERED)
+                self._hints[route] = (item.last, item.data.last_block)
+                self.sizer.observe(route, sent.gas_used, item.data.size)
+                # processed nonces below `last` need no signatures any more; `last` stays as the proof
+                # of the latest delivery (the API reports it as the attested nonce)
+                self.store.forget_below(route, item.last)
+                log.info("route %s: delivered nonces %d..%d in %s", route, item.first, item.last, sent.tx_hash,
+                         extra=fields)
+                continue
+            mismatch, why = self._replay(item.data.pending.request, sender)
+            outcome = classify(sent.status, mismatch, self.reader(route).dest_state().nonce, item.last)
+            item.data.why = why
+            item.data.simulated_failure = outcome is Outcome.FAILED and item.simulated and not mismatch
+            window.confirmed(outcome)
+            level = logging.INFO if outcome is Outcome.DELIVERED_BY_OTHER else logging.WARNING
+            log.log(level, "route %s: batch %d..%d did not apply (%s: %s); %d behind it are only confirmed",
+                    route, item.first, item.last, outcome.value, why, len(window.batches), extra=fields)
+        return progressed
+
+    def _replay(self, request: TxRequest, sender: TxSender) -> tuple[bool, str]:
+        """Why a mined batch reverted, from replaying it on today's state: (BatchNonceMismatch?, text)."""
+        try:
+            sender.estimate_gas(request)
+        except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
+            return is_batch_nonce_mismatch(err), describe_revert(err)
+        return False, "reverted on chain (out of gas?), applies now"
 
     # source messages ---------------------------------------------------------------------
 

@@ -45,6 +45,12 @@ class BatchSizer(BaseModel):
         budget = int(block_gas_limit * self.block_gas_share) - BATCH_BASE_GAS
         return max(1, min(self.ceiling, budget // self.per_message(route)))
 
+    def gas_limit(self, route: RouteId, messages: int) -> int:
+        """Gas limit of a batch that cannot be estimated (it follows one still in flight, so the
+        destination has not reached its first nonce yet): its fixed cost plus the per-message
+        budget, a worst case that delivered batches only ever raise."""
+        return BATCH_BASE_GAS + messages * self.per_message(route)
+
     def observe(self, route: RouteId, gas_used: int, messages: int) -> None:
         """A delivered batch's receipt: raise the route's per-message figure if it cost more."""
         if messages < MIN_SAMPLE:

@@ -5,7 +5,8 @@ the source chain's policy, link every header by parent hash back to the cursor's
 recomputed from its fields, optionally compared with a second provider), prove every message's
 receipt against its block's receiptsRoot, recompute the hash chain, check it against the source
 contract's stored (nonce, head), then sign the deterministic checkpoint nonces: record first (never
-two heads for one nonce), publish second. A reorg that replaces a block this validator signed on
+two heads for one nonce), publish second. Block by block: a block's checkpoints are out before the
+next block's receipts are fetched. A reorg that replaces a block this validator signed on
 halts the route for it. Generic over deposit and withdrawal routes: RouteReader knows which
 contract and event each kind uses.
 """
@@ -239,7 +240,12 @@ class Validator:
     def _scan_and_sign(
         self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber
     ) -> list[int]:
-        """Verify blocks [start, to] and sign their checkpoints; returns the newly signed nonces."""
+        """Verify blocks [start, to] and sign their checkpoints; returns the newly signed nonces.
+        Block by block: each block holding messages is proven, checked against the source
+        contract's (nonce, head) at that block, signed and made the cursor before the next one's
+        receipts are fetched, so a validator that fell several blocks behind publishes the first
+        block's checkpoint without waiting for the whole range (a submitter can send it while the
+        rest is verified)."""
         linked = self._linked_headers(reader, prev, start, to)
         messages = reader.scan_messages(start, to)
         for item in messages:
@@ -247,28 +253,40 @@ class Validator:
                 raise SourceReorgedError(
                     reader.source_client.name, item.block_number, item.block_hash, linked.get(item.block_number, b"")
                 )
-        head = check_chain(prev.head, prev.nonce, messages)
-        last_nonce = messages[-1].nonce if messages else prev.nonce
-        proven_blocks = self._prove_receipts(route, reader, messages)
-        state = reader.source_state(to)
-        if state.nonce != last_nonce or state.head != head:
-            raise HeadMismatchError(last_nonce, head, state.head, route)
-        for number in {to, *proven_blocks}:
-            reader.source_client.cross_check(number, linked[number])
+        check_chain(prev.head, prev.nonce, messages)  # the whole range continues the cursor, gapless
+        by_block: dict[int, list[RouteMessage]] = {}
+        for item in messages:
+            by_block.setdefault(item.block_number, []).append(item)
         newly: list[int] = []
-        heads: dict[int, RouteMessage] = {m.nonce: m for m in messages}
-        for nonce in checkpoint_nonces(((m.nonce, m.block_number) for m in messages), self.max_batch):
-            item = heads[nonce]
-            if self._sign(route, reader, item, proven_blocks[item.block_number]):
-                newly.append(nonce)
+        nonce, head = prev.nonce, prev.head
+        for number in sorted(by_block):
+            items = by_block[number]
+            proven = self._prove_receipts(route, reader, items)
+            nonce, head = Nonce(items[-1].nonce), items[-1].head
+            self._check_state(route, reader, number, nonce, head)
+            reader.source_client.cross_check(number, linked[number])
+            for checkpoint in checkpoint_nonces(((m.nonce, m.block_number) for m in items), self.max_batch):
+                item = items[checkpoint - items[0].nonce]
+                if self._sign(route, reader, item, proven[number]):
+                    newly.append(checkpoint)
+            if number < to:
+                cursor = ScanCursor(block=BlockNumber(number), block_hash=linked[number], nonce=nonce, head=head)
+                self.db.set_cursor(route, reader.source_address, cursor)
+        self._check_state(route, reader, to, nonce, head)
+        reader.source_client.cross_check(to, linked[to])
         self.db.set_cursor(
-            route,
-            reader.source_address,
-            ScanCursor(block=to, block_hash=linked[to], nonce=Nonce(last_nonce), head=head),
+            route, reader.source_address, ScanCursor(block=to, block_hash=linked[to], nonce=nonce, head=head)
         )
         if newly:
             log.info("validator %s route %s: signed nonces %s", self.name, route, newly)
         return newly
+
+    @staticmethod
+    def _check_state(route: RouteId, reader: RouteReader, block: int, nonce: int, head: bytes) -> None:
+        """The source contract's stored (nonce, head) at `block` must be what the messages fold to."""
+        state = reader.source_state(block)
+        if state.nonce != nonce or state.head != head:
+            raise HeadMismatchError(nonce, head, state.head, route)
 
     def _linked_headers(self, reader: RouteReader, prev: ScanCursor, start: int, to: int) -> dict[int, bytes]:
         """Hashes of blocks [start, to], walked back from `to` by parent hash (each header's hash

@@ -12,7 +12,7 @@ from web3 import Web3
 
 from relayer.chain.nonces import LocalNonceLock, NonceManager
 from relayer.chain.sender import FeePolicy, Fees, TxRequest, TxSender, bump, initial_fees
-from relayer.errors import CallRevertedError, TransactionStuckError
+from relayer.errors import CallRevertedError, NonceTakenError, TransactionStuckError
 from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
 from relayer.types import ChainId
@@ -148,3 +148,38 @@ def test_a_call_that_would_revert_raises_with_its_revert_data(w3: Web3) -> None:
     with pytest.raises(CallRevertedError) as info:
         sender.send(TxRequest(to=None, data=reverting_init))
     assert info.value.chain == "test" and "would revert" in str(info.value)
+
+
+def test_a_transaction_dropped_from_the_pool_is_sent_again_without_waiting_to_be_stuck(
+    w3: Web3,
+    roles_redis_url: str,  # noqa: F811
+    manual_mining: None,  # noqa: F811
+) -> None:
+    store = Store(roles_redis_url, prefix="tx-dropped")
+    sender = _sender(w3, store, mine_after=2, stuck_after_s=600, drop_check_s=0.1, max_replacements=1)
+    pending = sender.submit(TxRequest(to=TO, value=1, gas=21_000))
+    w3.provider.make_request("anvil_dropTransaction", [pending.attempts[0]])
+    sent = sender.wait(pending)  # the second broadcast (same nonce, bumped fees) is mined
+    assert sent.status == 1 and sent.nonce == pending.nonce and len(sent.attempts) == 2
+    store.redis.close()
+
+
+def test_a_transaction_whose_nonce_another_one_used_is_reported_as_such(
+    w3: Web3,
+    roles_redis_url: str,  # noqa: F811
+    manual_mining: None,  # noqa: F811
+) -> None:
+    store = Store(roles_redis_url, prefix="tx-taken")
+    sender = _sender(w3, store, mine_after=None, stuck_after_s=600, drop_check_s=0.1)
+    pending = sender.submit(TxRequest(to=TO, value=1, gas=21_000))
+    other = {
+        "type": 2, "chainId": CHAIN_ID, "nonce": pending.nonce, "to": TO, "value": 2, "gas": 21_000,
+        "maxFeePerGas": 2 * pending.fees.max_fee_per_gas,
+        "maxPriorityFeePerGas": 2 * pending.fees.max_priority_fee_per_gas,
+    }
+    w3.eth.send_raw_transaction(Account.from_key(KEY).sign_transaction(other).raw_transaction)
+    w3.provider.make_request("evm_mine", [])
+    with pytest.raises(NonceTakenError) as info:
+        sender.wait(pending)
+    assert info.value.nonce == pending.nonce
+    store.redis.close()

@@ -37,3 +37,13 @@ def test_observed_batches_raise_the_per_message_figure_never_lower_it() -> None:
 def test_quorum_window_never_below_the_validators_spacing() -> None:
     assert quorum_window(10) == MAX_BATCH
     assert quorum_window(400) == 400
+
+
+def test_a_batch_behind_one_in_flight_gets_its_worst_case_gas() -> None:
+    sizer = BatchSizer(block_gas_share=0.4, ceiling=1000)
+    assert sizer.gas_limit(DEPOSIT, 10) == 120_000 + 10 * 30_000
+    sizer.observe(DEPOSIT, 120_000 + 50 * 40_000, 50)  # batches turned out dearer: budgeted higher
+    assert sizer.gas_limit(DEPOSIT, 10) == 120_000 + 10 * 40_000
+    # the largest batch the cap allows still fits the block share it was sized for
+    cap = sizer.cap(DEPOSIT, 30_000_000)
+    assert sizer.gas_limit(DEPOSIT, cap) <= 0.4 * 30_000_000
