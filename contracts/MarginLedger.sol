@@ -23,6 +23,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     struct SpokeRoutes {
         address lockbox;
         uint64 depositNonce; // last processed deposit nonce
+        bool depositsPaused; // guardian stopped this deposit route (in slot 0: free to check)
         bytes32 depositHead; // head at `depositNonce`
         uint64 withdrawalNonce; // last queued withdrawal nonce
         bytes32 withdrawalHead; // head at `withdrawalNonce`
@@ -61,6 +62,25 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         emit WithdrawalsPauseSet(paused);
     }
 
+    /// @inheritdoc IMarginLedger
+    /// @dev Trust-reducing, so the guardian acts at once; only governance (the timelock) resumes.
+    function pauseDeposits(uint64 chainId) external onlyRole(Roles.GUARDIAN_ROLE) {
+        _setDepositsPaused(chainId, true);
+    }
+
+    /// @inheritdoc IMarginLedger
+    function unpauseDeposits(uint64 chainId) external onlyRole(Roles.GOVERNOR_ROLE) {
+        _setDepositsPaused(chainId, false);
+    }
+
+    /// @dev Records and announces a route's deposit pause.
+    function _setDepositsPaused(uint64 chainId, bool paused) private {
+        SpokeRoutes storage route = _routes[chainId];
+        if (route.lockbox == address(0)) revert RouteUnknown(chainId);
+        route.depositsPaused = paused;
+        emit DepositsPauseSet(chainId, paused);
+    }
+
     // ------------------------------------------------------------------ deposits
 
     /// @inheritdoc IMarginLedger
@@ -79,6 +99,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         address lockbox = route.lockbox;
         uint64 processed = route.depositNonce;
         if (lockbox == address(0)) revert RouteUnknown(chainId);
+        if (route.depositsPaused) revert DepositsPaused(chainId);
         if (checkpoint.source != lockbox) revert RouteSourceMismatch(lockbox, checkpoint.source);
         uint64 nonce = checkpoint.nonce;
         if (processed + count != nonce) revert BatchNonceMismatch(processed, count, nonce);
@@ -91,6 +112,14 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         route.depositHead = head;
         _applyDeposits(chainId, messages);
         emit DepositsProcessed(chainId, nonce, head, count);
+    }
+
+    /// @inheritdoc IMarginLedger
+    /// @dev Permissionless (keepers call it; it only credits what the bucket allows, in order).
+    /// Refused while the route's deposits are paused: a paused route credits nothing.
+    function releaseDeferred(uint64 chainId, uint32 assetId, uint256 maxEntries) external returns (uint256) {
+        if (_routes[chainId].depositsPaused) revert DepositsPaused(chainId);
+        return _releaseDeferred(chainId, assetId, maxEntries);
     }
 
     // ------------------------------------------------------------------ withdrawals
@@ -155,6 +184,11 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     }
 
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IMarginLedger
+    function depositsPaused(uint64 chainId) external view returns (bool) {
+        return _routes[chainId].depositsPaused;
+    }
 
     /// @inheritdoc IMarginLedger
     function spokes() external view returns (uint64[] memory) {
