@@ -31,6 +31,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
 
     mapping(uint64 chainId => SpokeRoutes) private _routes;
     mapping(uint64 chainId => mapping(address token => uint256)) private _queued;
+    mapping(uint64 chainId => mapping(uint32 assetId => uint256)) private _minWithdrawal;
     uint64[] private _spokeIds;
 
     /// @inheritdoc IMarginLedger
@@ -54,6 +55,12 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         route.lockbox = lockbox;
         _spokeIds.push(chainId);
         emit SpokeRegistered(chainId, lockbox);
+    }
+
+    /// @inheritdoc IMarginLedger
+    function setMinWithdrawal(uint64 chainId, uint32 assetId, uint256 amount) external onlyRole(Roles.GOVERNOR_ROLE) {
+        _minWithdrawal[chainId][assetId] = amount;
+        emit MinWithdrawalSet(chainId, assetId, amount);
     }
 
     /// @inheritdoc IMarginLedger
@@ -99,7 +106,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         address lockbox = route.lockbox;
         uint64 processed = route.depositNonce;
         if (lockbox == address(0)) revert RouteUnknown(chainId);
-        if (route.depositsPaused) revert DepositsPaused(chainId);
+        if (route.depositsPaused) revert RouteDepositsPaused(chainId);
         if (checkpoint.source != lockbox) revert RouteSourceMismatch(lockbox, checkpoint.source);
         uint64 nonce = checkpoint.nonce;
         if (processed + count != nonce) revert BatchNonceMismatch(processed, count, nonce);
@@ -118,7 +125,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     /// @dev Permissionless (keepers call it; it only credits what the bucket allows, in order).
     /// Refused while the route's deposits are paused: a paused route credits nothing.
     function releaseDeferred(uint64 chainId, uint32 assetId, uint256 maxEntries) external returns (uint256) {
-        if (_routes[chainId].depositsPaused) revert DepositsPaused(chainId);
+        if (_routes[chainId].depositsPaused) revert RouteDepositsPaused(chainId);
         return _releaseDeferred(chainId, assetId, maxEntries);
     }
 
@@ -138,6 +145,8 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         if (amount == 0) revert WithdrawalAmountZero();
         if (recipient == address(0)) revert WithdrawalRecipientZero();
         if (withdrawalsPaused) revert WithdrawalsPaused();
+        uint256 minimum = _minWithdrawal[destChainId][assetId];
+        if (amount < minimum) revert WithdrawalBelowMinimum(destChainId, assetId, amount, minimum);
         // USD SETTLEMENT (before the balance is read)
         address settler = settlement;
         if (settler != address(0)) ISettlement(settler).settle(msg.sender);
@@ -184,6 +193,11 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     }
 
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IMarginLedger
+    function minWithdrawal(uint64 chainId, uint32 assetId) external view returns (uint256) {
+        return _minWithdrawal[chainId][assetId];
+    }
 
     /// @inheritdoc IMarginLedger
     function depositsPaused(uint64 chainId) external view returns (bool) {

@@ -267,6 +267,30 @@ def audit(
         raise typer.Exit(1)
 
 
+@app.command()
+def fees(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per spoke token: minimum deposit, minimum withdrawal and the relay fee a withdrawal pays."""
+    from relayer.services.fees import fee_table
+
+    try:
+        table_rows = fee_table(config_context(config))
+    except RpcUnavailableError as error:
+        not_running(error)
+    if as_json:
+        out.print_json(json.dumps([row.model_dump() for row in table_rows]))
+        return
+    table = Table(title="xmargin minimums and relay fees (token units; min withdrawal in ledger units)")
+    for column in ("spoke", "token", "asset", "min deposit", "min withdrawal", "relay fee", "fee cap"):
+        table.add_column(column, justify="left" if column in ("spoke", "token", "asset") else "right")
+    for row in table_rows:
+        table.add_row(row.chain, row.symbol, row.asset or "-", str(row.min_deposit), str(row.min_withdrawal),
+                      str(row.relay_fee), f"{row.max_relay_fee_bps / 100:g} %")
+    out.print(table)
+
+
 # ------------------------------------------------------------------------------------ user actions
 
 @app.command()

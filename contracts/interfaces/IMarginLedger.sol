@@ -166,6 +166,8 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     );
     /// @notice The guardian paused or unpaused withdrawal requests.
     event WithdrawalsPauseSet(bool paused);
+    /// @notice Governance set the smallest withdrawal of `assetId` to spoke `chainId` (ledger units).
+    event MinWithdrawalSet(uint64 indexed chainId, uint32 indexed assetId, uint256 amount);
     /// @notice The guardian paused (or governance resumed) deposit processing from spoke `chainId`.
     event DepositsPauseSet(uint64 indexed chainId, bool paused);
 
@@ -173,8 +175,9 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     error SpokeLockboxZero();
     /// @notice The spoke is already registered; its routes are never re-pointed.
     error SpokeAlreadyRegistered(uint64 chainId);
-    /// @notice The guardian paused deposits from spoke `chainId`; governance resumes them.
-    error DepositsPaused(uint64 chainId);
+    /// @notice The guardian paused deposits from spoke `chainId` (processing and releasing queued
+    /// ones); governance resumes them.
+    error RouteDepositsPaused(uint64 chainId);
     /// @notice No message in the batch.
     error BatchEmpty();
     /// @notice No route for that chain.
@@ -187,6 +190,9 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     error BatchHeadMismatch(bytes32 computed, bytes32 checkpointHead);
     /// @notice Zero amount, or less than one token unit.
     error WithdrawalAmountZero();
+    /// @notice The withdrawal is below the minimum governance set for `assetId` to spoke `chainId`
+    /// (ledger units): tiny releases would cost the relayer more than they move.
+    error WithdrawalBelowMinimum(uint64 chainId, uint32 assetId, uint256 amount, uint256 minimum);
     /// @notice The recipient is the zero address.
     error WithdrawalRecipientZero();
     /// @notice The guardian paused withdrawals.
@@ -231,6 +237,13 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
 
     /// @notice Token units of `token` ever queued to spoke `chainId` (cumulative).
     function queuedTotal(uint64 chainId, address token) external view returns (uint256);
+
+    /// @notice Sets the smallest `requestWithdrawal` amount (ledger units) of `assetId` to spoke
+    /// `chainId` (0 = none). Claim withdrawals have no minimum. GOVERNOR_ROLE only.
+    function setMinWithdrawal(uint64 chainId, uint32 assetId, uint256 amount) external;
+
+    /// @notice The smallest withdrawal of `assetId` to spoke `chainId` (ledger units, 0 = none).
+    function minWithdrawal(uint64 chainId, uint32 assetId) external view returns (uint256);
 
     /// @notice Pauses (`true`) or resumes withdrawal requests. GUARDIAN_ROLE only.
     function setWithdrawalsPaused(bool paused) external;

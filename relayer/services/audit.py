@@ -8,7 +8,8 @@ Per (spoke, token), in token units:
   deferred       deposits processed by the hub but queued by its inflow limit (owed, not yet in
                  any balance nor in liquidity)
   unreleased     withdrawals queued on the hub and not yet paid: not yet processed by the lockbox,
-                 plus processed but parked (delayed or failed) releases
+                 plus processed but parked (delayed or failed) releases, plus relay fees the
+                 lockbox booked to relayers and they have not claimed yet
   uncredited     deposits the lockbox received that the ledger has not processed yet (information)
 Invariants checked:
   I0  custodied <= balance                                    (the lockbox's books are really held)
@@ -141,6 +142,8 @@ def _snapshot(ctx: Context) -> AuditReport:
                 erc20 = ctx.erc20(chain_id, token)
                 balance = int(client.call(erc20.functions.balanceOf(lockbox.address), spoke_block))
             parked = int(client.call(lockbox.functions.owed(token), spoke_block))
+            # relay fees booked to relayers and not yet claimed stay in the lockbox, owed to them
+            parked += int(client.call(lockbox.functions.relayFeesOwed(token), spoke_block))
             lines.append(
                 TokenAudit(
                     chain_id=chain_id,

@@ -134,11 +134,10 @@ def _deposit_limits(ctx: Context, route: RouteId) -> dict[str, Any]:
     """A deposit route's pause flag and non-empty inflow queues on the hub ({} for withdrawals)."""
     if route.kind is not RouteKind.DEPOSIT:
         return {}
-    queues = spoke_queues(ctx.hub, ctx.deployment, route.source_chain_id)
-    return {
-        "deferred": {q.asset: q for q in queues if q.entries},
-        "deposits_paused": any(q.paused for q in queues),
-    }
+    hub = ctx.hub
+    queues = spoke_queues(hub, ctx.deployment, route.source_chain_id, waiting_only=True)
+    paused = bool(hub.call(ctx.ledger().functions.depositsPaused(route.source_chain_id)))
+    return {"deferred": {q.asset: q for q in queues}, "deposits_paused": paused}
 
 
 def route_statuses(ctx: Context) -> list[RouteStatus]:

@@ -244,9 +244,11 @@ def test_pause_blocks_only_that_route_and_only_governance_resumes(
     assert tx.events["DepositsPauseSet"]["paused"] is True
     assert ledger.depositsPaused(SPOKE_A) and not ledger.depositsPaused(SPOKE_B)
     batch = signed_batch(ledger, SPOKE_A, lockbox_a, [(alice, alice, USDC_A, 1)])
-    assert_reverts(error("DepositsPaused(uint64)", SPOKE_A), ledger.processDeposits, *batch, sender=relayer)
+    assert_reverts(error("RouteDepositsPaused(uint64)", SPOKE_A), ledger.processDeposits, *batch, sender=relayer)
     brownie.chain.sleep(200)
-    assert_reverts(error("DepositsPaused(uint64)", SPOKE_A), ledger.releaseDeferred, SPOKE_A, USDC, 1, sender=stranger)
+    assert_reverts(
+        error("RouteDepositsPaused(uint64)", SPOKE_A), ledger.releaseDeferred, SPOKE_A, USDC, 1, sender=stranger
+    )
     deposit(SPOKE_B, [(alice, alice, USDC_B, 5 * TOKEN)])  # the other route is untouched
     assert_reverts(
         error("AccessControlUnauthorizedAccount(address,bytes32)", str(guardian), GOVERNOR_ROLE),
