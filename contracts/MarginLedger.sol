@@ -94,7 +94,8 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     /// @dev Anyone may submit (relayers are trusted for liveness only). Check order, all before
     /// any effect: batch not empty; route known and source matching; nonce continuity; head
     /// recomputed over the messages; validator quorum. Message `k` has nonce
-    /// `processedNonce + 1 + k`. No external call is made.
+    /// `processedNonce + 1 + k`. The only external call is to this ledger's own InflowLimiter
+    /// module, for tokens with an inflow limit (it cannot call back).
     function processDeposits(DepositMessage[] calldata messages, Checkpoint calldata checkpoint, bytes calldata signatures)
         external
     {
