@@ -6,9 +6,11 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ILockbox} from "./interfaces/ILockbox.sol";
+import {ILockboxFees} from "./interfaces/ILockboxFees.sol";
 import {HashChain} from "./libraries/HashChain.sol";
 import {Checkpoint, WithdrawalMessage} from "./libraries/Messages.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {LockboxFees} from "./lockbox/LockboxFees.sol";
 import {OutflowLimiter} from "./lockbox/OutflowLimiter.sol";
 import {ReleaseQueue} from "./lockbox/ReleaseQueue.sol";
 import {ReleaseTransfer} from "./lockbox/ReleaseTransfer.sol";
@@ -28,7 +30,7 @@ import {QuorumVerifier} from "./verification/QuorumVerifier.sol";
 /// leaves surplus nobody can withdraw; a negative one leaves the books above the balance, so late
 /// releases fail and are parked. Do NOT list rebasing tokens; list their wrapped, non-rebasing form.
 /// A listed token is trusted not to burn the gas of every transfer (see TOKEN_RELEASE_GAS).
-contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, ReentrancyGuardTransient {
+contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, LockboxFees, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @dev The native coin, as a token address (docs/protocol.md).
@@ -147,9 +149,10 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Reen
             unchecked {
                 nonce = processed + 1 + uint64(i); // <= checkpoint.nonce, a uint64
             }
-            Outcome outcome = _release(nonce, m.recipient, m.token, m.amount, true);
+            uint256 amount = _chargeRelayFee(nonce, msg.sender, m.token, m.amount);
+            Outcome outcome = _release(nonce, m.recipient, m.token, amount, true);
             if (outcome != Outcome.Released) {
-                _park(nonce, m.account, m.recipient, m.token, m.amount, _reasonOf(outcome));
+                _park(nonce, m.account, m.recipient, m.token, amount, _reasonOf(outcome));
             }
         }
     }
@@ -184,6 +187,24 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Reen
         if (outcome != Outcome.Released) {
             _park(nonce, release.account, newRecipient, release.token, release.amount, _reasonOf(outcome));
         }
+    }
+
+    /// @inheritdoc ILockboxFees
+    /// @dev Leaves custody like a release: checked against custody and the outflow limit, the
+    /// books written before the transfer, and a failed transfer reverts everything.
+    function claimRelayFees(address token, address to) external nonReentrant {
+        if (_route.releasesPaused) revert ReleasesPaused();
+        if (_recipientInvalid(to)) revert ReleaseRecipientInvalid(to);
+        uint256 amount = _takeRelayFees(msg.sender, token);
+        uint256 held = _custodied[token];
+        if (amount > held) revert ReleaseExceedsCustody(token, held, amount);
+        if (!_consumeOutflow(token, amount)) revert ReleaseRateLimited(token, availableOutflow(token), amount);
+        _custodied[token] = held - amount; // EFFECTS
+        bool ok = token == NATIVE_TOKEN
+            ? ReleaseTransfer.tryTransferNative(to, amount, gasleft())
+            : ReleaseTransfer.tryTransfer(token, to, amount, gasleft()); // INTERACTION
+        if (!ok) revert RelayFeesTransferFailed(token, to, amount);
+        emit RelayFeesClaimed(msg.sender, token, to, amount);
     }
 
     /// @inheritdoc ILockbox
@@ -270,6 +291,7 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Reen
 
     /// @dev Books a received deposit and appends it to the deposit route.
     function _recordDeposit(address token, uint256 amount, address account) private {
+        _checkMinDeposit(token, amount);
         uint64 nonce = _route.depositNonce + 1;
         _route.depositNonce = nonce;
         bytes32 head = HashChain.extend(_depositHead, HashChain.depositLeaf(nonce, msg.sender, account, token, amount));

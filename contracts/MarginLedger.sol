@@ -23,6 +23,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     struct SpokeRoutes {
         address lockbox;
         uint64 depositNonce; // last processed deposit nonce
+        bool depositsPaused; // guardian stopped this deposit route (in slot 0: free to check)
         bytes32 depositHead; // head at `depositNonce`
         uint64 withdrawalNonce; // last queued withdrawal nonce
         bytes32 withdrawalHead; // head at `withdrawalNonce`
@@ -30,6 +31,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
 
     mapping(uint64 chainId => SpokeRoutes) private _routes;
     mapping(uint64 chainId => mapping(address token => uint256)) private _queued;
+    mapping(uint64 chainId => mapping(uint32 assetId => uint256)) private _minWithdrawal;
     uint64[] private _spokeIds;
 
     /// @inheritdoc IMarginLedger
@@ -56,9 +58,34 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     }
 
     /// @inheritdoc IMarginLedger
+    function setMinWithdrawal(uint64 chainId, uint32 assetId, uint256 amount) external onlyRole(Roles.GOVERNOR_ROLE) {
+        _minWithdrawal[chainId][assetId] = amount;
+        emit MinWithdrawalSet(chainId, assetId, amount);
+    }
+
+    /// @inheritdoc IMarginLedger
     function setWithdrawalsPaused(bool paused) external onlyRole(Roles.GUARDIAN_ROLE) {
         withdrawalsPaused = paused;
         emit WithdrawalsPauseSet(paused);
+    }
+
+    /// @inheritdoc IMarginLedger
+    /// @dev Trust-reducing, so the guardian acts at once; only governance (the timelock) resumes.
+    function pauseDeposits(uint64 chainId) external onlyRole(Roles.GUARDIAN_ROLE) {
+        _setDepositsPaused(chainId, true);
+    }
+
+    /// @inheritdoc IMarginLedger
+    function unpauseDeposits(uint64 chainId) external onlyRole(Roles.GOVERNOR_ROLE) {
+        _setDepositsPaused(chainId, false);
+    }
+
+    /// @dev Records and announces a route's deposit pause.
+    function _setDepositsPaused(uint64 chainId, bool paused) private {
+        SpokeRoutes storage route = _routes[chainId];
+        if (route.lockbox == address(0)) revert RouteUnknown(chainId);
+        route.depositsPaused = paused;
+        emit DepositsPauseSet(chainId, paused);
     }
 
     // ------------------------------------------------------------------ deposits
@@ -67,7 +94,8 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     /// @dev Anyone may submit (relayers are trusted for liveness only). Check order, all before
     /// any effect: batch not empty; route known and source matching; nonce continuity; head
     /// recomputed over the messages; validator quorum. Message `k` has nonce
-    /// `processedNonce + 1 + k`. No external call is made.
+    /// `processedNonce + 1 + k`. The only external call is to this ledger's own InflowLimiter
+    /// module, for tokens with an inflow limit (it cannot call back).
     function processDeposits(DepositMessage[] calldata messages, Checkpoint calldata checkpoint, bytes calldata signatures)
         external
     {
@@ -79,6 +107,7 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         address lockbox = route.lockbox;
         uint64 processed = route.depositNonce;
         if (lockbox == address(0)) revert RouteUnknown(chainId);
+        if (route.depositsPaused) revert RouteDepositsPaused(chainId);
         if (checkpoint.source != lockbox) revert RouteSourceMismatch(lockbox, checkpoint.source);
         uint64 nonce = checkpoint.nonce;
         if (processed + count != nonce) revert BatchNonceMismatch(processed, count, nonce);
@@ -91,6 +120,14 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         route.depositHead = head;
         _applyDeposits(chainId, messages);
         emit DepositsProcessed(chainId, nonce, head, count);
+    }
+
+    /// @inheritdoc IMarginLedger
+    /// @dev Permissionless (keepers call it; it only credits what the bucket allows, in order).
+    /// Refused while the route's deposits are paused: a paused route credits nothing.
+    function releaseDeferred(uint64 chainId, uint32 assetId, uint256 maxEntries) external returns (uint256) {
+        if (_routes[chainId].depositsPaused) revert RouteDepositsPaused(chainId);
+        return _releaseDeferred(chainId, assetId, maxEntries);
     }
 
     // ------------------------------------------------------------------ withdrawals
@@ -109,6 +146,8 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         if (amount == 0) revert WithdrawalAmountZero();
         if (recipient == address(0)) revert WithdrawalRecipientZero();
         if (withdrawalsPaused) revert WithdrawalsPaused();
+        uint256 minimum = _minWithdrawal[destChainId][assetId];
+        if (amount < minimum) revert WithdrawalBelowMinimum(destChainId, assetId, amount, minimum);
         // USD SETTLEMENT (before the balance is read)
         address settler = settlement;
         // slither-disable-next-line unused-return _debitWithdrawal reads the balance after it
@@ -156,6 +195,16 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
     }
 
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IMarginLedger
+    function minWithdrawal(uint64 chainId, uint32 assetId) external view returns (uint256) {
+        return _minWithdrawal[chainId][assetId];
+    }
+
+    /// @inheritdoc IMarginLedger
+    function depositsPaused(uint64 chainId) external view returns (bool) {
+        return _routes[chainId].depositsPaused;
+    }
 
     /// @inheritdoc IMarginLedger
     function spokes() external view returns (uint64[] memory) {

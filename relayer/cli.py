@@ -234,9 +234,15 @@ def status(
             "? (redis down)" if s.attested_nonce is None else str(s.attested_nonce),
             str(s.processed_nonce), str(s.lag_blocks), f"{s.lag_seconds:.0f}",
             ("[green]caught up[/green]" if s.caught_up else f"[yellow]{s.pending} pending[/yellow]")
-            + (f" [red]halted by {len(s.halted_by)} validator(s)[/red]" if s.halted_by else ""),
+            + (f" [red]halted by {len(s.halted_by)} validator(s)[/red]" if s.halted_by else "")
+            + (" [red]deposits paused[/red]" if s.deposits_paused else "")
+            + "".join(f" [yellow]{q.entries} {asset} deferred[/yellow]" for asset, q in s.deferred.items()),
         )
     out.print(table)
+    for s in statuses:
+        for asset, q in s.deferred.items():
+            out.print(f"[yellow]DEFERRED[/yellow] {s.route} {asset}: {q.entries} deposit(s), {q.total} token units "
+                      f"waiting for the hub's inflow limit (bucket {q.available} of {q.capacity} ledger units)")
     for s in statuses:
         for validator, reason in s.halted_by.items():
             out.print(f"[red]HALTED[/red] {s.route} by {validator}: {reason}")
@@ -259,11 +265,12 @@ def audit(
     else:
         table = Table(title=f"xmargin solvency audit (hub block {report.hub_block}; token units)")
         for column in ("spoke", "token", "asset", "lockbox balance", "custodied", "ledger liquidity", "claims",
-                       "unreleased withdrawals", "deposits not yet credited"):
+                       "deferred (inflow limit)", "unreleased withdrawals", "deposits not yet credited"):
             table.add_column(column, justify="left" if column in ("spoke", "token", "asset") else "right")
         for line in report.tokens:
             table.add_row(line.chain, line.symbol, line.asset or "-", str(line.balance), str(line.custodied),
-                          str(line.liquidity), str(line.claims), str(line.unreleased), str(line.uncredited))
+                          str(line.liquidity), str(line.claims), str(line.deferred), str(line.unreleased),
+                          str(line.uncredited))
         out.print(table)
         for asset, totals in report.assets.items():
             out.print(f"{asset}: lockboxes {totals['lockbox_total']}, account balances {totals['account_balances']}, "
@@ -276,6 +283,30 @@ def audit(
             out.print("[green]no breach[/green]: every invariant holds")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def fees(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per spoke token: minimum deposit, minimum withdrawal and the relay fee a withdrawal pays."""
+    from relayer.services.fees import fee_table
+
+    try:
+        table_rows = fee_table(config_context(config))
+    except RpcUnavailableError as error:
+        not_running(error)
+    if as_json:
+        out.print_json(json.dumps([row.model_dump() for row in table_rows]))
+        return
+    table = Table(title="xmargin minimums and relay fees (token units; min withdrawal in ledger units)")
+    for column in ("spoke", "token", "asset", "min deposit", "min withdrawal", "relay fee", "fee cap"):
+        table.add_column(column, justify="left" if column in ("spoke", "token", "asset") else "right")
+    for row in table_rows:
+        table.add_row(row.chain, row.symbol, row.asset or "-", str(row.min_deposit), str(row.min_withdrawal),
+                      str(row.relay_fee), f"{row.max_relay_fee_bps / 100:g} %")
+    out.print(table)
 
 
 # ------------------------------------------------------------------------------------ user actions

@@ -11,6 +11,15 @@ interface ICheckpointVerifier {
     /// @notice Emitted when governance replaces the validator set of a source chain.
     event ValidatorSetUpdated(uint64 indexed sourceChainId, address[] validators, uint8 threshold, uint32 version);
 
+    /// @notice The guardian removed `validator` from the set of `sourceChainId` (new `version`,
+    /// same threshold; the factory's QuorumSetDeployed event names the new set).
+    event ValidatorRemoved(uint64 indexed sourceChainId, address indexed validator, uint32 version);
+
+    /// @notice `validator` is not in the current set of `sourceChainId` (or there is no set).
+    error ValidatorNotInSet(uint64 sourceChainId, address validator);
+    /// @notice Removing a validator would leave `remaining` members, fewer than the `threshold`
+    /// (no checkpoint could be verified any more): governance must rotate the set instead.
+    error ValidatorRemovalBreaksQuorum(uint64 sourceChainId, uint256 remaining, uint256 threshold);
     /// @notice Governance set an empty set, a set above the verifier's maximum size, a threshold
     /// of 0 or above the set size, or a zero or duplicate validator address.
     error ValidatorSetInvalid(uint256 size, uint256 threshold);
@@ -37,6 +46,10 @@ interface ICheckpointVerifier {
 
     /// @notice The number of distinct validator signatures a checkpoint needs.
     function thresholdOf(uint64 sourceChainId) external view returns (uint8);
+
+    /// @notice Removes `validator` from the set of `sourceChainId` at once, keeping the threshold.
+    /// GUARDIAN_ROLE only: trust-reducing, so no timelock (adding trust is `setValidators`, governance).
+    function removeValidator(uint64 sourceChainId, address validator) external;
 
     /// @notice Whether `signer` is in the current set for `sourceChainId`.
     function isValidator(uint64 sourceChainId, address signer) external view returns (bool);

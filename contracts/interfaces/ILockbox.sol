@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {ICheckpointVerifier} from "./ICheckpointVerifier.sol";
+import {ILockboxFees} from "./ILockboxFees.sol";
 import {Checkpoint, WithdrawalMessage} from "../libraries/Messages.sol";
 
 /// @title IOutflowLimiter
@@ -64,7 +65,7 @@ interface IReleaseQueue {
 /// @notice A spoke's custody contract: the deposit route's source (deposits are hash-chained and
 /// carried to the hub ledger) and the withdrawal route's destination (releases proven by a
 /// validator quorum over the hub ledger's withdrawal chain). See docs/protocol.md.
-interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue {
+interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILockboxFees {
     // ---------------------------------------------------------------- events
 
     /// @notice Deposit `nonce` of the deposit route; `head` is the route's head after it.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {Checkpoint, DepositMessage} from "../libraries/Messages.sol";
+import {IInflowLimiter} from "./IInflowLimiter.sol";
 
 /// @title IAssetRegistry
 /// @notice The hub's list of assets, of the spoke tokens that back them, and of each spoke's
@@ -95,6 +96,13 @@ interface IMarginAccounts {
     /// @notice `from` holds less of `assetId` than the transfer.
     error CollateralTransferExceedsBalance(address from, uint32 assetId, uint256 balance, uint256 amount);
 
+    /// @notice Sets the inflow limit of `assetId` from spoke `chainId` (a token bucket in ledger
+    /// units; both zero = unlimited). GOVERNOR_ROLE only.
+    function setInflowLimit(uint64 chainId, uint32 assetId, uint256 capacity, uint256 refillPerSecond) external;
+
+    /// @notice The ledger's inflow limiter module (buckets, queued deposits, their events).
+    function inflowLimiter() external view returns (IInflowLimiter);
+
     /// @notice Sets the risk engine asked on every withdrawal (zero disables the check).
     function setRiskEngine(address engine) external;
 
@@ -158,11 +166,18 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     );
     /// @notice The guardian paused or unpaused withdrawal requests.
     event WithdrawalsPauseSet(bool paused);
+    /// @notice Governance set the smallest withdrawal of `assetId` to spoke `chainId` (ledger units).
+    event MinWithdrawalSet(uint64 indexed chainId, uint32 indexed assetId, uint256 amount);
+    /// @notice The guardian paused (or governance resumed) deposit processing from spoke `chainId`.
+    event DepositsPauseSet(uint64 indexed chainId, bool paused);
 
     /// @notice The lockbox address is zero.
     error SpokeLockboxZero();
     /// @notice The spoke is already registered; its routes are never re-pointed.
     error SpokeAlreadyRegistered(uint64 chainId);
+    /// @notice The guardian paused deposits from spoke `chainId` (processing and releasing queued
+    /// ones); governance resumes them.
+    error RouteDepositsPaused(uint64 chainId);
     /// @notice No message in the batch.
     error BatchEmpty();
     /// @notice No route for that chain.
@@ -175,6 +190,9 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     error BatchHeadMismatch(bytes32 computed, bytes32 checkpointHead);
     /// @notice Zero amount, or less than one token unit.
     error WithdrawalAmountZero();
+    /// @notice The withdrawal is below the minimum governance set for `assetId` to spoke `chainId`
+    /// (ledger units): tiny releases would cost the relayer more than they move.
+    error WithdrawalBelowMinimum(uint64 chainId, uint32 assetId, uint256 amount, uint256 minimum);
     /// @notice The recipient is the zero address.
     error WithdrawalRecipientZero();
     /// @notice The guardian paused withdrawals.
@@ -220,9 +238,30 @@ interface IMarginLedger is IAssetRegistry, IMarginAccounts {
     /// @notice Token units of `token` ever queued to spoke `chainId` (cumulative).
     function queuedTotal(uint64 chainId, address token) external view returns (uint256);
 
+    /// @notice Sets the smallest `requestWithdrawal` amount (ledger units) of `assetId` to spoke
+    /// `chainId` (0 = none). Claim withdrawals have no minimum. GOVERNOR_ROLE only.
+    function setMinWithdrawal(uint64 chainId, uint32 assetId, uint256 amount) external;
+
+    /// @notice The smallest withdrawal of `assetId` to spoke `chainId` (ledger units, 0 = none).
+    function minWithdrawal(uint64 chainId, uint32 assetId) external view returns (uint256);
+
     /// @notice Pauses (`true`) or resumes withdrawal requests. GUARDIAN_ROLE only.
     function setWithdrawalsPaused(bool paused) external;
 
     /// @notice Whether withdrawal requests are paused.
     function withdrawalsPaused() external view returns (bool);
+
+    /// @notice Credits up to `maxEntries` queued deposits of `assetId` from spoke `chainId`, in
+    /// order, as far as the inflow bucket allows (the last possibly in part). Anyone may call.
+    function releaseDeferred(uint64 chainId, uint32 assetId, uint256 maxEntries) external returns (uint256 released);
+
+    /// @notice Stops processing deposits (and releasing queued ones) from spoke `chainId`.
+    /// GUARDIAN_ROLE only: trust-reducing, no timelock.
+    function pauseDeposits(uint64 chainId) external;
+
+    /// @notice Resumes deposits from spoke `chainId`. GOVERNOR_ROLE only (the timelock).
+    function unpauseDeposits(uint64 chainId) external;
+
+    /// @notice Whether deposits from spoke `chainId` are paused.
+    function depositsPaused(uint64 chainId) external view returns (bool);
 }

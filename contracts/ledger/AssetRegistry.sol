@@ -36,6 +36,7 @@ abstract contract AssetRegistry is AccessControl, IAssetRegistry {
         uint32 assetId; // 0 = never listed
         bool listed; // false = deposits become claims (withdrawals still allowed)
         bool capped; // the asset has a supply cap: `_supply[assetId].total` is maintained
+        bool limited; // an inflow bucket is set or deposits are queued (InflowLimiter)
     }
 
     /// @dev Per-asset supply state, read and written together when crediting a capped asset.
@@ -91,7 +92,7 @@ abstract contract AssetRegistry is AccessControl, IAssetRegistry {
         uint64 scale = uint64(TEN ** (assetDecimals - tokenDecimals));
         bool capped = _supply[assetId].cap != 0;
         _tokens[chainId][token] =
-            TokenSlot({liquidity: 0, scale: scale, assetId: assetId, listed: true, capped: capped});
+            TokenSlot({liquidity: 0, scale: scale, assetId: assetId, listed: true, capped: capped, limited: false});
         _tokenOf[chainId][assetId] = token;
         _assetChains[assetId].push(chainId);
         emit TokenListed(chainId, token, assetId, tokenDecimals, scale);

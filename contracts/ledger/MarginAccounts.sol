@@ -3,10 +3,12 @@ pragma solidity 0.8.37;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {IInflowLimiter} from "../interfaces/IInflowLimiter.sol";
 import {IMarginAccounts, IMarginLedger} from "../interfaces/IMarginLedger.sol";
 import {DepositMessage} from "../libraries/Messages.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {AssetRegistry} from "./AssetRegistry.sol";
+import {InflowLimiter} from "./InflowLimiter.sol";
 
 /// @title MarginAccounts
 /// @notice Collateral balances (ledger units), claims on deposits the ledger does not credit
@@ -22,6 +24,8 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
     mapping(address account => int256) private _usd;
 
     /// @inheritdoc IMarginAccounts
+    IInflowLimiter public immutable inflowLimiter;
+    /// @inheritdoc IMarginAccounts
     uint256 public badDebt;
     /// @inheritdoc IMarginAccounts
     address public insuranceFund;
@@ -29,6 +33,22 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
     address public riskEngine;
     /// @inheritdoc IMarginAccounts
     address public settlement;
+
+    /// @dev The inflow limiter module is this ledger's own (docs/security.md, "Blast radius").
+    constructor() {
+        inflowLimiter = IInflowLimiter(address(new InflowLimiter()));
+    }
+
+    /// @inheritdoc IMarginAccounts
+    /// @dev Capacity 0 = unlimited (the default; see InflowLimiter for why).
+    function setInflowLimit(uint64 chainId, uint32 assetId, uint256 capacity, uint256 refillPerSecond)
+        external
+        onlyRole(Roles.GOVERNOR_ROLE)
+    {
+        address token = _tokenOf[chainId][assetId];
+        if (token == address(0)) revert IMarginLedger.AssetNotOnSpoke(assetId, chainId);
+        _tokens[chainId][token].limited = inflowLimiter.setLimit(chainId, assetId, capacity, refillPerSecond);
+    }
 
     /// @inheritdoc IMarginAccounts
     function setRiskEngine(address engine) external onlyRole(Roles.GOVERNOR_ROLE) {
@@ -128,13 +148,21 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
             }
             uint256 amount = m.amount;
             // `liq <= limit` always, so `liq + amount <= limit` keeps liquidity * scale < 2**128.
-            if (info.listed && amount <= limit - liq && (!info.capped || _takeCap(info.assetId, amount * info.scale))) {
-                unchecked {
-                    liq += amount;
-                    uint256 credit = amount * info.scale;
-                    // A balance never exceeds the sum over spokes of liquidity * scale: no overflow.
-                    _balances[m.account][info.assetId] += credit;
-                    emit DepositCredited(m.account, info.assetId, credit);
+            if (info.listed && amount <= limit - liq) {
+                // Over the inflow limit (or behind a queue): the rest waits for {releaseDeferred}.
+                if (info.limited) amount = inflowLimiter.admit(chainId, info.assetId, m.account, amount, info.scale);
+                if (amount == 0) {
+                    // all of it queued
+                } else if (!info.capped || _takeCap(info.assetId, amount * info.scale)) {
+                    unchecked {
+                        liq += amount;
+                        uint256 credit = amount * info.scale;
+                        // A balance never exceeds the sum over spokes of liquidity * scale: no overflow.
+                        _balances[m.account][info.assetId] += credit;
+                        emit DepositCredited(m.account, info.assetId, credit);
+                    }
+                } else {
+                    _addClaim(m.account, chainId, token, amount);
                 }
             } else {
                 _addClaim(m.account, chainId, token, amount);
@@ -144,6 +172,37 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
             }
         }
         if (liq != info.liquidity) slot.liquidity = uint128(liq);
+    }
+
+    /// @dev Credits queued deposits of `assetId` from spoke `chainId` as the inflow limiter
+    /// allows, in order, each exactly as {_applyDeposits} credits one message, re-checked now (the
+    /// token may have been delisted or the cap reached since: then it becomes a claim).
+    function _releaseDeferred(uint64 chainId, uint32 assetId, uint256 maxEntries) internal returns (uint256) {
+        address token = _tokenOf[chainId][assetId];
+        if (token == address(0)) revert IMarginLedger.AssetNotOnSpoke(assetId, chainId);
+        TokenSlot storage slot = _tokens[chainId][token];
+        (address[] memory accounts, uint256[] memory amounts, bool limited) =
+            inflowLimiter.release(chainId, assetId, slot.scale, maxEntries);
+        slot.limited = limited;
+        for (uint256 i; i < accounts.length; ++i) {
+            TokenSlot memory info = slot;
+            uint256 amount = amounts[i];
+            uint256 liq = info.liquidity;
+            if (
+                info.listed && amount <= _liquidityLimit(info.scale) - liq
+                    && (!info.capped || _takeCap(assetId, amount * info.scale))
+            ) {
+                unchecked {
+                    slot.liquidity = uint128(liq + amount);
+                    uint256 credit = amount * info.scale;
+                    _balances[accounts[i]][assetId] += credit;
+                    emit DepositCredited(accounts[i], assetId, credit);
+                }
+            } else {
+                _addClaim(accounts[i], chainId, token, amount);
+            }
+        }
+        return accounts.length;
     }
 
     /// @dev Debits a withdrawal of `amount` ledger units of `assetId` to spoke `chainId` from

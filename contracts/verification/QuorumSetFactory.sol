@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ICheckpointVerifier} from "../interfaces/ICheckpointVerifier.sol";
 import {SignerSet} from "../libraries/SignerSet.sol";
+import {IQuorumSet} from "../interfaces/IQuorumSet.sol";
 import {QuorumSet} from "./QuorumSet.sol";
 
 /// @title QuorumSetFactory
@@ -22,6 +23,32 @@ contract QuorumSetFactory {
     /// `threshold` signatures. Reverts with `ValidatorSetInvalid` for an empty or oversized set,
     /// a threshold of 0 or above the size, or a zero or repeated address.
     function deploy(address[] calldata members, uint8 threshold) external returns (address quorumSet) {
+        return _deploy(members, threshold);
+    }
+
+    /// @notice Deploys the set `quorumSet` holds without `removed`, same threshold (a guardian's
+    /// removal of one validator from `sourceChainId`'s set; the id only names the route in errors).
+    /// Reverts with `ValidatorNotInSet` or `ValidatorRemovalBreaksQuorum`.
+    function deployWithout(uint64 sourceChainId, address quorumSet, address removed) external returns (address) {
+        address[] memory members = IQuorumSet(quorumSet).signers();
+        uint8 threshold = IQuorumSet(quorumSet).threshold();
+        uint256 size = members.length;
+        uint256 kept;
+        for (uint256 i; i < size; ++i) {
+            address member = members[i];
+            if (member == removed) continue;
+            if (kept == size - 1) revert ICheckpointVerifier.ValidatorNotInSet(sourceChainId, removed);
+            members[kept++] = member;
+        }
+        if (kept < threshold) revert ICheckpointVerifier.ValidatorRemovalBreaksQuorum(sourceChainId, kept, threshold);
+        assembly ("memory-safe") {
+            mstore(members, kept)
+        }
+        return _deploy(members, threshold);
+    }
+
+    /// @dev Validates, sorts and deploys (see {deploy}).
+    function _deploy(address[] memory members, uint8 threshold) private returns (address quorumSet) {
         uint256 size = members.length;
         address[] memory sorted = members;
         if (size == 0 || size > SignerSet.MAX_SIGNERS || threshold == 0 || threshold > size || !SignerSet.sortUnique(sorted)) {

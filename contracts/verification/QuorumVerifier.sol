@@ -74,6 +74,21 @@ abstract contract QuorumVerifier is ICheckpointVerifier, AccessControl {
     }
 
     /// @inheritdoc ICheckpointVerifier
+    /// @dev The factory deploys the reduced set (sets live in bytecode) with the same threshold,
+    /// refusing a removal that would leave fewer members than the threshold; the slot is
+    /// re-pointed, so checkpoints the removed validator signed to reach quorum fail from now on.
+    function removeValidator(uint64 sourceChainId, address validator) external onlyRole(Roles.GUARDIAN_ROLE) {
+        ValidatorSet storage set = _sets[sourceChainId];
+        address quorumSet = set.quorumSet;
+        if (quorumSet == address(0)) revert ValidatorNotInSet(sourceChainId, validator);
+        address reduced = quorumSetFactory.deployWithout(sourceChainId, quorumSet, validator);
+        uint32 version = set.version + 1;
+        set.quorumSet = reduced;
+        set.version = version;
+        emit ValidatorRemoved(sourceChainId, validator, version);
+    }
+
+    /// @inheritdoc ICheckpointVerifier
     function verifyCheckpoint(Checkpoint calldata checkpoint, bytes calldata signatures) external view {
         _verifyQuorum(checkpoint, signatures);
     }

@@ -6,12 +6,13 @@ from pydantic import BaseModel, field_validator
 
 from relayer.services.accounts import AccountWithMargin, CollateralView
 from relayer.services.audit import AuditReport
+from relayer.services.fees import TokenFees
 from relayer.services.margin import MarginView, PriceView
 from relayer.services.routes import RouteStatus
 from relayer.types import Address, Bytes32
 
 __all__ = [
-    "AccountWithMargin", "AuditReport", "CollateralView", "MarginView", "PriceView", "RouteStatus",
+    "AccountWithMargin", "AuditReport", "CollateralView", "MarginView", "PriceView", "RouteStatus", "TokenFees",
     "HaltIn", "SignatureAccepted", "SignatureIn",
 ]
 

@@ -13,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from relayer.api.schemas import AccountWithMargin, AuditReport, CollateralView, PriceView, RouteStatus
+from relayer.api.schemas import AccountWithMargin, AuditReport, CollateralView, PriceView, RouteStatus, TokenFees
 from relayer.context import Context
 from relayer.errors import ActionError, ConfigError, TradeRejectedError, XmarginError
-from relayer.services import accounts, actions, audit, explorer, margin, routes, vault
+from relayer.services import accounts, actions, audit, explorer, fees, margin, routes, vault
 from relayer.services.actions import DemoAccount
 from relayer.services.explorer import LookupResult, PendingView, RouteHistory, ValidatorSignature
 from relayer.services.trading import TradeResult
@@ -194,6 +194,11 @@ def v1_router(ctx: Context) -> APIRouter:
     def solvency_audit() -> AuditReport:
         """Solvency audit: per (spoke, token) and per asset, with any invariant breach."""
         return audit.audit(ctx)
+
+    @api.get("/fees", response_model=list[TokenFees], tags=["routes"])
+    def token_fees() -> list[TokenFees]:
+        """Per spoke token: minimum deposit, minimum withdrawal (ledger units) and relay fee."""
+        return fees.fee_table(ctx)
 
     @api.get("/deployment", response_model=DeploymentView, tags=["operator"])
     def deployment() -> DeploymentView:

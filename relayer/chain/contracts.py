@@ -27,3 +27,8 @@ def ledger(client: ChainClient, address: str) -> Contract:
 def erc20(client: ChainClient, address: str) -> Contract:
     """An ERC20 token (OpenZeppelin's ABI: its ERC-6093 errors decode too)."""
     return contract(client, "ERC20", address)
+
+
+def inflow_limiter(client: ChainClient, address: str) -> Contract:
+    """The ledger's InflowLimiter module (buckets and queued deposits per (spoke, asset))."""
+    return contract(client, "InflowLimiter", address)

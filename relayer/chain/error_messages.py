@@ -20,6 +20,11 @@ MESSAGES: dict[str, str] = {
     "LockboxConfigInvalid": "invalid lockbox configuration: hub chain {hubChainId}, ledger {ledger}, admin {admin} (none may be zero)",
     "SpokeAlreadyRegistered": "spoke chain {chainId} is already registered on the ledger",
     "SpokeLockboxZero": "a spoke needs a lockbox address (got zero)",
+    "InflowLimitInvalid": "invalid inflow limit: capacity {capacity}, refill {refillPerSecond}/s (both zero, or both non-zero and below 2**128)",
+    "InflowLimiterCallerNotLedger": "{caller} cannot drive the inflow limiter: only its ledger does",
+    "TokenFeeInvalid": "a minimum deposit or relay fee of {value} does not fit in 128 bits",
+    "ValidatorNotInSet": "{validator} is not in the validator set of chain {sourceChainId}: nothing to remove",
+    "ValidatorRemovalBreaksQuorum": "removing the validator would leave {remaining} members for chain {sourceChainId}, fewer than the threshold {threshold}: governance must rotate the set instead",
     "RateLimitInvalid": "invalid rate limit: capacity {capacity}, refill {refillPerSecond}/s (the refill must not exceed the capacity)",
     # assets and tokens (listing)
     "AssetAlreadyListed": "asset {assetId} is already listed",
@@ -40,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "DepositAmountZero": "the deposit amount is zero: deposit a positive amount",
     "DepositNothingReceived": "the lockbox received none of the {token} sent (fee-on-transfer or broken token): nothing was credited",
     "DepositTokenIsNative": "the native coin is deposited with depositNative, not as a token",
+    "DepositBelowMinimum": "the deposit of {amount} is below this lockbox's minimum of {minimum} for {token}: deposit at least the minimum (`xmargin fees` shows them)",
     "DepositsPaused": "deposits are paused on this lockbox by the guardian: nothing was sent; try again once they resume",
     # ERC20 (OpenZeppelin ERC-6093)
     "ERC20InsufficientAllowance": "insufficient {symbol} allowance: {spender} may spend {allowance}, the transfer needs {needed}; approve more first",
@@ -60,8 +66,12 @@ MESSAGES: dict[str, str] = {
     "CheckpointSignerNotValidator": "{signer} signed the checkpoint but is not a current validator",
     "CheckpointSignersNotAscending": "signers must be in ascending order: {signer} came after {previous}",
     "RouteSourceMismatch": "the checkpoint names source {actual}, the route's source is {expected}",
+    "RouteDepositsPaused": "deposits from chain {chainId} are paused on the hub by the guardian: they stay on the spoke, nothing is lost; they are credited once governance resumes the route",
+    "DeferredNoneQueued": "no deposit of asset {assetId} from chain {chainId} is waiting for the inflow limit",
+    "DeferredInflowExhausted": "the inflow limit of asset {assetId} from chain {chainId} holds {available} ledger units, less than one token unit: retry once it refills",
     "RouteUnknown": "no route from chain {sourceChainId} is registered here",
     # withdrawals, claims and releases
+    "WithdrawalBelowMinimum": "the withdrawal of {amount} is below the minimum of {minimum} for asset {assetId} to chain {chainId}: withdraw at least the minimum (`xmargin fees` shows them)",
     "WithdrawalAmountZero": "the withdrawal amount is zero: withdraw a positive amount",
     "WithdrawalExceedsBalance": "insufficient balance: {account} holds {balance} of asset {assetId}, the withdrawal needs {amount}",
     "WithdrawalExceedsLiquidity": "chain {chainId}'s lockbox can pay out only {liquidity} of asset {assetId} now, the withdrawal needs {tokenAmount}: withdraw less there, or on another spoke",
@@ -77,6 +87,8 @@ MESSAGES: dict[str, str] = {
     "ReleaseRecipientInvalid": "{recipient} cannot receive this release",
     "ReleaseRedirectUnauthorized": "only the withdrawing account may redirect release {nonce}, not {caller}",
     "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry, or redirect it to another address",
+    "RelayFeesNone": "{relayer} has no relay fees in {token} to claim",
+    "RelayFeesTransferFailed": "paying {amount} of relay fees in {token} to {to} failed (the token or the address refused): nothing was paid, the fees stay claimable",
     "ReleasesPaused": "releases are paused on this lockbox by the guardian: they stay queued until resumed",
     # oracle
     "OracleFeedConfigInvalid": "invalid configuration for feed {feedId}",

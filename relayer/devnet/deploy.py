@@ -77,6 +77,10 @@ class TokenSpec:
     rate_capacity_units: int = 1_000_000
     rate_refill_units: int = 1_000
     """Outflow bucket of the lockbox: capacity and refill per second, in whole tokens."""
+    inflow_capacity_units: int = 1_000_000_000
+    inflow_refill_units: int = 10_000_000
+    """Inflow bucket of the hub ledger for this (spoke, asset), in whole tokens: generous on the
+    devnet (no scenario comes near it), so every route runs the limiter's code path."""
 
 
 ASSETS: tuple[AssetSpec, ...] = (
@@ -226,6 +230,14 @@ def deploy(layout: DevnetLayout, report: Callable[[str], None] = print) -> Deplo
             hub_tx.call(
                 f"list {token.symbol}@{spoke.name}",
                 ledger.functions.listToken(spoke.chain_id, address, asset_ids[token.asset], token.decimals),
+            )
+            asset_decimals = next(a.decimals for a in ASSETS if a.symbol == token.asset)
+            hub_tx.call(
+                f"inflow limit {token.symbol}@{spoke.name}",
+                ledger.functions.setInflowLimit(
+                    spoke.chain_id, asset_ids[token.asset], _units(token.inflow_capacity_units, asset_decimals),
+                    _units(token.inflow_refill_units, asset_decimals),
+                ),
             )
             tx.call(f"list {token.symbol}", lockbox.functions.listToken(address))
             tx.call(

@@ -5,15 +5,18 @@ Per (spoke, token), in token units:
   custodied      the lockbox's own books (received - released)
   liquidity      the ledger's figure for ledger balances of that asset on that spoke
   claims         the ledger's claims (unlisted / over-cap deposits) on that token
+  deferred       deposits processed by the hub but queued by its inflow limit (owed, not yet in
+                 any balance nor in liquidity)
   unreleased     withdrawals queued on the hub and not yet paid: not yet processed by the lockbox,
-                 plus processed but parked (delayed or failed) releases
+                 plus processed but parked (delayed or failed) releases, plus relay fees the
+                 lockbox booked to relayers and they have not claimed yet
   uncredited     deposits the lockbox received that the ledger has not processed yet (information)
 Invariants checked:
   I0  custodied <= balance                                    (the lockbox's books are really held)
   I1  balance >= unreleased                                   (withdrawals queued to it are covered)
   I2  liquidity <= balance                                    (the ledger never overstates a spoke)
-  I3  liquidity + claims + unreleased <= balance              (everything the ledger owes is there)
-  I4  per asset: sum of lockbox balances * scale >= sum of account balances + unreleased * scale
+  I3  liquidity + claims + deferred + unreleased <= balance   (everything the ledger owes is there)
+  I4  per asset: sum of lockbox balances * scale >= sum of account balances + (unreleased + deferred) * scale
   I5  with the margin engine: sum of every account's USD balance == ledger.badDebt() (zero-sum
       PnL, fees and funding; what nobody could cover is written off and recorded)
 The hub is read first, then each spoke: whatever the hub has credited was final on the spoke
@@ -27,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from relayer.chain.deferred import spoke_queues
 from relayer.context import Context
 from relayer.errors import SnapshotInconsistentError
 from relayer.services.margin import UsdBooks, usd_books
@@ -49,6 +53,7 @@ class TokenAudit(BaseModel):
     custodied: int
     liquidity: int
     claims: int
+    deferred: int = 0
     unreleased: int
     uncredited: int
 
@@ -67,7 +72,7 @@ class AuditReport(BaseModel):
     hub_block: int
     tokens: list[TokenAudit]
     assets: dict[str, dict[str, int]]
-    """asset -> {lockbox_total, account_balances, unreleased} in ledger units."""
+    """asset -> {lockbox_total, account_balances, unreleased, deferred} in ledger units."""
     breaches: list[Breach]
     usd: UsdBooks | None = None
     """The ledger's USD books at `hub_block` (None without a margin engine)."""
@@ -107,11 +112,13 @@ def _snapshot(ctx: Context) -> AuditReport:
         queued_nonce, _ = hub.call(ledger.functions.withdrawalRoute(chain_id), hub_block)
         credited_nonce, _ = hub.call(ledger.functions.depositRoute(chain_id), hub_block)
         per_token = {}
+        deferred = {q.token.lower(): q.total for q in spoke_queues(hub, deployment, chain_id, hub_block)}
         for symbol, info in tokens.items():
             asset_id, scale, _ = hub.call(ledger.functions.tokenInfo(chain_id, info.address), hub_block)
             liquidity = hub.call(ledger.functions.liquidity(chain_id, asset_id), hub_block) if asset_id else 0
             claims = hub.call(ledger.functions.totalClaims(chain_id, info.address), hub_block)
-            per_token[symbol] = (int(asset_id), int(scale) or 1, int(liquidity), int(claims))
+            queued = deferred.get(info.address.lower(), 0)
+            per_token[symbol] = (int(asset_id), int(scale) or 1, int(liquidity), int(claims), queued)
         hub_reads[chain_id] = {"queued": int(queued_nonce), "credited": int(credited_nonce), "tokens": per_token}
 
     lines: list[TokenAudit] = []
@@ -127,7 +134,7 @@ def _snapshot(ctx: Context) -> AuditReport:
         deposit = RouteId(kind=RouteKind.DEPOSIT, source_chain_id=chain_id, dest_chain_id=hub_id)
         not_processed = _pending_amounts(ctx, withdrawal, int(processed), reads["queued"], hub_block)
         not_credited = _pending_amounts(ctx, deposit, reads["credited"], int(deposited), spoke_block)
-        for symbol, (asset_id, scale, liquidity, claims) in reads["tokens"].items():
+        for symbol, (asset_id, scale, liquidity, claims, queued) in reads["tokens"].items():
             token = deployment.tokens[chain_id][symbol].address
             if token == NATIVE_TOKEN:
                 balance = int(client.w3.eth.get_balance(lockbox.address, spoke_block))
@@ -135,6 +142,8 @@ def _snapshot(ctx: Context) -> AuditReport:
                 erc20 = ctx.erc20(chain_id, token)
                 balance = int(client.call(erc20.functions.balanceOf(lockbox.address), spoke_block))
             parked = int(client.call(lockbox.functions.owed(token), spoke_block))
+            # relay fees booked to relayers and not yet claimed stay in the lockbox, owed to them
+            parked += int(client.call(lockbox.functions.relayFeesOwed(token), spoke_block))
             lines.append(
                 TokenAudit(
                     chain_id=chain_id,
@@ -147,6 +156,7 @@ def _snapshot(ctx: Context) -> AuditReport:
                     custodied=int(client.call(lockbox.functions.custodied(token), spoke_block)),
                     liquidity=liquidity,
                     claims=claims,
+                    deferred=queued,
                     unreleased=not_processed.get(token, 0) + parked,
                     uncredited=not_credited.get(token, 0),
                 )
@@ -166,6 +176,7 @@ def _asset_totals(ctx: Context, lines: list[TokenAudit]) -> dict[str, dict[str, 
             "lockbox_total": sum(line.balance * line.scale for line in mine),
             "account_balances": int(total),
             "unreleased": sum(line.unreleased * line.scale for line in mine),
+            "deferred": sum(line.deferred * line.scale for line in mine),
         }
     return out
 
@@ -199,13 +210,13 @@ def _breaches(lines: list[TokenAudit]) -> list[Breach]:
                     detail=f"ledger liquidity {line.liquidity} > lockbox balance {line.balance}",
                 )
             )
-        owed = line.liquidity + line.claims + line.unreleased
+        owed = line.liquidity + line.claims + line.deferred + line.unreleased
         if owed > line.balance:
             out.append(
                 Breach(
                     invariant="I3",
                     where=where,
-                    detail=f"liquidity + claims + unreleased = {owed} > lockbox balance {line.balance}",
+                    detail=f"liquidity + claims + deferred + unreleased = {owed} > lockbox balance {line.balance}",
                 )
             )
     return out
@@ -221,13 +232,13 @@ def audit(ctx: Context) -> AuditReport:
             last = err
             continue
         for asset, totals in report.assets.items():
-            owed = totals["account_balances"] + totals["unreleased"]
+            owed = totals["account_balances"] + totals["unreleased"] + totals["deferred"]
             if totals["lockbox_total"] < owed:
                 report.breaches.append(
                     Breach(
                         invariant="I4",
                         where=asset,
-                        detail=f"lockboxes hold {totals['lockbox_total']} < balances + unreleased {owed}",
+                        detail=f"lockboxes hold {totals['lockbox_total']} < balances + unreleased + deferred {owed}",
                     )
                 )
         if ctx.deployment.margin is not None:

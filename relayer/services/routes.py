@@ -10,10 +10,11 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from web3 import Web3
 
+from relayer.chain.deferred import DeferredQueue, spoke_queues
 from relayer.chain.routes import RouteReader
 from relayer.context import Context
 from relayer.errors import ChainCallError, ChainError, StoreUnavailableError
-from relayer.types import RouteId
+from relayer.types import RouteId, RouteKind
 
 
 class SignatureSource(Protocol):
@@ -46,6 +47,10 @@ class RouteStatus(BaseModel):
     caught_up: bool
     halted_by: dict[str, str] = {}
     """Validators that reported this route halted (a reorg past what they signed), with the reason."""
+    deferred: dict[str, DeferredQueue] = {}
+    """Deposit routes: asset -> the hub's queue of deposits over the inflow limit (non-empty ones)."""
+    deposits_paused: bool = False
+    """Deposit routes: the guardian paused crediting this spoke's deposits."""
 
 
 def source_nonce_at(route_reader: RouteReader, block: int) -> int:
@@ -121,7 +126,18 @@ def route_status(ctx: Context, route: RouteId, now: float | None = None) -> Rout
         lag_seconds=round(lag_seconds, 1),
         caught_up=source_nonce == processed,
         halted_by=_halted_by(ctx, route),
+        **_deposit_limits(ctx, route),
     )
+
+
+def _deposit_limits(ctx: Context, route: RouteId) -> dict[str, Any]:
+    """A deposit route's pause flag and non-empty inflow queues on the hub ({} for withdrawals)."""
+    if route.kind is not RouteKind.DEPOSIT:
+        return {}
+    hub = ctx.hub
+    queues = spoke_queues(hub, ctx.deployment, route.source_chain_id, waiting_only=True)
+    paused = bool(hub.call(ctx.ledger().functions.depositsPaused(route.source_chain_id)))
+    return {"deferred": {q.asset: q for q in queues}, "deposits_paused": paused}
 
 
 def route_statuses(ctx: Context) -> list[RouteStatus]:

@@ -23,6 +23,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from relayer.chain.abi import DecodedError, abi_of, decode_error, revert_data
 from relayer.chain.client import ChainClient
+from relayer.chain.deferred import spoke_queues
 from relayer.chain.routes import DEST_CONTRACT, RouteReader
 from relayer.chain.sender import FeePolicy, PendingTx, TxRequest, TxSender
 from relayer.config import SubmitterConfig
@@ -48,6 +49,11 @@ from relayer.submitter.window import Outcome, Window, classify
 from relayer.types import ChainId, RouteId, RouteKind
 
 log = logging.getLogger(__name__)
+
+RELEASE_CHECK_S = 3.0
+"""How often a deposit route's tick looks for deferred deposits to release (a few hub calls)."""
+RELEASE_MAX_ENTRIES = 100
+"""Most queued deposits one `releaseDeferred` credits (at most ~65k gas each: well inside a hub block)."""
 
 ROUTE_LEASE_TTL_S = 15.0
 """A delivery holds its route's lease (renewed while it works); a killed submitter frees it this fast."""
@@ -83,6 +89,8 @@ class SubmitResult(BaseModel):
     """Times the tick resent from the destination's processed nonce after a batch did not apply."""
     reason: str
     """delivered | up-to-date | no-quorum | busy | delivered-by-other"""
+    released: dict[str, str] = {}
+    """Deposit routes: asset -> tx hash of a `releaseDeferred` this tick sent (queued deposits credited)."""
 
 
 @dataclass
@@ -161,6 +169,7 @@ class Submitter:
         self._gas_limits: dict[ChainId, int] = {}
         self.sizer = BatchSizer(block_gas_share=config.block_gas_share, ceiling=config.max_batch)
         self._last_alarm: dict[RouteId, str] = {}
+        self._release_checked: dict[RouteId, float] = {}
 
     # wiring ------------------------------------------------------------------------------
 
@@ -201,7 +210,12 @@ class Submitter:
         """Deliver the highest quorum-signed checkpoint above the destination's processed nonce."""
         try:
             with lease(self.store, f"submit:{route}", ttl_s=ROUTE_LEASE_TTL_S):
-                return self._deliver(route)
+                result = self._deliver(route)
+                if route.kind is RouteKind.DEPOSIT and self._release_due(route):
+                    released = self._release_deferred(route)
+                    if released:
+                        result = result.model_copy(update={"released": released})
+                return result
         except LockUnavailableError:
             processed = self.reader(route).dest_state().nonce
             return SubmitResult(route=str(route), processed_nonce=processed, reason="busy")
@@ -439,6 +453,44 @@ class Submitter:
         except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
             return is_batch_nonce_mismatch(err), describe_revert(err)
         return False, "reverted on chain (out of gas?), applies now"
+
+    # deferred deposits -------------------------------------------------------------------
+
+    def _release_due(self, route: RouteId) -> bool:
+        """Whether to look at the route's deferred deposits this tick (at most every RELEASE_CHECK_S)."""
+        now = time.monotonic()
+        if now - self._release_checked.get(route, float("-inf")) < RELEASE_CHECK_S:
+            return False
+        self._release_checked[route] = now
+        return True
+
+    def _release_deferred(self, route: RouteId) -> dict[str, str]:
+        """Credits deposits the hub's inflow limit queued from this route's spoke, per asset, when
+        the bucket allows (permissionless; any submitter may do it, competing ones are harmless:
+        a release with nothing left to credit is refused by simulation and skipped)."""
+        hub = self.clients[route.dest_chain_id]
+        dest = self.dest_contract(route)
+        out: dict[str, str] = {}
+        for queue in spoke_queues(hub, self.deployment, route.source_chain_id, waiting_only=True):
+            if not queue.releasable:
+                continue
+            fn = dest.functions.releaseDeferred(route.source_chain_id, queue.asset_id, RELEASE_MAX_ENTRIES)
+            sender = self.sender(ChainId(route.dest_chain_id))
+            request = TxRequest.call(fn)
+            try:
+                fn.call({"from": self.account.address})
+                request = replace(request, gas=sender.estimate_gas(request))
+            except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
+                log.info("route %s: release of deferred %s skipped: %s", route, queue.asset, describe_revert(err))
+                continue
+            sent = sender.send(request)
+            if sent.status != 1:  # raced by another releaser: the next check sees the new state
+                log.warning("route %s: release of deferred %s reverted in %s", route, queue.asset, sent.tx_hash)
+                continue
+            log.info("route %s: released deferred %s deposits in %s", route, queue.asset, sent.tx_hash,
+                     extra={"route": str(route), "tx_hash": sent.tx_hash})
+            out[queue.asset] = sent.tx_hash
+        return out
 
     # source messages ---------------------------------------------------------------------
 

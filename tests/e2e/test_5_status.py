@@ -87,3 +87,13 @@ def test_audit_reports_no_breach_then_a_drained_lockbox(devnet, ctx) -> None:
         assert "BREACH I0" in drained.stderr and "ETH on spoke-b" in drained.stderr
     finally:
         rpc_call(url, "anvil_setBalance", [lockbox, held])
+
+
+def test_fees_lists_every_spoke_token_with_its_minimums_and_fee(devnet, ctx) -> None:
+    result = _xmargin("fees", "--json", "--config", str(devnet.layout.config_path))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = {(chain_id, symbol) for chain_id, tokens in ctx.deployment.tokens.items() for symbol in tokens}
+    assert {(r["chain_id"], r["symbol"]) for r in rows} == expected
+    for r in rows:  # the devnet sets none (its scenarios assert exact amounts); the cap is the contract's
+        assert (r["min_deposit"], r["min_withdrawal"], r["relay_fee"], r["max_relay_fee_bps"]) == (0, 0, 0, 100), r

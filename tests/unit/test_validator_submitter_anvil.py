@@ -4,6 +4,7 @@ released once, a Redis wipe loses nothing, replays are recognised, finality is w
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,7 @@ def _setup(hub_port: int, spoke_port: int) -> Net:
         spokes={SPOKE_ID: {"lockbox": lockbox_addr}},
         validators=validators,
         threshold=THRESHOLD,
+        assets={"USDC": ASSET_ID},
     )
     clients = {
         chain_id: ChainClient(
@@ -322,6 +324,43 @@ def test_nonces_of_concurrent_sends_from_one_account_never_collide(net: Net, sub
         t.join(timeout=60)
     assert not errors and len({r.nonce for r in results}) == 4
     assert all(r.status == 1 for r in results)
+
+def test_deposit_over_the_inflow_limit_is_credited_later_exactly_once(
+    net: Net, validators: list[Validator], submitter: Submitter
+) -> None:
+    """The hub queues what is above the (spoke, asset) bucket; the submitter's deposit ticks
+    release it as the bucket refills, in full and once."""
+    limit = net.ledger.functions.setInflowLimit
+    _wait(net.hub, limit(SPOKE_ID, ASSET_ID, 10 * 10**6 * SCALE, 5 * 10**6 * SCALE).transact())  # 10 USDC, 5/s
+    before = _credited(net)
+    try:
+        _deposit(net, [25 * 10**6])
+        _finalize(net.spoke)
+        for v in validators:
+            v.tick(DEPOSIT_ROUTE)
+        submitter._release_checked.clear()  # look at the queue on this very tick
+        assert submitter.tick(DEPOSIT_ROUTE).delivered
+        credited_at_once = _credited(net) - before
+        assert credited_at_once < 25 * 10**6 * SCALE  # the rest is queued, not lost
+        limiter = net.hub.eth.contract(
+            address=net.ledger.functions.inflowLimiter().call(), abi=load_artifact("InflowLimiter").abi
+        )
+        queued = limiter.functions.deferredOf(SPOKE_ID, ASSET_ID).call()[1]
+        assert queued * SCALE == 25 * 10**6 * SCALE - credited_at_once
+        deadline = time.monotonic() + 60
+        released: dict[str, str] = {}
+        while _credited(net) - before < 25 * 10**6 * SCALE and time.monotonic() < deadline:
+            released |= submitter.tick(DEPOSIT_ROUTE).released
+            time.sleep(0.5)
+            net.hub.provider.make_request("evm_mine", [])  # the hub's clock moves with its blocks
+        assert _credited(net) - before == 25 * 10**6 * SCALE, "the queued rest was not credited in time"
+        assert released and "USDC" in released
+        assert limiter.functions.deferredOf(SPOKE_ID, ASSET_ID).call()[:2] == [0, 0]
+        time.sleep(3.5)  # past the release check interval: a further tick credits nothing twice
+        assert submitter.tick(DEPOSIT_ROUTE).released == {}
+        assert _credited(net) - before == 25 * 10**6 * SCALE
+    finally:
+        _wait(net.hub, limit(SPOKE_ID, ASSET_ID, 0, 0).transact())
 
 
 
