@@ -31,4 +31,8 @@ interface IMarginRiskEngine is IRiskEngine {
 
     /// @notice Registered markets.
     function markets() external view returns (IPerpMarket[] memory);
+
+    /// @notice Every oracle feed a health check may read: the listed assets' then the markets'
+    /// (callers pass it to `IPriceOracle.cachePrices` so that one transaction prices each once).
+    function priceFeeds() external view returns (uint32[] memory);
 }

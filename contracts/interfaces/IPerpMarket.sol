@@ -24,6 +24,13 @@ interface IPerpMarket {
     /// without a fee (liquidation module only); returns the closed notional (1e18 USD).
     function liquidationClose(address account, uint256 closeSize) external returns (uint256 closedNotional);
 
+    /// @notice Closes `fraction` (1e18 = all) of `account`'s position, rounded down, at the oracle
+    /// price without a fee (liquidation module only); returns the closed notional and the
+    /// maintenance margin the close released, both 0 when there is nothing to close.
+    function liquidationCloseFraction(address account, uint256 fraction)
+        external
+        returns (uint256 closedNotional, uint256 releasedMaintenance);
+
     /// @notice Base maintenance margin fraction (1e18): the smallest MM per unit of notional.
     function baseMaintenanceFraction() external view returns (uint256);
 
