@@ -44,6 +44,33 @@ contract MarginLens {
         }
     }
 
+    /// @notice One page of a keeper's scan: the liquidatable accounts among
+    /// `accounts[offset : offset + limit]` with their shortfall (maintenance margin - equity,
+    /// 1e18 USD; the keeper liquidates the largest first), and `next`, the offset of the next page
+    /// (`accounts.length` when the scan is done). A page of `limit` accounts costs about `limit`
+    /// health checks, so keepers size it under their node's eth_call gas cap (bench/margin_gas.py).
+    function scan(address[] calldata accounts, uint256 offset, uint256 limit)
+        external
+        view
+        returns (address[] memory found, uint256[] memory shortfall, uint256 next)
+    {
+        next = offset + limit < accounts.length ? offset + limit : accounts.length;
+        uint256 size = next > offset ? next - offset : 0;
+        address[] memory tmp = new address[](size);
+        uint256[] memory gap = new uint256[](size);
+        uint256 n;
+        for (uint256 i = offset; i < next; ++i) {
+            IMarginRiskEngine.Health memory h = riskEngine.health(accounts[i]);
+            if (h.liquidationPricesOk && h.equity < int256(h.maintenanceMargin)) {
+                tmp[n] = accounts[i];
+                gap[n++] = uint256(int256(h.maintenanceMargin) - h.equity);
+            }
+        }
+        found = new address[](n);
+        shortfall = new uint256[](n);
+        for (uint256 i; i < n; ++i) (found[i], shortfall[i]) = (tmp[i], gap[i]);
+    }
+
     /// @notice Only the liquidatable accounts among `accounts`.
     function liquidatable(address[] calldata accounts) external view returns (address[] memory found) {
         address[] memory tmp = new address[](accounts.length);
