@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from eth_utils import keccak  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
-from _stress_chain import MAX_UINT, Chain, account, deploy_system  # noqa: E402
 from relayer.keeper.pusher import to_answer  # noqa: E402
 from relayer.margin.params import Calibration, LiquidationParams, market_params  # noqa: E402
+
+from _stress_chain import MAX_UINT, Chain, account, deploy_system  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "margin_gas.json"
 BASELINE = ROOT / "bench" / "margin_gas_baseline.json"
@@ -37,6 +38,8 @@ BIG_GAS = 29_000_000
 NODE_CALL_CAP = 50_000_000
 """The common eth_call gas cap of RPC nodes (geth's default RPCGasCap)."""
 KEEPER_LIQUIDATION_GAS = 3_000_000
+LENS_PAGE = 100
+"""relayer.keeper.liquidator.LENS_PAGE (not imported: the bench also runs against older checkouts)."""
 """The keeper's fixed liquidation gas limit before issue 10 (relayer/keeper/liquidator.py)."""
 WARMUP_ROUNDS = 6
 """Rounds pushed at the starting prices: the oracle's walk (MAX_WALK 4) then starts past the
@@ -50,6 +53,7 @@ TARGETS = {
     "liquidate: 2 markets + 2 collaterals, partial": 150_000,
     "liquidate: full close, collateral sale and insurance": 250_000,
     "liquidate: 16 markets": KEEPER_LIQUIDATION_GAS,
+    f"MarginLens.scan page of {LENS_PAGE} (the keeper's page)": NODE_CALL_CAP,
 }
 
 
@@ -101,8 +105,9 @@ class Bench:
     def _push(self) -> None:
         """One aggregator round per feed at the current prices (USDC at 1)."""
         aggs = self.c["aggs"]
-        calls = [(aggs[a].functions.push(to_answer(p)), self.ch.admin) for a, p in self.prices.items()]
-        calls.append((aggs["USDC"].functions.push(to_answer(1.0)), self.ch.admin))
+        admin = str(self.ch.admin)
+        calls = [(aggs[a].functions.push(to_answer(p)), admin) for a, p in self.prices.items()]
+        calls.append((aggs["USDC"].functions.push(to_answer(1.0)), admin))
         self.ch.send_all(calls)
 
     def scale(self, factor: float) -> None:
@@ -210,8 +215,13 @@ def lens_figures(b: Bench, n: int) -> dict[str, Any]:
     lens = b.c["lens"]
     est = int(lens.functions.liquidatable(accounts).estimate_gas({"from": ch.admin}))
     per = (est - 21_000) / n
-    return {"MarginLens.liquidatable per account (2 markets)": round(per),
-            "MarginLens.liquidatable accounts per 50M call": int((NODE_CALL_CAP - 21_000) // per)}
+    out = {"MarginLens.liquidatable per account (2 markets)": round(per),
+           "MarginLens.liquidatable accounts per 50M call": int((NODE_CALL_CAP - 21_000) // per)}
+    if any(f.get("name") == "scan" for f in lens.abi):  # the keeper's paged scan (issue 10)
+        page = min(n, LENS_PAGE)
+        out[f"MarginLens.scan page of {page} (the keeper's page)"] = int(
+            lens.functions.scan(accounts, 0, page).estimate_gas({"from": ch.admin}))
+    return out
 
 
 def sixteen_market_figure(port: int) -> dict[str, Any]:

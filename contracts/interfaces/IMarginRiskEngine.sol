@@ -29,6 +29,9 @@ interface IMarginRiskEngine is IRiskEngine {
     /// SequencerDown), the last good price x DOUBTFUL_BPS when Stale or Invalid, 0 without a feed.
     function collateralPrice(uint32 assetId) external view returns (uint256 price, IPriceOracle.PriceStatus status);
 
+    /// @notice The price oracle every health check reads.
+    function oracle() external view returns (IPriceOracle);
+
     /// @notice Registered markets.
     function markets() external view returns (IPerpMarket[] memory);
 

@@ -86,17 +86,17 @@ def test_lens_scan_pages_with_shortfalls(system, accounts):
         trade(system, system.eth, (40 + 20 * i) * E18, MAX, t)  # 40, 60, 80 ETH long
     set_price(system, WETH, 1_880)
     everyone = [t.address for t in traders] + [accounts[7].address]
-    found, gaps, nxt = system.lens.scan(everyone, 0, 10)
+    found, gaps, nxt = system.lens.scan.call(everyone, 0, 10)
     assert nxt == 4 and sorted(found) == sorted(system.lens.liquidatable(everyone))
     for a, gap in zip(found, gaps, strict=True):
         h = system.engine.health(a)
         assert gap == h[2] - h[0] > 0  # maintenance margin - equity
     pages, offset = [], 0
     while offset < len(everyone):
-        page, _, offset = system.lens.scan(everyone, offset, 1)
+        page, _, offset = system.lens.scan.call(everyone, offset, 1)
         pages += page
     assert pages == list(found)
-    past_end = system.lens.scan(everyone, 9, 5)
+    past_end = system.lens.scan.call(everyone, 9, 5)
     assert list(past_end[0]) == [] and list(past_end[1]) == [] and past_end[2] == 4
 
 
