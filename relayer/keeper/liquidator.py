@@ -164,6 +164,8 @@ class Keeper:
                     self._liquidate_one(account, result)
             except LockUnavailableError:
                 result.skipped_claimed += 1
+                log.info("liquidation of %s left to another keeper (its lease is held)", account,
+                         extra={"account": account, "sender": self.sender})
         return result
 
     def _liquidate_one(self, account: str, result: KeeperRound) -> None:
