@@ -7,7 +7,9 @@ Run from the project root with the runtime venv after compiling: `.venv/bin/pyth
 port `XMARGIN_BENCH_BASE_PORT` + 40 or 15540), deploys build/contracts with `bench/_stress_chain.py`,
 prints each figure beside its target and beside `bench/margin_gas_baseline.json` (the figures before
 issue 10's gas work) and writes bench/results/margin_gas.json. Gas figures are receipts' gasUsed
-(21,000 intrinsic and calldata included) and are deterministic; nothing is timed."""
+(21,000 intrinsic and calldata included); nothing is timed. Order figures repeat exactly;
+liquidation figures move by ~2 % between runs (anvil block times follow the wall clock: funding and
+the shock step differ)."""
 
 from __future__ import annotations
 
