@@ -16,8 +16,8 @@ RECEIPT_TIMEOUT_S = 120
 def unlocked_send(w3: Web3, sender: str, gas: int = LIQUIDATION_GAS) -> Send:
     """A Keeper `send` that transacts from the unlocked `sender` at gas price 0 and waits."""
 
-    def send(call: Any) -> tuple[str, int]:
-        tx = call.transact({"from": sender, "gas": gas, "gasPrice": 0})
+    def send(call: Any, gas_limit: int | None = None) -> tuple[str, int]:
+        tx = call.transact({"from": sender, "gas": gas_limit or gas, "gasPrice": 0})
         receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=RECEIPT_TIMEOUT_S)
         return "0x" + bytes(tx).hex(), int(receipt["status"])
 

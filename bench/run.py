@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ["gas.py", "latency.py", "throughput.py"]
+BENCHMARKS = ["gas.py", "margin_gas.py", "latency.py", "throughput.py"]
 OPT_IN = {"stress": "stress.py", "soak": "soak.py"}
 """Long benchmarks, run only with their flag."""
 

@@ -31,6 +31,7 @@ from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper, Send
 from relayer.keeper.oracle_service import OracleService, PriceQueue
 from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
+from relayer.store.lease import lease
 from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter
@@ -224,6 +225,7 @@ class Context:
                     self.hub.w3, sender.address, tracker, margin.lens, margin.liquidation,
                     send=signed_send(sender), max_repay=config.max_repay_usd * USD, settler=settler,
                     deleverager=deleverager,
+                    claim=lambda account: lease(self.store, f"liquidation:{account}", LIQUIDATION_LEASE_TTL_S),
                 )
             return self._keeper
 
@@ -240,11 +242,15 @@ class Context:
         return PriceQueue(self.store)
 
 
+LIQUIDATION_LEASE_TTL_S = 30.0
+"""A keeper's lease on one account's liquidation (renewed while it simulates, sends and waits)."""
+
+
 def signed_send(sender: TxSender, gas: int = LIQUIDATION_GAS) -> Send:
     """A Keeper `send` that signs each call locally and waits for its receipt."""
 
-    def send(call: ContractFunction) -> tuple[str, int]:
-        sent = sender.send(TxRequest.call(call, gas=gas))
+    def send(call: ContractFunction, gas_limit: int | None = None) -> tuple[str, int]:
+        sent = sender.send(TxRequest.call(call, gas=gas_limit or gas))
         return sent.tx_hash, sent.status
 
     return send

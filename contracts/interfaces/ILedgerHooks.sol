@@ -19,6 +19,10 @@ interface ILedgerHooks {
         view
         returns (string memory symbol, uint8 decimals, uint16 weightBps, uint256 supplyCap, uint256 totalBalance);
 
+    /// @notice Ledger decimals and collateral weight (bps) of an asset: the two fields of
+    /// `assetInfo` a health check needs, without its symbol copy and liquidity sum.
+    function collateralOf(uint32 assetId) external view returns (uint8 decimals, uint16 weightBps);
+
     /// @notice Signed USD balance (1e18 = 1 USD): realized PnL, fees, funding.
     function usdBalanceOf(address account) external view returns (int256);
 

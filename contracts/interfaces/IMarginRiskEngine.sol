@@ -29,6 +29,13 @@ interface IMarginRiskEngine is IRiskEngine {
     /// SequencerDown), the last good price x DOUBTFUL_BPS when Stale or Invalid, 0 without a feed.
     function collateralPrice(uint32 assetId) external view returns (uint256 price, IPriceOracle.PriceStatus status);
 
+    /// @notice The price oracle every health check reads.
+    function oracle() external view returns (IPriceOracle);
+
     /// @notice Registered markets.
     function markets() external view returns (IPerpMarket[] memory);
+
+    /// @notice Every oracle feed a health check may read: the listed assets' then the markets'
+    /// (callers pass it to `IPriceOracle.cachePrices` so that one transaction prices each once).
+    function priceFeeds() external view returns (uint32[] memory);
 }

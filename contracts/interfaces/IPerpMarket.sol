@@ -29,6 +29,13 @@ interface IPerpMarket {
     /// a deleveraging never fills after it.
     function cancelOrderForLiquidation(address account) external;
 
+    /// @notice Closes `fraction` (1e18 = all) of `account`'s position, rounded down, at the oracle
+    /// price without a fee (liquidation module only); returns the closed notional and the
+    /// maintenance margin the close released, both 0 when there is nothing to close.
+    function liquidationCloseFraction(address account, uint256 fraction)
+        external
+        returns (uint256 closedNotional, uint256 releasedMaintenance);
+
     /// @notice Base maintenance margin fraction (1e18): the smallest MM per unit of notional.
     function baseMaintenanceFraction() external view returns (uint256);
 

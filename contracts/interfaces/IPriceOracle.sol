@@ -34,4 +34,14 @@ interface IPriceOracle {
     /// @notice False while the optional L2 sequencer-uptime feed reports the sequencer down or the
     /// grace period after its restart has not elapsed (always true without such a feed).
     function sequencerOk() external view returns (bool);
+
+    /// @notice Computes the `getPrice` answer of each configured feed in `feedIds` once and serves
+    /// it from transient storage for the rest of the transaction, until `clearPriceCache` or any
+    /// change of the oracle's own state (unknown feeds are skipped). Anyone may call it: within
+    /// one transaction the answer cannot differ (same block time; every oracle write clears the
+    /// cache), so the cache only saves the repeated aggregator walks of one liquidation or fill.
+    function cachePrices(uint32[] calldata feedIds) external;
+
+    /// @notice Ends the transaction's price cache (the next reads compute again).
+    function clearPriceCache() external;
 }

@@ -146,6 +146,13 @@ abstract contract AssetRegistry is AccessControl, IAssetRegistry {
         return (asset.symbol, asset.decimals, asset.weightBps, _supply[assetId].cap, _sumLiquidity(assetId));
     }
 
+    /// @notice Ledger decimals and collateral weight (bps) of an asset (ILedgerHooks: the margin
+    /// engine's health checks read these two fields only).
+    function collateralOf(uint32 assetId) external view returns (uint8 decimals, uint16 weightBps) {
+        AssetConfig storage asset = _assets[assetId];
+        return (asset.decimals, asset.weightBps);
+    }
+
     /// @inheritdoc IAssetRegistry
     function listedAssets() external view returns (uint32[] memory) {
         return _assetIds;

@@ -4,7 +4,6 @@ pragma solidity 0.8.37;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
 import {IMarginRiskEngine} from "../interfaces/IMarginRiskEngine.sol";
 import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
@@ -125,7 +124,16 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     /// @notice Liquidates `account` (see the contract's waterfall). `maxRepay` bounds the USD the
     /// caller spends buying collateral (0: positions only). The caller must stay above its own
     /// initial margin after buying.
+    /// @dev Every price is computed once for the whole liquidation (the oracle's transaction cache).
     function liquidate(address account, uint256 maxRepay) external nonReentrant {
+        oracle.cachePrices(riskEngine.priceFeeds());
+        _liquidate(account, maxRepay);
+        oracle.clearPriceCache();
+    }
+
+    // ---------------------------------------------------------------- internal
+    /// @dev The waterfall (see the contract's notice).
+    function _liquidate(address account, uint256 maxRepay) internal {
         address insurance = ledger.insuranceFund();
         if (account == lpPool || account == insurance) revert LiquidationAccountProtected(account);
         IMarginRiskEngine.Health memory h = riskEngine.health(account);
@@ -134,11 +142,14 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             revert LiquidationAccountHealthy(account, h.equity, h.maintenanceMargin);
         }
         _cancelOrders(account);
+        // `h` follows the account: each close returns its health after the close and the fees.
         if (h.hasPositions) {
-            _closePositions(account, insurance, params.closeFactor, false);
-            if (riskEngine.isLiquidatable(account)) _closePositions(account, insurance, ONE, true);
+            h = _closePositions(account, insurance, params.closeFactor, false);
+            if (h.liquidationPricesOk && h.equity < int256(h.maintenanceMargin)) {
+                h = _closePositions(account, insurance, ONE, true);
+            }
         }
-        if (riskEngine.health(account).hasPositions) return;
+        if (h.hasPositions) return;
         // slither-disable-next-line unused-return the balance is read again on the next line
         if (ledger.usdBalanceOf(account) < 0 && address(settlement) != address(0)) settlement.settle(account);
         if (ledger.usdBalanceOf(account) < 0 && maxRepay > 0) {
@@ -164,7 +175,12 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Closes `fraction` of every position; pays reward and penalty capped by released MM.
-    function _closePositions(address account, address insurance, uint256 fraction, bool full) internal {
+    /// Returns the account's health after the close and the fees: the fees are USD moved out of
+    /// the account, so its equity falls by exactly their sum and nothing else changes.
+    function _closePositions(address account, address insurance, uint256 fraction, bool full)
+        internal
+        returns (IMarginRiskEngine.Health memory h)
+    {
         IPerpMarket[] memory ms = riskEngine.markets();
         Params memory p = params;
         // slither-disable-start uninitialized-local accumulators that start at zero
@@ -173,12 +189,8 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         uint256 penalty;
         // slither-disable-end uninitialized-local
         for (uint256 i; i < ms.length; ++i) {
-            IPerpMarket.MarginState memory before = ms[i].marginState(account);
-            if (before.size == 0) continue;
-            uint256 closeSize = Math.mulDiv(SignedMath.abs(before.size), fraction, ONE);
-            if (closeSize == 0) continue;
-            uint256 notional = ms[i].liquidationClose(account, closeSize);
-            uint256 released = before.maintenanceMargin - ms[i].marginState(account).maintenanceMargin;
+            (uint256 notional, uint256 released) = ms[i].liquidationCloseFraction(account, fraction);
+            if (notional == 0) continue;
             uint256 r = Math.mulDiv(notional, p.rewardRate, ONE);
             uint256 pen = Math.mulDiv(notional, p.penaltyRate, ONE);
             if (r > released) r = released;
@@ -188,12 +200,13 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             penalty += pen;
         }
         // Cap by the equity the close left: fees never push the account below zero.
-        int256 eq = riskEngine.health(account).equity;
-        uint256 room = eq > 0 ? uint256(eq) : 0;
+        h = riskEngine.health(account);
+        uint256 room = h.equity > 0 ? uint256(h.equity) : 0;
         if (reward > room) reward = room;
         if (reward + penalty > room) penalty = room - reward;
         if (reward > 0) ledger.transferUsd(account, msg.sender, reward);
         if (penalty > 0) ledger.transferUsd(account, insurance, penalty);
+        h.equity -= int256(reward + penalty);
         emit Liquidated(account, msg.sender, closed, reward, penalty, full);
     }
 
@@ -215,8 +228,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     function _sellAsset(address account, uint32 assetId, uint256 limit, address buyer) internal returns (uint256 repay) {
         uint256 bal = ledger.balanceOf(account, assetId);
         if (bal == 0) return 0;
-        // slither-disable-next-line unused-return only decimals and weight are needed
-        (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(assetId);
+        (uint8 dec, uint16 weightBps) = ledger.collateralOf(assetId);
         uint256 salePrice = _salePrice(assetId, weightBps);
         if (salePrice == 0) return 0;
         uint256 maxValue = Math.mulDiv(bal, salePrice, 10 ** dec, Math.Rounding.Ceil);

@@ -84,11 +84,32 @@ contract PerpMarket is PerpOrders {
     {
         int256 size = positions[account].size;
         if (closeSize == 0 || closeSize > SignedMath.abs(size)) revert MarketCloseSizeInvalid(account, size, closeSize);
-        int256 delta = size > 0 ? -closeSize.toInt256() : closeSize.toInt256();
-        uint256 price = oracle.freshPrice(feedId);
-        _trade(account, delta, price, 0);
-        emit PositionLiquidated(account, delta, price);
-        return MarginMath.notional(delta, price);
+        (closedNotional,) = _liquidationClose(account, size, closeSize);
+    }
+
+    /// @inheritdoc IPerpMarket
+    /// @dev The released margin is computed at the close price, which is the price the risk
+    /// engine values the position at (the close needs it Ok), so it equals the drop of
+    /// `marginState(account).maintenanceMargin` across the close.
+    /// Nothing to close returns before the role check, as a module may hold the role on the
+    /// markets it closes in only.
+    function liquidationCloseFraction(address account, uint256 fraction)
+        external
+        nonReentrant
+        returns (uint256 closedNotional, uint256 releasedMaintenance)
+    {
+        int256 size = positions[account].size;
+        if (size == 0) return (0, 0);
+        uint256 closeSize = Math.mulDiv(SignedMath.abs(size), fraction, MarginMath.ONE);
+        if (closeSize == 0) return (0, 0);
+        _checkRole(LIQUIDATOR_ROLE);
+        uint256 price;
+        (closedNotional, price) = _liquidationClose(account, size, closeSize);
+        Params memory p = params;
+        int256 newSize = positions[account].size;
+        (, uint256 mmBefore) = MarginMath.margins(size, price, p.imfBase, p.imfSlope, p.mmRatio);
+        (, uint256 mmAfter) = MarginMath.margins(newSize, price, p.imfBase, p.imfSlope, p.mmRatio);
+        releasedMaintenance = mmBefore - mmAfter;
     }
 
     /// @notice Accrues funding up to now (anyone; also done by every trade).
@@ -124,6 +145,18 @@ contract PerpMarket is PerpOrders {
         uint256 fee = feeRate == 0 ? 0 : _mulCeil(MarginMath.notional(sizeDelta, price), feeRate);
         emit PositionModified(account, sizeDelta, newSize, price, realized, fee);
         _settle(account, realized - fee.toInt256());
+    }
+
+    /// @dev Closes `closeSize` of a position of `size` at the fresh oracle price, no fee.
+    function _liquidationClose(address account, int256 size, uint256 closeSize)
+        internal
+        returns (uint256 closedNotional, uint256 price)
+    {
+        int256 delta = size > 0 ? -closeSize.toInt256() : closeSize.toInt256();
+        price = oracle.freshPrice(feedId);
+        _trade(account, delta, price, 0);
+        emit PositionLiquidated(account, delta, price);
+        closedNotional = MarginMath.notional(delta, price);
     }
 
     /// @dev Moves `amount` USD from the pool to `account` (or back when negative).

@@ -141,12 +141,15 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         } else {
             // A fill the margin rules refuse cancels the order instead of reverting, so that a
             // refused order never sits until expiry blocking the trader's next one.
+            // A risk-increasing fill checks trader and pool margin: price every feed once.
+            if (increases) oracle.cachePrices(riskEngine.priceFeeds());
             try this.fillOrder(account, o.sizeDelta, price, increases) {
                 emit OrderSettled(account, msg.sender, o.sizeDelta, price, roundId, o.escrow);
             } catch (bytes memory reason) {
                 emit OrderFillRefused(account, reason);
                 emit OrderCanceled(account, msg.sender, CancelReason.FillRefused, msg.sender);
             }
+            if (increases) oracle.clearPriceCache();
         }
         if (o.escrow > 0) ledger.transferUsd(address(this), msg.sender, o.escrow);
     }

@@ -53,6 +53,7 @@ contract PriceOracle is PriceOracleBase {
         f.minPrice = minPrice;
         f.maxPrice = maxPrice;
         _anchorLatest(feedId, f);
+        _clearCache();
         emit FeedConfigured(feedId, SourceKind.Aggregator, aggregator, heartbeat, minPrice, maxPrice, maxMoveBps);
     }
 
@@ -70,6 +71,7 @@ contract PriceOracle is PriceOracleBase {
         f.minPrice = minPrice;
         f.maxPrice = maxPrice;
         f.maxMoveBps = maxMoveBps;
+        _clearCache();
         emit FeedConfigured(feedId, SourceKind.Signed, address(0), heartbeat, minPrice, maxPrice, maxMoveBps);
     }
 
@@ -87,6 +89,7 @@ contract PriceOracle is PriceOracleBase {
             f.latched = false;
             if (!_anchorLatest(feedId, f)) revert OraclePriceInvalid(feedId);
         }
+        _clearCache();
         emit FeedResolved(feedId, f.lastPrice, f.lastUpdatedAt);
     }
 
@@ -113,6 +116,7 @@ contract PriceOracle is PriceOracleBase {
         bool accept = !fresh || !_movedTooFar(f.lastPrice, price, f.maxMoveBps)
             || (f.latched && !_movedTooFar(f.pendingPrice, price, f.maxMoveBps));
         f.lastRound = round;
+        _clearCache();
         _rounds[feedId][round] = SignedRound(price, timestamp, newest, accept);
         if (accept) {
             (f.lastPrice, f.lastUpdatedAt) = (price, timestamp);
@@ -131,6 +135,7 @@ contract PriceOracle is PriceOracleBase {
     function syncFeed(uint32 feedId) external {
         Feed storage f = _feeds[feedId];
         if (f.kind != SourceKind.Aggregator || f.latched) return;
+        _clearCache();
         (bool clean, uint80 round, uint256 price, uint64 ts) = _walk(f, MAX_SYNC);
         if (round != f.lastRound) {
             (f.lastRound, f.lastPrice, f.lastUpdatedAt) = (uint64(round), price, ts);
@@ -141,7 +146,28 @@ contract PriceOracle is PriceOracleBase {
 
     // ---------------------------------------------------------------- views
     /// @inheritdoc IPriceOracle
+    function cachePrices(uint32[] calldata feedIds) external {
+        for (uint256 i; i < feedIds.length; ++i) {
+            uint32 id = feedIds[i];
+            if (_feeds[id].kind == SourceKind.None) continue;
+            (bool hit,,,) = _cached(id);
+            if (hit) continue;
+            (uint256 price, uint64 updatedAt, PriceStatus status) = _price(id);
+            _store(id, price, updatedAt, status);
+        }
+    }
+
+    /// @inheritdoc IPriceOracle
+    /// @dev Served from the transaction's price cache when `cachePrices` filled it.
     function getPrice(uint32 feedId) public view returns (uint256 price, uint64 updatedAt, PriceStatus status) {
+        bool hit;
+        (hit, price, updatedAt, status) = _cached(feedId);
+        if (!hit) (price, updatedAt, status) = _price(feedId);
+    }
+
+    // ---------------------------------------------------------------- internal
+    /// @dev The price of `feedId` computed from storage and its aggregator (see `getPrice`).
+    function _price(uint32 feedId) internal view returns (uint256 price, uint64 updatedAt, PriceStatus status) {
         Feed storage f = _feeds[feedId];
         if (f.kind == SourceKind.None) revert OracleFeedUnknown(feedId);
         bool clean = !f.latched;
@@ -152,6 +178,7 @@ contract PriceOracle is PriceOracleBase {
         status = sequencerOk() ? PriceStatus.Ok : PriceStatus.SequencerDown;
     }
 
+    // ---------------------------------------------------------------- views
     /// @inheritdoc IPriceOracle
     function freshPrice(uint32 feedId) external view returns (uint256 price) {
         (uint256 p, uint64 updatedAt, PriceStatus status) = getPrice(feedId);

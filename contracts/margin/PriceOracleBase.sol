@@ -114,6 +114,12 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
     uint256 internal constant MAX_SIGNERS = 31;
     /// @dev Aggregator rounds checked pairwise after the anchor (bounds every price read).
     uint80 internal constant MAX_WALK = 4;
+    /// @dev Transient slot of the price cache's epoch (bumped to clear every cached price at once).
+    bytes32 internal constant CACHE_EPOCH_SLOT = keccak256("xmargin.PriceOracle.cacheEpoch");
+    /// @dev Namespace of the transient price-cache entries.
+    bytes32 internal constant CACHE_NS = keccak256("xmargin.PriceOracle.cache");
+    /// @dev Flag bit of a cache entry's meta word (an entry with it clear is empty).
+    uint256 internal constant CACHE_HIT = 1 << 128;
 
     // ---------------------------------------------------------------- storage
     /// @dev Feeds by id.
@@ -163,6 +169,7 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
     /// (GOVERNOR_ROLE); Aave v3's PriceOracleSentinel pattern.
     function setSequencerFeed(address feed, uint32 gracePeriod) external onlyRole(Roles.GOVERNOR_ROLE) {
         if (feed != address(0) && gracePeriod == 0) revert OracleSequencerConfigInvalid();
+        _clearCache();
         sequencerFeed = feed;
         sequencerGracePeriod = gracePeriod;
         emit SequencerFeedSet(feed, gracePeriod);
@@ -196,7 +203,56 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
         }
     }
 
+    /// @inheritdoc IPriceOracle
+    function clearPriceCache() external {
+        _clearCache();
+    }
+
     // ---------------------------------------------------------------- internal
+    /// @dev Transient slot pair (price word, meta word) of `feedId` in the current cache epoch.
+    function _cacheSlot(uint32 feedId) internal view returns (bytes32 slot) {
+        bytes32 epochSlot = CACHE_EPOCH_SLOT;
+        uint256 epoch;
+        assembly ("memory-safe") {
+            epoch := tload(epochSlot)
+        }
+        slot = keccak256(abi.encode(CACHE_NS, epoch, feedId));
+    }
+
+    /// @dev The cached answer of `feedId`, if any (`hit` false otherwise).
+    function _cached(uint32 feedId)
+        internal
+        view
+        returns (bool hit, uint256 price, uint64 updatedAt, PriceStatus status)
+    {
+        bytes32 slot = _cacheSlot(feedId);
+        uint256 meta;
+        assembly ("memory-safe") {
+            meta := tload(add(slot, 1))
+            price := tload(slot)
+        }
+        if (meta & CACHE_HIT == 0) return (false, 0, 0, PriceStatus.Ok);
+        return (true, price, uint64(meta), PriceStatus(uint8(meta >> 64)));
+    }
+
+    /// @dev Stores an answer of `feedId` in the current cache epoch.
+    function _store(uint32 feedId, uint256 price, uint64 updatedAt, PriceStatus status) internal {
+        bytes32 slot = _cacheSlot(feedId);
+        uint256 meta = CACHE_HIT | (uint256(uint8(status)) << 64) | updatedAt;
+        assembly ("memory-safe") {
+            tstore(slot, price)
+            tstore(add(slot, 1), meta)
+        }
+    }
+
+    /// @dev Starts a new cache epoch: every cached price is forgotten.
+    function _clearCache() internal {
+        bytes32 epochSlot = CACHE_EPOCH_SLOT;
+        assembly ("memory-safe") {
+            tstore(epochSlot, add(tload(epochSlot), 1))
+        }
+    }
+
     /// @dev Reverts unless `signatures` are by at least `signerThreshold` distinct members of the
     /// signer set, in ascending signer order, all over `digest`. Kept behind one function so that
     /// it can be swapped for the shared SignerSet library.

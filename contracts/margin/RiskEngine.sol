@@ -48,6 +48,8 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     IPerpMarket[] internal _markets;
     /// @dev Registration flag per market.
     mapping(address => bool) public isMarket;
+    /// @dev Feed id of `_markets[i]` (same order).
+    uint32[] internal _marketFeeds;
 
     constructor(address admin, ILedgerHooks ledger_, IPriceOracle oracle_) {
         if (address(ledger_) == address(0) || address(oracle_) == address(0)) revert RiskEngineConfigZeroAddress();
@@ -63,6 +65,7 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         if (address(market) == address(0) || isMarket[address(market)]) revert RiskEngineMarketInvalid(address(market));
         if (_markets.length >= MAX_MARKETS) revert RiskEngineTooManyMarkets(MAX_MARKETS);
         _markets.push(market);
+        _marketFeeds.push(market.feedId());
         isMarket[address(market)] = true;
         emit MarketAdded(address(market));
     }
@@ -76,6 +79,8 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
             if (_markets[i] == market) {
                 _markets[i] = _markets[n - 1];
                 _markets.pop();
+                _marketFeeds[i] = _marketFeeds[n - 1];
+                _marketFeeds.pop();
                 break;
             }
         }
@@ -96,8 +101,7 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         for (uint256 i; i < ids.length; ++i) {
             uint256 bal = ledger.balanceOf(account, ids[i]);
             if (bal == 0) continue;
-            // slither-disable-next-line unused-return only decimals and weight are needed
-            (, uint8 dec, uint16 weightBps,,) = ledger.assetInfo(ids[i]);
+            (uint8 dec, uint16 weightBps) = ledger.collateralOf(ids[i]);
             if (weightBps == 0) continue;
             (uint256 price, IPriceOracle.PriceStatus status) = collateralPrice(ids[i]);
             if (status != IPriceOracle.PriceStatus.Ok) h.pricesOk = false;
@@ -149,5 +153,14 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     /// @inheritdoc IMarginRiskEngine
     function markets() external view returns (IPerpMarket[] memory) {
         return _markets;
+    }
+
+    /// @inheritdoc IMarginRiskEngine
+    function priceFeeds() external view returns (uint32[] memory feeds) {
+        uint32[] memory assets = ledger.listedAssets();
+        uint256 n = _marketFeeds.length;
+        feeds = new uint32[](assets.length + n);
+        for (uint256 i; i < assets.length; ++i) feeds[i] = assets[i];
+        for (uint256 i; i < n; ++i) feeds[assets.length + i] = _marketFeeds[i];
     }
 }

@@ -1,4 +1,5 @@
-"""Find unhealthy accounts with one lens eth_call and liquidate each; tolerate competing keepers.
+"""Find unhealthy accounts with paged lens eth_calls and liquidate the largest shortfall first, each
+with gas sized from an estimate; tolerate competing keepers; an out-of-gas revert is its own error.
 
 Loads in the brownie environment (the stress bench and the contract tests use it): it imports
 web3, pydantic and relayer.chain.abi only, never the settings or the store."""
@@ -7,14 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
 
+from eth_typing import HexStr
 from pydantic import BaseModel
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from relayer.chain.abi import decode_error, revert_data
-from relayer.errors import KeeperError
+from relayer.errors import KeeperError, LockUnavailableError
 from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
@@ -25,13 +28,40 @@ log = logging.getLogger(__name__)
 BENIGN_ERRORS = frozenset({"LiquidationAccountHealthy", "LiquidationPricesNotFresh"})
 LIQUIDATOR_SHORT = "LiquidatorBelowInitialMargin"
 """The keeper's own ledger balance cannot pay for the collateral: it still closes positions."""
-LENS_CHUNK = 1_000
+LENS_PAGE = 100
+"""Accounts per `MarginLens.scan` eth_call: ~120k gas each with two markets (bench/margin_gas.py),
+so a page stays far below the common 50M eth_call cap even for accounts holding many markets."""
 LIQUIDATION_GAS = 3_000_000
+"""Default gas of a `send` given no limit (order settlements); liquidations size theirs."""
+GAS_MARGIN_PCT = 125
+GAS_MARGIN_FIXED = 50_000
+"""A liquidation's gas limit: its eth_estimateGas x 1.25 + 50k (state may move before it lands)."""
+MAX_LIQUIDATION_GAS = 25_000_000
+"""Never above this (a 30M hub block must still take it)."""
+OUT_OF_GAS_SHARE = 0.9
+"""A reverted liquidation that used this share of its limit or more ran out of gas (the 1/64 kept
+back at each nested call leaves a few % unused); a competitor's revert uses at most 1/1.25 of a
+limit sized from the estimate."""
 
-Send = Callable[[Any], tuple[str, int]]
-"""Sends a bound contract call and waits for it: (tx hash, receipt status). The relayer's keeper
-signs with its key through relayer.chain.sender (relayer.context builds it); the stress bench
-uses an unlocked node account (bench/_unlocked.py)."""
+
+class Send(Protocol):
+    """Sends a bound contract call with a gas limit (None: the sender's default) and waits for it:
+    (tx hash, receipt status). The relayer's keeper signs with its key through
+    relayer.chain.sender (relayer.context builds it); the stress bench uses an unlocked node
+    account (bench/_unlocked.py)."""
+
+    def __call__(self, call: Any, gas: int | None = None, /) -> tuple[str, int]: ...
+
+
+Claim = Callable[[str], AbstractContextManager[object]]
+"""Holds one account's liquidation for this keeper while it simulates and sends; raises
+LockUnavailableError when another keeper holds it (relayer.context: a Redis lease per account),
+so keepers sharing a store never send the same liquidation twice."""
+
+
+def _no_claim(account: str) -> AbstractContextManager[object]:
+    """A lone keeper claims nothing."""
+    return nullcontext(account)
 
 
 class KeeperRound(BaseModel):
@@ -45,10 +75,14 @@ class KeeperRound(BaseModel):
     """Transaction hashes of liquidations sent."""
     liquidated: list[str] = []
     """Accounts whose liquidation this keeper got mined successfully."""
+    skipped_claimed: int = 0
+    """Accounts another keeper was liquidating (its lease held): left to it."""
     skipped_benign: int = 0
     """Accounts a simulation showed already handled (competing keeper) or not liquidatable now."""
     reverted: int = 0
     """Sent liquidations that reverted on-chain (a competitor's landed between simulation and inclusion)."""
+    out_of_gas: list[str] = []
+    """Accounts whose sent liquidation ran out of gas (its own error: never "a competitor was first")."""
     failed: dict[str, str] = {}
     """Account -> custom error of a simulation that reverted for a reason that is not benign."""
     orders_settled: int = 0
@@ -66,7 +100,7 @@ class Keeper:
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
                  send: Send, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None,
-                 deleverager: Deleverager | None = None) -> None:
+                 deleverager: Deleverager | None = None, claim: Claim = _no_claim) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
@@ -76,15 +110,31 @@ class Keeper:
         self._send = send
         self.settler = settler
         self.deleverager = deleverager
+        self._claim = claim
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
-        """(accounts checked, liquidatable accounts) — one eth_call per LENS_CHUNK accounts."""
+        """(accounts checked, liquidatable accounts, largest shortfall first): one `MarginLens.scan`
+        eth_call per LENS_PAGE accounts."""
         self.tracker.refresh()
         accounts = sorted(self.tracker.accounts)
-        found: list[str] = []
-        for i in range(0, len(accounts), LENS_CHUNK):
-            found += self.lens.functions.liquidatable(accounts[i:i + LENS_CHUNK]).call()
-        return len(accounts), found
+        found: list[tuple[int, str]] = []
+        offset = 0
+        while offset < len(accounts):
+            page, shortfalls, offset = self.lens.functions.scan(accounts, offset, LENS_PAGE).call()
+            found += [(int(gap), str(a)) for a, gap in zip(page, shortfalls, strict=True)]
+        found.sort(key=lambda f: (-f[0], f[1]))
+        return len(accounts), [a for _, a in found]
+
+    def _ran_out_of_gas(self, tx_hash: str) -> bool:
+        """Whether a reverted transaction used (nearly) all of its own gas limit."""
+        h = HexStr(tx_hash)
+        used = int(self.w3.eth.get_transaction_receipt(h)["gasUsed"])
+        return used >= int(self.w3.eth.get_transaction(h)["gas"]) * OUT_OF_GAS_SHARE
+
+    def gas_limit(self, call: Any) -> int:
+        """The estimate with its margin, capped at MAX_LIQUIDATION_GAS."""
+        estimate = int(call.estimate_gas({"from": self.sender}))
+        return min(estimate * GAS_MARGIN_PCT // 100 + GAS_MARGIN_FIXED, MAX_LIQUIDATION_GAS)
 
     def _revert_name(self, err: Exception) -> str:
         """Custom error name of a simulated revert, by the liquidation module's ABI ('' if unknown)."""
@@ -115,24 +165,38 @@ class Keeper:
         error) is skipped; any other revert is recorded in `failed` and the round goes on."""
         result = KeeperRound(checked=checked, unhealthy=len(unhealthy))
         for account in unhealthy:
-            call, error = self._simulate(account)
-            if call is None:
-                if error in BENIGN_ERRORS:
-                    result.skipped_benign += 1
-                else:
-                    result.failed[account] = error
-                continue
-            tx_hash, status = self._send(call)
-            result.sent.append(tx_hash)
-            fields = {"account": account, "tx_hash": tx_hash, "sender": self.sender}
-            if status == 1:
-                result.liquidated.append(account)
-                log.info("liquidated %s in tx %s", account, tx_hash, extra=fields)
-            else:
-                result.reverted += 1  # a competitor's transaction landed first
-                log.info("liquidation of %s reverted on chain in tx %s (a competitor first)", account, tx_hash,
-                         extra=fields)
+            try:
+                with self._claim(account):
+                    self._liquidate_one(account, result)
+            except LockUnavailableError:
+                result.skipped_claimed += 1
+                log.info("liquidation of %s left to another keeper (its lease is held)", account,
+                         extra={"account": account, "sender": self.sender})
         return result
+
+    def _liquidate_one(self, account: str, result: KeeperRound) -> None:
+        """Simulates, sizes gas from the estimate, sends and records the outcome in `result`."""
+        call, error = self._simulate(account)
+        if call is None:
+            if error in BENIGN_ERRORS:
+                result.skipped_benign += 1
+            else:
+                result.failed[account] = error
+            return
+        gas = self.gas_limit(call)
+        tx_hash, status = self._send(call, gas)
+        result.sent.append(tx_hash)
+        fields = {"account": account, "tx_hash": tx_hash, "sender": self.sender, "gas": gas}
+        if status == 1:
+            result.liquidated.append(account)
+            log.info("liquidated %s in tx %s", account, tx_hash, extra=fields)
+        elif self._ran_out_of_gas(tx_hash):
+            result.out_of_gas.append(account)
+            log.error("liquidation of %s ran out of gas in tx %s", account, tx_hash, extra=fields)
+        else:
+            result.reverted += 1  # a competitor's transaction landed first
+            log.info("liquidation of %s reverted on chain in tx %s (a competitor first)", account, tx_hash,
+                     extra=fields)
 
     def run_once(self, strict: bool = True) -> KeeperRound:
         """One pass: settle pending delayed orders (with a settler), refresh accounts, batch health

@@ -23,7 +23,6 @@ from margin_helpers import (
     position,
     push_prices,
     queue_prices,
-    revert_name,
     size_for,
     trader,
     txs_to,
@@ -123,6 +122,10 @@ def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy
     assert usd_books(ctx, contracts=contracts).balanced
 
 
+LEFT_TO_OTHER = "left to another keeper"
+"""What relayer.keeper.liquidator logs when another keeper holds an account's lease."""
+
+
 def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, traders, contracts) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
@@ -139,19 +142,20 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
         try:
             queue_prices(ctx, contracts, [0.82 * p0])
             mine_until_price(hub_url, contracts, 0.82 * p0)  # the drop is on chain; both keepers see the same state
-            poll(lambda: len(pending_to(hub_url, module)) == 2, "both keepers to send a liquidation", 45, 0.2)
+            # one keeper claims the account (a Redis lease per account) and sends; the other,
+            # seeing the same state, leaves it alone instead of sending a duplicate
+            poll(lambda: len(pending_to(hub_url, module)) == 1 and any(
+                LEFT_TO_OTHER in devnet.find(n).log_text() for n in ("keeper-1", "keeper-2")),
+                "one keeper to send the liquidation and the other to leave it", 45, 0.2)
             both = pending_to(hub_url, module)
-            rpc_call(hub_url, "evm_mine")  # both liquidations in one block: only one can apply
+            rpc_call(hub_url, "evm_mine")
         finally:
             rpc_call(hub_url, "evm_setIntervalMining", [layout.block_time])
-        assert set(both) == {KEEPER_1, KEEPER_2}
+        assert len(both) == 1 and set(both) <= {KEEPER_1, KEEPER_2}
 
         head = int(contracts.client.block_number())
         sent = txs_to(contracts.client.w3, module, start, head)
-        assert len(sent) == 2 and {s for _, s, _ in sent} == {KEEPER_1, KEEPER_2}
-        assert sorted(status for *_, status in sent) == [0, 1]
-        (lost,) = [h for h, _, status in sent if status == 0]
-        assert revert_name(hub_url, lost) == "LiquidationAccountHealthy"  # benign: the other keeper won
+        assert len(sent) == 1 and sent[0][2] == 1  # one send, and it applied: no duplicate, no revert
         (liquidated,) = events(contracts, "Liquidated", account, start)
         assert liquidated["args"]["full"] is False  # a partial close restored health
         view = margin_view(ctx, account, contracts)

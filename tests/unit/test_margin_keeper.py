@@ -98,3 +98,23 @@ def test_keeper_reads_revert_names_by_the_module_abi() -> None:
     data = selector + encode(["address", "int256", "uint256"], ["0x" + "11" * 20, -5, 7])
     error = decode_error(data, [abi])
     assert error is not None and error.name == "LiquidationAccountHealthy" and error.args["equity"] == -5
+
+
+def test_keeper_leaves_an_account_whose_lease_another_keeper_holds(private_redis_url: str) -> None:
+    """Two keepers sharing a Redis store: while keeper 2 holds an account's lease, keeper 1 neither
+    simulates nor sends its liquidation (it never touches the chain: no node is given)."""
+    from relayer.keeper.liquidator import Keeper
+    from relayer.store.lease import lease
+    from relayer.store.redis_store import Store
+
+    store = Store(private_redis_url, prefix="keeper-lease-test")
+    account = "0x" + "ab" * 20
+
+    def send(call: object, gas: int | None = None, /) -> tuple[str, int]:
+        raise AssertionError("a claimed account's liquidation was sent")
+
+    keeper = Keeper(None, "0x" + "01" * 20, None, None, None, send,  # type: ignore[arg-type]
+                    claim=lambda a: lease(store, f"liquidation:{a}"))
+    with lease(store, f"liquidation:{account}"):  # keeper 2 at work on it
+        r = keeper.liquidate(1, [account])
+    assert r.skipped_claimed == 1 and r.sent == [] and r.failed == {} and r.skipped_benign == 0

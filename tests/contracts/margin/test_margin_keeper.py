@@ -15,21 +15,22 @@ from relayer.margin.adl import rank
 MAX = 2**256 - 1
 
 
-def unlocked_send(address):
-    """The keeper's `send` on brownie's chain: its unlocked dev account transacts and waits."""
+def unlocked_send(address, cap=None):
+    """The keeper's `send` on brownie's chain: its unlocked dev account transacts and waits (with
+    `cap`, never more gas than that, whatever the keeper asks: an out-of-gas liquidation)."""
 
-    def send(call):
-        tx = call.transact({"from": address, "gas": LIQUIDATION_GAS})
+    def send(call, gas=None):
+        tx = call.transact({"from": address, "gas": cap or gas or LIQUIDATION_GAS})
         return "0x" + bytes(tx).hex(), int(web3.eth.wait_for_transaction_receipt(tx, timeout=60)["status"])
 
     return send
 
 
-def make_keeper(system, sender, PerpMarket, LiquidationModule, MarginLens):
+def make_keeper(system, sender, PerpMarket, LiquidationModule, MarginLens, cap=None, **kw):
     tracker = AccountTracker(web3, PerpMarket.abi, [system.eth.address, system.btc.address])
     lens = web3.eth.contract(address=system.lens.address, abi=MarginLens.abi)
     module = web3.eth.contract(address=system.liq.address, abi=LiquidationModule.abi)
-    return Keeper(web3, sender.address, tracker, lens, module, send=unlocked_send(sender.address))
+    return Keeper(web3, sender.address, tracker, lens, module, send=unlocked_send(sender.address, cap), **kw)
 
 
 def test_competing_keepers_liquidate_each_unhealthy_account_once(system, accounts, PerpMarket, LiquidationModule,
@@ -48,7 +49,7 @@ def test_competing_keepers_liquidate_each_unhealthy_account_once(system, account
 
     set_price(system, WETH, 1_880)  # 80 and 60 ETH longs fall below maintenance margin
     view1, view2 = k1.unhealthy_accounts(), k2.unhealthy_accounts()
-    assert sorted(view1[1]) == sorted([traders[0].address, traders[1].address]) == sorted(view2[1])
+    assert view1[1] == [traders[0].address, traders[1].address] == view2[1]  # largest shortfall first
     r1 = k1.liquidate(*view1)
     r2 = k2.liquidate(*view2)  # same stale view: every simulation now reverts benignly
     assert len(r1.sent) == 2 and r1.reverted == 0
@@ -144,3 +145,45 @@ def test_deleverager_goes_down_the_ranking_while_the_vault_still_needs_it(
     result = deleverager.run_once()
     assert result.deleveraged == [f"ETH-USD:{first.address}", f"ETH-USD:{second.address}"]
     assert not result.still_needed and not vsys.vault.needsDeleverage()
+
+
+def test_lens_scan_pages_with_shortfalls(system, accounts):
+    traders = accounts[1:4]
+    for i, t in enumerate(traders):
+        fund(system, t, usdc=10_000)
+        trade(system, system.eth, (40 + 20 * i) * E18, MAX, t)  # 40, 60, 80 ETH long
+    set_price(system, WETH, 1_880)
+    everyone = [t.address for t in traders] + [accounts[7].address]
+    found, gaps, nxt = system.lens.scan.call(everyone, 0, 10)
+    assert nxt == 4 and sorted(found) == sorted(system.lens.liquidatable(everyone))
+    for a, gap in zip(found, gaps, strict=True):
+        h = system.engine.health(a)
+        assert gap == h[2] - h[0] > 0  # maintenance margin - equity
+    pages, offset = [], 0
+    while offset < len(everyone):
+        page, _, offset = system.lens.scan.call(everyone, offset, 1)
+        pages += page
+    assert pages == list(found)
+    past_end = system.lens.scan.call(everyone, 9, 5)
+    assert list(past_end[0]) == [] and list(past_end[1]) == [] and past_end[2] == 4
+
+
+def test_keeper_sizes_gas_from_the_estimate_and_reports_out_of_gas_apart(
+        system, accounts, PerpMarket, LiquidationModule, MarginLens):
+    trader, keeper_acct = accounts[1], accounts[5]
+    fund(system, keeper_acct, usdc=1_000_000)
+    fund(system, trader, usdc=10_000)
+    trade(system, system.eth, 60 * E18, MAX, trader)
+    trade(system, system.btc, E18 // 2, MAX, trader)
+    set_price(system, WETH, 1_880)
+    starved = make_keeper(system, keeper_acct, PerpMarket, LiquidationModule, MarginLens, cap=150_000)
+    r = starved.run_once(strict=False)
+    assert r.out_of_gas == [trader.address] and r.reverted == 0 and r.liquidated == []
+    keeper = make_keeper(system, keeper_acct, PerpMarket, LiquidationModule, MarginLens)
+    call = keeper.module.functions.liquidate(trader.address, keeper.max_repay)
+    limit = keeper.gas_limit(call)
+    r = keeper.run_once()
+    assert r.liquidated == [trader.address] and r.out_of_gas == []
+    tx = web3.eth.get_transaction(r.sent[0])
+    assert tx["gas"] == limit > web3.eth.get_transaction_receipt(r.sent[0])["gasUsed"]
+

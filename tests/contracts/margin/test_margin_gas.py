@@ -1,0 +1,63 @@
+"""Gas of the margin engine's hot paths on anvil (receipts' gasUsed, 21k intrinsic and
+calldata included), on the two-market fixture (ETH and BTC markets; USDC, WETH, WBTC listed).
+
+The ceilings pin today's figures (commit 199.9k, settle 459.6k, partial 651.8k, full 785.0k run
+alone, 832.2k in the whole suite) plus ~3 % slack: block times follow the wall clock and move the
+funding, so a liquidation's gas moves by a few % between runs; a regression still fails loudly. bench/margin_gas.py
+reports the full table against issue 10's targets (liquidation <= 150k for two markets and two
+collaterals, <= 250k with collateral sale and insurance, opening <= 200k for commit and for settle),
+which are NOT met yet: docs/margin.md, "Gas", says where the rest goes. Figures before issue 10's
+work on this fixture: commit ~191k-235k, settle (open) ~379k-560k, liquidation 1,046k avg /
+1,648k high (brownie --gas over the liquidation tests)."""
+
+from margin_helpers import E18
+from margin_support import MAX_PRICE, WBTC, WETH, fund, set_price, settle_pending, trade
+
+CEILING_COMMIT_OPEN = 201_000
+CEILING_SETTLE_OPEN = 470_000
+CEILING_LIQUIDATE_PARTIAL = 672_000
+CEILING_LIQUIDATE_FULL_SALE_INSURANCE = 860_000
+STEP = 0.99
+
+
+def _open_two_markets(system, account, keeper):
+    """8 ETH and 0.5 BTC long; returns the (commit, settle) gas of the first open."""
+    commit = system.eth.commitOrder(8 * E18, MAX_PRICE, {"from": account})
+    settle = settle_pending(system, system.eth, account, keeper)
+    trade(system, system.btc, E18 // 2, MAX_PRICE, account)
+    return commit.gas_used, settle.gas_used
+
+
+def _drop_until_liquidatable(system, account):
+    eth, btc = 2_000.0, 30_000.0
+    while not system.engine.isLiquidatable(account):
+        eth, btc = eth * STEP, btc * STEP
+        set_price(system, WETH, eth)
+        set_price(system, WBTC, btc)
+
+
+def test_gas_open_and_partial_liquidation(system, accounts, liquidator):
+    alice = accounts[1]
+    fund(system, alice, usdc=5_000, weth=1)
+    commit, settle = _open_two_markets(system, alice, accounts[7])
+    _drop_until_liquidatable(system, alice)
+    tx = system.liq.liquidate(alice, 0, {"from": liquidator})
+    assert len(tx.events["Liquidated"]) == 1 and not tx.events["Liquidated"][0]["full"]
+    print(f"\nGAS commitOrder (open) {commit}, settleOrder (open) {settle}, liquidate (partial) {tx.gas_used}")
+    assert commit <= CEILING_COMMIT_OPEN
+    assert settle <= CEILING_SETTLE_OPEN
+    assert tx.gas_used <= CEILING_LIQUIDATE_PARTIAL
+
+
+def test_gas_full_liquidation_with_sale_and_insurance(system, accounts, liquidator):
+    bob = accounts[2]
+    fund(system, bob, usdc=1_000, weth=1)
+    trade(system, system.eth, 4 * E18, MAX_PRICE, bob)
+    trade(system, system.btc, E18 // 5, MAX_PRICE, bob)
+    set_price(system, WETH, 2_000 * 0.6)
+    set_price(system, WBTC, 30_000 * 0.6)
+    tx = system.liq.liquidate(bob, 2**256 - 1, {"from": liquidator})
+    assert tx.events["Liquidated"][-1]["full"]
+    assert len(tx.events["CollateralSold"]) >= 2 and len(tx.events["InsuranceUsed"]) == 1
+    print(f"\nGAS liquidate (full, collateral sale, insurance) {tx.gas_used}")
+    assert tx.gas_used <= CEILING_LIQUIDATE_FULL_SALE_INSURANCE
