@@ -82,6 +82,47 @@ def test_keeper_without_collateral_closes_positions_and_reports_the_sale_it_cann
     assert system.ledger.usdBalanceOf(trader) == 0  # the insurance fund covered what the BTC did not
 
 
+def test_lens_scan_pages_with_shortfalls(system, accounts):
+    traders = accounts[1:4]
+    for i, t in enumerate(traders):
+        fund(system, t, usdc=10_000)
+        trade(system, system.eth, (40 + 20 * i) * E18, MAX, t)  # 40, 60, 80 ETH long
+    set_price(system, WETH, 1_880)
+    everyone = [t.address for t in traders] + [accounts[7].address]
+    found, gaps, nxt = system.lens.scan.call(everyone, 0, 10)
+    assert nxt == 4 and sorted(found) == sorted(system.lens.liquidatable(everyone))
+    for a, gap in zip(found, gaps, strict=True):
+        h = system.engine.health(a)
+        assert gap == h[2] - h[0] > 0  # maintenance margin - equity
+    pages, offset = [], 0
+    while offset < len(everyone):
+        page, _, offset = system.lens.scan.call(everyone, offset, 1)
+        pages += page
+    assert pages == list(found)
+    past_end = system.lens.scan.call(everyone, 9, 5)
+    assert list(past_end[0]) == [] and list(past_end[1]) == [] and past_end[2] == 4
+
+
+def test_keeper_sizes_gas_from_the_estimate_and_reports_out_of_gas_apart(
+        system, accounts, PerpMarket, LiquidationModule, MarginLens):
+    trader, keeper_acct = accounts[1], accounts[5]
+    fund(system, keeper_acct, usdc=1_000_000)
+    fund(system, trader, usdc=10_000)
+    trade(system, system.eth, 60 * E18, MAX, trader)
+    trade(system, system.btc, E18 // 2, MAX, trader)
+    set_price(system, WETH, 1_880)
+    starved = make_keeper(system, keeper_acct, PerpMarket, LiquidationModule, MarginLens, cap=150_000)
+    r = starved.run_once(strict=False)
+    assert r.out_of_gas == [trader.address] and r.reverted == 0 and r.liquidated == []
+    keeper = make_keeper(system, keeper_acct, PerpMarket, LiquidationModule, MarginLens)
+    call = keeper.module.functions.liquidate(trader.address, keeper.max_repay)
+    limit = keeper.gas_limit(call)
+    r = keeper.run_once()
+    assert r.liquidated == [trader.address] and r.out_of_gas == []
+    tx = web3.eth.get_transaction(r.sent[0])
+    assert tx["gas"] == limit > web3.eth.get_transaction_receipt(r.sent[0])["gasUsed"]
+
+
 def make_adl_keeper(vsys, sender, gov, PerpMarket, LiquidationModule, MarginLens, LPVault, AutoDeleverager,
                     RiskEngine):
     """The real Keeper with its Deleverager over the vault system (a lens deployed for it)."""
@@ -145,45 +186,3 @@ def test_deleverager_goes_down_the_ranking_while_the_vault_still_needs_it(
     result = deleverager.run_once()
     assert result.deleveraged == [f"ETH-USD:{first.address}", f"ETH-USD:{second.address}"]
     assert not result.still_needed and not vsys.vault.needsDeleverage()
-
-
-def test_lens_scan_pages_with_shortfalls(system, accounts):
-    traders = accounts[1:4]
-    for i, t in enumerate(traders):
-        fund(system, t, usdc=10_000)
-        trade(system, system.eth, (40 + 20 * i) * E18, MAX, t)  # 40, 60, 80 ETH long
-    set_price(system, WETH, 1_880)
-    everyone = [t.address for t in traders] + [accounts[7].address]
-    found, gaps, nxt = system.lens.scan.call(everyone, 0, 10)
-    assert nxt == 4 and sorted(found) == sorted(system.lens.liquidatable(everyone))
-    for a, gap in zip(found, gaps, strict=True):
-        h = system.engine.health(a)
-        assert gap == h[2] - h[0] > 0  # maintenance margin - equity
-    pages, offset = [], 0
-    while offset < len(everyone):
-        page, _, offset = system.lens.scan.call(everyone, offset, 1)
-        pages += page
-    assert pages == list(found)
-    past_end = system.lens.scan.call(everyone, 9, 5)
-    assert list(past_end[0]) == [] and list(past_end[1]) == [] and past_end[2] == 4
-
-
-def test_keeper_sizes_gas_from_the_estimate_and_reports_out_of_gas_apart(
-        system, accounts, PerpMarket, LiquidationModule, MarginLens):
-    trader, keeper_acct = accounts[1], accounts[5]
-    fund(system, keeper_acct, usdc=1_000_000)
-    fund(system, trader, usdc=10_000)
-    trade(system, system.eth, 60 * E18, MAX, trader)
-    trade(system, system.btc, E18 // 2, MAX, trader)
-    set_price(system, WETH, 1_880)
-    starved = make_keeper(system, keeper_acct, PerpMarket, LiquidationModule, MarginLens, cap=150_000)
-    r = starved.run_once(strict=False)
-    assert r.out_of_gas == [trader.address] and r.reverted == 0 and r.liquidated == []
-    keeper = make_keeper(system, keeper_acct, PerpMarket, LiquidationModule, MarginLens)
-    call = keeper.module.functions.liquidate(trader.address, keeper.max_repay)
-    limit = keeper.gas_limit(call)
-    r = keeper.run_once()
-    assert r.liquidated == [trader.address] and r.out_of_gas == []
-    tx = web3.eth.get_transaction(r.sent[0])
-    assert tx["gas"] == limit > web3.eth.get_transaction_receipt(r.sent[0])["gasUsed"]
-
