@@ -20,6 +20,12 @@ MESSAGES: dict[str, str] = {
     "LockboxConfigInvalid": "invalid lockbox configuration: hub chain {hubChainId}, ledger {ledger}, admin {admin} (none may be zero)",
     "SpokeAlreadyRegistered": "spoke chain {chainId} is already registered on the ledger",
     "SpokeLockboxZero": "a spoke needs a lockbox address (got zero)",
+    "FailedCall": "a call made by the contract failed without a reason",
+    "TimelockInsufficientDelay": "the timelock delay {delay} is below its minimum {minDelay}",
+    "TimelockInvalidOperationLength": "a timelock batch needs as many targets ({targets}), payloads ({payloads}) and values ({values})",
+    "TimelockUnauthorizedCaller": "{caller} may not call this timelock function (only the timelock itself)",
+    "TimelockUnexecutedPredecessor": "the timelock operation's predecessor {predecessorId} has not run yet",
+    "TimelockUnexpectedOperationState": "timelock operation {operationId} is not in the state this needs ({expectedStates})",
     "RateLimitInvalid": "invalid rate limit: capacity {capacity}, refill {refillPerSecond}/s (the refill must not exceed the capacity)",
     # assets and tokens (listing)
     "AssetAlreadyListed": "asset {assetId} is already listed",
@@ -35,6 +41,7 @@ MESSAGES: dict[str, str] = {
     "TokenNotListed": "token {token} is not listed on this lockbox: deposit a listed token (`xmargin account` shows the assets)",
     "TokenUnknown": "token {token} on chain {chainId} is not listed on the ledger",
     "TokenZero": "the token address is zero",
+    "TokenReserved": "{token} marks recovery messages on withdrawal routes and can never be listed as a token",
     # deposits (spoke lockbox)
     "DepositAccountZero": "the hub account to credit is the zero address: pass --account",
     "DepositAmountZero": "the deposit amount is zero: deposit a positive amount",
@@ -75,8 +82,8 @@ MESSAGES: dict[str, str] = {
     "ReleaseNotPending": "release {nonce} is not parked (already paid or never parked)",
     "ReleaseRateLimited": "the {token} outflow limit allows {available} now, the release needs {amount}: it is parked and can be retried later",
     "ReleaseRecipientInvalid": "{recipient} cannot receive this release",
-    "ReleaseRedirectUnauthorized": "only the withdrawing account may redirect release {nonce}, not {caller}",
-    "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry, or redirect it to another address",
+    "RecoveryTargetUnknown": "no withdrawal {target} was ever queued to chain {destChainId}: a parked release can only be recovered by its own nonce",
+    "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry, or have its hub account redirect or refund it (`xmargin withdrawals redirect|refund`)",
     "ReleasesPaused": "releases are paused on this lockbox by the guardian: they stay queued until resumed",
     # oracle
     "OracleFeedConfigInvalid": "invalid configuration for feed {feedId}",
@@ -152,4 +159,5 @@ MESSAGES: dict[str, str] = {
     "BlocklistTokenRecipientBlocked": "the token blocks transfers to {recipient}",
     "NoReturnTokenInsufficient": "the token holds {available} for the sender, the transfer needs {needed}",
     "RevertingReceiverRejected": "the receiver refused a payment of {amount}",
+    "SmartAccountNotOwner": "{caller} is not the owner of this test smart account",
 }
