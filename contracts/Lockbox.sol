@@ -9,10 +9,11 @@ import {ILockbox} from "./interfaces/ILockbox.sol";
 import {ILockboxFees} from "./interfaces/ILockboxFees.sol";
 import {HashChain} from "./libraries/HashChain.sol";
 import {Checkpoint, WithdrawalMessage} from "./libraries/Messages.sol";
+import {RecoveryMessage} from "./libraries/RecoveryMessage.sol";
 import {Roles} from "./libraries/Roles.sol";
 import {LockboxFees} from "./lockbox/LockboxFees.sol";
 import {OutflowLimiter} from "./lockbox/OutflowLimiter.sol";
-import {ReleaseQueue} from "./lockbox/ReleaseQueue.sol";
+import {ReleaseRecovery} from "./lockbox/ReleaseRecovery.sol";
 import {ReleaseTransfer} from "./lockbox/ReleaseTransfer.sol";
 import {QuorumVerifier} from "./verification/QuorumVerifier.sol";
 
@@ -30,7 +31,14 @@ import {QuorumVerifier} from "./verification/QuorumVerifier.sol";
 /// leaves surplus nobody can withdraw; a negative one leaves the books above the balance, so late
 /// releases fail and are parked. Do NOT list rebasing tokens; list their wrapped, non-rebasing form.
 /// A listed token is trusted not to burn the gas of every transfer (see TOKEN_RELEASE_GAS).
-contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, LockboxFees, ReentrancyGuardTransient {
+contract Lockbox is
+    ILockbox,
+    QuorumVerifier,
+    OutflowLimiter,
+    ReleaseRecovery,
+    LockboxFees,
+    ReentrancyGuardTransient
+{
     using SafeERC20 for IERC20;
 
     /// @dev The native coin, as a token address (docs/protocol.md).
@@ -119,7 +127,8 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Lock
     /// @dev Checks in docs/protocol.md order, then EFFECTS (the route advances), then each release
     /// (INTERACTIONS). A release that cannot be paid is parked, never dropped, and never reverts
     /// the batch. Send enough gas: a release short of its allowance reverts the whole batch
-    /// ({ReleaseGasInsufficient}) rather than parking a good release as failed.
+    /// ({ReleaseGasInsufficient}) rather than parking a good release as failed. A message whose
+    /// token is {RecoveryMessage.MARKER} is a recovery of a parked release (ReleaseRecovery).
     function processWithdrawals(
         WithdrawalMessage[] calldata messages,
         Checkpoint calldata checkpoint,
@@ -149,6 +158,10 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Lock
             unchecked {
                 nonce = processed + 1 + uint64(i); // <= checkpoint.nonce, a uint64
             }
+            if (m.token == RecoveryMessage.MARKER) {
+                _applyRecovery(nonce, m.account, m.recipient, m.amount);
+                continue;
+            }
             uint256 amount = _chargeRelayFee(nonce, msg.sender, m.token, m.amount);
             Outcome outcome = _release(nonce, m.recipient, m.token, amount, true);
             if (outcome != Outcome.Released) {
@@ -172,21 +185,6 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Lock
             revert ReleaseRateLimited(release.token, availableOutflow(release.token), release.amount);
         }
         if (outcome == Outcome.TransferFailed) revert ReleaseTransferFailed(nonce, release.recipient);
-    }
-
-    /// @inheritdoc ILockbox
-    /// @dev The new recipient is kept even if the release still cannot be paid: it is parked
-    /// again (with its new reason) and {retryRelease} pays the new recipient later.
-    function redirectRelease(uint64 nonce, address newRecipient) external nonReentrant {
-        if (_route.releasesPaused) revert ReleasesPaused();
-        PendingRelease memory release = _unpark(nonce);
-        if (msg.sender != release.account) revert ReleaseRedirectUnauthorized(nonce, msg.sender);
-        if (_recipientInvalid(newRecipient)) revert ReleaseRecipientInvalid(newRecipient);
-        emit ReleaseRedirected(nonce, release.recipient, newRecipient);
-        Outcome outcome = _release(nonce, newRecipient, release.token, release.amount, false);
-        if (outcome != Outcome.Released) {
-            _park(nonce, release.account, newRecipient, release.token, release.amount, _reasonOf(outcome));
-        }
     }
 
     /// @inheritdoc ILockboxFees
@@ -300,6 +298,28 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Lock
         emit Deposited(nonce, msg.sender, account, token, amount, head);
     }
 
+    /// @dev Appends a deposit from the lockbox itself crediting `account` with `amount` of
+    /// `token`, for a refunded release: those tokens never left custody, so the books stay as
+    /// they are and the hub credits the account again once the deposit route carries it.
+    function _creditBack(address account, address token, uint256 amount) internal override returns (uint64 nonce) {
+        nonce = _route.depositNonce + 1;
+        _route.depositNonce = nonce;
+        bytes32 head =
+            HashChain.extend(_depositHead, HashChain.depositLeaf(nonce, address(this), account, token, amount));
+        _depositHead = head;
+        emit Deposited(nonce, address(this), account, token, amount, head);
+    }
+
+    /// @dev A redirected release is paid like any release of a batch (capped gas).
+    function _payRecovered(uint64 nonce, address recipient, address token, uint256 amount)
+        internal
+        override
+        returns (ParkReason)
+    {
+        Outcome outcome = _release(nonce, recipient, token, amount, true);
+        return outcome == Outcome.Released ? ParkReason.None : _reasonOf(outcome);
+    }
+
     /// @dev Tries to pay release `nonce`. On any outcome but `Released` nothing changed. Books and
     /// bucket are updated before the transfer and restored if it fails (the failed call left no
     /// state behind, and `nonReentrant` covers every entry point that could observe the gap).
@@ -334,9 +354,14 @@ contract Lockbox is ILockbox, QuorumVerifier, OutflowLimiter, ReleaseQueue, Lock
     }
 
     /// @dev The zero address (tokens burnt or stuck) and the lockbox itself (books out of step
-    /// with the balance) never receive a release; the release's account redirects it.
+    /// with the balance) never receive a release; the release's account redirects it from the hub.
     function _recipientInvalid(address recipient) private view returns (bool) {
         return recipient == address(0) || recipient == address(this);
+    }
+
+    /// @dev See {_recipientInvalid}.
+    function _recipientRejected(address recipient) internal view override returns (bool) {
+        return _recipientInvalid(recipient);
     }
 
     /// @dev How a failed outcome is parked: delayed if only the rate limit stood in the way.

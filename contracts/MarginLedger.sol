@@ -2,10 +2,12 @@
 pragma solidity 0.8.37;
 
 import {IMarginLedger} from "./interfaces/IMarginLedger.sol";
+import {IReleaseRecoveryRequests} from "./interfaces/IReleaseRecoveryRequests.sol";
 import {IRiskEngine} from "./interfaces/IRiskEngine.sol";
 import {ISettlement} from "./interfaces/ISettlement.sol";
 import {HashChain} from "./libraries/HashChain.sol";
 import {Checkpoint, DepositMessage} from "./libraries/Messages.sol";
+import {RecoveryMessage} from "./libraries/RecoveryMessage.sol";
 import {Roles} from "./libraries/Roles.sol";
 import {QuorumVerifier} from "./verification/QuorumVerifier.sol";
 import {MarginAccounts} from "./ledger/MarginAccounts.sol";
@@ -17,7 +19,7 @@ import {MarginAccounts} from "./ledger/MarginAccounts.sol";
 /// docs/protocol.md for the wire formats; this contract matches it byte for byte.
 /// @dev Exactly-once delivery comes from the nonce check, not from a per-message map: a replay,
 /// gap or overlap fails before any effect. Applying a verified deposit never reverts.
-contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
+contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger, IReleaseRecoveryRequests {
     /// @dev Both routes of one spoke. Slot 0 packs the lockbox with the deposit nonce: the
     /// deposit path reads and writes them together (one cold slot, never zero once registered).
     struct SpokeRoutes {
@@ -174,6 +176,26 @@ contract MarginLedger is QuorumVerifier, MarginAccounts, IMarginLedger {
         if (route.lockbox == address(0)) revert RouteUnknown(chainId);
         _debitClaim(msg.sender, chainId, token, amount);
         _queueWithdrawal(route, chainId, recipient, token, amount);
+    }
+
+    /// @inheritdoc IReleaseRecoveryRequests
+    /// @dev Nothing is debited or credited here: the lockbox checks that `target` is parked and
+    /// is the caller's, and a refund comes back as a deposit (docs/protocol.md). The message goes
+    /// in the withdrawal chain (not `_queued`, which counts tokens).
+    function requestReleaseRecovery(uint64 destChainId, uint64 target, address newRecipient) external {
+        if (withdrawalsPaused) revert WithdrawalsPaused();
+        SpokeRoutes storage route = _routes[destChainId];
+        if (route.lockbox == address(0)) revert RouteUnknown(destChainId);
+        uint64 nonce = route.withdrawalNonce + 1;
+        if (target == 0 || target >= nonce) revert RecoveryTargetUnknown(destChainId, target);
+        bytes32 head = HashChain.extend(
+            route.withdrawalHead,
+            HashChain.withdrawalLeaf(nonce, msg.sender, newRecipient, RecoveryMessage.MARKER, target)
+        );
+        route.withdrawalNonce = nonce;
+        route.withdrawalHead = head;
+        emit WithdrawalQueued(destChainId, nonce, msg.sender, newRecipient, RecoveryMessage.MARKER, target, head);
+        emit ReleaseRecoveryRequested(destChainId, nonce, msg.sender, target, newRecipient);
     }
 
     /// @dev Appends a withdrawal (account = msg.sender, token units) to the route to `chainId`.

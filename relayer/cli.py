@@ -31,6 +31,7 @@ from relayer._cli import (
 from relayer.cli_deploy import deploy
 from relayer.cli_margin import account, close, oracle_app, trade
 from relayer.cli_vault import vault_app
+from relayer.cli_withdrawals import withdrawals_app
 from relayer.errors import RpcUnavailableError, XmarginError
 
 app = typer.Typer(help="xmargin: cross-chain margin relayer", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -38,6 +39,7 @@ devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contr
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(vault_app, name="vault")
+app.add_typer(withdrawals_app, name="withdrawals")
 
 
 class Role(str, Enum):

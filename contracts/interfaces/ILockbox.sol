@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ICheckpointVerifier} from "./ICheckpointVerifier.sol";
 import {ILockboxFees} from "./ILockboxFees.sol";
+import {IReleaseRecovery} from "./IReleaseRecovery.sol";
 import {Checkpoint, WithdrawalMessage} from "../libraries/Messages.sol";
 
 /// @title IOutflowLimiter
@@ -35,7 +36,8 @@ interface IReleaseQueue {
         Failed // the transfer failed (token or recipient refused, or the release is not covered)
     }
 
-    /// @notice A parked release. `account` (the hub account debited) alone may redirect it.
+    /// @notice A parked release. `account` (the hub account debited) alone may redirect or refund
+    /// it, from the hub (IReleaseRecovery).
     struct PendingRelease {
         address account;
         ParkReason reason;
@@ -46,13 +48,9 @@ interface IReleaseQueue {
 
     /// @notice Withdrawal `nonce` could not be released and is kept until retried.
     event ReleaseParked(uint64 indexed nonce, uint8 reason);
-    /// @notice The account of parked withdrawal `nonce` sent it to `newRecipient`.
-    event ReleaseRedirected(uint64 indexed nonce, address indexed previousRecipient, address indexed newRecipient);
 
     /// @notice No release is parked under `nonce` (never parked, or already released).
     error ReleaseNotPending(uint64 nonce);
-    /// @notice Only the release's hub account may redirect it.
-    error ReleaseRedirectUnauthorized(uint64 nonce, address caller);
 
     /// @notice The release parked under `nonce` (reason `None` when there is none).
     function pendingRelease(uint64 nonce) external view returns (PendingRelease memory);
@@ -65,7 +63,7 @@ interface IReleaseQueue {
 /// @notice A spoke's custody contract: the deposit route's source (deposits are hash-chained and
 /// carried to the hub ledger) and the withdrawal route's destination (releases proven by a
 /// validator quorum over the hub ledger's withdrawal chain). See docs/protocol.md.
-interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILockboxFees {
+interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILockboxFees, IReleaseRecovery {
     // ---------------------------------------------------------------- events
 
     /// @notice Deposit `nonce` of the deposit route; `head` is the route's head after it.
@@ -87,7 +85,7 @@ interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILock
     event TokenDelisted(address indexed token);
     /// @notice A guardian paused or unpaused deposits.
     event DepositsPauseSet(address indexed guardian, bool paused);
-    /// @notice A guardian paused or unpaused releases (batches, retries and redirects).
+    /// @notice A guardian paused or unpaused releases (batches and retries).
     event ReleasesPauseSet(address indexed guardian, bool paused);
 
     // ---------------------------------------------------------------- errors
@@ -125,7 +123,8 @@ interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILock
     /// @notice The submitter left too little gas to give a release its full gas allowance, which
     /// would park a good release as failed. The whole batch reverts instead; send more gas.
     error ReleaseGasInsufficient(uint256 gasLeft, uint256 gasNeeded);
-    /// @notice A release to the zero address or to the lockbox itself; its account must redirect it.
+    /// @notice A release to the zero address or to the lockbox itself; its account must redirect
+    /// or refund it from the hub.
     error ReleaseRecipientInvalid(address recipient);
     /// @notice A release above what the lockbox's books say it holds of `token`.
     error ReleaseExceedsCustody(address token, uint256 custodied, uint256 amount);
@@ -157,9 +156,6 @@ interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILock
     /// @notice Pays out parked release `nonce`; reverts (keeping it parked) if it still cannot.
     function retryRelease(uint64 nonce) external;
 
-    /// @notice Sends parked release `nonce` to `newRecipient` and tries it again (its account only).
-    function redirectRelease(uint64 nonce, address newRecipient) external;
-
     /// @notice The withdrawal route's last processed nonce and head.
     function withdrawalRoute() external view returns (uint64 processedNonce, bytes32 head);
 
@@ -186,7 +182,7 @@ interface ILockbox is ICheckpointVerifier, IOutflowLimiter, IReleaseQueue, ILock
     /// @notice Resumes deposits (guardian).
     function unpauseDeposits() external;
 
-    /// @notice Stops withdrawal batches, retries and redirects (guardian).
+    /// @notice Stops withdrawal batches (with their recovery messages) and retries (guardian).
     function pauseReleases() external;
 
     /// @notice Resumes releases (guardian).

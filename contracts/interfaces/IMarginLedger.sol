@@ -31,6 +31,8 @@ interface IAssetRegistry {
     error TokenDecimalsInvalid(uint8 tokenDecimals, uint8 assetDecimals);
     /// @notice The zero address cannot be a token.
     error TokenZero();
+    /// @notice The address marks recovery messages on withdrawal routes; it is never a token.
+    error TokenReserved(address token);
     /// @notice `(chainId, token)` is already mapped to an asset.
     error TokenAlreadyListed(uint64 chainId, address token);
     /// @notice `(chainId, token)` was never listed.

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IAssetRegistry} from "../interfaces/IMarginLedger.sol";
+import {RecoveryMessage} from "../libraries/RecoveryMessage.sol";
 import {Roles} from "../libraries/Roles.sol";
 
 /// @title AssetRegistry
@@ -85,6 +86,7 @@ abstract contract AssetRegistry is AccessControl, IAssetRegistry {
             revert TokenDecimalsInvalid(tokenDecimals, assetDecimals);
         }
         if (token == address(0)) revert TokenZero();
+        if (token == RecoveryMessage.MARKER) revert TokenReserved(token);
         if (_tokens[chainId][token].assetId != 0) revert TokenAlreadyListed(chainId, token);
         address existing = _tokenOf[chainId][assetId];
         if (existing != address(0)) revert AssetAlreadyOnSpoke(assetId, chainId, existing);

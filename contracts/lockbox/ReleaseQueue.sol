@@ -5,8 +5,9 @@ import {IReleaseQueue} from "../interfaces/ILockbox.sol";
 
 /// @title ReleaseQueue
 /// @notice Releases a lockbox could not pay out when their batch was applied, kept by withdrawal
-/// nonce until someone retries them (or their account redirects them). Nothing is ever dropped:
-/// a parked release leaves only by being paid.
+/// nonce until someone retries them (or their hub account redirects or refunds them, see
+/// ReleaseRecovery). Nothing is ever dropped: a parked release leaves only by being paid or
+/// credited back to its hub account.
 /// @dev Each withdrawal nonce is applied once (the route's nonce check), so a nonce keys at most
 /// one record. `owed` is the sum of parked amounts per token, still counted in custody.
 abstract contract ReleaseQueue is IReleaseQueue {
@@ -14,7 +15,7 @@ abstract contract ReleaseQueue is IReleaseQueue {
     mapping(address token => uint256) private _owed;
 
     /// @inheritdoc IReleaseQueue
-    function pendingRelease(uint64 nonce) external view returns (PendingRelease memory) {
+    function pendingRelease(uint64 nonce) public view returns (PendingRelease memory) {
         return _pending[nonce];
     }
 

@@ -25,6 +25,12 @@ MESSAGES: dict[str, str] = {
     "TokenFeeInvalid": "a minimum deposit or relay fee of {value} does not fit in 128 bits",
     "ValidatorNotInSet": "{validator} is not in the validator set of chain {sourceChainId}: nothing to remove",
     "ValidatorRemovalBreaksQuorum": "removing the validator would leave {remaining} members for chain {sourceChainId}, fewer than the threshold {threshold}: governance must rotate the set instead",
+    "FailedCall": "a call made by the contract failed without a reason",
+    "TimelockInsufficientDelay": "the timelock delay {delay} is below its minimum {minDelay}",
+    "TimelockInvalidOperationLength": "a timelock batch needs as many targets ({targets}), payloads ({payloads}) and values ({values})",
+    "TimelockUnauthorizedCaller": "{caller} may not call this timelock function (only the timelock itself)",
+    "TimelockUnexecutedPredecessor": "the timelock operation's predecessor {predecessorId} has not run yet",
+    "TimelockUnexpectedOperationState": "timelock operation {operationId} is not in the state this needs ({expectedStates})",
     "RateLimitInvalid": "invalid rate limit: capacity {capacity}, refill {refillPerSecond}/s (the refill must not exceed the capacity)",
     # assets and tokens (listing)
     "AssetAlreadyListed": "asset {assetId} is already listed",
@@ -40,6 +46,7 @@ MESSAGES: dict[str, str] = {
     "TokenNotListed": "token {token} is not listed on this lockbox: deposit a listed token (`xmargin account` shows the assets)",
     "TokenUnknown": "token {token} on chain {chainId} is not listed on the ledger",
     "TokenZero": "the token address is zero",
+    "TokenReserved": "{token} marks recovery messages on withdrawal routes and can never be listed as a token",
     # deposits (spoke lockbox)
     "DepositAccountZero": "the hub account to credit is the zero address: pass --account",
     "DepositAmountZero": "the deposit amount is zero: deposit a positive amount",
@@ -85,8 +92,8 @@ MESSAGES: dict[str, str] = {
     "ReleaseNotPending": "release {nonce} is not parked (already paid or never parked)",
     "ReleaseRateLimited": "the {token} outflow limit allows {available} now, the release needs {amount}: it is parked and can be retried later",
     "ReleaseRecipientInvalid": "{recipient} cannot receive this release",
-    "ReleaseRedirectUnauthorized": "only the withdrawing account may redirect release {nonce}, not {caller}",
-    "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry, or redirect it to another address",
+    "RecoveryTargetUnknown": "no withdrawal {target} was ever queued to chain {destChainId}: a parked release can only be recovered by its own nonce",
+    "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry, or have its hub account redirect or refund it (`xmargin withdrawals redirect|refund`)",
     "RelayFeesNone": "{relayer} has no relay fees in {token} to claim",
     "RelayFeesTransferFailed": "paying {amount} of relay fees in {token} to {to} failed (the token or the address refused): nothing was paid, the fees stay claimable",
     "ReleasesPaused": "releases are paused on this lockbox by the guardian: they stay queued until resumed",
@@ -165,4 +172,5 @@ MESSAGES: dict[str, str] = {
     "BlocklistTokenRecipientBlocked": "the token blocks transfers to {recipient}",
     "NoReturnTokenInsufficient": "the token holds {available} for the sender, the transfer needs {needed}",
     "RevertingReceiverRejected": "the receiver refused a payment of {amount}",
+    "SmartAccountNotOwner": "{caller} is not the owner of this test smart account",
 }

@@ -18,6 +18,11 @@ DEPOSIT_TYPEHASH = keccak(
 WITHDRAWAL_TYPEHASH = keccak(
     text="Withdrawal(uint64 nonce,address account,address recipient,address token,uint256 amount)"
 )
+RECOVERY_MARKER = "0x3e471713Ba29bf8523714805800AbED4E99511Aa"
+"""`token` of a recovery message on a withdrawal route (contracts/libraries/RecoveryMessage.sol):
+the last 20 bytes of keccak256("xmargin.release-recovery"); `amount` is then the nonce of the
+parked release it redirects (to `recipient`) or refunds (`recipient` zero)."""
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO_HEAD = bytes(32)
 """head_0: the head of a route before its first message."""
 
@@ -73,6 +78,16 @@ class WithdrawalMessage(BaseModel):
     """Token on the destination spoke."""
     amount: Uint256
     """In the spoke token's own units: what the lockbox will release."""
+
+    @property
+    def is_recovery(self) -> bool:
+        """A redirect or refund of parked release `amount`, not a withdrawal of tokens."""
+        return self.token.lower() == RECOVERY_MARKER.lower()
+
+    @property
+    def is_refund(self) -> bool:
+        """A recovery that refunds the release to its hub account (no recipient)."""
+        return self.is_recovery and self.recipient.lower() == ZERO_ADDRESS
 
     def leaf(self, nonce: int) -> bytes:
         """This message's leaf at `nonce`."""

@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from relayer.chain.deferred import spoke_queues
 from relayer.context import Context
 from relayer.errors import SnapshotInconsistentError
+from relayer.proofs.hashchain import WithdrawalMessage
 from relayer.services.margin import UsdBooks, usd_books
 from relayer.services.routes import first_block_above
 from relayer.types import NATIVE_TOKEN, ChainId, RouteId, RouteKind
@@ -92,6 +93,8 @@ def _pending_amounts(ctx: Context, route: RouteId, after: int, upto: int, head: 
     out: dict[str, int] = {}
     for item in route_reader.scan_messages(start, head):
         if after < item.nonce <= upto:
+            if isinstance(item.message, WithdrawalMessage) and item.message.is_recovery:
+                continue  # moves no tokens: a redirect or refund of a release already parked
             token = item.message.token
             out[token] = out.get(token, 0) + int(item.message.amount)
     return out

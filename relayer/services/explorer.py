@@ -5,7 +5,9 @@ A route message moves through: awaiting finality (the source block is not yet `c
 awaiting quorum (final; fewer than the threshold of validators signed a checkpoint covering it),
 awaiting delivery (a quorum signed; no submitter has delivered it yet), then applied (a deposit
 credited on the hub) or, for a withdrawal, released (paid on the spoke) or parked (delayed by the
-outflow limit, or the payout failed) with the batch's transaction and gas.
+outflow limit, or the payout failed) with the batch's transaction and gas. A recovery message on a
+withdrawal route (a redirect or refund of a parked release, asked on the hub) shows the release it
+targets and, once applied, what the lockbox did with it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Literal
 from hexbytes import HexBytes
 from pydantic import BaseModel
 from web3.exceptions import TransactionNotFound, Web3Exception
+from web3.logs import DISCARD
 
 from relayer.chain.abi import decode_error, explain
 from relayer.chain.routes import ProcessedBatch, RouteReader
 from relayer.context import Context
 from relayer.errors import ActionError
-from relayer.proofs.hashchain import DepositMessage, RouteMessage
+from relayer.proofs.hashchain import DepositMessage, RouteMessage, WithdrawalMessage
 from relayer.services.units import fmt_amount, parse_address
 from relayer.types import ChainId, RouteId, RouteKind
 
@@ -65,6 +68,9 @@ class MessageView(BaseModel):
     """Gas used by that transaction (the whole batch)."""
     park_reason: str | None = None
     """delayed or failed, for a parked withdrawal."""
+    recovery_target: int | None = None
+    """For a recovery message: the nonce of the parked withdrawal it redirects (to `counterparty`)
+    or refunds (counterparty zero); `amount` is then that nonce, not tokens."""
 
 
 class RouteHistory(BaseModel):
@@ -169,6 +175,11 @@ def _view(ctx: Context, facts: _RouteFacts, msg: RouteMessage) -> MessageView:
         block_number=msg.block_number, tx_hash="0x" + msg.tx_hash.hex(), state="awaiting_finality", detail="",
         confirmations_left=left, signers=[], threshold=facts.threshold,
     )
+    if isinstance(body, WithdrawalMessage) and body.is_recovery:
+        view.recovery_target = int(body.amount)
+        view.symbol = "(recovery)"
+        what = "refund to the hub balance" if body.is_refund else f"redirect to {body.recipient}"
+        view.amount_text = f"{what} of withdrawal {body.amount}"
     if msg.nonce <= facts.processed:
         return _delivered(ctx, facts, view)
     covering = {n: heads for n, heads in facts.signers_from.items() if n >= msg.nonce}
@@ -197,6 +208,8 @@ def _delivered(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageVi
         view.state = "applied"
         view.detail = f"credited on {view.dest_chain}"
         return view
+    if view.recovery_target is not None:
+        return _recovery_outcome(ctx, facts, view)
     lockbox = ctx.lockbox(facts.route.dest_chain_id)
     pending = ctx.client(facts.route.dest_chain_id).call(lockbox.functions.pendingRelease(view.nonce))
     reason = int(pending[1])
@@ -204,10 +217,45 @@ def _delivered(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageVi
         view.state = "parked"
         view.park_reason = PARK_REASONS.get(reason, str(reason))
         why = "above the outflow rate limit (retry as it refills)" if reason == 1 else "the payout failed"
-        view.detail = f"parked on {view.dest_chain}: {why}; anyone may retryRelease, the account may redirect"
+        view.detail = (
+            f"parked on {view.dest_chain}: {why}; anyone may retryRelease, the account may redirect or "
+            "refund it from the hub (`xmargin withdrawals redirect|refund`)"
+        )
     else:
         view.state = "released"
         view.detail = f"released to {view.counterparty} on {view.dest_chain}"
+    return view
+
+
+RECOVERY_REJECTIONS = {1: "the release was not parked (paid, refunded or never parked)",
+                       2: "the release belongs to another hub account", 3: "the new recipient cannot be paid"}
+"""IReleaseRecovery.RecoveryRejection."""
+
+
+def _recovery_outcome(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageView:
+    """What the lockbox did with an applied recovery message, from its batch's receipt."""
+    view.state = "applied"
+    view.detail = f"applied on {view.dest_chain}"
+    if view.processed_tx is None:
+        return view
+    lockbox = ctx.lockbox(facts.route.dest_chain_id)
+    receipt = facts.reader.dest_client.w3.eth.get_transaction_receipt(HexBytes(view.processed_tx))
+    target = view.recovery_target
+    for name in ("ReleaseRedirected", "ReleaseRefunded", "ReleaseRecoveryRejected"):
+        for event in getattr(lockbox.events, name)().process_receipt(receipt, errors=DISCARD):
+            args = event["args"]
+            if int(args["recoveryNonce"]) != view.nonce:
+                continue
+            if name == "ReleaseRedirected":
+                view.detail = f"withdrawal {target} redirected to {args['newRecipient']} on {view.dest_chain}"
+            elif name == "ReleaseRefunded":
+                view.detail = (
+                    f"withdrawal {target} refunded: deposit {args['depositNonce']} from the lockbox credits "
+                    f"{args['account']} on the hub"
+                )
+            else:
+                why = RECOVERY_REJECTIONS.get(int(args["reason"]), str(args["reason"]))
+                view.detail = f"rejected by {view.dest_chain}: {why}"
     return view
 
 

@@ -170,3 +170,20 @@ def test_route_id_parse_rejects_malformed(text):
 def test_route_id_rejects_same_chain_on_construction():
     with pytest.raises(ValidationError):
         RouteId(kind=RouteKind.DEPOSIT, source_chain_id=5, dest_chain_id=5)
+
+
+def test_recovery_marker_is_the_reserved_address_and_marks_only_recovery_messages() -> None:
+    from eth_utils import keccak
+
+    assert hashchain.RECOVERY_MARKER.lower() == "0x" + keccak(text="xmargin.release-recovery")[-20:].hex()
+    account, recipient = "0x" + "11" * 20, "0x" + "22" * 20
+    redirect = WithdrawalMessage(account=account, recipient=recipient, token=hashchain.RECOVERY_MARKER, amount=7)
+    refund = WithdrawalMessage(
+        account=account, recipient=hashchain.ZERO_ADDRESS, token=hashchain.RECOVERY_MARKER, amount=7
+    )
+    plain = WithdrawalMessage(account=account, recipient=recipient, token=NATIVE_TOKEN, amount=7)
+    assert (redirect.is_recovery, redirect.is_refund) == (True, False)
+    assert (refund.is_recovery, refund.is_refund) == (True, True)
+    assert (plain.is_recovery, plain.is_refund) == (False, False)
+    # the same leaf as any withdrawal: validators and submitters carry it unchanged
+    assert redirect.leaf(3) == withdrawal_leaf(3, account, recipient, hashchain.RECOVERY_MARKER, 7)

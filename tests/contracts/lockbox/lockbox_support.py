@@ -29,6 +29,13 @@ GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
 GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
 ZERO = "0x0000000000000000000000000000000000000000"
 UNIT = 10**6  # the test stablecoin has 6 decimals
+RECOVERY_MARKER = "0x3e471713Ba29bf8523714805800AbED4E99511Aa"  # libraries/RecoveryMessage.sol
+
+
+def recovery(account, target, new_recipient=ZERO):
+    """A recovery message as the hub ledger queues it: redirect release `target` to
+    `new_recipient`, or refund it to `account`'s hub balance when that is zero."""
+    return (str(account), str(new_recipient), RECOVERY_MARKER, target)
 
 
 def _format_arg(value):

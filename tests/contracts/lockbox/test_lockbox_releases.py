@@ -1,9 +1,9 @@
-"""Releases that cannot be paid at once: parked as Failed or Delayed, retried, redirected,
+"""Releases that cannot be paid at once: parked as Failed or Delayed, retried, redirected from the hub,
 never dropped; rate limits; reentrancy through a hostile token."""
 
 import pytest
 from brownie import chain
-from lockbox_support import UNIT, reverts_with
+from lockbox_support import UNIT, recovery, reverts_with
 
 from checkpoints import NATIVE_TOKEN
 
@@ -61,7 +61,7 @@ def test_false_returning_token_is_parked_then_retried_by_anyone(
         lockbox.retryRelease(1, {"from": relayer})
 
 
-def test_blocked_recipient_is_parked_and_redirected_by_its_account_only(
+def test_blocked_recipient_is_parked_and_redirected_from_the_hub_by_its_account_only(
     lockbox, BlocklistToken, batches, admin, alice, bob, relayer, accounts
 ):
     token = listed_token(BlocklistToken, lockbox, admin, alice, 1_000 * UNIT)
@@ -73,14 +73,18 @@ def test_blocked_recipient_is_parked_and_redirected_by_its_account_only(
 
     assert tx.events["ReleaseParked"] == {"nonce": 1, "reason": FAILED}
     assert tx.events["Released"] == {"nonce": 2, "recipient": alice, "token": token, "amount": 10 * UNIT}
-    with reverts_with("ReleaseRedirectUnauthorized", 1, bob.address):
-        lockbox.redirectRelease(1, bob, {"from": bob})  # the recipient is not the account
-    with reverts_with("ReleaseRedirectUnauthorized", 1, relayer.address):
-        lockbox.redirectRelease(1, relayer, {"from": relayer})
+    assert not hasattr(lockbox, "redirectRelease")  # no redirect by address on the spoke
+    tx = batches.process([recovery(bob, 1, bob), recovery(relayer, 1, relayer)], relayer)
+    assert [(e["recoveryNonce"], e["target"], e["reason"]) for e in tx.events["ReleaseRecoveryRejected"]] == [
+        (3, 1, 2), (4, 1, 2)  # AccountMismatch: the recipient, or anyone else, is not the account
+    ]
+    assert pending(lockbox, 1)["recipient"] == bob
 
-    tx = lockbox.redirectRelease(1, carol, {"from": alice})
+    tx = batches.process([recovery(alice, 1, carol)], relayer)
 
-    assert tx.events["ReleaseRedirected"] == {"nonce": 1, "previousRecipient": bob, "newRecipient": carol}
+    assert tx.events["ReleaseRedirected"] == {
+        "nonce": 1, "recoveryNonce": 5, "previousRecipient": bob, "newRecipient": carol
+    }
     assert tx.events["Released"] == {"nonce": 1, "recipient": carol, "token": token, "amount": 300 * UNIT}
     assert token.balanceOf(carol) == 300 * UNIT
     assert token.balanceOf(bob) == 0
@@ -97,7 +101,7 @@ def test_redirect_to_another_refusing_recipient_keeps_release_parked(
     token.setBlocked(carol, True, {"from": admin})
     batches.process([(alice, bob.address, token.address, 100 * UNIT)], relayer)
 
-    tx = lockbox.redirectRelease(1, carol, {"from": alice})
+    tx = batches.process([recovery(alice, 1, carol)], relayer)
 
     assert tx.events["ReleaseParked"] == {"nonce": 1, "reason": FAILED}
     assert pending(lockbox, 1)["recipient"] == carol
@@ -141,8 +145,8 @@ def test_gas_burning_receiver_cannot_sink_the_batch(
     assert tx.events["Released"]["nonce"] == 2
     assert bob.balance() == bob_before + 2
     assert tx.gas_used < 300_000  # the burner only got NATIVE_RELEASE_GAS
-    # redirected by its account to a working address, it is paid
-    lockbox.redirectRelease(1, alice, {"from": alice})
+    # redirected from the hub by its account to a working address, it is paid
+    batches.process([recovery(alice, 1, alice)], relayer)
     assert lockbox.owed(NATIVE_TOKEN) == 0
 
 
@@ -157,7 +161,7 @@ def test_release_above_custody_is_parked(lockbox, usdc, batches, alice, bob, rel
         lockbox.retryRelease(1, {"from": relayer})
 
 
-def test_release_while_paused_cannot_be_retried_or_redirected(
+def test_release_while_paused_cannot_be_retried(
     lockbox, FalseReturningToken, batches, admin, guardian, alice, relayer
 ):
     token = listed_token(FalseReturningToken, lockbox, admin, alice, 10 * UNIT)
@@ -168,8 +172,6 @@ def test_release_while_paused_cannot_be_retried_or_redirected(
 
     with reverts_with("ReleasesPaused"):
         lockbox.retryRelease(1, {"from": relayer})
-    with reverts_with("ReleasesPaused"):
-        lockbox.redirectRelease(1, relayer, {"from": alice})
 
     lockbox.unpauseReleases({"from": guardian})
     lockbox.retryRelease(1, {"from": relayer})

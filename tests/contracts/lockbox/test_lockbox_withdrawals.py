@@ -8,6 +8,7 @@ from lockbox_support import (
     UNIT,
     VALIDATORS,
     deploy_lockbox,
+    recovery,
     reverts_with,
     route,
 )
@@ -190,7 +191,7 @@ def test_recipient_zero_is_parked_not_burnt(lockbox, usdc, funded, batches, alic
     assert lockbox.custodied(usdc) == 10_000 * UNIT
     with reverts_with("ReleaseRecipientInvalid", ZERO_ADDRESS):
         lockbox.retryRelease(1, {"from": relayer})
-    with reverts_with("ReleaseRecipientInvalid", lockbox.address):
-        lockbox.redirectRelease(1, lockbox, {"from": alice})
-    lockbox.redirectRelease(1, alice, {"from": alice})
+    tx = batches.process([recovery(alice, 1, lockbox.address)], relayer)
+    assert tx.events["ReleaseRecoveryRejected"] == {"recoveryNonce": 2, "target": 1, "reason": 3}
+    batches.process([recovery(alice, 1, alice.address)], relayer)
     assert lockbox.pendingRelease(1)[1] == 0

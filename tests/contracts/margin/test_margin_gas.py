@@ -1,9 +1,10 @@
 """Gas of the margin engine's hot paths on anvil (receipts' gasUsed, 21k intrinsic and
 calldata included), on the two-market fixture (ETH and BTC markets; USDC, WETH, WBTC listed).
 
-The ceilings pin today's figures (commit 199.9k, settle 466.3k, partial 680.1k with the pending-order cancel of every market, full 785.0k run
-alone, 832.2k in the whole suite) plus ~3 % slack: block times follow the wall clock and move the
-funding, so a liquidation's gas moves by a few % between runs; a regression still fails loudly. bench/margin_gas.py
+The ceilings pin today's figures (commit 199.9k, settle 466.3k, partial 680.1k with the
+pending-order cancel of every market, full 785.0k run alone, 832.2k in the whole suite) plus
+~3 % slack: block times follow the wall clock and move the funding, so a liquidation's gas moves
+by a few % between runs; a regression still fails loudly. bench/margin_gas.py
 reports the full table against issue 10's targets (liquidation <= 150k for two markets and two
 collaterals, <= 250k with collateral sale and insurance, opening <= 200k for commit and for settle),
 which are NOT met yet: docs/margin.md, "Gas", says where the rest goes. Figures before issue 10's

@@ -32,6 +32,7 @@ VALIDATORS = VALIDATOR_KEYS[:5]
 OUTSIDER_KEY = VALIDATOR_KEYS[6]
 ASSET_DECIMALS = 18
 ZERO = "0x0000000000000000000000000000000000000000"
+RECOVERY_MARKER = "0x3e471713Ba29bf8523714805800AbED4E99511Aa"  # libraries/RecoveryMessage.sol
 
 # Every token gets the same bucket in whole tokens: a burst of 600, then 1 per second. Deposits
 # go up to 1,500 tokens, so withdrawals meet the limit now and then (and a few, above the burst,

@@ -1,6 +1,8 @@
 """Stateful property test of design.md's solvency invariants across the hub ledger and two spoke
 lockboxes: deposits, batch deliveries both ways, withdrawal requests, failing tokens, blocked
-recipients, rate limits, retries, redirects and forged batches, in random order and sizes.
+recipients, rate limits, retries, redirects asked on the hub (recovery messages, delivered with the
+withdrawals) and forged batches, in random order and sizes. (Refunds of parked releases are tested
+in tests/contracts/lockbox/test_lockbox_recovery.py and ledger/test_ledger_release_recovery.py.)
 
 The test plays relayer (it delivers what the contracts' own events announced) and keeps a shadow
 model (solvency_model) that predicts every outcome: each revert must be the exact error the model
@@ -23,9 +25,10 @@ from solvency_invariants import (
     check_shadow_model,
     check_spoke_custody,
 )
-from solvency_model import RELEASED, Parked, ShadowModel, park_reason
+from solvency_model import RELEASED, Parked, ShadowModel, WithdrawalRecord, park_reason
 from solvency_support import (
     ASSETS,
+    RECOVERY_MARKER,
     SPOKE_IDS,
     TOKEN_SPECS,
     USDC,
@@ -39,6 +42,7 @@ from solvency_support import (
     error,
     error_name,
     events,
+    extend,
     fold,
     mine_at,
     next_timestamp,
@@ -68,7 +72,6 @@ REJECTIONS = (
     "CheckpointSignerNotValidator(address)",
     "CheckpointSignersNotAscending(address,address)",
     "ReleaseRecipientInvalid(address)",
-    "ReleaseRedirectUnauthorized(uint64,address)",
     "RouteSourceMismatch(address,address)",
     "WithdrawalAmountZero()",
     "WithdrawalExceedsBalance(address,uint32,uint256,uint256)",
@@ -93,8 +96,8 @@ REQUIRED_COVERAGE = {
     "batch release: invalid",
     "retry: released",
     "retry: rate_limited",
+    "recovery requested",
     "redirect: released",
-    "redirect rejected: ReleaseRedirectUnauthorized",
     "forged batch refused: BatchHeadMismatch",
     "forged batch refused: BatchNonceMismatch",
     "forged batch refused: CheckpointQuorumNotMet",
@@ -319,7 +322,11 @@ class SolvencyMachine(Batches):
         signed = self.withdrawal_batch(spoke, batch, self.keys(signers))
         now = next_timestamp()
         released, parked, payouts = [], [], []
+        redirected, rejected = [], []
         for r in batch:
+            if r.token == RECOVERY_MARKER:
+                self._predict_recovery(spoke, r, now, (released, parked, payouts, redirected, rejected))
+                continue
             i = m.index[r.token]
             outcome = m.release(spoke, i, r.recipient, r.amount, now)
             self.seen[f"batch release: {outcome}"] += 1
@@ -336,6 +343,12 @@ class SolvencyMachine(Batches):
         assert (done["lastNonce"], bytes(done["head"]), done["count"]) == (batch[-1].nonce, batch[-1].head, len(batch))
         assert [(e["nonce"], e["recipient"], e["token"], e["amount"]) for e in events(tx, "Released")] == released
         assert [(e["nonce"], e["reason"]) for e in events(tx, "ReleaseParked")] == parked
+        assert [
+            (e["nonce"], e["recoveryNonce"], e["previousRecipient"], e["newRecipient"])
+            for e in events(tx, "ReleaseRedirected")
+        ] == redirected
+        refused = [(e["recoveryNonce"], e["target"], e["reason"]) for e in events(tx, "ReleaseRecoveryRejected")]
+        assert refused == rejected
         self._assert_paid(before, payouts)
         del state.withdrawals[: len(batch)]
         state.last_withdrawal_batch = signed
@@ -388,43 +401,58 @@ class SolvencyMachine(Batches):
         assert paid == [(nonce, p.recipient, p.token, p.amount)]
         self._assert_paid(before, payouts)
 
+    def _predict_recovery(self, spoke, r, now, out):
+        """A recovery message (a redirect asked on the hub) as the lockbox applies it, on the model."""
+        released, parked, payouts, redirected, rejected = out
+        state, m = self.m.spokes[spoke], self.m
+        p = state.parked.get(r.amount)
+        if p is None:
+            rejected.append((r.nonce, r.amount, 1))  # NotParked
+            self.seen["recovery rejected: not parked"] += 1
+            return
+        if p.account != r.account:
+            rejected.append((r.nonce, r.amount, 2))  # AccountMismatch
+            self.seen["recovery rejected: another account"] += 1
+            return
+        if r.recipient == self.s.lockboxes[spoke].address:
+            rejected.append((r.nonce, r.amount, 3))  # RecipientInvalid
+            self.seen["recovery rejected: recipient invalid"] += 1
+            return
+        i = m.index[p.token]
+        outcome = m.release(spoke, i, r.recipient, p.amount, now)
+        redirected.append((r.amount, r.nonce, p.recipient, r.recipient))
+        self.seen[f"redirect: {outcome}"] += 1
+        if outcome == RELEASED:
+            released.append((r.amount, r.recipient, p.token, p.amount))
+            payouts.append((i, r.recipient, p.amount))
+            del state.parked[r.amount]
+        else:
+            parked.append((r.amount, park_reason(outcome)))
+            p.recipient, p.reason = r.recipient, park_reason(outcome)
+
     def rule_redirect_release(self, pick="st_pick", recipient="st_recipient", as_stranger="st_flag"):
-        """The release's account sends a parked release elsewhere (anyone else is refused)."""
+        """A parked release's hub account (or, refused later by the lockbox, a stranger) asks the
+        ledger to redirect it; the recovery message goes out with the spoke's next withdrawals."""
         s, m, entries = self.s, self.m, self.m.parked_entries()
         if not entries:
             return
         spoke, nonce = entries[pick % len(entries)]
-        lockbox, p = s.lockboxes[spoke], m.spokes[spoke].parked[nonce]
+        state, p = m.spokes[spoke], m.spokes[spoke].parked[nonce]
         caller = p.account
         if as_stranger:
             caller = s.stranger.address if p.account != s.stranger.address else s.users[0].address
         to = self._recipient(spoke, recipient)
-        expected = None
-        if caller != p.account:
-            expected = error("ReleaseRedirectUnauthorized(uint64,address)", nonce, caller)
-        elif to in (ZERO, lockbox.address):
-            expected = error("ReleaseRecipientInvalid(address)", to)
-        got = call_outcome(lockbox.redirectRelease, (nonce, to), caller)
-        assert got == expected, f"redirect said {describe(got)}, model expected {describe(expected)}"
-        if expected is not None:
-            self.seen[f"redirect rejected: {error_name(expected, REJECTIONS)}"] += 1
-            return
-        i, now = m.index[p.token], next_timestamp()
-        outcome = m.release(spoke, i, to, p.amount, now)
-        payouts = [(i, to, p.amount)] if outcome == RELEASED else []
-        before = self._paid(payouts)
-        tx = send(lockbox.redirectRelease, (nonce, to), caller)
-        assert tx.timestamp == now
-        (moved,) = events(tx, "ReleaseRedirected")
-        assert (moved["nonce"], moved["previousRecipient"], moved["newRecipient"]) == (nonce, p.recipient, to)
-        self._assert_paid(before, payouts)
-        self.seen[f"redirect: {outcome}"] += 1
-        if outcome == RELEASED:
-            assert [e["nonce"] for e in events(tx, "Released")] == [nonce]
-            del m.spokes[spoke].parked[nonce]
-        else:
-            assert [(e["nonce"], e["reason"]) for e in events(tx, "ReleaseParked")] == [(nonce, park_reason(outcome))]
-            p.recipient, p.reason = to, park_reason(outcome)
+        if to == ZERO:
+            to = caller  # zero would be a refund (a deposit back to the hub): not modelled here
+        tip, head = state.withdrawal_tip
+        tip += 1
+        head = extend(head, withdrawal_leaf(tip, caller, to, RECOVERY_MARKER, nonce))
+        tx = send(s.ledger.requestReleaseRecovery, (SPOKE_IDS[spoke], nonce, to), caller)
+        (queued,) = events(tx, "WithdrawalQueued")
+        assert (queued["nonce"], bytes(queued["head"])) == (tip, head)
+        state.withdrawal_tip = (tip, head)
+        state.withdrawals.append(WithdrawalRecord(tip, caller, to, RECOVERY_MARKER, nonce, head))
+        self.seen["recovery requested"] += 1
 
     def rule_advance_time(self, seconds="st_seconds"):
         """Time passes, so the rate-limit buckets refill."""
