@@ -76,7 +76,8 @@ def validators(net: Net, store: Store, tmp_path_factory: pytest.TempPathFactory)
 def submitter(net: Net, store: Store) -> Submitter:
     # two deposits per batch (one spoke block each: a checkpoint at every block end), three in flight
     config = SubmitterConfig(
-        key=SecretStr(SUBMITTER_KEY), max_batch=PER_BATCH, max_in_flight=IN_FLIGHT, stuck_after_s=30, pipeline_s=30
+        key=SecretStr(SUBMITTER_KEY), max_batch=PER_BATCH, max_in_flight=IN_FLIGHT, stuck_after_s=30,
+        pipeline_s=600,  # the tick ends once nothing is left to send; a short budget would cut recovery under load
     )
     return Submitter(config, store, net.deployment, net.clients)
 
