@@ -1,7 +1,8 @@
 """bench/stress.py --quick on a real anvil: one event (24 bridged hours around the 5 August 2024
-trough), one seed, 40 accounts with mixed collateral. The bench itself exits 1 unless the ledger's
-identity holds (the sum of every USD balance, counterparty and insurance fund included, equals the
-recorded bad debt) and no account is left liquidatable; this test also reads the figures back."""
+trough), one seed, 40 accounts with mixed collateral, the LP vault as counterparty. The bench itself
+exits 1 unless the ledger's identity holds (the sum of every USD balance — traders, keepers, the LP
+vault's account, the LP, the insurance fund — equals the recorded bad debt) and no account is left
+liquidatable; this test also reads the figures back, the vault's among them."""
 
 from __future__ import annotations
 
@@ -42,5 +43,14 @@ def test_quick_stress_keeps_the_ledger_identity_and_leaves_nothing_liquidatable(
     assert run["sum_usd_balances_wei"] == run["ledger_bad_debt_wei"]
     assert run["left_liquidatable"] == 0
     assert run["opened"] > 0 and run["open_interest_usd"] > 0
+    # the counterparty is the LP vault, funded through LPVault.deposit at 0.5 x the gross notional
+    assert run["vault_shares_lp"] > 0
+    assert run["vault_deposit_usd"] == pytest.approx(0.5 * run["gross_book_usd"])
+    assert run["vault_equity_start_usd"] > 0.9 * run["vault_deposit_usd"]  # fees and open PnL move it a little
+    assert run["vault_equity_min_usd"] <= min(run["vault_equity_start_usd"], run["vault_equity_end_usd"])
+    assert run["vault_pnl_usd"] == pytest.approx(run["vault_equity_end_usd"] - run["vault_equity_start_usd"])
+    assert run["vault_share_price_start_usd"] > 0 and "vault_share_price_change_pct" in run
+    assert run["deleverages"] >= 0 and run["max_pnl_factor_breach_steps"] >= 0
+    assert run["vault_usd_wei"] != 0  # the vault's USD (trades, fees) is in the identity that held
     if importlib.util.find_spec("matplotlib") is not None:
         assert (out / "2024-08-05-5x.png").stat().st_size > 0
