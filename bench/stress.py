@@ -111,7 +111,8 @@ def check_identities(f: dict[str, Any]) -> list[str]:
 def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) -> dict[str, Any]:
     """Every event x seed at one max leverage; figures, statistics, pictures."""
     knobs = Knobs(
-        book=BookParams(accounts=cfg.accounts, max_leverage=leverage, days_before=cfg.days_before),
+        book=BookParams(accounts=cfg.accounts, max_leverage=leverage, days_before=cfg.days_before,
+                        long_share=cfg.long_share),
         cal=Calibration(max_leverage=leverage), liq=LiquidationParams(),
         keeper_latency_blocks=tuple(cfg.keeper_latency), keeper_balance_usd=cfg.keeper_balance,
         vault_to_oi=cfg.vault_to_oi, depth_scale=cfg.depth_scale,
@@ -193,6 +194,8 @@ def main() -> None:
     ap.add_argument("--keeper-latency", type=int, nargs="*", default=[1, 3], help="blocks, one per keeper")
     ap.add_argument("--keeper-balance", type=float, default=2_000_000)
     ap.add_argument("--vault-to-oi", type=float, default=0.5, help="the LP's vault deposit / the book's gross notional")
+    ap.add_argument("--long-share", type=float, default=0.6,
+                    help="share of positions long in crashes (1 - it in squeezes); below 0.5 the book wins")
     ap.add_argument("--depth-scale", type=float, default=1.0, help="multiplies every exit pool's depth")
     ap.add_argument("--no-compare-closes", dest="compare_closes", action="store_false")
     ap.add_argument("--port", type=int, default=8770)
