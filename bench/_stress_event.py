@@ -15,11 +15,11 @@ from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.tracker import AccountTracker
 from relayer.margin.params import Calibration, LiquidationParams
 
-from _stress_chain import ASSET_IDS, E18, SPOKES, Chain, account
+from _stress_chain import ASSET_IDS, E18, HEARTBEAT, SPOKES, Chain, account
 from stress_book import BookParams, Trader, draw_book, gross, wants_to_act
 from stress_keepers import Candidate, KeeperState, gas_usd, plan
 from stress_liquidity import Market
-from stress_paths import Bar, Step
+from stress_paths import Bar, Step, usdc_push_every
 from stress_plot import Series
 from stress_vault import VaultObservation, VaultTrack
 
@@ -135,10 +135,11 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
              "oracle_pushes": 0}
     gas_used: list[int] = []
     trader_of = {account("trader", t.index): t for t in book}
+    usdc_every = usdc_push_every(s.step_seconds, HEARTBEAT)
     for n, st in enumerate(s.steps):
         if n:
             ch.advance(st.seconds - s.steps[n - 1].seconds)
-        ch.push(st.eth, st.btc, usdc=n % 4 == 0)
+        ch.push(st.eth, st.btc, usdc=n % usdc_every == 0)
         tally["oracle_pushes"] += 1
         market.decay()
         for c in [c for c in credits if c[0] <= n]:
