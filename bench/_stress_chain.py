@@ -1,5 +1,6 @@
 """The stress bench's chain: a real anvil process, the margin system deployed from build/contracts
-(hub ledger with two spokes, oracle, risk engine, ETH and BTC markets, liquidation module, lens),
+(hub ledger with two spokes, oracle, risk engine, the LP vault as every market's counterparty and
+its auto-deleverager, ETH and BTC markets, liquidation module, lens),
 signed deposit batches, oracle pushes and time. Everything here talks to the node; the pure
 modelling lives in bench/stress_*.py."""
 
@@ -19,6 +20,7 @@ from web3.logs import DISCARD
 from web3.types import RPCEndpoint
 
 from relayer.chain.abi import load_artifact
+from relayer.devnet.deploy_margin import VAULT_MAX_PNL_FACTOR
 from relayer.keeper.pusher import to_answer
 from relayer.margin.params import Calibration, LiquidationParams, market_params
 from relayer.proofs.checkpoint import Checkpoint, pack_signatures, sign
@@ -47,6 +49,8 @@ MAX_MOVE_BPS = 3_000
 GAS = 3_000_000
 MAX_UINT = 2**256 - 1
 BATCH = 200
+VAULT_REDEEM_DELAY_S = 86_400
+"""The contract tests' one day (the bench never redeems; the devnet's 30 s is for watching one)."""
 
 
 def account(label: str, i: int) -> str:
@@ -74,7 +78,22 @@ class Chain:
         self.admin = self.w3.eth.accounts[0]
         self.c: dict[str, Any] = {}
         self.pool = account("pool", 0)
+        """The markets' counterparty: the LPVault's address once `deploy_system` ran."""
+        self.lp = account("lp", 0)
+        """The LP that funds the vault through `LPVault.deposit`."""
         self.insurance = account("insurance", 0)
+        self._base: Any = None
+
+    def fresh(self) -> None:
+        """Back to the state right after `deploy_system` (every run starts from it)."""
+        if self._base is not None:
+            self.rpc("evm_revert", [self._base])
+        self._base = self.rpc("evm_snapshot", [])
+
+    def seed_vault(self, usd: float) -> None:
+        """The LP deposits `usd` of its hub USDC into the vault for shares (fresh prices needed)."""
+        units = int(usd * 10 ** DECIMALS["USDC"]) * 10 ** (18 - DECIMALS["USDC"])  # what the deposit credited
+        self.send(self.c["vault"].functions.deposit(units), self.lp)
 
     def close(self) -> None:
         """Stops the anvil process this bench started."""
@@ -191,7 +210,8 @@ class Chain:
 
 def deploy_system(ch: Chain, cal: Calibration, liq: LiquidationParams) -> None:
     """Ledger (two spokes, USDC/ETH/BTC at the devnet's weights), oracle with three aggregators, risk
-    engine, ETH and BTC markets (counterparty: the pool account), liquidation module, lens."""
+    engine, the LP vault and its auto-deleverager (wired as relayer/devnet/deploy_margin.py does),
+    ETH and BTC markets (counterparty: the vault), liquidation module, lens."""
     c = ch.c
     c["ledger"] = ledger = ch.deploy("MarginLedger", ch.admin)
     vals = sorted((Account.from_key(k).address for k in VALIDATOR_KEYS), key=lambda a: int(a, 16))
@@ -213,6 +233,11 @@ def deploy_system(ch: Chain, cal: Calibration, liq: LiquidationParams) -> None:
     c["engine"] = engine = ch.deploy("RiskEngine", ch.admin, ledger.address, oracle.address)
     ch.send(ledger.functions.setRiskEngine(engine.address))
     margin_role = keccak(text="MARGIN_ROLE")
+    c["vault"] = vault = ch.deploy("LPVault", ch.admin, ledger.address, engine.address, ASSET_IDS["USDC"],
+                                   VAULT_REDEEM_DELAY_S, VAULT_MAX_PNL_FACTOR)
+    ch.pool = vault.address
+    ch.send(ledger.functions.grantRole(margin_role, vault.address))
+    c["adl"] = adl = ch.deploy("AutoDeleverager", engine.address, vault.address)
     c["liq"] = module = ch.deploy("LiquidationModule", ch.admin, ledger.address, engine.address, oracle.address,
                                   ch.pool, liq.as_tuple())
     c["markets"] = {}
@@ -222,5 +247,6 @@ def deploy_system(ch: Chain, cal: Calibration, liq: LiquidationParams) -> None:
         ch.send(engine.functions.addMarket(m.address))
         ch.send(ledger.functions.grantRole(margin_role, m.address))
         ch.send(m.functions.grantRole(m.functions.LIQUIDATOR_ROLE().call(), module.address))
+        ch.send(m.functions.grantRole(m.functions.LIQUIDATOR_ROLE().call(), adl.address))
     ch.send(ledger.functions.grantRole(margin_role, module.address))
     c["lens"] = ch.deploy("MarginLens", engine.address)

@@ -1,6 +1,8 @@
-"""One event replayed with one seed on the deployed chain: open the book over the days before at
-the prices then, push the bridged path, let the keepers (latency, gas, block limit, finite balances,
-exit liquidity) and the traders (add margin, close) act, then settle what is left and measure."""
+"""One event replayed with one seed on the deployed chain: an LP funds the LP vault (the markets'
+counterparty), the book opens over the days before at the prices then, the bridged path is pushed,
+the keepers (latency, gas, block limit, finite balances, exit liquidity; auto-deleveraging through
+the real keeper loop whenever the vault needs it) and the traders (add margin, close) act, then
+what is left is settled and measured."""
 
 from __future__ import annotations
 
@@ -9,14 +11,17 @@ from typing import Any
 
 from web3.logs import DISCARD
 
+from relayer.keeper.deleverager import Deleverager
+from relayer.keeper.tracker import AccountTracker
 from relayer.margin.params import Calibration, LiquidationParams
 
-from _stress_chain import ASSET_IDS, E18, SPOKES, Chain, account
+from _stress_chain import ASSET_IDS, E18, HEARTBEAT, SPOKES, Chain, account
 from stress_book import BookParams, Trader, draw_book, gross, wants_to_act
 from stress_keepers import Candidate, KeeperState, gas_usd, plan
 from stress_liquidity import Market
-from stress_paths import Bar, Step
+from stress_paths import Bar, Step, usdc_push_every
 from stress_plot import Series
+from stress_vault import VaultObservation, VaultTrack
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Knobs:
     block_seconds: int = 12
     block_gas_limit: int = 30_000_000
     vault_to_oi: float = 0.5
+    """The LP's deposit into the vault / the book's gross notional."""
     depth_scale: float = 1.0
     redeposit_steps: int = 4
     """Steps before a keeper's resale proceeds are back on the hub (a spoke round trip)."""
@@ -56,8 +62,9 @@ class Outcome:
     series: Series = field(default_factory=Series)
 
 
-def _open_book(ch: Chain, s: Scenario, book: list[Trader], k: Knobs) -> dict[str, int]:
-    """Deposits each trader's collateral and opens its positions on its day at that day's close."""
+def _open_book(ch: Chain, s: Scenario, book: list[Trader], vault_usd: float) -> dict[str, int]:
+    """Deposits each trader's collateral, seeds the vault once the first day's prices are fresh (its
+    share price needs them), and opens each trader's positions on its day at that day's close."""
     days = len(s.before)
     deposits = []
     for t in book:
@@ -71,6 +78,8 @@ def _open_book(ch: Chain, s: Scenario, book: list[Trader], k: Knobs) -> dict[str
         ch.advance(86_400)
         ch.push(e.close, b.close)
         ch.push(e.close, b.close)  # a first round far from the last is refused by the max-move bound
+        if d == days:
+            ch.seed_vault(vault_usd)
         orders = []
         for t in book:
             if t.open_day != d:
@@ -99,17 +108,21 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
     traders = [account("trader", t.index) for t in book]
     vault_usd = k.vault_to_oi * gross(book)
     keeper_addrs = [account("keeper", i) for i in range(len(k.keeper_latency_blocks))]
-    ch.deposit([(ch.pool, "USDC", vault_usd, SPOKES[0]), (ch.insurance, "USDC", max(1e6, gross(book)), SPOKES[0])]
+    start_block = ch.w3.eth.block_number
+    ch.deposit([(ch.lp, "USDC", vault_usd, SPOKES[0]), (ch.insurance, "USDC", max(1e6, gross(book)), SPOKES[0])]
                + [(a, "USDC", k.keeper_balance_usd * 10, SPOKES[1]) for a in keeper_addrs])
     first = s.steps[0]
     ch.set_market_params(first.eth, first.btc, k.cal)
-    opened = _open_book(ch, s, book, k)
+    opened = _open_book(ch, s, book, vault_usd)
     ch.advance(s.step_seconds)
     ch.push(first.eth, first.btc)
     ch.push(first.eth, first.btc)
     from_block = ch.w3.eth.block_number
     oi0 = open_interest(ch, first.eth, first.btc)
-    vault0, ins0 = ch.equity(ch.pool), ch.equity(ch.insurance)
+    ins0 = ch.equity(ch.insurance)
+    vault = VaultTrack(vault_usd)
+    vault.observe(observe_vault(ch, 0.0))
+    adl = _deleverager(ch, start_block, account("keeper", 0))
     keepers = [KeeperState(f"k{i}", lat, k.keeper_balance_usd) for i, lat in enumerate(k.keeper_latency_blocks)]
     market = Market.for_event(s.name, k.depth_scale)
     lens, module, discount = ch.c["lens"], ch.c["liq"], k.liq.collateral_discount / E18
@@ -122,10 +135,11 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
              "oracle_pushes": 0}
     gas_used: list[int] = []
     trader_of = {account("trader", t.index): t for t in book}
+    usdc_every = usdc_push_every(s.step_seconds, HEARTBEAT)
     for n, st in enumerate(s.steps):
         if n:
             ch.advance(st.seconds - s.steps[n - 1].seconds)
-        ch.push(st.eth, st.btc, usdc=n % 4 == 0)
+        ch.push(st.eth, st.btc, usdc=n % usdc_every == 0)
         tally["oracle_pushes"] += 1
         market.decay()
         for c in [c for c in credits if c[0] <= n]:
@@ -168,23 +182,51 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
                 asset = "ETH" if ev.args.assetId == ASSET_IDS["ETH"] else "BTC"
                 value = ev.args.repaid / E18 / (1 - discount)
                 credits.append((n + k.redeposit_steps, ki, market.pools[asset].sell(value)))
+        ob = observe_vault(ch, st.seconds / 3600)
+        vault.observe(ob)
+        if ob.needs_deleverage:  # the keeper's ADL loop, after its liquidations (relayer/keeper)
+            res = adl.run_once()
+            vault.deleveraged(st.seconds / 3600, len(res.deleveraged), res.still_needed)
+            out.series.adl_hours.extend([st.seconds / 3600] * len(res.deleveraged))
         if n % 4 == 3 or n == len(s.steps) - 1:
             out.series.record(st.seconds / 3600, st.eth, st.btc, open_interest(ch, st.eth, st.btc),
-                              ch.equity(ch.insurance), ch.equity(ch.pool))
+                              ch.equity(ch.insurance), ob.equity_usd)
     last = s.steps[-1]
     pending_before_settle = _pending_deficit(ch, traders)
     settled = _settle_remaining(ch, module, keepers[0], traders, market, discount, last)
+    vault.observe(observe_vault(ch, last.seconds / 3600))  # after the backstop's sales
     out.figures = _collect(ch, from_block, traders, keeper_addrs)
     out.figures.update(
         event=s.name, seed=seed, steps=len(s.steps), **opened, open_interest_usd=oi0,
-        gross_book_usd=gross(book), vault_deposit_usd=vault_usd, vault_equity_start_usd=vault0,
-        vault_equity_end_usd=ch.equity(ch.pool), vault_pnl_usd=ch.equity(ch.pool) - vault0,
+        gross_book_usd=gross(book), vault_to_oi=k.vault_to_oi, **vault.figures(),
+        vault_shares_lp=int(ch.c["vault"].functions.sharesOf(ch.lp).call()),
         insurance_equity_start_usd=ins0, insurance_equity_end_usd=ch.equity(ch.insurance),
         pending_deficit_at_path_end_usd=pending_before_settle, **settled, **tally,
         gas_per_liquidation=sorted(gas_used)[len(gas_used) // 2] if gas_used else 0,
         keeper_balances_end_usd=[kp.balance_usd for kp in keepers],
     )
     return out
+
+
+def observe_vault(ch: Chain, hour: float) -> VaultObservation:
+    """The vault's equity, maintenance margin, share price, traders' open PnL and max-PnL check now."""
+    v = ch.c["vault"]
+    h = ch.c["engine"].functions.health(v.address).call()
+    return VaultObservation(hour, h[0] / E18, h[2] / E18, v.functions.sharePrice().call() / E18,
+                            v.functions.tradersPnl().call() / E18, bool(v.functions.pnlFactorExceeded().call()))
+
+
+def _deleverager(ch: Chain, from_block: int, sender: str) -> Deleverager:
+    """The keeper's own ADL loop (relayer/keeper/deleverager.py: rank by PnL × leverage, simulate,
+    close whole positions through the AutoDeleverager while the vault needs it), sent by `sender`."""
+    markets = ch.c["markets"]
+    tracker = AccountTracker(ch.w3, markets["ETH"].abi, [m.address for m in markets.values()], from_block)
+
+    def send(call: Any) -> tuple[str, int]:
+        r = ch.try_send(call, sender)
+        return "0x" + bytes(r["transactionHash"]).hex(), int(r["status"])
+
+    return Deleverager(ch.w3, sender, tracker, ch.c["vault"], ch.c["adl"], ch.c["engine"], markets, send)
 
 
 def _liquidate(ch: Chain, module: Any, keepers: list[KeeperState], ki: int, acct: str, t: Trader, market: Market,
@@ -267,9 +309,12 @@ def _collect(ch: Chain, from_block: int, traders: list[str], keepers: list[str])
 
     liquidated = ev.Liquidated().get_logs(from_block=from_block)
     led = ch.c["ledger"]
-    everyone = traders + keepers + [ch.pool, ch.insurance]
+    everyone = traders + keepers + [ch.pool, ch.lp, ch.insurance]  # the pool is the LP vault's account
     sum_usd = sum(ch.usd(a) for a in everyone)
+    adl = ch.c["adl"].events.Deleveraged().get_logs(from_block=from_block)
     return {
+        "adl_closed_notional_usd": sum(e.args.closedNotional for e in adl) / E18,
+        "adl_profit_realised_usd": sum(e.args.pnl for e in adl) / E18,
         "liquidations": len(liquidated),
         "accounts_liquidated": len({e.args.account for e in liquidated}),
         "full_closes": sum(1 for e in liquidated if e.args.full),

@@ -1,9 +1,11 @@
 """Crash replay a risk reviewer can check: the historical crashes (shared/data/crashes), their
 mirrored squeezes and the largest real rally of the daily data, replayed on a REAL anvil chain
 against a drawn book (mixed USDC/ETH/BTC collateral from two spokes, fat-tailed leverage, positions
-opened over the days before), with bridged intrabar paths, keepers with latency, gas, a block gas
-limit, finite balances and a constant-product exit pool, ten seeds per event, insurance sized leave
-one event out, per-event figures. Writes bench/results/stress/ (JSON and PNGs).
+opened over the days before) and the LP vault as counterparty (an LP deposits --vault-to-oi x the
+book's gross notional; the keeper auto-deleverages while the vault needs it), with bridged intrabar
+paths, keepers with latency, gas, a block gas limit, finite balances and a constant-product exit
+pool, ten seeds per event, insurance sized leave one event out, per-event figures. Writes
+bench/results/stress/ (JSON and PNGs).
 
     .venv/bin/python bench/stress.py                    # the whole study (docs/margin.md)
     .venv/bin/python bench/stress.py --quick            # CI: one event, one seed, asserts the identities
@@ -95,8 +97,8 @@ def figures_of(f: dict[str, Any]) -> RunFigures:
 
 
 def check_identities(f: dict[str, Any]) -> list[str]:
-    """The ledger's identity (sum of every USD balance, counterparty and fund included, == bad debt)
-    and no account left liquidatable."""
+    """The ledger's identity (sum of every USD balance — traders, keepers, the LP vault's account, the
+    LP, the insurance fund — == bad debt) and no account left liquidatable."""
     errors = []
     if f["sum_usd_balances_wei"] != f["ledger_bad_debt_wei"]:
         errors.append(f"{f['event']} seed {f['seed']}: sum of USD balances {f['sum_usd_balances_wei']} "
@@ -109,20 +111,19 @@ def check_identities(f: dict[str, Any]) -> list[str]:
 def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) -> dict[str, Any]:
     """Every event x seed at one max leverage; figures, statistics, pictures."""
     knobs = Knobs(
-        book=BookParams(accounts=cfg.accounts, max_leverage=leverage, days_before=cfg.days_before),
+        book=BookParams(accounts=cfg.accounts, max_leverage=leverage, days_before=cfg.days_before,
+                        long_share=cfg.long_share),
         cal=Calibration(max_leverage=leverage), liq=LiquidationParams(),
         keeper_latency_blocks=tuple(cfg.keeper_latency), keeper_balance_usd=cfg.keeper_balance,
         vault_to_oi=cfg.vault_to_oi, depth_scale=cfg.depth_scale,
     )
-    snap = ch.rpc("evm_snapshot", [])
     runs: list[dict[str, Any]] = []
     compare: dict[str, dict[str, float]] = {}
     for name in cfg.events:
         for closes in ([False, True] if cfg.compare_closes else [False]):
             s = scenario(name, cfg.days_before, closes, cfg.hours)
             for seed in range(1, (1 if closes else cfg.seeds) + 1):
-                ch.rpc("evm_revert", [snap])
-                snap = ch.rpc("evm_snapshot", [])
+                ch.fresh()  # every run (and every leverage) starts from the state right after deployment
                 t0 = time.monotonic()
                 o = run(ch, s, seed, knobs)
                 f = o.figures
@@ -130,7 +131,9 @@ def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) ->
                          path="closes" if closes else "bridged")
                 print(f"{leverage:g}x {s.name} seed {seed} {f['path']}: OI ${f['open_interest_usd']:,.0f} "
                       f"liq {f['liquidations']} insurance ${f['insurance_used_usd']:,.0f} backstop "
-                      f"${f['backstop_sale_loss_usd']:,.0f} vault PnL ${f['vault_pnl_usd']:,.0f} [{f['seconds']} s]",
+                      f"${f['backstop_sale_loss_usd']:,.0f} vault ${f['vault_equity_start_usd']:,.0f} -> min "
+                      f"${f['vault_equity_min_usd']:,.0f} -> ${f['vault_equity_end_usd']:,.0f} (share price "
+                      f"{f['vault_share_price_change_pct']:+.2f} %, ADL {f['deleverages']}) [{f['seconds']} s]",
                       flush=True)
                 with (out_dir / f"runs-{leverage:g}x.jsonl").open("a") as fh:  # partial results survive a kill
                     fh.write(json.dumps(f, default=str) + "\n")
@@ -151,6 +154,11 @@ def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) ->
             "net_need_usd": asdict(summarise([r.net_need_usd for r in mine])),
             "need_pct_oi": asdict(summarise([100 * r.need_share for r in mine])),
             "vault_pnl_usd": asdict(summarise([f["vault_pnl_usd"] for f in fs])),
+            "vault_drawdown_pct": asdict(summarise([f["vault_drawdown_pct"] for f in fs])),
+            "vault_share_price_change_pct": asdict(summarise([f["vault_share_price_change_pct"] for f in fs])),
+            "traders_pnl_vs_vault_max_usd": asdict(summarise([f["traders_pnl_vs_vault_max_usd"] for f in fs])),
+            "max_pnl_factor_breach_steps": asdict(summarise([float(f["max_pnl_factor_breach_steps"]) for f in fs])),
+            "deleverages": asdict(summarise([float(f["deleverages"]) for f in fs])),
             "liquidations": asdict(summarise([float(f["liquidations"]) for f in fs])),
             "pending_at_path_end_usd": asdict(summarise([f["pending_deficit_at_path_end_usd"] for f in fs])),
             **compare.get(name, {}),
@@ -185,7 +193,9 @@ def main() -> None:
     ap.add_argument("--hours", type=int, default=0, help="only this many hourly bars around the trough (0: all)")
     ap.add_argument("--keeper-latency", type=int, nargs="*", default=[1, 3], help="blocks, one per keeper")
     ap.add_argument("--keeper-balance", type=float, default=2_000_000)
-    ap.add_argument("--vault-to-oi", type=float, default=0.5, help="counterparty deposit / gross book notional")
+    ap.add_argument("--vault-to-oi", type=float, default=0.5, help="the LP's vault deposit / the book's gross notional")
+    ap.add_argument("--long-share", type=float, default=0.6,
+                    help="share of positions long in crashes (1 - it in squeezes); below 0.5 the book wins")
     ap.add_argument("--depth-scale", type=float, default=1.0, help="multiplies every exit pool's depth")
     ap.add_argument("--no-compare-closes", dest="compare_closes", action="store_false")
     ap.add_argument("--port", type=int, default=8770)
@@ -201,6 +211,7 @@ def main() -> None:
     errors: list[str] = []
     try:
         deploy_system(ch, Calibration(), LiquidationParams())
+        ch.fresh()
         results = []
         for lev in cfg.leverage:
             r = study(ch, cfg, lev, cfg.out)

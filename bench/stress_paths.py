@@ -105,3 +105,11 @@ def max_step_move(steps: list[Step]) -> float:
     for a, b in zip(steps, steps[1:], strict=False):
         worst = max(worst, abs(b.eth / a.eth - 1), abs(b.btc / a.btc - 1))
     return worst
+
+
+def usdc_push_every(step_seconds: int, heartbeat_seconds: int) -> int:
+    """Every how many steps USDC's (constant) price is pushed so that it never goes stale between
+    two steps: half the heartbeat's worth of steps (hourly for 15-minute steps, every step for
+    hourly closes and the rally's 6-hour steps). A stale USDC is valued at 50 % (the oracle-failure
+    policy), which would halve every USDC balance, the vault's and the fund's included."""
+    return max(1, heartbeat_seconds // (2 * step_seconds))

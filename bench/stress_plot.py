@@ -1,6 +1,6 @@
 """Per-event figure of the crash replay: price path, open interest, liquidations per hour, the
-insurance fund and the counterparty's equity (matplotlib, Agg backend). Pure: returns a Figure;
-the bench saves it next to the JSON."""
+insurance fund and the LP vault's equity with the auto-deleverages marked (matplotlib, Agg backend).
+Pure: returns a Figure; the bench saves it next to the JSON."""
 
 from __future__ import annotations
 
@@ -20,17 +20,20 @@ class Series:
     btc: list[float] = field(default_factory=list)
     open_interest_usd: list[float] = field(default_factory=list)
     insurance_usd: list[float] = field(default_factory=list)
-    counterparty_usd: list[float] = field(default_factory=list)
+    vault_equity_usd: list[float] = field(default_factory=list)
+    """The LP vault's equity (`LPVault.equity()`: its USDC, USD and the traders' open PnL against it)."""
     liquidation_hours: list[float] = field(default_factory=list)
     """Hour of every liquidation transaction."""
+    adl_hours: list[float] = field(default_factory=list)
+    """Hour of every auto-deleverage."""
 
-    def record(self, hour: float, eth: float, btc: float, oi: float, insurance: float, counterparty: float) -> None:
+    def record(self, hour: float, eth: float, btc: float, oi: float, insurance: float, vault_equity: float) -> None:
         self.hours.append(hour)
         self.eth.append(eth)
         self.btc.append(btc)
         self.open_interest_usd.append(oi)
         self.insurance_usd.append(insurance)
-        self.counterparty_usd.append(counterparty)
+        self.vault_equity_usd.append(vault_equity)
 
 
 def per_hour(hours: list[float], span: float) -> list[int]:
@@ -71,7 +74,9 @@ def figure(title: str, s: Series) -> Any:
     ax[2].bar(range(len(counts)), counts, width=1.0, color="tab:red")
     ax[2].set_ylabel("liquidations / h")
     ax[3].plot(s.hours, [x / 1e6 for x in s.insurance_usd], label="insurance fund", lw=0.8)
-    ax[3].plot(s.hours, [x / 1e6 for x in s.counterparty_usd], label="counterparty equity", lw=0.8)
+    ax[3].plot(s.hours, [x / 1e6 for x in s.vault_equity_usd], label="LP vault equity", lw=0.8)
+    for i, h in enumerate(sorted(set(s.adl_hours))):
+        ax[3].axvline(h, color="tab:purple", ls=":", lw=0.8, label="auto-deleverage" if i == 0 else None)
     ax[3].set_ylabel("$M")
     ax[3].set_xlabel("hours from the first bar")
     ax[3].legend(loc="best", fontsize=7)

@@ -1,5 +1,5 @@
-"""Markdown tables of the crash replay's runs (pure): per event and leverage, and the
-leave-one-event-out calibration. `python bench/stress_report.py runs-5x.jsonl runs-10x.jsonl`
+"""Markdown tables of the crash replay's runs (pure): per event and leverage, the LP vault per
+event, and the leave-one-event-out calibration. `python bench/stress_report.py runs-5x.jsonl runs-10x.jsonl`
 prints them (the only I/O, in main)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def event_table(runs: list[tuple[float, dict[str, Any]]]) -> str:
     """One row per (leverage, event, seed)."""
     head = ("| max lev | event | seed | OI at start | opened / refused | liquidations | sales cut by slippage | "
             "unprofitable skips | fund need (gross) | % OI | net of penalties | deficit left at path end | "
-            "counterparty PnL | Σ USD = bad debt | left liquidatable |\n|" + "---|" * 15)
+            "vault PnL | Σ USD = bad debt | left liquidatable |\n|" + "---|" * 15)
     rows = []
     for lev, f in runs:
         r = figures(f)
@@ -32,6 +32,25 @@ def event_table(runs: list[tuple[float, dict[str, Any]]]) -> str:
             f"{f['unprofitable_skips']} | ${r.need_usd:,.0f} | {100 * r.need_share:.2f} % | "
             f"${r.net_need_usd:,.0f} | ${f['pending_deficit_at_path_end_usd']:,.0f} | ${f['vault_pnl_usd']:,.0f} | "
             f"{'yes' if f['sum_usd_balances_wei'] == f['ledger_bad_debt_wei'] else 'NO'} | {f['left_liquidatable']} |")
+    return "\n".join([head, *rows])
+
+
+def vault_table(runs: list[tuple[float, dict[str, Any]]]) -> str:
+    """The LP vault per (leverage, event, seed): equity, share price, traders' PnL against it, the
+    max-PnL factor and the keeper's auto-deleverages."""
+    head = ("| max lev | event | seed | vault deposit (× gross notional) | equity start | min (hour) | end | "
+            "share price Δ | traders' open PnL vs vault, max / end | max-PnL-factor breach (steps) | "
+            "below MM (steps) | deleverages (notional, profit realised) |\n|" + "---|" * 12)
+    rows = []
+    for lev, f in runs:
+        rows.append(
+            f"| {lev:g}x | {f['event']} | {f['seed']} | ${f['vault_deposit_usd']:,.0f} ({f['vault_to_oi']:g}) | "
+            f"${f['vault_equity_start_usd']:,.0f} | ${f['vault_equity_min_usd']:,.0f} "
+            f"(h {f['vault_equity_min_hour']:.2f}) | ${f['vault_equity_end_usd']:,.0f} | "
+            f"{f['vault_share_price_change_pct']:+.2f} % | ${f['traders_pnl_vs_vault_max_usd']:,.0f} / "
+            f"${f['traders_pnl_vs_vault_end_usd']:,.0f} | {f['max_pnl_factor_breach_steps']} | "
+            f"{f['vault_below_maintenance_steps']} | {f['deleverages']} (${f['adl_closed_notional_usd']:,.0f}, "
+            f"${f['adl_profit_realised_usd']:,.0f}) |")
     return "\n".join([head, *rows])
 
 
@@ -61,6 +80,8 @@ def main() -> None:
             by_lev.setdefault(lev, []).extend(json.loads(line) for line in fh if line.strip())
     runs = [(lev, f) for lev in sorted(by_lev) for f in by_lev[lev] if f.get("path", "bridged") == "bridged"]
     print(event_table(runs))
+    print()
+    print(vault_table([r for r in runs if "vault_equity_min_usd" in r[1]]))  # runs from before the vault have none
     print()
     print(calibration_table({lev: [f for lv, f in runs if lv == lev] for lev in by_lev}))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import bench_modules  # noqa: F401  (puts bench/ on sys.path)
-from stress_paths import Bar, bridge, closes_only, largest_rally, max_step_move, mirror, mirror_bar
+from stress_paths import Bar, bridge, closes_only, largest_rally, max_step_move, mirror, mirror_bar, usdc_push_every
 
 E = [Bar("h0", 100, 105, 90, 95), Bar("h1", 95, 96, 80, 82)]
 B = [Bar("h0", 1000, 1010, 950, 990), Bar("h1", 990, 1000, 900, 910)]
@@ -53,3 +53,9 @@ def test_largest_rally_finds_the_steepest_window() -> None:
 
 def test_max_step_move_sees_the_wick() -> None:
     assert max_step_move(bridge(E, B, "crash", 3600)) == pytest.approx(16 / 80)  # 80 -> 96 inside the second bar
+
+
+def test_usdc_is_pushed_often_enough_never_to_go_stale() -> None:
+    assert usdc_push_every(900, 7_200) == 4  # 15-minute steps: hourly
+    assert usdc_push_every(3_600, 7_200) == 1  # hourly closes
+    assert usdc_push_every(21_600, 7_200) == 1  # the rally's 6-hour steps
