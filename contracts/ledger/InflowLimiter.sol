@@ -71,6 +71,7 @@ contract InflowLimiter is IInflowLimiter {
                 || (capacity == 0) != (refillPerSecond == 0)
         ) revert InflowLimitInvalid(capacity, refillPerSecond);
         Bucket storage bucket = _buckets[chainId][assetId];
+        // slither-disable-next-line uninitialized-local 0 is the level of a bucket being switched off (capacity 0)
         uint256 available;
         if (capacity != 0) {
             uint256 oldCapacity = bucket.capacity;
@@ -94,14 +95,19 @@ contract InflowLimiter is IInflowLimiter {
     {
         Bucket storage bucket = _buckets[chainId][assetId];
         uint256 count = bucket.deferredCount;
+        // slither-disable-next-line incorrect-equality an exact queue length: zero means nothing is deferred
         if (count == 0) {
             uint256 capacity = bucket.capacity;
+            // slither-disable-next-line incorrect-equality capacity 0 is the documented 'unlimited' setting
             if (capacity == 0) return amount;
             uint256 level = _level(bucket, capacity);
+            // slither-disable-next-line divide-before-multiply whole ledger units are credited; the remainder (level - creditNow * scale) stays in the bucket
             creditNow = level / scale;
             if (creditNow > amount) creditNow = amount;
+            // slither-disable-next-line divide-before-multiply exact by construction: the truncated part is what stays in the bucket
             bucket.available = uint128(level - creditNow * scale);
             bucket.updatedAt = uint64(block.timestamp);
+            // slither-disable-next-line incorrect-equality whole-amount check on integers the function computed itself
             if (creditNow == amount) return creditNow;
         }
         uint256 rest = amount - creditNow;

@@ -150,6 +150,7 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
             // `liq <= limit` always, so `liq + amount <= limit` keeps liquidity * scale < 2**128.
             if (info.listed && amount <= limit - liq) {
                 // Over the inflow limit (or behind a queue): the rest waits for {releaseDeferred}.
+                // slither-disable-next-line reentrancy-no-eth the limiter is this ledger's own module (created in its constructor) and calls nothing back
                 if (info.limited) amount = inflowLimiter.admit(chainId, info.assetId, m.account, amount, info.scale);
                 if (amount == 0) {
                     // all of it queued
@@ -181,6 +182,7 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
         address token = _tokenOf[chainId][assetId];
         if (token == address(0)) revert IMarginLedger.AssetNotOnSpoke(assetId, chainId);
         TokenSlot storage slot = _tokens[chainId][token];
+        // slither-disable-next-line reentrancy-no-eth the limiter is this ledger's own module (created in its constructor) and calls nothing back
         (address[] memory accounts, uint256[] memory amounts, bool limited) =
             inflowLimiter.release(chainId, assetId, slot.scale, maxEntries);
         slot.limited = limited;

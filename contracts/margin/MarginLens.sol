@@ -63,6 +63,7 @@ contract MarginLens {
         uint256 size = next > offset ? next - offset : 0;
         address[] memory tmp = new address[](size);
         uint256[] memory gap = new uint256[](size);
+        // slither-disable-next-line uninitialized-local a counter starting at zero
         uint256 n;
         for (uint256 i = offset; i < next; ++i) {
             IMarginRiskEngine.Health memory h = riskEngine.health(accounts[i]);

@@ -107,7 +107,9 @@ contract PerpMarket is PerpOrders {
         (closedNotional, price) = _liquidationClose(account, size, closeSize);
         Params memory p = params;
         int256 newSize = positions[account].size;
+        // slither-disable-next-line unused-return only the maintenance margin is needed
         (, uint256 mmBefore) = MarginMath.margins(size, price, p.imfBase, p.imfSlope, p.mmRatio);
+        // slither-disable-next-line unused-return only the maintenance margin is needed
         (, uint256 mmAfter) = MarginMath.margins(newSize, price, p.imfBase, p.imfSlope, p.mmRatio);
         releasedMaintenance = mmBefore - mmAfter;
     }

@@ -243,6 +243,9 @@ class Submitter:
                         break
                     now_processed, head = reader.dest_state()
                     window.resume(now_processed)
+                    # what was refused before the resume ("nothing signed above the window") is
+                    # stale: the batches to send again are signed, so plan them now
+                    next_look = 0.0
                     log.info("route %s: sending again from the destination's processed nonce %d", route,
                              now_processed, extra={"route": str(route), "nonce": now_processed})
                 now = time.monotonic()
