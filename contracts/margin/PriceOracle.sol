@@ -17,7 +17,11 @@ import {PriceOracleBase} from "./PriceOracleBase.sol";
 /// the bound of the refused price) or governance resolves it. Aggregator feeds: every price read
 /// checks the rounds after the last good one (the anchor) pairwise; `syncFeed` (anyone) advances
 /// the anchor and latches the feed at a jump, which then keeps refusing until governance resolves
-/// it. Every status but Ok still returns the last good price so that positions stay counted.
+/// it. `roundPrice` of a round after the anchor applies the same walk up to that round, so a
+/// round after an unlatched jump is not valid for settlement while `getPrice` reports Invalid.
+/// The walk covers at most MAX_WALK rounds: keepers must `syncFeed` so that a jump latches before
+/// it leaves the window. Every status but Ok still returns the last good price so that positions
+/// stay counted.
 contract PriceOracle is PriceOracleBase {
     /// @dev Aggregator rounds `syncFeed` checks per call.
     uint80 internal constant MAX_SYNC = 32;
@@ -189,6 +193,10 @@ contract PriceOracle is PriceOracleBase {
     }
 
     /// @inheritdoc IPriceOracle
+    /// @dev Aggregator rounds at or before the anchor: usable and within the move bound of the
+    /// round before. After the anchor: additionally every round from the anchor (or, when the
+    /// anchor is more than MAX_WALK rounds behind, the MAX_WALK rounds before `roundId`) passes
+    /// the same pairwise walk as `getPrice`, and the feed is not latched.
     function roundPrice(uint32 feedId, uint80 roundId)
         external
         view
@@ -204,9 +212,18 @@ contract PriceOracle is PriceOracleBase {
         bool ok;
         (price, updatedAt, ok) = _aggRound(f, roundId);
         if (roundId <= 1) return (price, updatedAt, 0, ok && !f.latched);
-        (uint256 prev, uint64 prevAt, bool prevOk) = _aggRound(f, roundId - 1);
-        previousUpdatedAt = prevAt;
-        valid = ok && prevOk && !_movedTooFar(prev, price, f.maxMoveBps) && !(f.latched && roundId > f.lastRound);
+        if (roundId <= f.lastRound) {
+            // At or before the anchor: the round and the one before it (syncFeed checked the rest).
+            (uint256 prev, uint64 prevAt, bool prevOk) = _aggRound(f, roundId - 1);
+            return (price, updatedAt, prevAt, ok && prevOk && !_movedTooFar(prev, price, f.maxMoveBps));
+        }
+        // After the anchor: the answer `getPrice` gave while `roundId` was the latest round (the
+        // same walk from the last good price), so that a jump nobody latched is not valid at the
+        // rounds after it either.
+        (bool clean,, uint256 p, uint64 t) = _walkTo(f, roundId - 1, MAX_WALK - 1);
+        valid = clean && ok && !f.latched && !_movedTooFar(p, price, f.maxMoveBps);
+        if (clean) previousUpdatedAt = t;
+        else (, previousUpdatedAt,) = _aggRound(f, roundId - 1);
     }
 
     // ---------------------------------------------------------------- internal
@@ -235,23 +252,33 @@ contract PriceOracle is PriceOracleBase {
         view
         returns (bool clean, uint80 round, uint256 price, uint64 ts)
     {
-        (round, price, ts) = (uint80(f.lastRound), f.lastPrice, f.lastUpdatedAt);
         // slither-disable-next-line uninitialized-local assigned in the try branch; the catch returns before it is read
         uint80 latest;
         // slither-disable-next-line unused-return only the latest round id is needed: each round is read by _aggRound
         try IAggregatorV3(f.aggregator).latestRoundData() returns (uint80 r, int256, uint256, uint256, uint80) {
             latest = r;
         } catch {
-            return (false, round, price, ts);
+            return (false, uint80(f.lastRound), f.lastPrice, f.lastUpdatedAt);
         }
-        if (latest == 0 || latest < round) return (false, round, price, ts);
-        if (round == 0 || latest - round > maxSteps) {
-            uint80 start = latest > maxSteps ? latest - maxSteps : 1;
+        return _walkTo(f, latest, maxSteps);
+    }
+
+    /// @dev `_walk` up to round `target` instead of the latest round: from the anchor when it is at
+    /// most `maxSteps` rounds before `target`, otherwise over the `maxSteps` rounds before `target`.
+    function _walkTo(Feed storage f, uint80 target, uint80 maxSteps)
+        internal
+        view
+        returns (bool clean, uint80 round, uint256 price, uint64 ts)
+    {
+        (round, price, ts) = (uint80(f.lastRound), f.lastPrice, f.lastUpdatedAt);
+        if (target == 0 || target < round) return (false, round, price, ts);
+        if (round == 0 || target - round > maxSteps) {
+            uint80 start = target > maxSteps ? target - maxSteps : 1;
             (uint256 p0, uint64 t0, bool ok0) = _aggRound(f, start);
             if (!ok0) return (false, round, price, ts);
             (round, price, ts) = (start, p0, t0);
         }
-        for (uint80 i = round + 1; i <= latest; ++i) {
+        for (uint80 i = round + 1; i <= target; ++i) {
             (uint256 p, uint64 t, bool ok) = _aggRound(f, i);
             if (!ok || _movedTooFar(price, p, f.maxMoveBps)) return (false, round, price, ts);
             (round, price, ts) = (i, p, t);

@@ -123,6 +123,39 @@ def test_refused_signed_report_leaves_no_fresh_price_to_trade_or_liquidate_at(sy
     assert tx.events["PositionLiquidated"][0]["price"] == 1_290 * E18
 
 
+def test_a_round_after_an_unlatched_jump_does_not_settle_a_reducing_order(system, trader):
+    """A jump beyond the bound that nobody latched, then a round at the jumped level: the pairwise
+    check passes that round, but it is not a valid settlement round while `getPrice` reports the
+    feed Invalid; the order settles once governance resolves the feed."""
+    set_price(system, WETH, 900)  # -55 % > 50 %: not latched (no syncFeed)
+    system.eth.commitOrder(-10 * E18, 0, {"from": trader})  # reducing: no fresh price needed
+    chain.sleep(ORDER_MIN_DELAY)
+    set_price(system, WETH, 900)  # the first round after the delay, 0 % from the one before
+    rid = system.aggs[WETH].latestRound()
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (2_000 * E18, INVALID)
+    assert system.oracle.roundPrice(WETH, rid)[3] is False
+    with reverts_with("OrderSettlementPriceInvalid"):
+        system.eth.settleOrder(trader, rid, {"from": trader})
+    system.oracle.resolveFeed(WETH, {"from": system.gov})  # governance accepts the new level
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (900 * E18, OK)
+    tx = system.eth.settleOrder(trader, rid, {"from": trader})
+    assert tx.events["OrderSettled"]["price"] == 900 * E18
+    assert system.eth.positions(trader)[0] == 14 * E18
+
+
+def test_small_moves_far_past_the_anchor_still_settle(system, accounts):
+    """Rounds within the bound settle however far the last `syncFeed` lies behind."""
+    a = accounts[2]
+    fund(system, a, usdc=10_000)
+    for usd in (2_050, 2_100, 2_080, 2_150, 2_200, 2_180, 2_250):
+        set_price(system, WETH, usd)
+    system.eth.commitOrder(E18, MAX, {"from": a})
+    chain.sleep(ORDER_MIN_DELAY)
+    set_price(system, WETH, 2_300)
+    tx = system.eth.settleOrder(a, system.aggs[WETH].latestRound(), {"from": a})
+    assert tx.events["OrderSettled"]["price"] == 2_300 * E18
+
+
 # ---------------------------------------------------------------- scenario 3: no free option
 def test_buying_before_a_push_fills_at_the_pushed_price(system, accounts):
     a = accounts[2]

@@ -72,6 +72,13 @@ def test_open_with_invalid_price_reverts_and_close_waits_for_a_valid_round(syste
     with reverts_with("OrderSettlementPriceInvalid"):
         close(system, system.eth, alice)  # the next round is invalid too: nothing fills at it
     set_price(system, WETH, 2_000)
+    # the unusable round still lies in the walk from the last good price: getPrice reports Invalid
+    # and no later round is valid either (D31), until governance resolves (or a keeper's syncFeed
+    # latches it and governance resolves)
+    assert tuple(system.oracle.getPrice(WETH))[2] == 2  # Invalid
+    with reverts_with("OrderSettlementPriceInvalid"):
+        close(system, system.eth, alice)
+    system.oracle.resolveFeed(WETH, {"from": system.gov})
     close(system, system.eth, alice)
     assert system.eth.positions(alice)[0] == 0
 

@@ -95,6 +95,40 @@ def test_aggregator_round_price_marks_a_jump_round_invalid(oracle, eth_agg, agg_
     assert oracle.roundPrice(ETH, 3)[3] is False
 
 
+def test_aggregator_round_after_an_unlatched_jump_is_not_valid(oracle, eth_agg, agg_feed, gov):
+    """A jump nobody latched: the next round at the jumped level passes the pairwise check but not
+    the walk from the last good price, so `roundPrice` (delayed-order settlement) agrees with
+    `getPrice` (Invalid) until governance resolves the feed."""
+    eth_agg.push(2_000 * 10**8)
+    oracle.syncFeed(ETH)  # anchor: round 1 at 2,000
+    eth_agg.push(1_500 * 10**8)  # -25 % > 20 %, not latched
+    eth_agg.push(1_500 * 10**8)  # 0 % from the round before
+    assert tuple(oracle.getPrice(ETH))[0::2] == (2_000 * E18, INVALID)
+    _, at2, _, _ = oracle.roundPrice(ETH, 2)
+    assert tuple(oracle.roundPrice(ETH, 3))[0::2] == (1_500 * E18, at2)  # price and previous time ...
+    assert oracle.roundPrice(ETH, 3)[3] is False  # ... but not valid
+    assert oracle.roundPrice(ETH, 1)[3] is True  # the anchor itself keeps its rule
+    oracle.resolveFeed(ETH, {"from": gov})  # governance takes the latest round as the anchor
+    assert oracle.roundPrice(ETH, 3)[3] is True
+    assert tuple(oracle.getPrice(ETH))[0::2] == (1_500 * E18, OK)
+
+
+def test_aggregator_round_price_agrees_with_get_price_round_by_round(oracle, eth_agg, agg_feed):
+    """After every push `roundPrice(latest).valid` is `getPrice` not Invalid: small moves far past the
+    anchor stay valid (the walk covers the last MAX_WALK rounds), a jump is not valid at its round nor
+    while it lies within the walk behind a round (keepers `syncFeed` to latch it for good)."""
+    eth_agg.push(2_000 * 10**8)
+    oracle.syncFeed(ETH)
+    views = []
+    for usd in (2_100, 2_200, 2_150, 2_250, 2_300, 2_400, 2_350, 1_800, 1_800, 1_810, 1_820, 1_830, 1_840):
+        eth_agg.push(usd * 10**8)
+        latest = eth_agg.latestRound()
+        valid = oracle.roundPrice(ETH, latest)[3]
+        assert valid == (tuple(oracle.getPrice(ETH))[2] == OK)
+        views.append(valid)
+    assert views == [True] * 7 + [False] * 4 + [True] * 2  # -23 % at 1,800: Invalid for MAX_WALK rounds
+
+
 def test_sequencer_down_and_grace_period_give_sequencer_down(oracle, eth_agg, agg_feed, gov, MockAggregatorV3):
     seq = MockAggregatorV3.deploy(0, {"from": gov})
     seq.push(0)
