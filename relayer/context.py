@@ -27,6 +27,7 @@ from relayer.config import ChainConfig, Settings, load_settings
 from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
 from relayer.keeper.deleverager import Deleverager
+from relayer.keeper.feeds import FeedSyncer
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper, Send
 from relayer.keeper.oracle_service import OracleService, PriceQueue
 from relayer.keeper.settler import OrderSettler
@@ -225,6 +226,8 @@ class Context:
                     self.hub.w3, sender.address, tracker, margin.lens, margin.liquidation,
                     send=signed_send(sender), max_repay=config.max_repay_usd * USD, settler=settler,
                     deleverager=deleverager,
+                    feeds=FeedSyncer(self.hub.w3, sender.address, margin.engine, margin.oracle,
+                                     abi_of("MockAggregatorV3"), signed_send(sender)),
                     claim=lambda account: lease(self.store, f"liquidation:{account}", LIQUIDATION_LEASE_TTL_S),
                 )
             return self._keeper

@@ -109,6 +109,9 @@ class _KeeperCollector:
         deleverages = CounterMetricFamily("xmargin_keeper_deleverages",
                                           "Profitable positions the keeper auto-deleveraged for the LP vault",
                                           labels=labels)
+        latches = CounterMetricFamily("xmargin_keeper_feed_latches",
+                                      "Aggregator feeds the keeper's syncFeed latched Invalid (governance must resolve)",
+                                      labels=labels)
         try:
             stats = self.ctx.store.keeper_stats()
         except XmarginError:
@@ -118,7 +121,8 @@ class _KeeperCollector:
             last.add_metric([s.keeper], s.last_round)
             liquidations.add_metric([s.keeper], s.liquidations)
             deleverages.add_metric([s.keeper], s.deleverages)
-        yield from (liquidatable, last, liquidations, deleverages)
+            latches.add_metric([s.keeper], s.feed_latches)
+        yield from (liquidatable, last, liquidations, deleverages, latches)
 
 
 def create_app(

@@ -19,6 +19,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from relayer.chain.abi import decode_error, revert_data
 from relayer.errors import KeeperError, LockUnavailableError
 from relayer.keeper.deleverager import Deleverager
+from relayer.keeper.feeds import FeedSyncer
 from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 
@@ -93,6 +94,10 @@ class KeeperRound(BaseModel):
     """The LP vault needed auto-deleveraging at the start of this pass."""
     deleveraged: list[str] = []
     """`market:account` of every profitable position this keeper deleveraged in this pass."""
+    feeds_synced: list[int] = []
+    """Aggregator feeds whose anchor this keeper advanced (`syncFeed`) in this pass."""
+    feeds_latched: list[int] = []
+    """Aggregator feeds this pass's sync latched Invalid (a jump beyond `maxMoveBps`): governance must act."""
 
 
 class Keeper:
@@ -100,7 +105,8 @@ class Keeper:
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
                  send: Send, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None,
-                 deleverager: Deleverager | None = None, claim: Claim = _no_claim) -> None:
+                 deleverager: Deleverager | None = None, claim: Claim = _no_claim,
+                 feeds: FeedSyncer | None = None) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
@@ -110,6 +116,7 @@ class Keeper:
         self._send = send
         self.settler = settler
         self.deleverager = deleverager
+        self.feeds = feeds
         self._claim = claim
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
@@ -199,13 +206,19 @@ class Keeper:
                      extra=fields)
 
     def run_once(self, strict: bool = True) -> KeeperRound:
-        """One pass: settle pending delayed orders (with a settler), refresh accounts, batch health
+        """One pass: sync the aggregator feeds (with a feed syncer: a jump latches before anything
+        prices at it), settle pending delayed orders (with a settler), refresh accounts, batch health
         check, liquidate every unhealthy account, then (with a deleverager) auto-deleverage while the
         LP vault needs it.
         `strict`: raise KeeperError after the pass if any liquidation or deleverage failed for a
         non-benign reason."""
+        feeds = self.feeds.run_once() if self.feeds is not None else None
         orders = self.settler.run_once() if self.settler is not None else None
         result = self.liquidate(*self.unhealthy_accounts())
+        if feeds is not None:
+            result.feeds_synced, result.feeds_latched = feeds.synced, feeds.latched
+            result.reverted += feeds.reverted
+            result.failed.update(feeds.failed)
         if orders is not None:
             result.orders_settled, result.orders_cancelled = len(orders.settled), len(orders.cancelled)
         if self.deleverager is not None:

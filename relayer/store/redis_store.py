@@ -54,6 +54,8 @@ class KeeperStats(BaseModel):
     """Liquidations it got mined, in total."""
     deleverages: int
     """Positions it auto-deleveraged for the LP vault, in total."""
+    feed_latches: int = 0
+    """Aggregator feeds its syncs latched Invalid (governance must `resolveFeed`), in total."""
     last_round: float
     """Unix time its last round ended."""
 
@@ -183,7 +185,8 @@ class Store:
         raw = self._guard("halts", lambda: self.redis.hgetall(self._halts_key(route)))
         return {_reply_bytes(k).decode(): _reply_bytes(v).decode() for k, v in raw.items()}
 
-    def record_keeper_round(self, keeper: str, liquidatable: int, liquidated: int, deleveraged: int) -> None:
+    def record_keeper_round(self, keeper: str, liquidatable: int, liquidated: int, deleveraged: int,
+                            feeds_latched: int = 0) -> None:
         """Add one keeper round's figures to the keeper's counters (read by the API's /metrics)."""
         who = checksum(keeper)
         key = f"{self.prefix}:keeper:{who}"
@@ -192,6 +195,7 @@ class Store:
         pipe.hset(key, mapping={"liquidatable": liquidatable, "last_round": time.time()})
         pipe.hincrby(key, "liquidations", liquidated)
         pipe.hincrby(key, "deleverages", deleveraged)
+        pipe.hincrby(key, "feed_latches", feeds_latched)
         self._guard("record_keeper_round", pipe.execute)
 
     def keeper_stats(self) -> list[KeeperStats]:
@@ -205,6 +209,7 @@ class Store:
             out.append(KeeperStats(keeper=who, liquidatable=int(fields.get("liquidatable", 0)),
                                    liquidations=int(fields.get("liquidations", 0)),
                                    deleverages=int(fields.get("deleverages", 0)),
+                                   feed_latches=int(fields.get("feed_latches", 0)),
                                    last_round=float(fields.get("last_round", 0.0))))
         return out
 

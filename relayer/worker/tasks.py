@@ -111,11 +111,15 @@ def keep_accounts(hub_chain_id: int) -> dict[str, Any]:
     if result.adl_needed or result.deleveraged:
         log.warning("keeper %s: the LP vault needs deleveraging; deleveraged %s", keeper.sender, result.deleveraged,
                     extra=fields)
+    if result.feeds_latched:
+        log.error("keeper %s: feeds %s LATCHED Invalid (a move beyond maxMoveBps): governance must resolveFeed",
+                  keeper.sender, result.feeds_latched, extra=fields)
     for account, reason in result.failed.items():
         log.error("keeper %s: liquidation of %s refused: %s", keeper.sender, account, reason,
                   extra={**fields, "account": account})
     try:
-        ctx.store.record_keeper_round(keeper.sender, result.unhealthy, len(result.liquidated), len(result.deleveraged))
+        ctx.store.record_keeper_round(keeper.sender, result.unhealthy, len(result.liquidated), len(result.deleveraged),
+                                      len(result.feeds_latched))
     except StoreUnavailableError as err:  # the round itself is done: only its metrics are lost
         log.warning("keeper %s: round figures not recorded: %s", keeper.sender, err, extra=fields)
     return {"hub": hub_chain_id, "keeper": keeper.sender, **result.model_dump(mode="json")}

@@ -129,7 +129,7 @@ LEFT_TO_OTHER = "left to another keeper"
 def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, traders, contracts) -> None:
     layout = devnet.layout
     hub_url = layout.rpc_url(layout.chain("hub"))
-    module = contracts.liquidation.address
+    module, oracle = contracts.liquidation.address, contracts.oracle.address
     (second,) = processes.start_relayer(layout, names=set(), extra=[keeper_spec(layout, 2)])
     devnet.replace(second.name, second)
     try:
@@ -142,11 +142,20 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
         try:
             queue_prices(ctx, contracts, [0.82 * p0])
             mine_until_price(hub_url, contracts, 0.82 * p0)  # the drop is on chain; both keepers see the same state
-            # one keeper claims the account (a Redis lease per account) and sends; the other,
-            # seeing the same state, leaves it alone instead of sending a duplicate
-            poll(lambda: len(pending_to(hub_url, module)) == 1 and any(
-                LEFT_TO_OTHER in devnet.find(n).log_text() for n in ("keeper-1", "keeper-2")),
-                "one keeper to send the liquidation and the other to leave it", 45, 0.2)
+            # each keeper first syncs the ETH feed (`syncFeed`, waiting for its receipt): mined here
+            # while no liquidation is pending. Then one keeper claims the account (a Redis lease per
+            # account) and sends; the other, seeing the same state, leaves it alone instead of
+            # sending a duplicate
+
+            def one_sends_the_other_leaves() -> bool:
+                if pending_to(hub_url, module):
+                    return len(pending_to(hub_url, module)) == 1 and any(
+                        LEFT_TO_OTHER in devnet.find(n).log_text() for n in ("keeper-1", "keeper-2"))
+                if pending_to(hub_url, oracle):
+                    rpc_call(hub_url, "evm_mine")
+                return False
+
+            poll(one_sends_the_other_leaves, "one keeper to send the liquidation and the other to leave it", 45, 0.2)
             both = pending_to(hub_url, module)
             rpc_call(hub_url, "evm_mine")
         finally:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from relayer.keeper.feeds import AGGREGATOR_KIND, FEED_KIND, FEED_LAST_ROUND, FEED_LATCHED, needs_sync, sync_gas
 from relayer.keeper.pusher import (
     BUILTIN_ETH_CRASH,
     CRASH_DATA_ENV,
@@ -118,3 +119,26 @@ def test_keeper_leaves_an_account_whose_lease_another_keeper_holds(private_redis
     with lease(store, f"liquidation:{account}"):  # keeper 2 at work on it
         r = keeper.liquidate(1, [account])
     assert r.skipped_claimed == 1 and r.sent == [] and r.failed == {} and r.skipped_benign == 0
+
+
+def _feed(kind: int, last_round: int, latched: bool) -> tuple[object, ...]:
+    """A `PriceOracleBase.Feed` tuple as `feedOf` returns it (only the fields the syncer reads matter)."""
+    return (kind, 8, 5_000, 86_400, "0x" + "11" * 20, 10**12, 10**30, 2_000 * 10**18, 0, last_round, latched, 0, 0)
+
+
+@pytest.mark.parametrize(("kind", "last_round", "latched", "latest", "expected"), [
+    (AGGREGATOR_KIND, 3, False, 4, True),  # a round after the anchor: sync
+    (AGGREGATOR_KIND, 4, False, 4, False),  # nothing new
+    (AGGREGATOR_KIND, 3, True, 9, False),  # latched: governance's, syncing is a no-op
+    (2, 3, False, 9, False),  # signed feed
+    (0, 0, False, 1, False),  # unset
+])
+def test_a_feed_needs_a_sync_only_when_an_unlatched_aggregator_has_new_rounds(
+        kind: int, last_round: int, latched: bool, latest: int, expected: bool) -> None:
+    feed = _feed(kind, last_round, latched)
+    assert (feed[FEED_KIND], feed[FEED_LAST_ROUND], feed[FEED_LATCHED]) == (kind, last_round, latched)
+    assert needs_sync(feed, latest) is expected
+
+
+def test_sync_gas_is_the_estimate_with_the_liquidation_margin() -> None:
+    assert sync_gas(40_000) == 40_000 * 125 // 100 + 50_000

@@ -106,8 +106,9 @@ def test_keeper_rounds_add_up_per_keeper_for_the_metrics(store):
     keeper = "0x" + "ab" * 20
     assert store.keeper_stats() == []
     store.record_keeper_round(keeper, liquidatable=3, liquidated=2, deleveraged=1)
-    store.record_keeper_round(keeper.upper().replace("0X", "0x"), liquidatable=0, liquidated=1, deleveraged=2)
+    store.record_keeper_round(keeper.upper().replace("0X", "0x"), liquidatable=0, liquidated=1, deleveraged=2,
+                              feeds_latched=1)
     (stats,) = store.keeper_stats()
     assert stats.keeper == cs(keeper) and stats.liquidatable == 0  # the last round's gauge
-    assert (stats.liquidations, stats.deleverages) == (3, 3)  # totals: counters
+    assert (stats.liquidations, stats.deleverages, stats.feed_latches) == (3, 3, 1)  # totals: counters
     assert stats.last_round > 0

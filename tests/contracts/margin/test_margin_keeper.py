@@ -1,5 +1,7 @@
 """Keeper on the real chain: follows accounts through events, liquidates after a price drop, and
-a competing keeper that saw the same unhealthy set skips without error; its auto-deleveraging loop
+a competing keeper that saw the same unhealthy set skips without error; it syncs the aggregator
+feeds every round, so a jump beyond the bound latches until governance resolves it (D18/D31);
+its auto-deleveraging loop
 closes the highest PnL x leverage winners while the LP vault needs it, and no more."""
 
 import pytest
@@ -8,6 +10,7 @@ from margin_support import trade, WBTC, WETH, fund, set_price
 from margin_helpers import E18, open_position
 from relayer.errors import KeeperError
 from relayer.keeper.deleverager import Deleverager
+from relayer.keeper.feeds import FeedSyncer
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper
 from relayer.keeper.tracker import AccountTracker
 from relayer.margin.adl import rank
@@ -121,6 +124,52 @@ def test_keeper_sizes_gas_from_the_estimate_and_reports_out_of_gas_apart(
     assert r.liquidated == [trader.address] and r.out_of_gas == []
     tx = web3.eth.get_transaction(r.sent[0])
     assert tx["gas"] == limit > web3.eth.get_transaction_receipt(r.sent[0])["gasUsed"]
+
+
+OK, INVALID = 0, 2  # IPriceOracle.PriceStatus
+
+
+def make_syncing_keeper(system, sender, PerpMarket, LiquidationModule, MarginLens, RiskEngine, PriceOracle,
+                        MockAggregatorV3):
+    """The real Keeper with its FeedSyncer over the system's risk engine and oracle."""
+    feeds = FeedSyncer(web3, sender.address, web3.eth.contract(address=system.engine.address, abi=RiskEngine.abi),
+                       web3.eth.contract(address=system.oracle.address, abi=PriceOracle.abi), MockAggregatorV3.abi,
+                       unlocked_send(sender.address))
+    return make_keeper(system, sender, PerpMarket, LiquidationModule, MarginLens, feeds=feeds)
+
+
+def test_keeper_sync_latches_a_jump_that_stays_invalid_until_governance_resolves(
+        system, accounts, PerpMarket, LiquidationModule, MarginLens, RiskEngine, PriceOracle, MockAggregatorV3):
+    keeper = make_syncing_keeper(system, accounts[5], PerpMarket, LiquidationModule, MarginLens, RiskEngine,
+                                 PriceOracle, MockAggregatorV3)
+    before = system.oracle.getPrice(WETH)[0]
+    set_price(system, WETH, 900)  # 2,000 -> 900: -55 %, beyond the feed's 50 % bound
+    r = keeper.run_once()
+    assert r.feeds_latched == [WETH] and WETH in r.feeds_synced and r.failed == {}
+    assert system.oracle.feedOf(WETH)[10]  # latched
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (before, INVALID)
+    for step in range(5):  # consistent rounds at the new level: an unlatched jump falls out after 4
+        set_price(system, WETH, 900 + step)
+        r = keeper.run_once()
+        assert r.feeds_synced == [] and r.feeds_latched == []  # a latched feed is left to governance
+        assert tuple(system.oracle.getPrice(WETH))[0::2] == (before, INVALID)
+    system.oracle.resolveFeed(WETH, {"from": system.gov})
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (904 * E18, OK)
+    assert not system.oracle.feedOf(WETH)[10]
+
+
+def test_keeper_sync_advances_the_anchor_on_a_small_move_without_latching(
+        system, accounts, PerpMarket, LiquidationModule, MarginLens, RiskEngine, PriceOracle, MockAggregatorV3):
+    keeper = make_syncing_keeper(system, accounts[5], PerpMarket, LiquidationModule, MarginLens, RiskEngine,
+                                 PriceOracle, MockAggregatorV3)
+    keeper.run_once()  # the fixture's first rounds
+    assert keeper.run_once().feeds_synced == []  # nothing new: nothing sent
+    set_price(system, WETH, 2_100)  # +5 %
+    r = keeper.run_once()
+    assert r.feeds_synced == [WETH] and r.feeds_latched == []
+    feed = system.oracle.feedOf(WETH)
+    assert feed[9] == system.aggs[WETH].latestRound() and feed[7] == 2_100 * E18 and not feed[10]
+    assert tuple(system.oracle.getPrice(WETH))[0::2] == (2_100 * E18, OK)
 
 
 def make_adl_keeper(vsys, sender, gov, PerpMarket, LiquidationModule, MarginLens, LPVault, AutoDeleverager,
