@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from eth_account import Account
@@ -30,10 +30,8 @@ from relayer.config import SubmitterConfig
 from relayer.deployment import Deployment
 from relayer.errors import (
     CallRevertedError,
-    ChainCallError,
     HeadMismatchError,
     LockUnavailableError,
-    NonceGapError,
     NonceTakenError,
     SimulationRevertedError,
     SubmitError,
@@ -45,6 +43,7 @@ from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import Store
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates
 from relayer.submitter.sizing import BatchSizer, quorum_window
+from relayer.submitter.source import SourceMessages
 from relayer.submitter.window import Outcome, Window, classify
 from relayer.types import ChainId, RouteId, RouteKind
 
@@ -163,9 +162,7 @@ class Submitter:
         self.fee_policy = fee_policy or FeePolicy(stuck_after_s=config.stuck_after_s, bump_pct=config.fee_bump_pct)
         self._readers: dict[RouteId, RouteReader] = {}
         self._senders: dict[ChainId, TxSender] = {}
-        self._hints: dict[RouteId, tuple[int, int]] = {}
-        """route -> (nonce, block) known to hold that nonce's message: a lower bound for bisection."""
-        self._deploy_blocks: dict[RouteId, int] = {}
+        self.source = SourceMessages(deployment, self.reader)
         self._gas_limits: dict[ChainId, int] = {}
         self.sizer = BatchSizer(block_gas_share=config.block_gas_share, ceiling=config.max_batch)
         self._last_alarm: dict[RouteId, str] = {}
@@ -337,7 +334,7 @@ class Submitter:
         top = next(candidates, None)
         if top is None:
             return "no-quorum"
-        messages = self.fetch_messages(route, after + 1, top.nonce)
+        messages = self.source.fetch(route, after + 1, top.nonce)
         choice = self._matching(route, itertools.chain([top], candidates), head, messages)
         return choice, messages[: choice.nonce - after]
 
@@ -431,7 +428,7 @@ class Submitter:
                       "nonce_last": item.last, "tx_hash": sent.tx_hash}
             if sent.status == 1:
                 window.confirmed(Outcome.DELIVERED)
-                self._hints[route] = (item.last, item.data.last_block)
+                self.source.remember(route, item.last, item.data.last_block)
                 self.sizer.observe(route, sent.gas_used, item.data.size)
                 # processed nonces below `last` need no signatures any more; `last` stays as the proof
                 # of the latest delivery (the API reports it as the attested nonce)
@@ -494,51 +491,3 @@ class Submitter:
                      extra={"route": str(route), "tx_hash": sent.tx_hash})
             out[queue.asset] = sent.tx_hash
         return out
-
-    # source messages ---------------------------------------------------------------------
-
-    def fetch_messages(self, route: RouteId, first: int, last: int) -> list[RouteMessage]:
-        """Messages `first..last` of the route, read from the source chain's logs (contiguous)."""
-        reader = self.reader(route)
-        latest = reader.source_client.block_number()
-        low = self._lower_bound(route, first)
-        from_block = self._block_of(reader, first, low, latest)
-        to_block = self._block_of(reader, last, from_block, latest)
-        found = [m for m in reader.scan_messages(from_block, to_block) if first <= m.nonce <= last]
-        for k, item in enumerate(found):
-            if item.nonce != first + k:
-                raise NonceGapError(first + k, item.nonce, route)
-        if len(found) != last - first + 1:
-            raise NonceGapError(first + len(found), last, route)
-        return found
-
-    def _block_of(self, reader: RouteReader, nonce: int, low: int, high: int) -> int:
-        """First block whose source state includes `nonce` (bisection over eth_call at past blocks)."""
-        block = reader.block_of_nonce(nonce, low, high)
-        if block is None:
-            raise ChainCallError(reader.source_client.name, "block_of_nonce", f"nonce {nonce} not on chain yet")
-        return block
-
-    def _lower_bound(self, route: RouteId, nonce: int) -> int:
-        """A block at or below the one holding `nonce` where the source contract exists."""
-        hint = self._hints.get(route)
-        if hint is not None and hint[0] < nonce:
-            return hint[1]
-        return self._deploy_block(route)
-
-    def _deploy_block(self, route: RouteId) -> int:
-        """First block where the source contract has code (bisection over eth_getCode, cached)."""
-        if route not in self._deploy_blocks:
-            reader = self.reader(route)
-            w3 = reader.source_client.w3
-            source = Web3.to_checksum_address(reader.source_address)
-            has_code: Callable[[int], bool] = lambda b: len(w3.eth.get_code(source, b)) > 0
-            low, high = 0, int(reader.source_client.block_number())
-            while low < high:
-                mid = (low + high) // 2
-                if has_code(mid):
-                    high = mid
-                else:
-                    low = mid + 1
-            self._deploy_blocks[route] = low
-        return self._deploy_blocks[route]

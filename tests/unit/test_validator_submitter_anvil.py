@@ -250,12 +250,12 @@ def test_replayed_batch_is_recognised_as_already_delivered(net: Net, submitter: 
     reader = submitter.reader(DEPOSIT_ROUTE)
     assert reader.dest_state().nonce == 8
     assert store.signed_nonces(DEPOSIT_ROUTE) == [8]  # only the latest delivered checkpoint is kept
-    head = submitter.fetch_messages(DEPOSIT_ROUTE, 1, 7)[-1].head
+    head = submitter.source.fetch(DEPOSIT_ROUTE, 1, 7)[-1].head
     by_validator = {
         Account.from_key(k).address: sign(reader.checkpoint(7, head), HUB_ID, reader.dest_address, k)
         for k in VALIDATOR_KEYS[:THRESHOLD]
     }
-    message = submitter.fetch_messages(DEPOSIT_ROUTE, 7, 7)
+    message = submitter.source.fetch(DEPOSIT_ROUTE, 7, 7)
     dest = submitter.dest_contract(DEPOSIT_ROUTE)
     replay = dest.functions.processDeposits(
         [m.message.as_tuple() for m in message],
