@@ -14,21 +14,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 from pydantic import SecretStr
-from test_validator_submitter_anvil import (
-    ASSET_ID,
-    DEPOSIT_ROUTE,
-    HUB_ID,
-    SCALE,
-    SPOKE_ID,
-    SUBMITTER_KEY,
-    VALIDATOR_KEYS,
-    Net,
-    _credited,
-    _deposit,
-    _finalize,
-    _setup,
-    pytestmark,  # noqa: F401  (skipped without the contract artifacts)
-)
 
 from relayer.config import SubmitterConfig
 from relayer.store.redis_store import Store
@@ -37,7 +22,22 @@ from relayer.validator.service import Validator
 from relayer.validator.signer_db import SignerDb
 
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
-from local_services import fixed_port, start_anvil, stop_process
+from anvil_route_net import (
+    ASSET_ID,
+    DEPOSIT_ROUTE,
+    HUB_ID,
+    SCALE,
+    SUBMITTER_KEY,
+    VALIDATOR_KEYS,
+    Net,
+    _credited,
+    _deposit,
+    _finalize,
+    make_validators,
+    pytestmark,  # noqa: F401  (skipped without the contract artifacts)
+    running_net,
+)
+from local_services import fixed_port
 
 HUB_PORT, SPOKE_PORT = fixed_port(8740), fixed_port(8741)
 IN_FLIGHT = 3
@@ -48,12 +48,8 @@ SUBMITTER = Account.from_key(SUBMITTER_KEY).address
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[Net]:
-    procs = [start_anvil(HUB_PORT, HUB_ID), start_anvil(SPOKE_PORT, SPOKE_ID)]
-    try:
-        yield _setup(HUB_PORT, SPOKE_PORT)
-    finally:
-        for proc in procs:
-            stop_process(proc)
+    with running_net(HUB_PORT, SPOKE_PORT) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +61,7 @@ def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def validators(net: Net, store: Store, tmp_path_factory: pytest.TempPathFactory) -> list[Validator]:
-    root: Path = tmp_path_factory.mktemp("validators")
-    return [
-        Validator(f"v{i}", VALIDATOR_KEYS[i], SignerDb(root / f"v{i}.sqlite"), store, net.deployment, net.clients)
-        for i in range(3)
-    ]
+    return make_validators(net, store, tmp_path_factory.mktemp("validators"))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 from lying_rpc import LyingRpc
-from test_validator_submitter_anvil import (
+from web3 import Web3
+
+from relayer.chain.client import ChainClient
+from relayer.config import ChainConfig
+from relayer.errors import HeaderMismatchError, WrongChainError
+from relayer.store.redis_store import Store
+from relayer.validator.service import Validator
+from relayer.validator.signer_db import SignerDb
+
+from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
+from anvil_route_net import (
     CONFIRMATIONS,
     DEPOSIT_ROUTE,
     HUB_ID,
@@ -22,16 +32,6 @@ from test_validator_submitter_anvil import (
     _setup,
     pytestmark,  # noqa: F401  (the same artifact requirement)
 )
-from web3 import Web3
-
-from relayer.chain.client import ChainClient
-from relayer.config import ChainConfig
-from relayer.errors import HeaderMismatchError, WrongChainError
-from relayer.store.redis_store import Store
-from relayer.validator.service import Validator
-from relayer.validator.signer_db import SignerDb
-
-from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from local_services import fixed_port, start_anvil, stop_process
 
 HUB_PORT, SPOKE_PORT, OTHER_PORT = fixed_port(8737), fixed_port(8738), fixed_port(8739)

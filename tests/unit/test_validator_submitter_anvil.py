@@ -6,130 +6,57 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 from eth_utils import keccak
 from pydantic import SecretStr
-from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from _roles_fixtures import roles_redis_url  # noqa: F401  (fixture)
 from local_services import fixed_port, start_anvil, stop_process
-from relayer.chain.client import ChainClient
-from relayer.chain.abi import build_dir, load_artifact
+from relayer.chain.abi import load_artifact
 from relayer.chain.sender import TxRequest
-from relayer.config import ChainConfig, Deployment, SubmitterConfig
+from relayer.config import SubmitterConfig
 from relayer.errors import HeadMismatchError
 from relayer.proofs.checkpoint import pack_signatures, sign
 from relayer.store.lease import lease
 from relayer.store.redis_store import Store
 from relayer.submitter.service import Submitter, is_batch_nonce_mismatch
-from relayer.types import RouteId
 from relayer.validator.service import Validator
 from relayer.validator.signer_db import SignerDb
 
-pytestmark = pytest.mark.skipif(
-    not all((build_dir() / f"{n}.json").exists() for n in ("Lockbox", "MarginLedger", "MockERC20")),
-    reason=f"contract artifacts Lockbox/MarginLedger/MockERC20 missing in {build_dir()} "
-    "(brownie compile with the ledger and lockbox branches merged, or set XMARGIN_BUILD_DIR)",
+from anvil_route_net import (
+    ASSET_ID,
+    CONFIRMATIONS,
+    DEPOSIT_ROUTE,
+    HUB_ID,
+    Net,
+    SCALE,
+    SPOKE_ID,
+    SUBMITTER_KEY,
+    THRESHOLD,
+    USER_KEY,
+    VALIDATOR_KEYS,
+    WITHDRAWAL_ROUTE,
+    _credited,
+    _deposit,
+    _finalize,
+    _setup,
+    _wait,
+    make_validators,
+    running_net,
 )
+from anvil_route_net import pytestmark  # noqa: F401  (skipped without the contract artifacts)
 
-HUB_ID, SPOKE_ID = 31337, 31338
 HUB_PORT, SPOKE_PORT = fixed_port(8730), fixed_port(8731)
-CONFIRMATIONS = 2
-DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil dev 0
-SUBMITTER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil dev 1
-USER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # anvil dev 2
-VALIDATOR_KEYS = ["0x" + keccak(text=f"xmargin-test-validator-{i}").hex() for i in range(4)]
-THRESHOLD = 3
-GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
-USDC_DECIMALS, ASSET_ID, SCALE = 6, 1, 10**12
-DEPOSIT_ROUTE = RouteId.parse(f"deposit:{SPOKE_ID}->{HUB_ID}")
-WITHDRAWAL_ROUTE = RouteId.parse(f"withdrawal:{HUB_ID}->{SPOKE_ID}")
-
-
-def _wait(w3: Web3, tx_hash: bytes) -> None:
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
-    assert receipt["status"] == 1
-
-
-def _deploy(w3: Web3, name: str, *args: object) -> str:
-    art = load_artifact(name)
-    tx = w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(*args).transact()
-    receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.05)
-    return receipt["contractAddress"]
-
-
-@dataclass
-class Net:
-    hub: Web3
-    spoke: Web3
-    deployment: Deployment
-    clients: dict[int, ChainClient]
-    ledger: object
-    lockbox: object
-    usdc: object
-    user: str
-
-
-def _setup(hub_port: int, spoke_port: int) -> Net:
-    hub, spoke = (Web3(Web3.HTTPProvider(f"http://127.0.0.1:{p}")) for p in (hub_port, spoke_port))
-    deployer = Account.from_key(DEPLOYER_KEY).address
-    user = Account.from_key(USER_KEY).address
-    validators = [Account.from_key(k).address for k in VALIDATOR_KEYS]
-    for w3 in (hub, spoke):
-        w3.eth.default_account = deployer
-    ledger_addr = _deploy(hub, "MarginLedger", deployer)
-    lockbox_addr = _deploy(spoke, "Lockbox", HUB_ID, ledger_addr, deployer)
-    usdc_addr = _deploy(spoke, "MockERC20", "USD Coin", "USDC", USDC_DECIMALS)
-    ledger = hub.eth.contract(address=ledger_addr, abi=load_artifact("MarginLedger").abi)
-    lockbox = spoke.eth.contract(address=lockbox_addr, abi=load_artifact("Lockbox").abi)
-    usdc = spoke.eth.contract(address=usdc_addr, abi=load_artifact("MockERC20").abi)
-    for fn in (
-        ledger.functions.listAsset(ASSET_ID, "USDC", 18),
-        ledger.functions.registerSpoke(SPOKE_ID, lockbox_addr),
-        ledger.functions.listToken(SPOKE_ID, usdc_addr, ASSET_ID, USDC_DECIMALS),
-        ledger.functions.setValidators(SPOKE_ID, validators, THRESHOLD),
-    ):
-        _wait(hub, fn.transact())
-    for fn in (
-        lockbox.functions.listToken(usdc_addr),
-        lockbox.functions.setRateLimit(usdc_addr, 10**12, 10**9),
-        lockbox.functions.setValidators(HUB_ID, validators, THRESHOLD),
-        usdc.functions.mint(user, 10**12),
-    ):
-        _wait(spoke, fn.transact())
-    _wait(spoke, usdc.functions.approve(lockbox_addr, 2**256 - 1).transact({"from": user}))
-    deployment = Deployment(
-        hub={"chain_id": HUB_ID, "ledger": ledger_addr},
-        spokes={SPOKE_ID: {"lockbox": lockbox_addr}},
-        validators=validators,
-        threshold=THRESHOLD,
-        assets={"USDC": ASSET_ID},
-    )
-    clients = {
-        chain_id: ChainClient(
-            ChainConfig(
-                name=role, chain_id=chain_id, rpc_urls=[f"http://127.0.0.1:{port}"], role=role,
-                confirmations=CONFIRMATIONS, log_chunk=50,
-            )
-        )
-        for chain_id, port, role in ((HUB_ID, hub_port, "hub"), (SPOKE_ID, spoke_port, "spoke"))
-    }
-    return Net(hub, spoke, deployment, clients, ledger, lockbox, usdc, user)
 
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[Net]:
-    procs = [start_anvil(HUB_PORT, HUB_ID), start_anvil(SPOKE_PORT, SPOKE_ID)]
-    try:
-        yield _setup(HUB_PORT, SPOKE_PORT)
-    finally:
-        for proc in procs:
-            stop_process(proc)
+    with running_net(HUB_PORT, SPOKE_PORT) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -141,38 +68,13 @@ def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def validators(net: Net, store: Store, tmp_path_factory: pytest.TempPathFactory) -> list[Validator]:
-    root: Path = tmp_path_factory.mktemp("validators")
-    return [
-        Validator(f"v{i}", VALIDATOR_KEYS[i], SignerDb(root / f"v{i}.sqlite"), store, net.deployment, net.clients)
-        for i in range(3)  # three of the four members run: exactly the threshold
-    ]
+    return make_validators(net, store, tmp_path_factory.mktemp("validators"))  # exactly the threshold
 
 
 @pytest.fixture(scope="module")
 def submitter(net: Net, store: Store) -> Submitter:
     config = SubmitterConfig(key=SecretStr(SUBMITTER_KEY), stuck_after_s=20)
     return Submitter(config, store, net.deployment, net.clients)
-
-
-def _deposit(net: Net, amounts: list[int]) -> None:
-    """All `amounts` deposited in ONE spoke block (automine off while they are sent)."""
-    net.spoke.provider.make_request("evm_setAutomine", [False])
-    try:
-        deposit = net.lockbox.functions.deposit
-        hashes = [deposit(net.usdc.address, a, net.user).transact({"from": net.user}) for a in amounts]
-        net.spoke.provider.make_request("evm_mine", [])
-    finally:
-        net.spoke.provider.make_request("evm_setAutomine", [True])
-    for h in hashes:
-        _wait(net.spoke, h)
-
-
-def _finalize(w3: Web3) -> None:
-    w3.provider.make_request("anvil_mine", [hex(CONFIRMATIONS)])
-
-
-def _credited(net: Net) -> int:
-    return net.ledger.functions.balanceOf(net.user, ASSET_ID).call()
 
 
 def test_deposit_is_credited_once_after_finality(
