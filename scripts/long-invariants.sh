@@ -10,6 +10,7 @@
 #   scripts/long-invariants.sh
 #   XMARGIN_SOLVENCY_STEPS=30000 XMARGIN_MARGIN_STEPS=6000 scripts/long-invariants.sh
 #   XMARGIN_LONG_ONLY=margin scripts/long-invariants.sh     # one machine: solvency | margin
+#   XMARGIN_LONG_NICE=0 scripts/long-invariants.sh          # normal CPU priority (default 19)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XMARGIN_SOLVENCY_STEPS="${XMARGIN_SOLVENCY_STEPS:-13500}"
@@ -23,7 +24,7 @@ run() {  # name, steps, test file
   echo "$1 state machine, $2 steps, started $(date -u +%FT%TZ)" | tee -a "$log"
   local start rc=0
   start=$(date +%s)
-  nice -n 19 .venv-brownie/bin/brownie test "$3" -s 2>&1 | tee -a "$log" || rc=$?
+  nice -n "${XMARGIN_LONG_NICE:-19}" .venv-brownie/bin/brownie test "$3" -s 2>&1 | tee -a "$log" || rc=$?
   echo "$1 finished $(date -u +%FT%TZ) after $(( $(date +%s) - start )) s, exit status ${rc}" | tee -a "$log"
   [ "$rc" -eq 0 ] || status=$rc
 }
