@@ -21,7 +21,7 @@ def deploy(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Chains (default: the plan's)")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Record (default: deployments/<network>.json)")] = None,
 ) -> None:
-    """Deploy timelocks, ledger and lockboxes, hand governance to the timelocks, write the record."""
+    """Deploy timelocks, ledger, lockboxes and the margin engine, hand governance to the timelocks, write the record."""
     from relayer.config import load_settings
     from relayer.deploy.network import deploy_network, write_record
     from relayer.deploy.plan import load_plan

@@ -115,6 +115,8 @@ class MarginDeployment(BaseModel):
     """LPVault, the markets' counterparty owned by share holders (None: a passive pool account)."""
     deleverager: Address | None = None
     """AutoDeleverager of the vault's markets (the keeper's ADL loop)."""
+    settlement: Address | None = None
+    """Settlement (USD PnL in USDC against the vault); also the ledger's `settlement()` (older records: None)."""
 
     @field_validator("markets")
     @classmethod

@@ -237,7 +237,7 @@ def create_app(
     def report_halt(body: HaltIn) -> dict[str, str]:
         """A validator reports a route it halted (shown by /routes, `status` and the metric)."""
         try:
-            route = accept_halt(ctx, validator_set, body.route, body.validator, body.reason,
+            route = accept_halt(ctx, validator_set, body.route, body.validator, body.reason, body.issued_at_ms,
                                 bytes.fromhex(body.signature[2:]))
         except SignatureRejectedError as err:
             rejected.labels(err.reason).inc()

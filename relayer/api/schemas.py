@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from relayer.services.accounts import AccountWithMargin, CollateralView
 from relayer.services.audit import AuditReport
@@ -49,6 +49,8 @@ class HaltIn(BaseModel):
     route: str
     validator: Address
     reason: str
+    issued_at_ms: int = Field(ge=0)
+    """When the validator signed it (unix ms); above its previous report's for the route."""
     signature: str
     """0x-hex, 65 bytes."""
 

@@ -1,9 +1,10 @@
 """The deploy plan of one network (config/deploy/<network>.yaml): which chains (from the relayer's
-config), who governs, which validators, assets and tokens. Pydantic, so a bad plan fails before any
-transaction is sent."""
+config), who governs, which validators, assets and tokens, and the margin engine (margin_plan).
+Pydantic, so a bad plan fails before any transaction is sent."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from relayer._pydantic import problems as _problems, strict as _strict
+from relayer.deploy.margin_plan import MarginPlan
 from relayer.errors import ConfigError
 from relayer.types import NATIVE_TOKEN, Address
 
@@ -73,6 +75,11 @@ class TokenPlan(BaseModel):
     """Whole tokens the lockbox may release at once (outflow bucket)."""
     rate_refill_per_s: Annotated[int, Field(gt=0)]
     """Whole tokens the bucket refills per second."""
+    inflow_capacity: Annotated[Decimal, Field(gt=0)]
+    """Whole units of its ledger asset the hub credits from this spoke at once (the inflow bucket:
+    what a compromised quorum of this spoke can mint in a burst; docs/security.md "Blast radius")."""
+    inflow_refill_per_s: Annotated[Decimal, Field(gt=0)]
+    """Whole units of the asset the inflow bucket refills per second (deposits above wait, in order)."""
 
 
 class DeployPlan(BaseModel):
@@ -90,10 +97,13 @@ class DeployPlan(BaseModel):
     assets: Annotated[list[AssetPlan], Field(min_length=1)]
     tokens: dict[str, list[TokenPlan]]
     """Spoke chain name (under the config's `chains:`) -> the tokens its lockbox lists."""
+    margin: MarginPlan | None = None
+    """The margin engine on the hub (None: the bridge alone)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployPlan:
-        """Distinct validators, a threshold within the set, tokens naming known assets."""
+        """Distinct validators, a threshold within the set, tokens naming known assets, margin feeds
+        covering the collateral assets."""
         if len(set(self.validators)) != len(self.validators):
             raise ValueError("validators must be distinct")
         if self.threshold > len(self.validators):
@@ -103,6 +113,8 @@ class DeployPlan(BaseModel):
             for token in tokens:
                 if token.asset not in symbols:
                     raise ValueError(f"token {token.symbol} on {chain} names unknown asset {token.asset!r}")
+        if self.margin is not None:
+            self.margin.check_assets({a.symbol: (a.asset_id, a.weight_bps) for a in self.assets})
         return self
 
 

@@ -17,6 +17,10 @@ from relayer.types import RouteId, checksum
 from relayer.validator.publish import MAX_REASON, halt_message
 
 VALIDATOR_SET_TTL_S = 10.0
+HALT_WINDOW_S = 300
+"""A halt report is accepted up to this long after its stamp (validators report every tick)."""
+HALT_FUTURE_S = 60
+"""... and up to this far ahead of the API's clock (clock skew between operators)."""
 
 ValidatorSetOf = Callable[[RouteId], set[str]]
 """A route's current validators (checksummed)."""
@@ -67,14 +71,13 @@ def accept_signature(
         raise SignatureRejectedError(400, "wrong_signer", f"signature recovers to {signer}, not {validator}")
     if signer not in validator_set(route):
         raise SignatureRejectedError(403, "not_validator", f"{signer} is not in the validator set of {route}")
-    heads = ctx.store.heads_of(route, nonce, signer)
-    if bytes(head) not in heads and len(heads) >= MAX_HEADS_PER_VALIDATOR:
+    stored, held = ctx.store.publish_signature_within(route, nonce, head, signer, signature, MAX_HEADS_PER_VALIDATOR)
+    if not stored:  # checked and written in one atomic step: concurrent posts cannot both pass
         raise SignatureRejectedError(
             409, "too_many_heads",
-            f"{signer} already has {len(heads)} different heads for {route} nonce {nonce} "
+            f"{signer} already has {held} different heads for {route} nonce {nonce} "
             f"(at most {MAX_HEADS_PER_VALIDATOR} are kept)",
         )
-    ctx.store.publish_signature(route, nonce, head, signer, signature)
     return route, signer
 
 
@@ -90,16 +93,20 @@ def _route(ctx: Context, route_text: str) -> RouteId:
 
 
 def accept_halt(
-    ctx: Context, validator_set: ValidatorSetOf, route_text: str, validator: str, reason: str, signature: bytes
+    ctx: Context, validator_set: ValidatorSetOf, route_text: str, validator: str, reason: str, issued_at_ms: int,
+    signature: bytes, now: float | None = None,
 ) -> RouteId:
     """Record a validator's report that it halted a route, once its EIP-191 signature over
-    `halt_message` recovers to `validator`, a current validator of the route."""
+    `halt_message` recovers to `validator`, a current validator of the route, its stamp lies within
+    [now - HALT_WINDOW_S, now + HALT_FUTURE_S] and above the last stamp recorded from it for the
+    route. So a captured report cannot be replayed later (window) nor again (stamp) to show a
+    resumed validator halted."""
     route = _route(ctx, route_text)
     if len(reason) > MAX_REASON:
         raise SignatureRejectedError(422, "malformed", f"reason longer than {MAX_REASON} characters")
     try:
         signer = checksum(Account.recover_message(
-            encode_defunct(text=halt_message(str(route), validator, reason)), signature=signature
+            encode_defunct(text=halt_message(str(route), validator, reason, issued_at_ms)), signature=signature
         ))
     except Exception as err:  # noqa: BLE001  eth_account raises several types for a malformed signature
         raise SignatureRejectedError(400, "malformed", f"unreadable halt signature: {type(err).__name__}") from err
@@ -107,5 +114,18 @@ def accept_halt(
         raise SignatureRejectedError(400, "wrong_signer", f"halt report recovers to {signer}, not {validator}")
     if signer not in validator_set(route):
         raise SignatureRejectedError(403, "not_validator", f"{signer} is not in the validator set of {route}")
-    ctx.store.record_halt(route, signer, reason)
+    now_ms = int((time.time() if now is None else now) * 1000)
+    if not now_ms - HALT_WINDOW_S * 1000 <= issued_at_ms <= now_ms + HALT_FUTURE_S * 1000:
+        raise SignatureRejectedError(
+            400, "stale_report",
+            f"halt report issued at {issued_at_ms} ms is {(now_ms - issued_at_ms) / 1000:.0f} s from this API's clock "
+            f"(accepted: at most {HALT_WINDOW_S} s old, {HALT_FUTURE_S} s ahead)",
+        )
+    last = ctx.store.record_halt(route, signer, reason, issued_at_ms)
+    if last is not None:
+        raise SignatureRejectedError(
+            409, "replayed",
+            f"halt report replayed or out of order: issued_at_ms {issued_at_ms} is not above {last}, "
+            f"the last accepted from {signer} for {route}",
+        )
     return route

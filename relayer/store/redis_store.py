@@ -23,11 +23,55 @@ log = logging.getLogger(__name__)
 SIGNATURE_TTL_S = 7 * 24 * 3600
 """Published signatures expire after a week untouched (validators re-publish what is still needed)."""
 MAX_ALARMS = 1000
+HALT_TTL_S = 900
+"""A validator's halt shows this long after its last report: a halted validator reports again every
+tick (its source chain's poll interval), so a halt that is no longer reported was cleared by its
+operator (or the validator stopped, which the route's attested nonce shows)."""
 MAX_HEADS_PER_VALIDATOR = 2
 """Distinct heads one validator may have stored for one (route, nonce): an honest validator signs
 one; a second is kept as evidence of equivocation (the submitter sees both), a third is refused,
 so a validator cannot flood what every submitter run reads back."""
 T = TypeVar("T")
+
+PUBLISH_WITHIN_LIMIT = """
+local suffix = ':' .. ARGV[2]
+local field = ARGV[1] .. suffix
+local held = 0
+local known = false
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, -#suffix) == suffix then
+    held = held + 1
+    if f == field then known = true end
+  end
+end
+if not known and held >= tonumber(ARGV[4]) then
+  return {0, held}
+end
+redis.call('HSET', KEYS[1], field, ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {1, held}
+"""
+"""KEYS: the nonce's signature hash, the route's signed-nonce set. ARGV: head hex, validator,
+signature, max heads, nonce, TTL. Counts the validator's distinct heads and stores in one step
+(Redis runs a script atomically), so concurrent posts cannot pass the check together. Returns
+{stored 1/0, heads the validator held before}."""
+
+RECORD_HALT = """
+local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[2]) <= last then
+  return last
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+return -1
+"""
+"""KEYS: the route's halts (validator -> reason), their last accepted stamps (validator -> issued_at_ms),
+when each was received (validator -> unix s). ARGV: validator, issued_at_ms, reason, now. Records
+the report only if its stamp is above the validator's last one (compare and write in one atomic
+step); returns -1 if recorded, else the last stamp."""
 
 
 class Alarm(BaseModel):
@@ -83,6 +127,8 @@ class Store:
         self.prefix = prefix
         self.signature_ttl_s = signature_ttl_s
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self._publish_within = self.redis.register_script(PUBLISH_WITHIN_LIMIT)
+        self._record_halt = self.redis.register_script(RECORD_HALT)
 
     def _guard(self, operation: str, fn: Callable[[], T]) -> T:
         """Run one Redis operation; Redis failures become StoreUnavailableError."""
@@ -111,9 +157,24 @@ class Store:
         who = checksum(validator)
         return {head for head, sigs in self.signatures_for(route, nonce).items() if who in sigs}
 
+    def publish_signature_within(
+        self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes,
+        max_heads: int = MAX_HEADS_PER_VALIDATOR,
+    ) -> tuple[bool, int]:
+        """Record `validator`'s signature of (route, nonce, head) unless it would hold more than
+        `max_heads` distinct heads for the nonce; check and write are one atomic step (a Lua script),
+        so concurrent posts keep the limit exactly. Idempotent for a head already held. Returns
+        (stored, distinct heads the validator held before). The caller verifies the signature first."""
+        script = self._publish_within
+        keys = [self._sig_key(route, nonce), self._signed_key(route)]
+        args: list[bytes | str | int] = [bytes(head).hex(), checksum(validator), bytes(signature), max_heads, nonce,
+                                         self.signature_ttl_s]
+        stored, held = self._guard("publish_signature", lambda: script(keys=keys, args=args))
+        return bool(stored), int(held)
+
     def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
-        """Record `validator`'s signature of (route, nonce, head); idempotent. Callers verify it first
-        and keep each validator within MAX_HEADS_PER_VALIDATOR heads per nonce (heads_of)."""
+        """Record `validator`'s signature of (route, nonce, head); idempotent, no head limit (a
+        validator writing into its own operator's Redis; the API uses `publish_signature_within`)."""
         sig_key, signed_key = self._sig_key(route, nonce), self._signed_key(route)
         field = f"{bytes(head).hex()}:{checksum(validator)}"
         pipe = self.redis.pipeline(transaction=True)
@@ -176,14 +237,24 @@ class Store:
     def _halts_key(self, route: RouteId | str) -> str:
         return f"{self.prefix}:halted:{route}"
 
-    def record_halt(self, route: RouteId | str, validator: str, reason: str) -> None:
-        """Note that `validator` halted `route` (from its own report; its disk holds the real halt)."""
-        self._guard("record_halt", lambda: self.redis.hset(self._halts_key(route), checksum(validator), reason))
+    def record_halt(self, route: RouteId | str, validator: str, reason: str, issued_at_ms: int) -> int | None:
+        """Note that `validator` halted `route` (from its own report; its disk holds the real halt),
+        unless `issued_at_ms` is not above the last report recorded from it for the route (a replay
+        or a reordered report): then nothing changes and the last stamp is returned. None if recorded."""
+        keys = [self._halts_key(route), f"{self.prefix}:halt-stamp:{route}", f"{self.prefix}:halt-seen:{route}"]
+        args: list[str | int] = [checksum(validator), int(issued_at_ms), reason, int(time.time())]
+        last = int(self._guard("record_halt", lambda: self._record_halt(keys=keys, args=args)))
+        return None if last < 0 else last
 
-    def halts(self, route: RouteId | str) -> dict[str, str]:
-        """{validator: reason} of the validators that reported `route` halted."""
-        raw = self._guard("halts", lambda: self.redis.hgetall(self._halts_key(route)))
-        return {_reply_bytes(k).decode(): _reply_bytes(v).decode() for k, v in raw.items()}
+    def halts(self, route: RouteId | str, now: float | None = None) -> dict[str, str]:
+        """{validator: reason} of the validators that reported `route` halted within the last HALT_TTL_S."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self._halts_key(route))
+        pipe.hgetall(f"{self.prefix}:halt-seen:{route}")
+        reasons, seen = self._guard("halts", pipe.execute)
+        since = (time.time() if now is None else now) - HALT_TTL_S
+        fresh = {_reply_bytes(k).decode() for k, v in seen.items() if float(_reply_bytes(v)) >= since}
+        return {who: _reply_bytes(v).decode() for k, v in reasons.items() if (who := _reply_bytes(k).decode()) in fresh}
 
     def record_keeper_round(self, keeper: str, liquidatable: int, liquidated: int, deleveraged: int,
                             feeds_latched: int = 0) -> None:

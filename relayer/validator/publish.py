@@ -5,6 +5,8 @@ a validator run by another operator needs nobody's Redis. Alarms are always logg
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -23,9 +25,27 @@ PUBLISH_TIMEOUT_S = 5.0
 MAX_REASON = 500
 
 
-def halt_message(route: str, validator: str, reason: str) -> str:
-    """The text a validator signs (EIP-191) to report a halted route; the API recovers it."""
-    return f"xmargin validator halted\nroute: {route}\nvalidator: {validator}\nreason: {reason[:MAX_REASON]}"
+def halt_message(route: str, validator: str, reason: str, issued_at_ms: int) -> str:
+    """The text a validator signs (EIP-191) to report a halted route; the API recovers it. The
+    stamp binds the report to when it was made: an API accepts it only shortly after that, and
+    only above the last stamp it accepted from the validator for the route (no replay)."""
+    return (f"xmargin validator halted\nroute: {route}\nvalidator: {validator}\nissued_at_ms: {int(issued_at_ms)}\n"
+            f"reason: {reason[:MAX_REASON]}")
+
+
+class HaltStamps:
+    """Strictly increasing halt-report stamps: the wall clock in milliseconds, or one above the
+    last stamp if the clock has not moved on (two reports in one millisecond, a clock step back)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        """The next stamp."""
+        with self._lock:
+            self._last = max(time.time_ns() // 1_000_000, self._last + 1)
+            return self._last
 
 
 class Publisher(Protocol):
@@ -46,6 +66,7 @@ class RedisPublisher:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.stamps = HaltStamps()
 
     def signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
         """Stored as the API would store it."""
@@ -53,7 +74,7 @@ class RedisPublisher:
 
     def halt(self, route: RouteId, validator: str, reason: str) -> None:
         """Recorded for `status` and the metric."""
-        self.store.record_halt(route, validator, reason[:MAX_REASON])
+        self.store.record_halt(route, validator, reason[:MAX_REASON], self.stamps.next())
 
     def alarm(self, route: RouteId, text: str) -> None:
         """Logged and kept in the alarm list."""
@@ -70,6 +91,7 @@ class HttpPublisher:
         self._key = key
         self.timeout_s = timeout_s
         self.session = requests.Session()
+        self.stamps = HaltStamps()
 
     def _post(self, path: str, body: dict[str, object]) -> None:
         failures: list[str] = []
@@ -94,11 +116,12 @@ class HttpPublisher:
         })
 
     def halt(self, route: RouteId, validator: str, reason: str) -> None:
-        """POST /halts, signed, to every API."""
-        text = halt_message(str(route), validator, reason)
+        """POST /halts, signed over a fresh stamp, to every API."""
+        stamp = self.stamps.next()
+        text = halt_message(str(route), validator, reason, stamp)
         signed = Account.sign_message(encode_defunct(text=text), self._key.get_secret_value())
         self._post("/halts", {
-            "route": str(route), "validator": validator, "reason": reason[:MAX_REASON],
+            "route": str(route), "validator": validator, "reason": reason[:MAX_REASON], "issued_at_ms": stamp,
             "signature": "0x" + bytes(signed.signature).hex(),
         })
 

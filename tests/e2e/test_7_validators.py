@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import requests
 from eth_account import Account
@@ -77,8 +78,10 @@ def test_a_validators_halt_report_shows_in_status_and_metrics(devnet, ctx) -> No
     key = validator_key(VALIDATOR_COUNT)
     who = Account.from_key(key).address
     reason = "reorg past a signed checkpoint (drill)"
-    signed = Account.sign_message(encode_defunct(text=halt_message(str(route), who, reason)), key)
-    body = {"route": str(route), "validator": who, "reason": reason, "signature": "0x" + bytes(signed.signature).hex()}
+    stamp = int(time.time() * 1000)
+    signed = Account.sign_message(encode_defunct(text=halt_message(str(route), who, reason, stamp)), key)
+    body = {"route": str(route), "validator": who, "reason": reason, "issued_at_ms": stamp,
+            "signature": "0x" + bytes(signed.signature).hex()}
     try:
         assert requests.post(f"{devnet.layout.api_url}/halts", json=body, timeout=10).status_code == 201
         forged = {**body, "reason": "something else"}

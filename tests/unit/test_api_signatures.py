@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import requests
 import uvicorn
 import yaml
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_utils import keccak
 from pydantic import SecretStr
 
@@ -22,9 +26,9 @@ from relayer.context import Context
 from relayer.devnet._proc import poll
 from relayer.errors import PublishError
 from relayer.proofs.checkpoint import Checkpoint, sign
-from relayer.store.redis_store import Store
+from relayer.store.redis_store import HALT_TTL_S, Store
 from relayer.types import RouteId
-from relayer.validator.publish import HttpPublisher
+from relayer.validator.publish import HttpPublisher, halt_message
 
 HUB, SPOKE = 31337, 31338
 LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -199,3 +203,56 @@ def test_http_publisher_delivers_signatures_and_signed_halt_reports(served) -> N
         HttpPublisher([url], SecretStr(OUTSIDER)).halt(DEPOSIT, Account.from_key(OUTSIDER).address, "x")
     metrics = requests.get(f"{url}/metrics", timeout=30).text
     assert "xmargin_validator_halted" in metrics
+
+
+def test_concurrent_posts_of_one_validator_keep_the_head_limit_exactly(served) -> None:
+    """Twelve different heads of one validator for one nonce posted at once (threads against the
+    real server and Redis): exactly two are stored with a 201, the ten others are 409s."""
+    url, store = served
+    for nonce in (40, 41, 42):
+        bodies = [_body(DEPOSIT, nonce, KEYS[0], HUB, LEDGER, head=bytes([nonce, i]) * 16) for i in range(12)]
+        barrier = threading.Barrier(len(bodies))
+
+        def post(body: dict, barrier: threading.Barrier = barrier) -> int:
+            barrier.wait(timeout=10)
+            return requests.post(f"{url}/signatures", json=body, timeout=30).status_code
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            codes = sorted(pool.map(post, bodies))
+        assert codes == [201] * 2 + [409] * 10
+        assert len(store.signatures_for(DEPOSIT, nonce)) == 2
+
+
+def _halt(key: str, reason: str, stamp: int, route: RouteId = WITHDRAWAL) -> dict:
+    who = Account.from_key(key).address
+    signed = Account.sign_message(encode_defunct(text=halt_message(str(route), who, reason, stamp)), key)
+    return {"route": str(route), "validator": who, "reason": reason, "issued_at_ms": stamp,
+            "signature": "0x" + bytes(signed.signature).hex()}
+
+
+def test_a_replayed_or_stale_halt_report_is_refused_with_a_json_4xx(served) -> None:
+    url, store = served
+    post = partial(requests.post, f"{url}/halts", timeout=5)
+    now = int(time.time() * 1000)
+    report = _halt(KEYS[1], "reorg past a signed checkpoint", now)
+    assert post(json=report).status_code == 201
+    assert store.halts(WITHDRAWAL) == {VALIDATORS[1]: "reorg past a signed checkpoint"}
+    replay = post(json=report)
+    assert replay.status_code == 409 and "replayed" in replay.json()["detail"]
+    # The operator resumes the validator: it stops reporting and the halt leaves the status ...
+    assert store.halts(WITHDRAWAL, now=time.time() + HALT_TTL_S + 1) == {}
+    # ... and neither the captured report nor an older one it signed can bring it back.
+    assert post(json=report).status_code == 409
+    older = post(json=_halt(KEYS[1], "an older report", now - 1_000))
+    assert older.status_code == 409 and "not above" in older.json()["detail"]
+    stale = post(json=_halt(KEYS[1], "signed ten minutes ago", now - 600_000))
+    assert stale.status_code == 400 and "at most 300 s old" in stale.json()["detail"]
+    ahead = post(json=_halt(KEYS[1], "dated ahead", now + 120_000))
+    assert ahead.status_code == 400
+    tampered = {**_halt(KEYS[1], "restamped", now - 1_000), "issued_at_ms": now + 5}  # the stamp is signed
+    assert post(json=tampered).status_code == 400
+    assert post(json={k: v for k, v in report.items() if k != "issued_at_ms"}).status_code == 422
+    assert store.halts(WITHDRAWAL) == {VALIDATORS[1]: "reorg past a signed checkpoint"}
+    fresh = post(json=_halt(KEYS[1], "halted again", now + 1))  # a new report from the validator: fine
+    assert fresh.status_code == 201
+    assert store.halts(WITHDRAWAL)[VALIDATORS[1]] == "halted again"

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from relayer.config import load_settings
+from relayer.deploy.margin_plan import usd
 from relayer.deploy.plan import ANYONE, DeployPlan, load_plan
 from relayer.deployment import Deployment, HubDeployment, SpokeDeployment
 from relayer.errors import ConfigError
@@ -59,12 +60,50 @@ def _plan(**changes: Any) -> dict[str, Any]:
     ({"governance__proposers": []}, "at least 1"),
     ({"validators": ["0x3333333333333333333333333333333333333333"] * 2, "threshold": 1}, "distinct"),
     ({"tokens__sepolia": [{"symbol": "DAI", "address": "0x" + "66" * 20, "decimals": 18, "asset": "DAI",
-                           "rate_capacity": 1, "rate_refill_per_s": 1}]}, "unknown asset"),
+                           "rate_capacity": 1, "rate_refill_per_s": 1, "inflow_capacity": 1,
+                           "inflow_refill_per_s": 1}]}, "unknown asset"),
+    # every (spoke, asset) has an inflow limit: a real deployment bounds what a spoke quorum can mint
+    ({"tokens__sepolia": [{"symbol": "USDC", "address": "0x" + "66" * 20, "decimals": 6, "asset": "USDC",
+                           "rate_capacity": 1, "rate_refill_per_s": 1}]}, "inflow_capacity"),
+    ({"tokens__sepolia": [{"symbol": "USDC", "address": "0x" + "66" * 20, "decimals": 6, "asset": "USDC",
+                           "rate_capacity": 1, "rate_refill_per_s": 1, "inflow_capacity": 1,
+                           "inflow_refill_per_s": 0}]}, "greater than 0"),
     ({"deployer_key": "0x" + "11" * 32}, "Extra inputs"),
+    # the margin engine's part
+    ({"margin__markets__ETH-USD__feed": "SOL"}, "unknown feed"),
+    ({"margin__feeds__BTC__feed_id": 2}, "feed ids must be distinct"),
+    ({"margin__feeds__ETH__feed_id": 7}, "collateral asset ETH"),
+    ({"margin__settlement_asset": "DAI"}, "not a plan asset"),
+    ({"margin__feeds__USDC__max_price_usd": 0.4}, "not above min_price_usd"),
+    ({"margin__feeds__ETH__max_move_bps": 0}, "greater than 0"),
+    ({"margin__orders__max_delay_s": 2}, "not above min_delay_s"),
+    ({"margin__orders__max_delay_s": 86_401}, "less than or equal to 86400"),
+    ({"margin__orders__settlement_reward_usd": 1_001}, "less than or equal to 1000"),
+    ({"margin__markets__ETH-USD__risk__max_leverage": 0}, "greater than 0"),
+    ({"margin__markets__ETH-USD__risk__max_levrage": 10}, "Extra inputs"),  # a typo is not ignored
+    ({"margin__liquidation__close_factor": 1.5}, "less than or equal to 1"),
+    ({"margin__vault__max_pnl_factor": 0}, "greater than 0"),
 ])
 def test_a_bad_plan_is_refused(change: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         DeployPlan.model_validate(_plan(**change))
+
+
+def test_the_testnet_margin_plan_converts_exactly_to_the_contracts_units() -> None:
+    """Prices and fractions written in the YAML reach the contracts as exact 1e18 fixed point."""
+    margin = load_plan(PLAN).margin
+    assert margin is not None
+    assert usd(margin.feeds["USDC"].min_price_usd) == 5 * 10**17
+    assert margin.orders is not None and margin.orders.as_tuple() == (2, 3600, 5 * 10**17)
+    assert margin.liquidation.params().as_tuple() == (5 * 10**17, 10**16, 10**16, 5 * 10**16)
+    assert usd(margin.vault.max_pnl_factor) == 5 * 10**17
+    assert {m.feed for m in margin.markets.values()} <= set(margin.feeds)
+
+
+def test_a_plan_without_a_margin_section_deploys_the_bridge_alone() -> None:
+    raw = _plan()
+    del raw["margin"]
+    assert DeployPlan.model_validate(raw).margin is None
 
 
 def test_a_plan_file_error_names_the_field(tmp_path: Path) -> None:

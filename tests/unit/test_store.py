@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 from eth_utils import to_checksum_address as cs
 
 from relayer.errors import StoreUnavailableError
-from relayer.store.redis_store import Store
+from relayer.store.redis_store import HALT_TTL_S, MAX_HEADS_PER_VALIDATOR, Store
 from relayer.types import RouteId
 
 DEPOSIT = RouteId.parse("deposit:31338->31337")
@@ -112,3 +114,38 @@ def test_keeper_rounds_add_up_per_keeper_for_the_metrics(store):
     assert stats.keeper == cs(keeper) and stats.liquidatable == 0  # the last round's gauge
     assert (stats.liquidations, stats.deleverages, stats.feed_latches) == (3, 3, 1)  # totals: counters
     assert stats.last_round > 0
+
+
+def test_the_head_limit_holds_exactly_under_concurrent_publications(store):
+    """Sixteen threads publish sixteen different heads of one validator for one nonce at once
+    (check and write are one Lua step): exactly MAX_HEADS_PER_VALIDATOR are stored, every round."""
+    for nonce in range(1, 6):
+        heads = [bytes([nonce, i]) * 16 for i in range(16)]
+        barrier = threading.Barrier(len(heads))
+
+        def publish(head: bytes, nonce: int = nonce, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait(timeout=10)
+            return store.publish_signature_within(DEPOSIT, nonce, head, V1, sig(1))[0]
+
+        with ThreadPoolExecutor(len(heads)) as pool:
+            stored = list(pool.map(publish, heads))
+        assert sum(stored) == MAX_HEADS_PER_VALIDATOR
+        kept = store.signatures_for(DEPOSIT, nonce)
+        assert len(kept) == MAX_HEADS_PER_VALIDATOR
+        assert {h for h, ok in zip(heads, stored, strict=True) if ok} == set(kept)
+        assert store.publish_signature_within(DEPOSIT, nonce, next(iter(kept)), V1, sig(1)) == (True, 2)  # idempotent
+        assert store.publish_signature_within(DEPOSIT, nonce, heads[0], V2, sig(2))[0]  # the limit is per validator
+    assert store.signed_nonces(DEPOSIT) == [1, 2, 3, 4, 5]
+
+
+def test_a_halt_is_recorded_only_above_the_last_stamp_and_shows_while_reported(store):
+    assert store.record_halt(DEPOSIT, V1, "reorg", 1_000) is None
+    assert store.record_halt(DEPOSIT, V1, "replayed", 1_000) == 1_000  # same stamp: refused
+    assert store.record_halt(DEPOSIT, V1, "older", 999) == 1_000
+    assert store.halts(DEPOSIT) == {cs(V1): "reorg"}
+    assert store.record_halt(DEPOSIT, V2, "other validator", 5) is None  # stamps are per validator
+    assert store.record_halt(DEPOSIT, V1, "newer", 1_001) is None
+    assert store.halts(DEPOSIT) == {cs(V1): "newer", cs(V2): "other validator"}
+    # no report for HALT_TTL_S: the validator was resumed (or stopped); the stamp is still kept
+    assert store.halts(DEPOSIT, now=time.time() + HALT_TTL_S + 1) == {}
+    assert store.record_halt(DEPOSIT, V1, "replayed after the resume", 1_001) == 1_001
