@@ -30,6 +30,7 @@ from relayer._cli import (
 )
 from relayer.cli_deploy import deploy
 from relayer.cli_margin import account, close, oracle_app, trade
+from relayer.cli_validator import validator_app
 from relayer.cli_vault import vault_app
 from relayer.cli_withdrawals import withdrawals_app
 from relayer.errors import RpcUnavailableError, XmarginError
@@ -39,6 +40,7 @@ devnet_app = typer.Typer(help="The embedded devnet: 3 anvil chains, Redis, contr
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(vault_app, name="vault")
+app.add_typer(validator_app, name="validator")
 app.add_typer(withdrawals_app, name="withdrawals")
 
 

@@ -237,6 +237,12 @@ class SignerDb:
             row = self._conn.execute("SELECT reason FROM halted WHERE route = ?", (str(route),)).fetchone()
         return None if row is None else str(row[0])
 
+    def halts(self) -> list[tuple[str, str, float]]:
+        """Every halted route: (route, reason, unix time of the halt), oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT route, reason, halted_at FROM halted ORDER BY halted_at").fetchall()
+        return [(str(r), str(why), float(at)) for r, why, at in rows]
+
     def halt(self, route: RouteId, reason: str) -> None:
         """Stop signing the route until an operator clears it."""
         with self._write() as conn:
