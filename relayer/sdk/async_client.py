@@ -36,6 +36,7 @@ from relayer.sdk.models import (
     TradeResult,
     Transfer,
     VaultShares,
+    VaultTx,
     VaultView,
 )
 from relayer.sdk.shared import (
@@ -55,6 +56,7 @@ from relayer.sdk.shared import (
 from relayer.services.trading import ORDER_POLL_S, CatalogTradeRefusal, close_args, order_args, settled
 from relayer.services.transfers import Explainer, WithdrawalRefusal, appended, plan_deposit, plan_withdrawal
 from relayer.services.units import to_units
+from relayer.services.vault import VaultRefusal, all_shares, parse_shares, vault_tx
 from relayer.types import RouteKind
 
 
@@ -268,6 +270,43 @@ class AsyncClient:
                 return settled(offline("PerpMarket", address), name, receipt, CatalogTradeRefusal(name))
         raise TradeRejectedError("OrderNotFound",
                                  f"the {name} order of {self.address} disappeared without a settlement")
+
+    # the LP vault ------------------------------------------------------------------------
+
+    def _vault(self) -> str:
+        address = margin_deployment(self.context.deployment).vault
+        if address is None:
+            raise ConfigError([("margin.vault", "this deployment has no LP vault (redeploy the devnet)")])
+        return address
+
+    async def _vault_send(self, action: str, fn: str, *args: Any) -> VaultTx:
+        address = self._vault()
+        now = int((await self.chains.w3(self._hub).eth.get_block("latest"))["timestamp"])
+        vault = offline("LPVault", address)
+        receipt = await self.chains.transact(self._hub, self._account(), vault, fn, *args,
+                                             explainer=VaultRefusal(None, now))
+        return vault_tx(action, vault, receipt)
+
+    async def vault_deposit(self, amount: str | int | float) -> VaultTx:
+        """Deposit `amount` whole USDC of your hub balance into the LP vault for shares."""
+        return await self._vault_send("deposit", "deposit", to_units(str(amount), 18))
+
+    async def vault_redeem(self, shares: str | int | float = "all") -> VaultTx:
+        """Queue `shares` (default: all you hold) for redemption after the vault's delay."""
+        if str(shares).strip().lower() == "all":
+            held = await self.chains.call(self._hub, "LPVault", self._vault(), "sharesOf", self.address)
+            units = all_shares(self.address, int(held))
+        else:
+            units = parse_shares(str(shares))
+        return await self._vault_send("redeem_requested", "requestRedeem", units)
+
+    async def vault_execute(self, redemption_id: int) -> VaultTx:
+        """Execute a queued redemption whose delay has passed (its owner is paid USDC on the hub)."""
+        return await self._vault_send("redeemed", "executeRedeem", redemption_id)
+
+    async def vault_cancel(self, redemption_id: int) -> VaultTx:
+        """Cancel your queued redemption; the shares come back."""
+        return await self._vault_send("redeem_cancelled", "cancelRedeem", redemption_id)
 
     # API reads ---------------------------------------------------------------------------
 

@@ -146,3 +146,27 @@ def test_malformed_actions_are_400s_before_any_chain_is_asked(url, action, body,
     reply = requests.post(f"{url}/v1/actions/{action}", json={"account": "alice", **body}, timeout=5)
     assert reply.status_code == 400, reply.text
     assert reply.json()["error"]["code"] == code and words in reply.json()["error"]["message"]
+
+
+def test_both_sdk_clients_raise_the_api_errors_with_their_code(url) -> None:
+    import asyncio
+
+    from relayer.sdk import ApiRequestError, AsyncClient, Client
+
+    async def async_errors() -> list[tuple[int, str]]:
+        out = []
+        async with AsyncClient(url) as client:
+            for call in (client.lookup("hello"), client.account("0x1234"), client.history("bogus")):
+                with pytest.raises(ApiRequestError) as caught:
+                    await call
+                out.append((caught.value.status, caught.value.code))
+        return out
+
+    sync = Client(url)
+    expected = []
+    for call in (lambda: sync.lookup("hello"), lambda: sync.account("0x1234"), lambda: sync.history("bogus")):
+        with pytest.raises(ApiRequestError) as caught:
+            call()
+        expected.append((caught.value.status, caught.value.code))
+    assert expected == [(400, "invalid_input"), (400, "bad_address"), (400, "unknown_route")]
+    assert asyncio.run(async_errors()) == expected
