@@ -104,10 +104,12 @@ class LogTail(Generic[T]):
         final = self._final_block(head)
         added: list[T] = []
         if final > self.cursor:
+            # the hash first: a reorg during the scan then shows as a mismatch at the next refresh
+            final_hash = bytes(self.client.get_block(final)["hash"])
             added = self.scan(self.cursor + 1, final)
-            self.final.extend(added)
+            self.final.extend(added)  # nothing changes before every read succeeded
             self.cursor = final
-            self.checkpoints.append((final, bytes(self.client.get_block(final)["hash"])))
+            self.checkpoints.append((final, final_hash))
             del self.checkpoints[:-MAX_CHECKPOINTS]
         tail = self.scan(self.cursor + 1, head) if head > self.cursor else []
         return Refresh(added=added, rewound=rewound, tail=tail, head=head)
@@ -218,24 +220,32 @@ class RouteIndex:
                             lambda b: b.block_number),
         )
 
-    def _add(self, start: int, messages: list[RouteMessage]) -> None:
-        for i, msg in enumerate(messages, start):
+    indexed: tuple[list[RouteMessage] | None, int] = (None, 0)
+    """(the list of final messages the maps index, how many of it they hold)."""
+    gas_of_batches: list[ProcessedBatch] | None = None
+    """The list of final batches `gas` belongs to."""
+
+    def _index_messages(self) -> None:
+        """Bring the account and transaction maps up to `messages.final`; a rewound list (a new object,
+        even after a refresh that failed half way) is indexed anew, in new dicts: snapshots keep theirs."""
+        final = self.messages.final
+        indexed, count = self.indexed
+        if indexed is not final:
+            self.by_account, self.by_tx, count = {}, {}, 0
+        for i in range(count, len(final)):
+            msg = final[i]
             self.by_account.setdefault(msg.message.account, []).append(i)
             self.by_tx.setdefault(_tx(msg.tx_hash), []).append(i)
+        self.indexed = (final, len(final))
 
     def refresh(self) -> RouteSnapshot:
         """Bring the index up to the chains' heads and return a snapshot of the route."""
         with self.lock:
-            before = len(self.messages.final)
             found = self.messages.refresh()
-            if found.rewound:  # rare: rebuild the maps of what is left (new dicts: snapshots keep theirs)
-                self.by_account, self.by_tx = {}, {}
-                self._add(0, self.messages.final)
-            else:
-                self._add(before, found.added)
+            self._index_messages()
             batches = self.batches.refresh()
-            if batches.rewound:
-                self.gas = {}
+            if self.gas_of_batches is not self.batches.final:
+                self.gas, self.gas_of_batches = {}, self.batches.final
             processed = self.reader.dest_state().nonce
             return RouteSnapshot(
                 route=self.reader.route, reader=self.reader, source_head=found.head, processed=processed,

@@ -140,3 +140,23 @@ def test_checkpoints_are_bounded(rounds: int) -> None:
         _seen(tail)
     assert len(tail.checkpoints) == MAX_CHECKPOINTS
     assert [item for _, item in tail.final] == [f"m{i}" for i in range(rounds)]
+
+
+def test_a_refresh_that_fails_half_way_changes_nothing() -> None:
+    chain = ScriptedChain(confirmations=0)
+    chain.mine("a")
+    tail = _tail(chain)
+    _seen(tail)
+    state = (list(tail.final), tail.cursor, list(tail.checkpoints))
+    chain.mine("b")
+    scan = chain.scan
+
+    def failing(first: int, last: int) -> list[Item]:
+        raise ChainCallError("scripted", "eth_getLogs", "node hiccup")
+
+    tail.scan = failing
+    with pytest.raises(ChainCallError):
+        tail.refresh()
+    assert (tail.final, tail.cursor, tail.checkpoints) == state
+    tail.scan = scan
+    assert _seen(tail) == chain.everything()
