@@ -8,10 +8,10 @@ import asyncio
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 from web3.contract import AsyncContract, Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
-from web3.types import EventData, TxParams, TxReceipt
+from web3.types import EventData, TxParams, TxReceipt, Wei
 
 from relayer.chain.abi import abi_of, decode_error, revert_data
 from relayer.chain.sender import initial_fees
@@ -55,7 +55,8 @@ class AsyncChains:
         """Contract `name` (a build artifact) at `address` on `chain_id`, for awaited reads."""
         key = (chain_id, name, checksum(address))
         if key not in self._contracts:
-            self._contracts[key] = self.w3(chain_id).eth.contract(address=checksum(address), abi=abi_of(name))
+            self._contracts[key] = self.w3(chain_id).eth.contract(address=Web3.to_checksum_address(address),
+                                                                  abi=abi_of(name))
         return self._contracts[key]
 
     async def call(self, chain_id: int, name: str, address: str, fn: str, *args: Any) -> Any:
@@ -73,7 +74,7 @@ class AsyncChains:
         explained reason if it would revert (estimated first) or reverted."""
         w3 = self.w3(chain_id)
         data = calldata(contract, fn, *args)
-        params: TxParams = {"from": account.address, "to": contract.address, "data": data, "value": value}
+        params: TxParams = {"from": account.address, "to": contract.address, "data": data, "value": Wei(value)}
         try:
             estimate = int(await w3.eth.estimate_gas(params))
         except (ContractCustomError, ContractLogicError) as err:
@@ -91,7 +92,7 @@ class AsyncChains:
         lock = self._nonce_locks.setdefault((chain_id, account.address), asyncio.Lock())
         async with lock:  # one account's sends from this client never share a nonce
             nonce = await w3.eth.get_transaction_count(account.address, "pending")
-            tx = {
+            tx: dict[str, Any] = {
                 "type": 2, "chainId": chain_id, "nonce": nonce, "gas": gas, "to": contract.address,
                 "data": "0x" + data.hex(), "value": value, "maxFeePerGas": fees.max_fee_per_gas,
                 "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,

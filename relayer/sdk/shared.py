@@ -29,7 +29,7 @@ from relayer.sdk.models import (
     Transfer,
 )
 from relayer.services.transfers import TxResult
-from relayer.types import RouteKind, checksum
+from relayer.types import RouteKind
 
 HTTP_TIMEOUT_S = 30.0
 POLL_S = 0.5
@@ -93,7 +93,7 @@ _OFFLINE = Web3()
 def offline(name: str, address: str) -> Contract:
     """Contract `name` (a build artifact) at `address` without a provider: encodes calls and decodes
     receipts, sends nothing."""
-    return _OFFLINE.eth.contract(address=checksum(address), abi=abi_of(name))
+    return _OFFLINE.eth.contract(address=Web3.to_checksum_address(address), abi=abi_of(name))
 
 
 def calldata(contract: Contract, fn: str, *args: Any) -> bytes:

@@ -111,7 +111,7 @@ def test_a_reorg_below_the_cursor_rewinds_to_a_checkpoint_still_on_the_chain() -
 
 def test_a_reorg_past_every_checkpoint_rebuilds_from_the_start_block() -> None:
     chain = ScriptedChain(confirmations=0)
-    chain.mine(empty=4)
+    chain.mine(empty=3)  # blocks 1..4
     tail = _tail(chain, start=3)
     chain.mine("x")
     _seen(tail)
