@@ -5,6 +5,7 @@ its settlement time. Shared by the keeper (which settles orders for the reward) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,23 +32,51 @@ class PendingOrder(BaseModel):
     """After this time the order can only be cancelled (escrow back to the trader)."""
 
 
-def pending_order(market: Any, account: str) -> PendingOrder | None:
-    """`account`'s pending order in `market` (a web3 PerpMarket contract), or None."""
-    delta, acceptable, escrow, settle_from, expires_at = market.functions.orders(account).call()
+def order_of(account: str, raw: Sequence[Any]) -> PendingOrder | None:
+    """A PendingOrder from PerpMarket.orders(account)'s answer (None: no pending order)."""
+    delta, acceptable, escrow, settle_from, expires_at = raw
     if int(expires_at) == 0:
         return None
     return PendingOrder(account=account, size_delta=int(delta), acceptable_price=int(acceptable),
                         escrow=int(escrow), settle_from=int(settle_from), expires_at=int(expires_at))
 
 
+def pending_order(market: Any, account: str) -> PendingOrder | None:
+    """`account`'s pending order in `market` (a web3 PerpMarket contract), or None."""
+    return order_of(account, market.functions.orders(account).call())
+
+
+def signed_latest_round(feed: Sequence[Any]) -> int | None:
+    """From PriceOracle.feedOf: a signed feed's latest round; None for an aggregator feed (its
+    latest round is the aggregator's, at address feed[4])."""
+    return int(feed[9]) if int(feed[0]) == SIGNED_KIND else None
+
+
 def latest_round(oracle: Any, aggregator_abi: list[Any], feed_id: int) -> int:
     """Latest round id of a feed: the aggregator's for aggregator feeds, the last stored report's
     for signed feeds."""
     feed = oracle.functions.feedOf(feed_id).call()
-    if int(feed[0]) == SIGNED_KIND:
-        return int(feed[9])
+    signed = signed_latest_round(feed)
+    if signed is not None:
+        return signed
     agg = oracle.w3.eth.contract(address=feed[4], abi=aggregator_abi)
     return int(agg.functions.latestRoundData().call()[0])
+
+
+EARLIER = -1
+"""judge_round: look at the round before."""
+
+
+def judge_round(order: PendingOrder, round_id: int, price: Sequence[Any]) -> int | None:
+    """Whether round `round_id` (PriceOracle.roundPrice's answer `price`) settles `order`: the round
+    id if it is the first one published at or after the settlement time and usable, None if the
+    order cannot settle yet (or at all: it expires), EARLIER to look at the previous round."""
+    _price, at, previous_at, valid = price
+    if int(at) < order.settle_from:
+        return None  # not published yet
+    if int(previous_at) < order.settle_from:
+        return round_id if valid and int(at) <= order.expires_at else None
+    return EARLIER
 
 
 def settlement_round(oracle: Any, aggregator_abi: list[Any], feed_id: int, order: PendingOrder) -> int | None:
@@ -57,10 +86,8 @@ def settlement_round(oracle: Any, aggregator_abi: list[Any], feed_id: int, order
     for _ in range(MAX_ROUNDS_BACK):
         if r < 1:
             return None
-        _price, at, previous_at, valid = oracle.functions.roundPrice(feed_id, r).call()
-        if int(at) < order.settle_from:
-            return None  # not published yet
-        if int(previous_at) < order.settle_from:
-            return r if valid and int(at) <= order.expires_at else None
+        verdict = judge_round(order, r, oracle.functions.roundPrice(feed_id, r).call())
+        if verdict != EARLIER:
+            return verdict
         r -= 1
     return None

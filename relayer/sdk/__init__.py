@@ -1,7 +1,7 @@
 """The xmargin SDK: `from relayer.sdk import Client` (or AsyncClient). docs/integrator.md has examples."""
 
 from relayer.sdk.async_client import AsyncClient
-from relayer.sdk.client import ApiRequestError, Client, TransferTimeoutError
+from relayer.sdk.client import Client
 from relayer.sdk.models import (
     AccountEvent,
     AccountWithMargin,
@@ -18,6 +18,7 @@ from relayer.sdk.models import (
     VaultTx,
     VaultView,
 )
+from relayer.sdk.shared import ApiRequestError, TransferTimeoutError
 
 __all__ = [
     "AccountEvent", "AccountWithMargin", "ApiRequestError", "AsyncClient", "Client", "Event", "LookupResult",

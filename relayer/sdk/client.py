@@ -3,7 +3,6 @@ your key) and API v1 (read models, the explorer, server-sent events), every resu
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,22 +10,18 @@ from typing import Any, TypeVar
 
 import requests
 from eth_account import Account
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from relayer.context import Context
-from relayer.errors import ActionError, XmarginError
 from relayer.sdk.models import (
-    AccountEvent,
     AccountWithMargin,
     CollateralView,
     Event,
     LookupResult,
     MessageView,
-    PendingEvent,
     PendingView,
     PriceView,
     RouteHistory,
-    RoutesEvent,
     RouteStatus,
     TradeResult,
     Transfer,
@@ -34,28 +29,24 @@ from relayer.sdk.models import (
     VaultTx,
     VaultView,
 )
+from relayer.sdk.shared import (
+    CREDITED,
+    HTTP_TIMEOUT_S,
+    POLL_S,
+    RELEASED,
+    ApiRequestError,
+    SseDecoder,
+    TransferTimeoutError,
+    api_error,
+    require_key,
+    transfer,
+    validate,
+)
 from relayer.services import trading, transfers, vault as vault_service
 from relayer.types import RouteKind
 
 M = TypeVar("M", bound=BaseModel)
-HTTP_TIMEOUT_S = 30.0
-
-
-class ApiRequestError(XmarginError):
-    """The API answered with an error: its stable `code` and `message` (or the transport failed)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-class TransferTimeoutError(XmarginError):
-    """A transfer did not reach the awaited state in time; `last` is where it stood."""
-
-    def __init__(self, transfer: Transfer, wanted: str, last: MessageView | None) -> None:
-        where = f"{last.state}: {last.detail}" if last else "not seen by the explorer"
-        super().__init__(f"{transfer.kind} {transfer.route} #{transfer.nonce} not {wanted} in time ({where})")
-        self.transfer, self.last = transfer, last
+__all__ = ["ApiRequestError", "Client", "TransferTimeoutError"]
 
 
 class Client:
@@ -84,28 +75,19 @@ class Client:
         return str(Account.from_key(self._signer()).address)
 
     def _signer(self) -> str:
-        if self._key is None:
-            raise ActionError("this client has no key: pass key= to sign transactions")
-        return self._key
+        return require_key(self._key)
 
     def deposit(self, chain: str, token: str, amount: str | int | float, account: str | None = None) -> Transfer:
         """Lock `amount` (whole tokens) of `token` on spoke `chain` for hub `account` (default: yours);
         approves the lockbox first for an ERC20. ActionError with the reason if it would revert."""
         sent = transfers.deposit(self.context, chain, token, str(amount), account or self.address, self._signer())
-        route = next(r for r in self.context.deployment.routes()
-                     if r.kind is RouteKind.DEPOSIT and r.source_chain_id == transfers.chain_id_of(self.context, chain))
-        return Transfer(kind="deposit", tx_hash=sent.tx_hash, block_number=sent.block_number, route=str(route),
-                        nonce=sent.route_nonce)
+        return transfer(self.context, RouteKind.DEPOSIT, transfers.chain_id_of(self.context, chain), sent)
 
     def withdraw(self, asset: str, amount: str | int | float, to_chain: str, recipient: str | None = None) -> Transfer:
         """Withdraw `amount` of ledger asset `asset` to `recipient` (default: you) on spoke `to_chain`."""
         sent = transfers.withdraw(self.context, asset, str(amount), to_chain, recipient or self.address,
                                   self._signer())
-        dest = transfers.chain_id_of(self.context, to_chain)
-        route = next(r for r in self.context.deployment.routes()
-                     if r.kind is RouteKind.WITHDRAWAL and r.dest_chain_id == dest)
-        return Transfer(kind="withdrawal", tx_hash=sent.tx_hash, block_number=sent.block_number, route=str(route),
-                        nonce=sent.route_nonce)
+        return transfer(self.context, RouteKind.WITHDRAWAL, transfers.chain_id_of(self.context, to_chain), sent)
 
     def trade(self, market: str, size: str | int | float, limit_price: str | None = None) -> TradeResult:
         """Buy (size > 0) or sell `size` of `market` (through the services' trading function)."""
@@ -149,12 +131,8 @@ class Client:
         except requests.RequestException as err:
             raise ApiRequestError(0, "unreachable", str(err)) from err
         if reply.status_code >= 400:
-            try:
-                error = reply.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                error = {"code": "http_error", "message": reply.text[:200]}
-            raise ApiRequestError(reply.status_code, error["code"], error["message"])
-        return TypeAdapter(model).validate_python(reply.json())
+            raise api_error(reply.status_code, reply.text)
+        return validate(model, reply.json())
 
     def account(self, address: str | None = None) -> AccountWithMargin:
         """Balances, claims, USD balance and margin of `address` (default: yours)."""
@@ -198,24 +176,25 @@ class Client:
         return found[0] if found else None
 
     def _wait(
-        self, transfer: Transfer, done: Callable[[MessageView], bool], wanted: str, timeout_s: float
+        self, sent: Transfer, awaited: tuple[str, Callable[[MessageView], bool]], timeout_s: float
     ) -> MessageView:
+        wanted, done = awaited
         deadline = time.monotonic() + timeout_s
         last = None
         while time.monotonic() < deadline:
-            last = self.status(transfer)
+            last = self.status(sent)
             if last is not None and done(last):
                 return last
-            time.sleep(0.5)
-        raise TransferTimeoutError(transfer, wanted, last)
+            time.sleep(POLL_S)
+        raise TransferTimeoutError(sent, wanted, last)
 
     def wait_credited(self, deposit: Transfer, timeout_s: float = 120.0) -> MessageView:
         """Poll until the deposit is credited on the hub; TransferTimeoutError saying where it stands."""
-        return self._wait(deposit, lambda m: m.state == "applied", "credited", timeout_s)
+        return self._wait(deposit, CREDITED, timeout_s)
 
     def wait_released(self, withdrawal: Transfer, timeout_s: float = 120.0) -> MessageView:
         """Poll until the withdrawal is paid on the spoke, or parked there (see `park_reason`)."""
-        return self._wait(withdrawal, lambda m: m.state in ("released", "parked"), "released", timeout_s)
+        return self._wait(withdrawal, RELEASED, timeout_s)
 
     # events ------------------------------------------------------------------------------
 
@@ -228,24 +207,9 @@ class Client:
             params["limit"] = limit
         with self.http.get(f"{self.api_url}/v1/events", params=params, stream=True, timeout=HTTP_TIMEOUT_S) as reply:
             if reply.status_code >= 400:
-                error = reply.json()["error"]
-                raise ApiRequestError(reply.status_code, error["code"], error["message"])
-            name = ""
+                raise api_error(reply.status_code, reply.text)
+            decoder = SseDecoder()
             for line in reply.iter_lines(decode_unicode=True):
-                if line.startswith("event: "):
-                    name = line[len("event: "):]
-                elif line.startswith("data: "):
-                    event = _event(name, json.loads(line[len("data: "):]))
-                    if event is not None:
-                        yield event
-
-
-def _event(name: str, data: Any) -> Event | None:
-    """A typed event from an SSE frame (None for kinds this SDK does not know)."""
-    if name == "routes":
-        return RoutesEvent(routes=TypeAdapter(list[RouteStatus]).validate_python(data))
-    if name == "account":
-        return AccountEvent(account=AccountWithMargin.model_validate(data))
-    if name == "pending":
-        return PendingEvent(pending=PendingView.model_validate(data))
-    return None
+                event = decoder.feed(line)
+                if event is not None:
+                    yield event

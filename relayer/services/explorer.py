@@ -8,6 +8,9 @@ credited on the hub) or, for a withdrawal, released (paid on the spoke) or parke
 outflow limit, or the payout failed) with the batch's transaction and gas. A recovery message on a
 withdrawal route (a redirect or refund of a parked release, asked on the hub) shows the release it
 targets and, once applied, what the lockbox did with it.
+
+Messages and batches come from the explorer index (relayer.services.explorer_index): each lookup
+reads only the blocks since the last one, and the not-yet-final blocks afresh.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from web3.exceptions import TransactionNotFound, Web3Exception
 from web3.logs import DISCARD
 
 from relayer.chain.abi import decode_error, explain
-from relayer.chain.routes import ProcessedBatch, RouteReader
 from relayer.context import Context
 from relayer.errors import ActionError
 from relayer.proofs.hashchain import DepositMessage, RouteMessage, WithdrawalMessage
+from relayer.services.explorer_index import RouteSnapshot, route_snapshot
 from relayer.services.units import fmt_amount, parse_address
 from relayer.types import ChainId, RouteId, RouteKind
 
@@ -119,36 +122,28 @@ class ValidatorSignature(BaseModel):
 
 @dataclass
 class _RouteFacts:
-    """One route read once: its messages and how far each stage went."""
+    """One route read once (messages from the explorer index) and how far each stage went."""
 
-    route: RouteId
-    reader: RouteReader
-    messages: list[RouteMessage]
-    source_head: int
+    snap: RouteSnapshot
     confirmations: int
-    processed: int
-    batches: list[ProcessedBatch]
     signers_from: dict[int, dict[bytes, set[str]]]
     """signed nonce -> head -> validators."""
     threshold: int
 
+    @property
+    def route(self) -> RouteId:
+        return self.snap.route
+
 
 def _facts(ctx: Context, route: RouteId) -> _RouteFacts:
-    reader = ctx.route_reader(route)
-    head = int(reader.source_client.block_number())
-    dest_head = int(reader.dest_client.block_number())
-    processed = reader.dest_state().nonce
+    snap = route_snapshot(ctx, route)
     signed = {
         n: {h: set(sigs) for h, sigs in ctx.store.signatures_for(route, n).items()}
         for n in ctx.store.signed_nonces(route)
-        if n > processed
+        if n > snap.processed
     }
     confirmations = next(c.confirmations for c in ctx.settings.chains.values() if c.chain_id == route.source_chain_id)
-    return _RouteFacts(
-        route=route, reader=reader, messages=reader.scan_messages(0, head), source_head=head,
-        confirmations=confirmations, processed=processed, batches=reader.scan_processed(0, dest_head),
-        signers_from=signed, threshold=ctx.deployment.threshold,
-    )
+    return _RouteFacts(snap=snap, confirmations=confirmations, signers_from=signed, threshold=ctx.deployment.threshold)
 
 
 def _symbol(ctx: Context, chain_id: int, token: str) -> tuple[str, int]:
@@ -166,7 +161,7 @@ def _view(ctx: Context, facts: _RouteFacts, msg: RouteMessage) -> MessageView:
     spoke = route.source_chain_id if deposit else route.dest_chain_id
     symbol, decimals = _symbol(ctx, spoke, body.token)
     counterparty = body.depositor if isinstance(body, DepositMessage) else body.recipient
-    left = max(0, msg.block_number + facts.confirmations - facts.source_head)
+    left = max(0, msg.block_number + facts.confirmations - facts.snap.source_head)
     """Final once the block is `confirmations` below the head."""
     view = MessageView(
         route=str(route), kind=route.kind.value, nonce=msg.nonce, source_chain=ctx.chain_name(route.source_chain_id),
@@ -180,7 +175,7 @@ def _view(ctx: Context, facts: _RouteFacts, msg: RouteMessage) -> MessageView:
         view.symbol = "(recovery)"
         what = "refund to the hub balance" if body.is_refund else f"redirect to {body.recipient}"
         view.amount_text = f"{what} of withdrawal {body.amount}"
-    if msg.nonce <= facts.processed:
+    if msg.nonce <= facts.snap.processed:
         return _delivered(ctx, facts, view)
     covering = {n: heads for n, heads in facts.signers_from.items() if n >= msg.nonce}
     signers = sorted({v for heads in covering.values() for vs in heads.values() for v in vs})
@@ -199,11 +194,10 @@ def _view(ctx: Context, facts: _RouteFacts, msg: RouteMessage) -> MessageView:
 
 def _delivered(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageView:
     """An applied message: the batch transaction and its gas; a withdrawal released or parked."""
-    batch = next((b for b in facts.batches if b.last_nonce - b.count < view.nonce <= b.last_nonce), None)
+    batch = facts.snap.batch_of(view.nonce)
     if batch is not None:
         view.processed_tx = "0x" + batch.tx_hash.hex()
-        receipt = facts.reader.dest_client.w3.eth.get_transaction_receipt(HexBytes(batch.tx_hash))
-        view.processed_gas = int(receipt["gasUsed"])
+        view.processed_gas = facts.snap.gas_of(batch)
     if facts.route.kind is RouteKind.DEPOSIT:
         view.state = "applied"
         view.detail = f"credited on {view.dest_chain}"
@@ -239,7 +233,7 @@ def _recovery_outcome(ctx: Context, facts: _RouteFacts, view: MessageView) -> Me
     if view.processed_tx is None:
         return view
     lockbox = ctx.lockbox(facts.route.dest_chain_id)
-    receipt = facts.reader.dest_client.w3.eth.get_transaction_receipt(HexBytes(view.processed_tx))
+    receipt = facts.snap.reader.dest_client.w3.eth.get_transaction_receipt(HexBytes(view.processed_tx))
     target = view.recovery_target
     for name in ("ReleaseRedirected", "ReleaseRefunded", "ReleaseRecoveryRejected"):
         for event in getattr(lockbox.events, name)().process_receipt(receipt, errors=DISCARD):
@@ -276,9 +270,8 @@ def route_history(ctx: Context, route_text: str, offset: int = 0, limit: int = 2
     if offset < 0 or not 0 < limit <= MAX_PAGE:
         raise ActionError(f"offset must be >= 0 and limit between 1 and {MAX_PAGE}")
     facts = _facts(ctx, route_of(ctx, route_text))
-    newest = sorted(facts.messages, key=lambda m: -m.nonce)
-    page = [_view(ctx, facts, m) for m in newest[offset: offset + limit]]
-    return RouteHistory(route=route_text, total=len(newest), offset=offset, limit=limit, items=page)
+    page = [_view(ctx, facts, m) for m in facts.snap.newest(offset, limit)]
+    return RouteHistory(route=route_text, total=len(facts.snap), offset=offset, limit=limit, items=page)
 
 
 def account_messages(ctx: Context, address: str) -> list[MessageView]:
@@ -287,7 +280,7 @@ def account_messages(ctx: Context, address: str) -> list[MessageView]:
     out = []
     for route in _routes(ctx):
         facts = _facts(ctx, route)
-        out += [_view(ctx, facts, m) for m in facts.messages if m.message.account == address]
+        out += [_view(ctx, facts, m) for m in facts.snap.of_account(address)]
     return sorted(out, key=lambda v: (-v.block_number, v.route, -v.nonce))
 
 
@@ -304,12 +297,13 @@ def lookup(ctx: Context, query: str, route_text: str | None = None) -> LookupRes
     """The explorer: by account (an address), by transaction hash (0x + 64 hex), or by nonce (with a route)."""
     query = query.strip()
     if route_text is not None:
-        facts = _facts(ctx, route_of(ctx, route_text))
+        route = route_of(ctx, route_text)
         try:
             nonce = int(query)
         except ValueError:
             raise ActionError(f"nonce {query!r} is not a number") from None
-        found = [_view(ctx, facts, m) for m in facts.messages if m.nonce == nonce]
+        facts = _facts(ctx, route)  # input checked first: a malformed query is a 400 even with a chain down
+        found = [_view(ctx, facts, m) for m in facts.snap.of_nonce(nonce)]
         return LookupResult(query=query, messages=found, refused=[])
     body = query.lower().removeprefix("0x")
     if len(body) == 64 and all(c in "0123456789abcdef" for c in body):
@@ -326,7 +320,7 @@ def _by_tx(ctx: Context, tx_hash: str) -> LookupResult:
     messages = []
     for route in _routes(ctx):
         facts = _facts(ctx, route)
-        messages += [_view(ctx, facts, m) for m in facts.messages if "0x" + m.tx_hash.hex() == tx_hash]
+        messages += [_view(ctx, facts, m) for m in facts.snap.of_tx(tx_hash)]
     refused = [] if messages else _refused(ctx, tx_hash)
     return LookupResult(query=tx_hash, messages=messages, refused=refused)
 

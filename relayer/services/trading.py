@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from pydantic import BaseModel
+from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -138,9 +139,37 @@ class TradeRefusal(Explainer):
         return int(self._call(self.contract.functions.feedId()))
 
 
-def _result(contracts: MarginContracts, market: str, receipt: TxReceipt) -> TradeResult:
-    """The trade's PositionModified event as a TradeResult."""
-    contract = contracts.market(market)
+class CatalogTradeRefusal(Explainer):
+    """A refused trade explained from the error catalog alone (no chain reads: the async SDK)."""
+
+    def __init__(self, market: str) -> None:
+        self.market = market
+
+    def __call__(self, error: DecodedError) -> str:
+        return f"{self.market} trade refused: {explain(error)}"
+
+    def error(self, error: DecodedError) -> ActionError:
+        """TradeRejectedError naming the contract's error."""
+        return TradeRejectedError(error.name, self(error))
+
+
+def order_args(size: str, limit_price: str | None) -> tuple[int, int]:
+    """(size delta, acceptable price) of a delayed order from user input: a buy without a limit
+    accepts any price (UINT256_MAX), a sell any price down to 0. ActionError on malformed input."""
+    delta = parse_size(size)
+    limit = parse_price(limit_price) if limit_price is not None else (UINT256_MAX if delta > 0 else 0)
+    return delta, limit
+
+
+def close_args(size: int) -> tuple[int, int]:
+    """(size delta, acceptable price) of the order that closes a position of `size` at any price."""
+    if size == 0:
+        raise ActionError("no position to close")
+    return -size, 0 if size > 0 else UINT256_MAX
+
+
+def _result(contract: Contract, market: str, receipt: TxReceipt) -> TradeResult:
+    """The trade's PositionModified event (of market `contract`) as a TradeResult."""
     events = contract.events.PositionModified().process_receipt(receipt, errors=DISCARD)
     (event,) = [e for e in events if e["address"] == contract.address]
     args = event["args"]
@@ -160,11 +189,9 @@ ORDER_POLL_S = 0.5
 """How often a trade checks whether its order was settled (by a keeper or by itself)."""
 
 
-def _settled(contracts: MarginContracts, market: str, receipt: TxReceipt,
-             refusal: TradeRefusal | None = None) -> TradeResult:
-    """The fill in a settlement receipt, or TradeRejectedError when the order was cancelled (a
-    refused fill is explained from the custom error the market recorded)."""
-    contract = contracts.market(market)
+def settled(contract: Contract, market: str, receipt: TxReceipt, refusal: Explainer | None = None) -> TradeResult:
+    """The fill in a settlement receipt of market `contract`, or TradeRejectedError when the order
+    was cancelled (a refused fill is explained from the custom error the market recorded)."""
     refused = contract.events.OrderFillRefused().process_receipt(receipt, errors=DISCARD)
     if refused and refusal is not None:
         error = decode_error(bytes(refused[0]["args"]["reason"]))
@@ -174,7 +201,7 @@ def _settled(contracts: MarginContracts, market: str, receipt: TxReceipt,
     if canceled:
         reason = CANCEL_REASONS[int(canceled[0]["args"]["reason"])]
         raise TradeRejectedError("OrderCanceled", f"{market} order cancelled ({reason}): nothing was traded")
-    return _result(contracts, market, receipt)
+    return _result(contract, market, receipt)
 
 
 def _find_settlement(contracts: MarginContracts, market: str, account: str, from_block: int) -> TradeResult:
@@ -185,7 +212,7 @@ def _find_settlement(contracts: MarginContracts, market: str, account: str, from
         logs = event().get_logs(from_block=from_block, argument_filters={"account": account})
         if logs:
             receipt = contracts.client.w3.eth.get_transaction_receipt(logs[-1]["transactionHash"])
-            return _settled(contracts, market, receipt, refusal)
+            return settled(contract, market, receipt, refusal)
     raise TradeRejectedError("OrderNotFound", f"the {market} order of {account} disappeared without a settlement")
 
 
@@ -221,7 +248,7 @@ def wait_for_settlement(ctx: Context, market: str, key: str, from_block: int) ->
                 if pending_order(contract, sender.address) is not None:
                     raise
                 continue
-            return _settled(contracts, market, receipt, refusal)
+            return settled(contract, market, receipt, refusal)
         time.sleep(ORDER_POLL_S)
 
 
@@ -240,8 +267,7 @@ def trade(ctx: Context, market: str, size: str, limit_price: str | None, key: st
     `limit_price` (a buy's maximum, a sell's minimum); waits for the settlement."""
     contracts = ctx.margin()
     name = contracts.market_name(market)
-    delta = parse_size(size)
-    limit = parse_price(limit_price) if limit_price is not None else (UINT256_MAX if delta > 0 else 0)
+    delta, limit = order_args(size, limit_price)
     block = commit(ctx, name, delta, limit, key)
     return wait_for_settlement(ctx, name, key, block)
 
@@ -254,5 +280,5 @@ def close(ctx: Context, market: str, key: str) -> TradeResult:
     size, *_ = contracts.client.call(contracts.market(name).functions.positions(sender.address))
     if int(size) == 0:
         raise TradeRejectedError("MarketSizeDeltaZero", f"no {name} position to close")
-    block = commit(ctx, name, -int(size), 0 if int(size) > 0 else UINT256_MAX, key)
+    block = commit(ctx, name, *close_args(int(size)), key)
     return wait_for_settlement(ctx, name, key, block)

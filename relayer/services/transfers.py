@@ -3,7 +3,10 @@ the one transaction sender; a refusal is explained in the user's units, with wha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel
+from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -13,7 +16,7 @@ from relayer.chain.sender import TxSender
 from relayer.context import Context
 from relayer.deployment import TokenInfo
 from relayer.errors import ActionError, CallRevertedError, TransactionRevertedError
-from relayer.services.units import fmt_amount, parse_address, to_units
+from relayer.services.units import check_amount, fmt_amount, parse_address, to_units
 from relayer.types import NATIVE_TOKEN, ChainId
 
 
@@ -84,50 +87,107 @@ def _token(ctx: Context, chain_id: ChainId, chain: str, token: str) -> TokenInfo
     return info
 
 
-def deposit(ctx: Context, chain: str, token: str, amount: str, account: str, key: str) -> TxResult:
-    """Deposit `amount` (whole-token decimal) of `token` (symbol or address) on spoke `chain` for hub `account`."""
-    chain_id = chain_id_of(ctx, chain)
-    if chain_id not in ctx.deployment.spokes:
-        raise ActionError(f"chain {chain} is not a spoke of the deployment")
+@dataclass(frozen=True)
+class DepositPlan:
+    """A checked deposit (config and deployment only, nothing sent): the SDK's sync and async
+    clients and the CLI send it each their own way."""
+
+    chain_id: ChainId
+    token: TokenInfo
+    symbol: str
+    units: int
+    beneficiary: str
+    lockbox: str
+
+    @property
+    def native(self) -> bool:
+        """The chain's native coin (sent as value to depositNative)."""
+        return self.token.address == NATIVE_TOKEN
+
+    def explainer(self) -> Explainer:
+        """ERC20 refusals in this token's units."""
+        return _TokenAmounts(self.symbol, self.token.decimals)
+
+
+def plan_deposit(ctx: Context, chain: str, token: str, amount: str, account: str) -> DepositPlan:
+    """Check a deposit of `amount` (whole-token decimal) of `token` (symbol or address) on spoke
+    `chain` for hub `account`; ActionError saying what is wrong."""
+    chain_id = _spoke(ctx, chain, "deposit")
     info = _token(ctx, chain_id, chain, token)
     symbol = next((s for s, t in ctx.deployment.tokens[chain_id].items() if t.address == info.address), token)
-    units = to_units(amount, info.decimals)
-    beneficiary = parse_address(account)
-    sender = ctx.sender(key, chain_id)
-    lockbox = ctx.lockbox(chain_id)
-    explainer = _TokenAmounts(symbol, info.decimals)
-    if info.address == NATIVE_TOKEN:
-        receipt = transact(sender, lockbox.functions.depositNative(beneficiary), explainer, value=units)
-    else:
-        erc20 = ctx.erc20(chain_id, info.address)
-        transact(sender, erc20.functions.approve(lockbox.address, units), explainer)
-        receipt = transact(sender, lockbox.functions.deposit(info.address, units, beneficiary), explainer)
-    (event,) = lockbox.events.Deposited().process_receipt(receipt, errors=DISCARD)
+    return DepositPlan(chain_id=chain_id, token=info, symbol=symbol, units=to_units(amount, info.decimals),
+                       beneficiary=parse_address(account), lockbox=ctx.deployment.spokes[chain_id].lockbox)
+
+
+def appended(receipt: TxReceipt, source: Contract, event: str) -> TxResult:
+    """The route message (`Deposited` or `WithdrawalQueued` of `source`) a mined transaction appended."""
+    (found,) = getattr(source.events, event)().process_receipt(receipt, errors=DISCARD)
     return TxResult(
         tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
         block_number=receipt["blockNumber"],
-        route_nonce=int(event["args"]["nonce"]),
+        route_nonce=int(found["args"]["nonce"]),
     )
+
+
+def _spoke(ctx: Context, chain: str, what: str) -> ChainId:
+    """A spoke's chain id; ActionError "unknown chain" (a 400 in API v1) for the hub or an unknown chain."""
+    chain_id = chain_id_of(ctx, chain)
+    if chain_id not in ctx.deployment.spokes:
+        spokes = ", ".join(c.name or str(c.chain_id) for c in ctx.settings.chains.values()
+                           if c.chain_id in ctx.deployment.spokes)
+        raise ActionError(f"unknown chain {chain!r} for a {what}: not a spoke of the deployment; spokes: {spokes}")
+    return chain_id
+
+
+def deposit(ctx: Context, chain: str, token: str, amount: str, account: str, key: str) -> TxResult:
+    """Deposit `amount` (whole-token decimal) of `token` (symbol or address) on spoke `chain` for hub `account`."""
+    plan = plan_deposit(ctx, chain, token, amount, account)
+    sender = ctx.sender(key, plan.chain_id)
+    lockbox = ctx.lockbox(plan.chain_id)
+    explainer = plan.explainer()
+    if plan.native:
+        receipt = transact(sender, lockbox.functions.depositNative(plan.beneficiary), explainer, value=plan.units)
+    else:
+        erc20 = ctx.erc20(plan.chain_id, plan.token.address)
+        transact(sender, erc20.functions.approve(lockbox.address, plan.units), explainer)
+        receipt = transact(sender, lockbox.functions.deposit(plan.token.address, plan.units, plan.beneficiary),
+                           explainer)
+    return appended(receipt, lockbox, "Deposited")
+
+
+@dataclass(frozen=True)
+class WithdrawalPlan:
+    """A checked withdrawal request, before the asset's decimals are read from the ledger."""
+
+    asset: str
+    asset_id: int
+    dest_chain_id: ChainId
+    to_chain: str
+    recipient: str
+
+
+def plan_withdrawal(ctx: Context, asset: str, amount: str, to_chain: str, recipient: str) -> WithdrawalPlan:
+    """Check a withdrawal of `amount` of ledger asset `asset` to `recipient` on spoke `to_chain` (the
+    amount's precision is checked once the asset's decimals are read)."""
+    dest = _spoke(ctx, to_chain, "withdrawal")
+    asset_id = ctx.deployment.assets.get(asset)
+    if asset_id is None:
+        raise ActionError(f"unknown asset {asset!r}; known: {', '.join(ctx.deployment.assets)}")
+    check_amount(amount)
+    return WithdrawalPlan(asset=asset, asset_id=asset_id, dest_chain_id=dest, to_chain=to_chain,
+                          recipient=parse_address(recipient))
 
 
 def withdraw(ctx: Context, asset: str, amount: str, to_chain: str, recipient: str, key: str) -> TxResult:
     """Request a withdrawal of `amount` of ledger asset `asset` to `recipient` on spoke `to_chain`."""
-    dest = chain_id_of(ctx, to_chain)
-    asset_id = ctx.deployment.assets.get(asset)
-    if asset_id is None:
-        raise ActionError(f"unknown asset {asset!r}; known: {', '.join(ctx.deployment.assets)}")
+    plan = plan_withdrawal(ctx, asset, amount, to_chain, recipient)
     ledger = ctx.ledger()
-    _, decimals, *_ = ctx.hub.call(ledger.functions.assetInfo(asset_id))
+    _, decimals, *_ = ctx.hub.call(ledger.functions.assetInfo(plan.asset_id))
     units = to_units(amount, int(decimals))
-    fn = ledger.functions.requestWithdrawal(asset_id, units, dest, parse_address(recipient))
+    fn = ledger.functions.requestWithdrawal(plan.asset_id, units, plan.dest_chain_id, plan.recipient)
     refusal = WithdrawalRefusal(ctx, asset, int(decimals), to_chain)
     receipt = transact(ctx.sender(key, ctx.deployment.hub.chain_id), fn, refusal)
-    (event,) = ledger.events.WithdrawalQueued().process_receipt(receipt, errors=DISCARD)
-    return TxResult(
-        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-        block_number=receipt["blockNumber"],
-        route_nonce=int(event["args"]["nonce"]),
-    )
+    return appended(receipt, ledger, "WithdrawalQueued")
 
 
 class WithdrawalRefusal(Explainer):
@@ -153,6 +213,11 @@ class WithdrawalRefusal(Explainer):
             return (
                 f"insufficient {self.asset}: the account holds {self._amount(int(a['balance']))}, "
                 f"the withdrawal needs {self._amount(int(a['amount']))}"
+            )
+        if error.name == "WithdrawalExceedsLiquidity" and self.ctx is None:  # no chain reads: in token units
+            return (
+                f"{self.to_chain}'s lockbox can pay out only {a['liquidity']} token units of {self.asset} now, "
+                f"the withdrawal needs {a['tokenAmount']}: withdraw less there, or on another spoke"
             )
         if error.name == "WithdrawalExceedsLiquidity":
             held = self._ledger_units(int(a["chainId"]), int(a["liquidity"]))

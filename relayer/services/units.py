@@ -27,12 +27,27 @@ def usd(amount: int) -> str:
     return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
+def _number(text: str, what: str) -> Decimal:
+    """A finite decimal number; ActionError "<what> ... is not a number" otherwise (NaN and Infinity
+    included: they would reach int() and fail there)."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation as err:
+        raise ActionError(f"{what} {text!r} is not a number") from err
+    if not value.is_finite():
+        raise ActionError(f"{what} {text!r} is not a number")
+    return value
+
+
+def check_amount(amount: str) -> None:
+    """ActionError unless `amount` is a positive number (to_units checks its precision later)."""
+    if _number(amount, "amount") <= 0:
+        raise ActionError(f"amount {amount} must be positive")
+
+
 def to_units(amount: str, decimals: int) -> int:
     """Exact integer units of a decimal amount string; ActionError if it has more decimals or is <= 0."""
-    try:
-        value = Decimal(amount)
-    except InvalidOperation as err:
-        raise ActionError(f"amount {amount!r} is not a number") from err
+    value = _number(amount, "amount")
     units = value * (Decimal(10) ** decimals)
     if units != units.to_integral_value() or units <= 0:
         raise ActionError(f"amount {amount} must be positive with at most {decimals} decimals")
@@ -41,10 +56,7 @@ def to_units(amount: str, decimals: int) -> int:
 
 def parse_size(text: str) -> int:
     """Signed base units (1e18) of a decimal size such as `2.5` or `-1`; ActionError if zero or malformed."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation as err:
-        raise ActionError(f"size {text!r} is not a number") from err
+    value = _number(text, "size")
     units = value * 10**BASE_DECIMALS
     if units != units.to_integral_value() or units == 0:
         raise ActionError(f"size {text} must be non-zero with at most {BASE_DECIMALS} decimals")
@@ -53,10 +65,7 @@ def parse_size(text: str) -> int:
 
 def parse_price(text: str) -> int:
     """A positive USD price as 1e18 units."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation as err:
-        raise ActionError(f"price {text!r} is not a number") from err
+    value = _number(text, "price")
     if value <= 0:
         raise ActionError(f"price {text} must be positive")
     return int(value * ONE)

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel
+from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -174,8 +175,13 @@ def _hours(seconds: int) -> str:
 class VaultRefusal(Explainer):
     """A refused vault action in the LP's terms, with what to do."""
 
-    def __init__(self, contracts: MarginContracts) -> None:
+    def __init__(self, contracts: MarginContracts | None, now: int | None = None) -> None:
         self.contracts = contracts
+        self.now = now
+        """Chain time, when there are no contracts to read it from (the async SDK reads it first)."""
+
+    def _chain_time(self) -> int:
+        return _now(self.contracts) if self.contracts is not None else int(self.now or 0)
 
     def __call__(self, error: DecodedError) -> str:
         handler = getattr(self, f"_on_{error.name}", None)
@@ -183,7 +189,7 @@ class VaultRefusal(Explainer):
 
     def _on_VaultRedemptionNotReady(self, a: dict[str, Any]) -> str:  # noqa: N802 - named after the Solidity error
         ready_at = int(a["readyAt"])
-        wait = max(ready_at - _now(self.contracts), 1)
+        wait = max(ready_at - self._chain_time(), 1)
         when = datetime.fromtimestamp(ready_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return (f"redemption {a['id']} is not ready yet: it can be executed in {_hours(wait)} "
                 f"(from {when}, chain time). The redeem delay keeps your shares bearing the vault's PnL "
@@ -226,24 +232,30 @@ def _tx(receipt: TxReceipt) -> tuple[str, int]:
     return "0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["blockNumber"])
 
 
+VAULT_EVENTS = {"deposit": "VaultDeposit", "redeem_requested": "VaultRedeemRequested", "redeemed": "VaultRedeemed",
+                "redeem_cancelled": "VaultRedeemCancelled"}
+"""Each action's LPVault event."""
+
+
+def vault_tx(action: str, vault: Contract, receipt: TxReceipt) -> VaultTx:
+    """The VaultTx of a mined vault action, from its event (of `vault`, a bound or provider-less LPVault)."""
+    (event,) = getattr(vault.events, VAULT_EVENTS[action])().process_receipt(receipt, errors=DISCARD)
+    args = event["args"]
+    tx_hash, block = _tx(receipt)
+    return VaultTx(tx_hash=tx_hash, block_number=block, action=action, shares=int(args["shares"]),
+                   assets=int(args.get("assets", 0)), redemption_id=int(args["id"]) if "id" in args else None,
+                   ready_at=int(args["readyAt"]) if "readyAt" in args else None)
+
+
 def _send(ctx: Context, contracts: MarginContracts, fn: ContractFunction, key: str) -> TxReceipt:
     return transact(ctx.sender(key, ctx.deployment.hub.chain_id), fn, VaultRefusal(contracts))
-
-
-def _event(contracts: MarginContracts, name: str, receipt: TxReceipt) -> dict[str, Any]:
-    (event,) = getattr(contracts.vault.events, name)().process_receipt(receipt, errors=DISCARD)
-    return dict(event["args"])
 
 
 def deposit(ctx: Context, amount: str, key: str) -> VaultTx:
     """Deposit `amount` whole USDC of the sender's hub balance into the vault for shares at the price now."""
     contracts = ctx.margin()
-    fn = contracts.vault.functions.deposit(to_units(amount, 18))
-    receipt = _send(ctx, contracts, fn, key)
-    args = _event(contracts, "VaultDeposit", receipt)
-    tx_hash, block = _tx(receipt)
-    return VaultTx(tx_hash=tx_hash, block_number=block, action="deposit", shares=int(args["shares"]),
-                   assets=int(args["assets"]))
+    receipt = _send(ctx, contracts, contracts.vault.functions.deposit(to_units(amount, 18)), key)
+    return vault_tx("deposit", contracts.vault, receipt)
 
 
 def parse_shares(text: str) -> int:
@@ -260,33 +272,29 @@ def request_redeem(ctx: Context, shares: str, key: str) -> VaultTx:
     contracts = ctx.margin()
     if shares.strip().lower() == "all":
         owner = ctx.sender(key, ctx.deployment.hub.chain_id).address
-        units = int(contracts.client.call(contracts.vault.functions.sharesOf(owner)))
-        if units == 0:
-            raise ActionError(f"{owner} holds no vault shares")
+        units = all_shares(owner, int(contracts.client.call(contracts.vault.functions.sharesOf(owner))))
     else:
         units = parse_shares(shares)
     receipt = _send(ctx, contracts, contracts.vault.functions.requestRedeem(units), key)
-    args = _event(contracts, "VaultRedeemRequested", receipt)
-    tx_hash, block = _tx(receipt)
-    return VaultTx(tx_hash=tx_hash, block_number=block, action="redeem_requested", shares=int(args["shares"]),
-                   redemption_id=int(args["id"]), ready_at=int(args["readyAt"]))
+    return vault_tx("redeem_requested", contracts.vault, receipt)
+
+
+def all_shares(owner: str, held: int) -> int:
+    """`held` shares, when redeeming `all`; ActionError if there are none."""
+    if held == 0:
+        raise ActionError(f"{owner} holds no vault shares")
+    return held
 
 
 def execute_redeem(ctx: Context, redemption_id: int, key: str) -> VaultTx:
     """Pay queued redemption `redemption_id` to its owner at the share price now (anyone may)."""
     contracts = ctx.margin()
     receipt = _send(ctx, contracts, contracts.vault.functions.executeRedeem(redemption_id), key)
-    args = _event(contracts, "VaultRedeemed", receipt)
-    tx_hash, block = _tx(receipt)
-    return VaultTx(tx_hash=tx_hash, block_number=block, action="redeemed", shares=int(args["shares"]),
-                   assets=int(args["assets"]), redemption_id=redemption_id)
+    return vault_tx("redeemed", contracts.vault, receipt)
 
 
 def cancel_redeem(ctx: Context, redemption_id: int, key: str) -> VaultTx:
     """Cancel the sender's queued redemption `redemption_id`; its shares come back."""
     contracts = ctx.margin()
     receipt = _send(ctx, contracts, contracts.vault.functions.cancelRedeem(redemption_id), key)
-    args = _event(contracts, "VaultRedeemCancelled", receipt)
-    tx_hash, block = _tx(receipt)
-    return VaultTx(tx_hash=tx_hash, block_number=block, action="redeem_cancelled", shares=int(args["shares"]),
-                   redemption_id=redemption_id)
+    return vault_tx("redeem_cancelled", contracts.vault, receipt)

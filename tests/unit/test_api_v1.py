@@ -117,3 +117,56 @@ def test_demo_accounts_and_the_web_app_are_served(url) -> None:
     assert page.status_code == 200 and "<title>xmargin</title>" in page.text
     assert requests.get(f"{url}/app/app.js", timeout=5).status_code == 200
     assert requests.get(f"{url}/", timeout=5, allow_redirects=False).headers["location"] == "/app/"
+
+
+DEPOSIT_ROUTE = f"deposit:{SPOKE}->{HUB}"
+
+
+@pytest.mark.parametrize(("path", "params", "code", "words"), [
+    ("/v1/routes/history", {"route": "bogus"}, "unknown_route", "unknown route 'bogus'"),
+    ("/v1/routes/history", {"route": DEPOSIT_ROUTE, "limit": 0}, "invalid_input", "limit"),
+    ("/v1/explorer", {"q": "1", "route": "bogus"}, "unknown_route", "unknown route 'bogus'"),
+    ("/v1/explorer", {"q": "abc", "route": DEPOSIT_ROUTE}, "invalid_input", "nonce 'abc' is not a number"),
+])
+def test_malformed_explorer_queries_are_400s_even_with_the_chains_down(url, path, params, code, words) -> None:
+    reply = requests.get(f"{url}{path}", params=params, timeout=5)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == code and words in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("action", "body", "code", "words"), [
+    ("deposit", {"chain": "hub", "token": "USDC", "amount": "1"}, "unknown_chain", "not a spoke"),
+    ("deposit", {"chain": "spoke-a", "token": "DOGE", "amount": "1"}, "unknown_token", "no token 'DOGE'"),
+    ("withdraw", {"asset": "USDC", "amount": "1", "to_chain": "hub"}, "unknown_chain", "not a spoke"),
+    ("withdraw", {"asset": "USDC", "amount": "NaN", "to_chain": "spoke-a"}, "invalid_input", "is not a number"),
+    ("withdraw", {"asset": "USDC", "amount": "Infinity", "to_chain": "spoke-a"}, "invalid_input", "is not a number"),
+    ("withdraw", {"asset": "USDC", "amount": "-2", "to_chain": "spoke-a"}, "invalid_input", "must be positive"),
+])
+def test_malformed_actions_are_400s_before_any_chain_is_asked(url, action, body, code, words) -> None:
+    reply = requests.post(f"{url}/v1/actions/{action}", json={"account": "alice", **body}, timeout=5)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == code and words in reply.json()["error"]["message"]
+
+
+def test_both_sdk_clients_raise_the_api_errors_with_their_code(url) -> None:
+    import asyncio
+
+    from relayer.sdk import ApiRequestError, AsyncClient, Client
+
+    async def async_errors() -> list[tuple[int, str]]:
+        out = []
+        async with AsyncClient(url) as client:
+            for call in (client.lookup("hello"), client.account("0x1234"), client.history("bogus")):
+                with pytest.raises(ApiRequestError) as caught:
+                    await call
+                out.append((caught.value.status, caught.value.code))
+        return out
+
+    sync = Client(url)
+    expected = []
+    for call in (lambda: sync.lookup("hello"), lambda: sync.account("0x1234"), lambda: sync.history("bogus")):
+        with pytest.raises(ApiRequestError) as caught:
+            call()
+        expected.append((caught.value.status, caught.value.code))
+    assert expected == [(400, "invalid_input"), (400, "bad_address"), (400, "unknown_route")]
+    assert asyncio.run(async_errors()) == expected
