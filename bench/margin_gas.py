@@ -7,7 +7,10 @@ Run from the project root with the runtime venv after compiling: `.venv/bin/pyth
 port `XMARGIN_BENCH_BASE_PORT` + 40 or 15540), deploys build/contracts with `bench/_stress_chain.py`,
 prints each figure beside its target and beside `bench/margin_gas_baseline.json` (the figures before
 issue 10's gas work) and writes bench/results/margin_gas.json. Gas figures are receipts' gasUsed
-(21,000 intrinsic and calldata included); nothing is timed. Order figures repeat exactly;
+(21,000 intrinsic and calldata included); nothing is timed. The liquidation rows "feeds synced
+first" repeat a liquidation from the same state after `syncFeed` on every feed, as the keeper
+does first in each round: the other rows read every aggregator feed unsynced (the worst case,
+each price read walking `MAX_WALK` rounds). Order figures repeat exactly;
 liquidation figures move by ~2 % between runs (anvil block times follow the wall clock: funding and
 the shock step differ)."""
 
@@ -43,6 +46,8 @@ KEEPER_LIQUIDATION_GAS = 3_000_000
 LENS_PAGE = 100
 """relayer.keeper.liquidator.LENS_PAGE (not imported: the bench also runs against older checkouts)."""
 """The keeper's fixed liquidation gas limit before issue 10 (relayer/keeper/liquidator.py)."""
+FEED_LATCHED = 10
+"""Index of `latched` in the `PriceOracleBase.Feed` tuple `feedOf` returns."""
 WARMUP_ROUNDS = 6
 """Rounds pushed at the starting prices: the oracle's walk (MAX_WALK 4) then starts past the
 deploy-time round at 1.0, which a move bound would refuse."""
@@ -55,6 +60,10 @@ TARGETS = {
     "liquidate: 2 markets + 2 collaterals, partial": 150_000,
     "liquidate: full close, collateral sale and insurance": 250_000,
     "liquidate: 16 markets": KEEPER_LIQUIDATION_GAS,
+    "settleOrder (open), feeds synced first": 200_000,
+    "liquidate: partial, feeds synced first (keeper round)": 150_000,
+    "liquidate: full, sale and insurance, feeds synced first": 250_000,
+    "liquidate: 16 markets, feeds synced first": KEEPER_LIQUIDATION_GAS,
     f"MarginLens.scan page of {LENS_PAGE} (the keeper's page)": NODE_CALL_CAP,
 }
 
@@ -117,18 +126,33 @@ class Bench:
         self.prices = {a: p * factor for a, p in self.prices.items()}
         self._push()
 
-    def order(self, name: str, trader: str, delta: float) -> tuple[int, int]:
-        """commitOrder then settleOrder by the keeper: (commit gas, settle gas); raises if not filled."""
+    def order(self, name: str, trader: str, delta: float, sync: bool = False) -> tuple[int, int]:
+        """commitOrder then settleOrder by the keeper (after syncing every feed when `sync`):
+        (commit gas, settle gas); raises if not filled."""
         m = self.c["markets"][name]
         d = int(delta * 10**18)
         rc = self.ch.send(m.functions.commitOrder(d, MAX_UINT if d > 0 else 0), trader)
         self.ch.advance(int(m.functions.orderConfig().call()[0]))
         self._push()
+        if sync:
+            self.sync_feeds()
         rid = int(self.c["aggs"][name].functions.latestRoundData().call()[0])
         rs = self.ch.send(m.functions.settleOrder(trader, rid), _keeper(), gas=BIG_GAS)
         if not m.events.OrderSettled().process_receipt(rs, errors=DISCARD):
             raise RuntimeError(f"order {name} {delta} of {trader} was not filled")
         return _gas(rc), _gas(rs)
+
+    def sync_feeds(self) -> None:
+        """`PriceOracle.syncFeed` on every feed the engine prices, as the keeper does first in each
+        round (relayer/keeper/feeds.py): each later price read then walks no round past the anchor.
+        A feed still anchored at its deploy-time round (1.0, which the warm-up's first real price
+        jumps from, so a sync latches it) is first resolved by governance, as an operator would
+        once after deploying."""
+        oracle, admin = self.c["oracle"], str(self.ch.admin)
+        feeds = sorted({int(f) for f in self.c["engine"].functions.priceFeeds().call()})
+        self.ch.send_all([(oracle.functions.syncFeed(f), admin) for f in feeds])
+        latched = [f for f in feeds if oracle.functions.feedOf(f).call()[FEED_LATCHED]]
+        self.ch.send_all([(oracle.functions.resolveFeed(f), admin) for f in latched])
 
     def liquidatable(self, who: str) -> bool:
         return bool(self.c["engine"].functions.isLiquidatable(who).call())
@@ -180,6 +204,9 @@ def _two_market_figures(b: Bench, lens_accounts: int) -> dict[str, Any]:
     ch.deposit([(trader, "USDC", 10_000, 101), (trader, "ETH", 2, 101), (liquidator, "USDC", 1_000_000, 101),
                 (part, "USDC", 5_000, 101), (part, "ETH", 1, 101), (full, "USDC", 2_000, 101),
                 (full, "ETH", 1, 101)])
+    first = b.snapshot()
+    out["settleOrder (open), feeds synced first"] = b.order("ETH", trader, 5, sync=True)[1]
+    b.revert(first)
     out["commitOrder (open)"], out["settleOrder (open)"] = b.order("ETH", trader, 5)
     out["commitOrder (increase)"], out["settleOrder (increase)"] = b.order("ETH", trader, 1)
     out["commitOrder (open, second market)"], out["settleOrder (open, second market)"] = b.order("BTC", trader, 0.3)
@@ -190,17 +217,31 @@ def _two_market_figures(b: Bench, lens_accounts: int) -> dict[str, Any]:
     b.order("BTC", full, 0.2)
     snap = b.snapshot()
     _shock_until_liquidatable(b, part)
+    shocked = b.snapshot()
     gas, ev = b.liquidate(part, 0, liquidator)
     if ev["Liquidated"] != 1 or ev["full"]:
         raise RuntimeError(f"the partial liquidation was not partial: {ev}")
     out["liquidate: 2 markets + 2 collaterals, partial"] = gas
+    b.revert(shocked)
+    b.sync_feeds()
+    gas, ev = b.liquidate(part, 0, liquidator)
+    if ev["Liquidated"] != 1 or ev["full"]:
+        raise RuntimeError(f"the partial liquidation (feeds synced) was not partial: {ev}")
+    out["liquidate: partial, feeds synced first (keeper round)"] = gas
     b.revert(snap)
     snap = b.snapshot()
     b.scale(0.72)
+    shocked = b.snapshot()
     gas, ev = b.liquidate(full, MAX_UINT, liquidator)
     if not (ev["full"] and ev["CollateralSold"] >= 2 and ev["InsuranceUsed"] == 1):
         raise RuntimeError(f"the full liquidation did not sell collateral and use insurance: {ev}")
     out["liquidate: full close, collateral sale and insurance"] = gas
+    b.revert(shocked)
+    b.sync_feeds()
+    gas, ev = b.liquidate(full, MAX_UINT, liquidator)
+    if not (ev["full"] and ev["CollateralSold"] >= 2 and ev["InsuranceUsed"] == 1):
+        raise RuntimeError(f"the full liquidation (feeds synced) did not sell collateral and use insurance: {ev}")
+    out["liquidate: full, sale and insurance, feeds synced first"] = gas
     b.revert(snap)
     out.update(lens_figures(b, lens_accounts))
     return out
@@ -237,14 +278,30 @@ def sixteen_market_figure(port: int) -> dict[str, Any]:
 
 def _sixteen(b: Bench) -> dict[str, Any]:
     who, liquidator = account("sixteen", 0), account("liquidator", 0)
-    b.ch.deposit([(who, "USDC", 20_000, 101), (liquidator, "USDC", 1_000_000, 101)])
+    two = account("two-of-sixteen", 0)
+    b.ch.deposit([(who, "USDC", 20_000, 101), (liquidator, "USDC", 1_000_000, 101), (two, "USDC", 2_500, 101)])
     for name, price in list(b.prices.items()):
         b.order(name, who, 5_000 / price)
+    for name in ("ETH", "BTC"):  # the same leverage on 2 of the 16 markets
+        b.order(name, two, 5_000 / b.prices[name])
     b.scale(0.78)
+    shocked = b.snapshot()
     gas, ev = b.liquidate(who, 0, liquidator)
     if ev["Liquidated"] < 1:
         raise RuntimeError(f"the 16-market liquidation did not liquidate: {ev}")
-    return {"liquidate: 16 markets": gas, "liquidate: 16 markets, full close": ev["full"]}
+    b.revert(shocked)
+    shocked = b.snapshot()
+    held_two, ev_two = b.liquidate(two, 0, liquidator)
+    if ev_two["Liquidated"] < 1:
+        raise RuntimeError(f"the 2-of-16 liquidation did not liquidate: {ev_two}")
+    b.revert(shocked)
+    b.sync_feeds()
+    synced, ev_synced = b.liquidate(who, 0, liquidator)
+    if ev_synced["Liquidated"] < 1:
+        raise RuntimeError(f"the 16-market liquidation (feeds synced) did not liquidate: {ev_synced}")
+    return {"liquidate: 16 markets": gas, "liquidate: 16 markets, full close": ev["full"],
+            "liquidate: 16 markets, feeds synced first": synced,
+            "liquidate: 2 markets held of 16 listed": held_two}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,18 @@ interface IMarginRiskEngine is IRiskEngine {
     /// @notice Registered markets.
     function markets() external view returns (IPerpMarket[] memory);
 
+    /// @notice Called by a market when `account`'s position in it opens (`open`: size 0 -> non-zero)
+    /// or closes (-> 0): keeps the per-account index `health` walks.
+    function notePosition(address account, bool open) external;
+
+    /// @notice The registered markets `account` holds a position in (or is the pool of).
+    function heldMarkets(address account) external view returns (IPerpMarket[] memory);
+
     /// @notice Every oracle feed a health check may read: the listed assets' then the markets'
     /// (callers pass it to `IPriceOracle.cachePrices` so that one transaction prices each once).
     function priceFeeds() external view returns (uint32[] memory);
+
+    /// @notice The feeds a health check of `account` reads: the listed assets' then those of the
+    /// markets it holds (a liquidation caches these, not every market's).
+    function priceFeedsOf(address account) external view returns (uint32[] memory);
 }

@@ -124,30 +124,34 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     /// @notice Liquidates `account` (see the contract's waterfall). `maxRepay` bounds the USD the
     /// caller spends buying collateral (0: positions only). The caller must stay above its own
     /// initial margin after buying.
-    /// @dev Every price is computed once for the whole liquidation (the oracle's transaction cache).
+    /// @dev Every price the account's health reads is computed once for the whole liquidation
+    /// (the oracle's transaction cache: the listed assets and the markets the account holds, so
+    /// the cost follows the markets held, not listed).
     function liquidate(address account, uint256 maxRepay) external nonReentrant {
-        oracle.cachePrices(riskEngine.priceFeeds());
+        oracle.cachePrices(riskEngine.priceFeedsOf(account));
         _liquidate(account, maxRepay);
         oracle.clearPriceCache();
     }
 
     // ---------------------------------------------------------------- internal
-    /// @dev The waterfall (see the contract's notice).
+    /// @dev The waterfall (see the contract's notice). The account's health is computed ONCE:
+    /// each close then updates it (see `_closePositions`), so an account is walked once however
+    /// many rounds of closing it takes. Pending orders are cancelled before that health is read,
+    /// so the escrow they return is in it (a healthy or unpriced account reverts, undoing them).
     function _liquidate(address account, uint256 maxRepay) internal {
         address insurance = ledger.insuranceFund();
         if (account == lpPool || account == insurance) revert LiquidationAccountProtected(account);
+        _cancelOrders(riskEngine.markets(), account);
         IMarginRiskEngine.Health memory h = riskEngine.health(account);
         if (!h.liquidationPricesOk) revert LiquidationPricesNotFresh(account);
         if (h.equity >= int256(h.maintenanceMargin)) {
             revert LiquidationAccountHealthy(account, h.equity, h.maintenanceMargin);
         }
-        _cancelOrders(account);
-        // `h` follows the account: each close returns its health after the close and the fees.
+        // `h` follows the account: each close updates it for the close and the fees.
         if (h.hasPositions) {
-            h = _closePositions(account, insurance, params.closeFactor, false);
-            if (h.liquidationPricesOk && h.equity < int256(h.maintenanceMargin)) {
-                h = _closePositions(account, insurance, ONE, true);
-            }
+            IPerpMarket[] memory held = riskEngine.heldMarkets(account);
+            _closePositions(held, account, insurance, params.closeFactor, false, h);
+            if (h.equity < int256(h.maintenanceMargin)) _closePositions(held, account, insurance, ONE, true, h);
         }
         if (h.hasPositions) return;
         // slither-disable-next-line unused-return the balance is read again on the next line
@@ -167,27 +171,61 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- internal
     /// @dev Cancels the account's pending order in every market (escrow back to the account): an
     /// order committed before a liquidation never fills after it.
-    function _cancelOrders(address account) internal {
-        IPerpMarket[] memory ms = riskEngine.markets();
+    function _cancelOrders(IPerpMarket[] memory ms, address account) internal {
         for (uint256 i; i < ms.length; ++i) {
             ms[i].cancelOrderForLiquidation(account);
         }
     }
 
-    /// @dev Closes `fraction` of every position; pays reward and penalty capped by released MM.
-    /// Returns the account's health after the close and the fees: the fees are USD moved out of
-    /// the account, so its equity falls by exactly their sum and nothing else changes.
-    function _closePositions(address account, address insurance, uint256 fraction, bool full)
+    /// @dev Closes `fraction` of every position (`ms`: the markets the account holds); pays reward
+    /// and penalty capped by released MM and by the equity left. Updates `h` (the account's health before the close) in place,
+    /// without walking the account again: a close settles each closed position's PnL and funding
+    /// into the USD balance at the very price and funding index `health` valued it at (the
+    /// liquidation's cached price; the close needs it Ok), and leaves the rest of the position
+    /// with zero unrealised PnL, so equity is unchanged by the close itself; the maintenance
+    /// margin falls by exactly the released sum (the markets compute it at that price); the
+    /// fees are USD moved out of the account, so equity then falls by exactly their sum. A close
+    /// of `fraction` < 1 always leaves every position open (it rounds down); after a close of 1
+    /// only a market's pool exposure can remain (`_holdsAny`). `h.initialMargin` is NOT updated
+    /// (nothing after a close reads it).
+    function _closePositions(
+        IPerpMarket[] memory ms,
+        address account,
+        address insurance,
+        uint256 fraction,
+        bool full,
+        IMarginRiskEngine.Health memory h
+    ) internal {
+        (uint256 closed, uint256 reward, uint256 penalty, uint256 releasedSum) = _closeEach(ms, account, fraction);
+        h.maintenanceMargin -= releasedSum;
+        if (fraction == ONE) h.hasPositions = _holdsAny(ms, account);
+        // Cap by the equity the close left: fees never push the account below zero.
+        uint256 room = h.equity > 0 ? uint256(h.equity) : 0;
+        if (reward > room) reward = room;
+        if (reward + penalty > room) penalty = room - reward;
+        if (reward > 0) ledger.transferUsd(account, msg.sender, reward);
+        if (penalty > 0) ledger.transferUsd(account, insurance, penalty);
+        h.equity -= int256(reward + penalty);
+        emit Liquidated(account, msg.sender, closed, reward, penalty, full);
+    }
+
+    /// @dev Whether `account` still has a non-zero size in one of `ms` (`health`'s hasPositions):
+    /// after a full close only a pool's -skew can be left.
+    function _holdsAny(IPerpMarket[] memory ms, address account) internal view returns (bool) {
+        for (uint256 i; i < ms.length; ++i) {
+            if (ms[i].pool() == account && ms[i].marginState(account).size != 0) return true;
+        }
+        return false;
+    }
+
+    /// @dev Closes `fraction` of the account's position in each market; returns the closed
+    /// notional, the reward and penalty (each market's capped by the maintenance margin its close
+    /// released) and the released maintenance margin, all summed.
+    function _closeEach(IPerpMarket[] memory ms, address account, uint256 fraction)
         internal
-        returns (IMarginRiskEngine.Health memory h)
+        returns (uint256 closed, uint256 reward, uint256 penalty, uint256 releasedSum)
     {
-        IPerpMarket[] memory ms = riskEngine.markets();
         Params memory p = params;
-        // slither-disable-start uninitialized-local accumulators that start at zero
-        uint256 closed;
-        uint256 reward;
-        uint256 penalty;
-        // slither-disable-end uninitialized-local
         for (uint256 i; i < ms.length; ++i) {
             (uint256 notional, uint256 released) = ms[i].liquidationCloseFraction(account, fraction);
             if (notional == 0) continue;
@@ -198,16 +236,8 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
             closed += notional;
             reward += r;
             penalty += pen;
+            releasedSum += released;
         }
-        // Cap by the equity the close left: fees never push the account below zero.
-        h = riskEngine.health(account);
-        uint256 room = h.equity > 0 ? uint256(h.equity) : 0;
-        if (reward > room) reward = room;
-        if (reward + penalty > room) penalty = room - reward;
-        if (reward > 0) ledger.transferUsd(account, msg.sender, reward);
-        if (penalty > 0) ledger.transferUsd(account, insurance, penalty);
-        h.equity -= int256(reward + penalty);
-        emit Liquidated(account, msg.sender, closed, reward, penalty, full);
     }
 
     /// @dev Sells collateral to `buyer`, asset by asset, until the USD deficit or `budget` is

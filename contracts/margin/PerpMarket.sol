@@ -52,7 +52,7 @@ contract PerpMarket is PerpOrders {
         uint256 oldSide = Math.max(longOpenInterest, shortOpenInterest);
         _trade(account, sizeDelta, price, params.takerFee);
         if (increases) {
-            Params memory p = params;
+            Params storage p = params;
             if (longOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(longOpenInterest, p.maxOpenInterest);
             if (shortOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(shortOpenInterest, p.maxOpenInterest);
             if (!riskEngine.meetsInitialMargin(account)) revert MarketAccountBelowInitialMargin(account);
@@ -105,7 +105,7 @@ contract PerpMarket is PerpOrders {
         _checkRole(LIQUIDATOR_ROLE);
         uint256 price;
         (closedNotional, price) = _liquidationClose(account, size, closeSize);
-        Params memory p = params;
+        Params storage p = params;
         int256 newSize = positions[account].size;
         // slither-disable-next-line unused-return only the maintenance margin is needed
         (, uint256 mmBefore) = MarginMath.margins(size, price, p.imfBase, p.imfSlope, p.mmRatio);
@@ -139,11 +139,11 @@ contract PerpMarket is PerpOrders {
         int256 realized = MarginMath.pnl(oldSize, price, pos.lastPrice, funding, pos.lastFunding);
         int256 newSize = oldSize + sizeDelta;
         _updateOpenInterest(oldSize, newSize);
-        sumSizePrice += newSize * int256(price) - oldSize * int256(pos.lastPrice);
+        sumSizePrice += newSize * int256(price) - oldSize * int256(uint256(pos.lastPrice));
         sumSizeFunding += newSize * funding - oldSize * pos.lastFunding;
-        pos.size = newSize;
-        pos.lastPrice = price;
-        pos.lastFunding = funding;
+        (pos.size, pos.lastPrice, pos.lastFunding) = (newSize.toInt128(), price.toUint128(), funding);
+        // slither-disable-next-line incorrect-equality signed sizes: 0 means no position
+        if ((oldSize == 0) != (newSize == 0)) riskEngine.notePosition(account, newSize != 0);
         uint256 fee = feeRate == 0 ? 0 : _mulCeil(MarginMath.notional(sizeDelta, price), feeRate);
         emit PositionModified(account, sizeDelta, newSize, price, realized, fee);
         _settle(account, realized - fee.toInt256());
@@ -172,17 +172,20 @@ contract PerpMarket is PerpOrders {
         if (block.timestamp <= lastFundingTime) return;
         uint256 elapsed = block.timestamp - lastFundingTime;
         int256 rate = currentFundingRate();
-        fundingIndex += MarginMath.fundingDelta(rate, price, elapsed);
-        lastFundingTime = uint64(block.timestamp);
-        emit FundingAccrued(fundingIndex, rate, price);
+        int256 index = fundingIndex + MarginMath.fundingDelta(rate, price, elapsed);
+        (fundingIndex, lastFundingTime) = (index.toInt192(), uint64(block.timestamp));
+        emit FundingAccrued(index, rate, price);
     }
 
     /// @dev Adjusts the per-side open interest for a size change.
     function _updateOpenInterest(int256 oldSize, int256 newSize) internal {
-        if (oldSize > 0) longOpenInterest -= uint256(oldSize);
-        else shortOpenInterest -= uint256(-oldSize);
-        if (newSize > 0) longOpenInterest += uint256(newSize);
-        else shortOpenInterest += uint256(-newSize);
+        uint256 longOi = longOpenInterest;
+        uint256 shortOi = shortOpenInterest;
+        if (oldSize > 0) longOi -= uint256(oldSize);
+        else shortOi -= uint256(-oldSize);
+        if (newSize > 0) longOi += uint256(newSize);
+        else shortOi += uint256(-newSize);
+        (longOpenInterest, shortOpenInterest) = (longOi.toUint128(), shortOi.toUint128());
     }
 
     /// @dev The latest price whatever its freshness (reduce-only use); reverts when Invalid.

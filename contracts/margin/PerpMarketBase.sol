@@ -62,9 +62,10 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     }
 
     /// @dev One account's position: size and the price / funding index it was last settled at.
+    /// Size and price share one slot (a health check reads two slots, an open writes two).
     struct Position {
-        int256 size;
-        uint256 lastPrice;
+        int128 size;
+        uint128 lastPrice;
         int256 lastFunding;
     }
 
@@ -91,12 +92,13 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     Params public params;
     /// @dev Positions by account.
     mapping(address => Position) public positions;
-    /// @dev Sum of long sizes.
-    uint256 public longOpenInterest;
+    /// @dev Sum of long sizes (one slot with the short side: the skew is one read).
+    uint128 public longOpenInterest;
     /// @dev Sum of |short sizes|.
-    uint256 public shortOpenInterest;
-    /// @dev Cumulative funding per base unit (1e18 USD); longs pay its increase.
-    int256 public fundingIndex;
+    uint128 public shortOpenInterest;
+    /// @dev Cumulative funding per base unit (1e18 USD); longs pay its increase. One slot with
+    /// `lastFundingTime` (an accrual is one write).
+    int192 public fundingIndex;
     /// @dev Time the index was last accrued.
     uint64 public lastFundingTime;
     /// @dev Sum over positions of size x lastPrice (for the pool's aggregate PnL).
@@ -120,25 +122,35 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
         // slither-disable-next-line unused-return the status carries freshness, not updatedAt
         (uint256 price,, IPriceOracle.PriceStatus status) = oracle.getPrice(feedId);
         s.status = status;
+        bool isPool = account == pool;
+        Position storage pos = positions[account];
+        // size and price share a slot; lastFunding (the other) is read only for an open position
+        // slither-disable-start uninitialized-local the pool has no Position entry: both stay zero
+        int256 size;
+        uint256 lastPrice;
+        // slither-disable-end uninitialized-local
+        if (!isPool) (size, lastPrice) = (pos.size, pos.lastPrice);
         // Policy: a position is ALWAYS counted. The oracle returns the last good price whatever
         // the status; a feed that never had one falls back to the price the position was last
         // settled at (the pool: its size alone, valued at 0).
         if (price == 0) {
             s.status = IPriceOracle.PriceStatus.Invalid;
-            if (account == pool) {
+            if (isPool) {
                 s.size = -_skew();
                 return s;
             }
-            price = positions[account].lastPrice;
+            price = lastPrice;
             // slither-disable-next-line incorrect-equality 0 is lastPrice's never-priced sentinel, not a balance
             if (price == 0) return s;
         }
         s.price = price;
+        // No position: nothing to value (funding and parameters are not read: a health check of
+        // an account that holds few of the markets stays cheap).
+        if (!isPool && size == 0) return s;
         // saturating: some RPC nodes evaluate eth_call with a timestamp below the latest block's
         uint256 elapsed = block.timestamp > lastFundingTime ? block.timestamp - lastFundingTime : 0;
         int256 funding = fundingIndex + MarginMath.fundingDelta(currentFundingRate(), price, elapsed);
-        Params memory p = params;
-        if (account == pool) {
+        if (isPool) {
             // The pool holds the other side of every position: size -skew and minus the traders'
             // aggregate PnL (sum of size x (price - lastPrice) - size x (funding - lastFunding)).
             int256 skew = _skew();
@@ -148,11 +160,11 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
             );
             s.pnl = -tradersPnl;
         } else {
-            Position memory pos = positions[account];
-            s.size = pos.size;
-            if (pos.size == 0) return s;
-            s.pnl = MarginMath.pnl(pos.size, price, pos.lastPrice, funding, pos.lastFunding);
+            s.size = size;
+            s.pnl = MarginMath.pnl(size, price, lastPrice, funding, pos.lastFunding);
         }
+        // only the three margin parameters are read (not the whole struct)
+        Params storage p = params;
         (s.initialMargin, s.maintenanceMargin) = MarginMath.margins(s.size, price, p.imfBase, p.imfSlope, p.mmRatio);
     }
 
@@ -174,7 +186,7 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     // ---------------------------------------------------------------- internal
     /// @dev Long minus short open interest.
     function _skew() internal view returns (int256) {
-        return int256(longOpenInterest) - int256(shortOpenInterest);
+        return int256(uint256(longOpenInterest)) - int256(uint256(shortOpenInterest));
     }
 
     /// @dev x * rate / 1e18 rounded up.

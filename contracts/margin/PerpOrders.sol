@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {IPerpMarket} from "../interfaces/IPerpMarket.sol";
 import {Roles} from "../libraries/Roles.sol";
@@ -73,11 +74,14 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         uint256 settlementReward; // USD (1e18) escrowed at commit, paid to the settling keeper
     }
 
-    /// @dev One pending order.
+    /// @dev One pending order, packed in two storage slots (a commit writes two fresh slots, not
+    /// four). `acceptablePrice` is stored capped at type(uint128).max (3.4e20 USD, above any
+    /// oracle price, so "no limit" still means no limit); the escrow is bounded by
+    /// MAX_SETTLEMENT_REWARD.
     struct Order {
-        int256 sizeDelta;
-        uint256 acceptablePrice; // a buy fills at or below it, a sell at or above it
-        uint256 escrow;
+        int128 sizeDelta;
+        uint128 acceptablePrice; // a buy fills at or below it, a sell at or above it
+        uint128 escrow;
         uint64 settleFrom;
         uint64 expiresAt;
     }
@@ -87,14 +91,26 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
     /// @dev Upper bound of the keeper reward.
     uint256 internal constant MAX_SETTLEMENT_REWARD = 1_000e18;
 
-    /// @notice Pending orders by account.
-    mapping(address => Order) public orders;
+    /// @dev Pending orders by account (read through `orders`, which widens them back).
+    mapping(address => Order) internal _orders;
     /// @notice Current delays and reward.
     OrderConfig public orderConfig;
     /// @notice Guardian switch: opening and increasing positions are refused while set.
     bool public openingPaused;
 
     // ---------------------------------------------------------------- orders
+    /// @notice The pending order of `account` (all zero when none), in the unpacked types: a
+    /// capped `acceptablePrice` (type(uint128).max, "no limit") reads as type(uint256).max.
+    function orders(address account)
+        external
+        view
+        returns (int256 sizeDelta, uint256 acceptablePrice, uint256 escrow, uint64 settleFrom, uint64 expiresAt)
+    {
+        Order memory o = _orders[account];
+        acceptablePrice = o.acceptablePrice == type(uint128).max ? type(uint256).max : o.acceptablePrice;
+        return (o.sizeDelta, acceptablePrice, o.escrow, o.settleFrom, o.expiresAt);
+    }
+
     /// @notice Commits an order changing the caller's position by `sizeDelta` (base units, + buys
     /// / - sells), filled later at the first price published after the minimum delay if that
     /// price is within `acceptablePrice`. Escrows the keeper reward from the caller's USD balance.
@@ -102,7 +118,7 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         address account = msg.sender;
         if (sizeDelta == 0) revert MarketSizeDeltaZero();
         if (account == pool) revert MarketPoolCannotTrade(account);
-        if (orders[account].expiresAt != 0) revert OrderAlreadyPending(account);
+        if (_orders[account].expiresAt != 0) revert OrderAlreadyPending(account);
         int256 oldSize = positions[account].size;
         if (_increases(oldSize, oldSize + sizeDelta)) {
             if (openingPaused) revert MarketOpeningPaused();
@@ -112,7 +128,10 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         OrderConfig memory c = orderConfig;
         uint64 settleFrom = uint64(block.timestamp) + c.minDelay;
         uint64 expiresAt = uint64(block.timestamp) + c.maxDelay;
-        orders[account] = Order(sizeDelta, acceptablePrice, c.settlementReward, settleFrom, expiresAt);
+        uint128 limit = acceptablePrice > type(uint128).max ? type(uint128).max : uint128(acceptablePrice);
+        // escrow: settlementReward <= MAX_SETTLEMENT_REWARD (_setOrderConfig), fits 128 bits
+        _orders[account] =
+            Order(SafeCast.toInt128(sizeDelta), limit, uint128(c.settlementReward), settleFrom, expiresAt);
         emit OrderCommitted(account, sizeDelta, acceptablePrice, settleFrom, expiresAt, c.settlementReward);
         if (c.settlementReward > 0) ledger.transferUsd(account, address(this), c.settlementReward);
     }
@@ -123,14 +142,14 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
     /// increases risk while opening is paused, or whose fill a cap or margin rule refuses, is
     /// cancelled instead (the caller still earns).
     function settleOrder(address account, uint80 roundId) external nonReentrant {
-        Order memory o = orders[account];
+        Order memory o = _orders[account];
         if (o.expiresAt == 0) revert OrderNotFound(account);
         if (block.timestamp > o.expiresAt) revert OrderExpired(account, o.expiresAt);
         (uint256 price, uint64 at, uint64 previousAt, bool valid) = oracle.roundPrice(feedId, roundId);
         if (!valid || at < o.settleFrom || previousAt >= o.settleFrom || at > o.expiresAt) {
             revert OrderSettlementPriceInvalid(account, roundId, at, o.settleFrom);
         }
-        delete orders[account];
+        delete _orders[account];
         int256 oldSize = positions[account].size;
         bool increases = _increases(oldSize, oldSize + o.sizeDelta);
         bool withinLimit = o.sizeDelta > 0 ? price <= o.acceptablePrice : price >= o.acceptablePrice;
@@ -163,10 +182,10 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
 
     /// @notice Removes an expired order and returns its escrow to the trader (anyone).
     function cancelExpiredOrder(address account) external nonReentrant {
-        Order memory o = orders[account];
+        Order memory o = _orders[account];
         if (o.expiresAt == 0) revert OrderNotFound(account);
         if (block.timestamp <= o.expiresAt) revert OrderNotExpired(account, o.expiresAt);
-        delete orders[account];
+        delete _orders[account];
         emit OrderCanceled(account, msg.sender, CancelReason.Expired, account);
         if (o.escrow > 0) ledger.transferUsd(address(this), account, o.escrow);
     }
@@ -174,10 +193,12 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
     /// @inheritdoc IPerpMarket
     /// @dev The order was sized on a position and margin the liquidation changed (a close order
     /// would flip into a new position): it is void. The escrow goes back to the account.
+    /// Reads the expiry slot alone when there is no order (one cold slot per market a liquidation
+    /// walks).
     function cancelOrderForLiquidation(address account) external nonReentrant onlyRole(LIQUIDATOR_ROLE) {
-        Order memory o = orders[account];
-        if (o.expiresAt == 0) return;
-        delete orders[account];
+        if (_orders[account].expiresAt == 0) return;
+        Order memory o = _orders[account];
+        delete _orders[account];
         emit OrderCanceled(account, msg.sender, CancelReason.Liquidated, account);
         if (o.escrow > 0) ledger.transferUsd(address(this), account, o.escrow);
     }

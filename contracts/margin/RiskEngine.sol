@@ -18,6 +18,11 @@ import {Roles} from "../libraries/Roles.sol";
 /// every liquidation.
 /// @dev A collateral asset's price is the oracle feed whose id equals its ledger asset id. An asset
 /// without a feed (or with weight 0) is valued at 0: conservative, never blocking.
+/// Positions are indexed per account (issue 10): each market gets a permanent id when first
+/// registered, and reports (`notePosition`) when an account's position opens (size 0 -> non-zero)
+/// or closes; `health` walks only the account's held markets (a bitmap, one slot per account),
+/// so a check costs in proportion to the markets HELD, not listed. A market's pool holds the
+/// other side of every position: its bit is set when the market is registered.
 contract RiskEngine is IMarginRiskEngine, AccessControl {
     /// @dev A zero address for the ledger or the oracle.
     error RiskEngineConfigZeroAddress();
@@ -25,7 +30,7 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     error RiskEngineMarketInvalid(address market);
     /// @dev The market is not registered.
     error RiskEngineMarketUnknown(address market);
-    /// @dev Registering would exceed MAX_MARKETS.
+    /// @dev Registering would exceed MAX_MARKETS (or MAX_MARKET_IDS markets ever registered).
     error RiskEngineTooManyMarkets(uint256 max);
 
     /// @dev A market joined the cross-margin set.
@@ -35,6 +40,8 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
 
     /// @dev Bounds the per-account loop (gas of every health check).
     uint256 public constant MAX_MARKETS = 16;
+    /// @dev Markets ever registered (ids are permanent: the held-market bitmap has 256 bits).
+    uint256 public constant MAX_MARKET_IDS = 256;
     /// @dev Basis-point denominator of collateral weights.
     uint256 internal constant BPS = 10_000;
     /// @dev Share of the last good price a Stale or Invalid collateral price is valued at.
@@ -50,6 +57,15 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     mapping(address => bool) public isMarket;
     /// @dev Feed id of `_markets[i]` (same order).
     uint32[] internal _marketFeeds;
+    /// @dev Permanent id + 1 of every market ever registered (0: never registered).
+    mapping(address market => uint256) internal _idPlusOne;
+    /// @dev The market registered under an id now (zero once removed; back when re-added).
+    mapping(uint256 id => IPerpMarket) internal _byId;
+    /// @dev Ids handed out so far.
+    uint256 internal _nextId;
+    /// @dev Per account: bit `id` set while the account holds a position in market `id` (or is
+    /// that market's pool).
+    mapping(address account => uint256) internal _held;
 
     constructor(address admin, ILedgerHooks ledger_, IPriceOracle oracle_) {
         if (address(ledger_) == address(0) || address(oracle_) == address(0)) revert RiskEngineConfigZeroAddress();
@@ -64,6 +80,15 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     function addMarket(IPerpMarket market) external onlyRole(Roles.GOVERNOR_ROLE) {
         if (address(market) == address(0) || isMarket[address(market)]) revert RiskEngineMarketInvalid(address(market));
         if (_markets.length >= MAX_MARKETS) revert RiskEngineTooManyMarkets(MAX_MARKETS);
+        uint256 id = _idPlusOne[address(market)];
+        if (id == 0) {
+            if (_nextId >= MAX_MARKET_IDS) revert RiskEngineTooManyMarkets(MAX_MARKET_IDS);
+            id = ++_nextId;
+            _idPlusOne[address(market)] = id;
+        }
+        --id;
+        _byId[id] = market;
+        _held[market.pool()] |= 1 << id;
         _markets.push(market);
         _marketFeeds.push(market.feedId());
         isMarket[address(market)] = true;
@@ -71,9 +96,11 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     }
 
     /// @notice Removes a market (GOVERNOR_ROLE). WARNING: positions in it stop counting toward
-    /// equity and margin; only remove a market whose open interest is zero.
+    /// equity and margin; only remove a market whose open interest is zero. Its id and the
+    /// accounts' bits stay: re-adding it counts its positions again.
     function removeMarket(IPerpMarket market) external onlyRole(Roles.GOVERNOR_ROLE) {
         if (!isMarket[address(market)]) revert RiskEngineMarketUnknown(address(market));
+        delete _byId[_idPlusOne[address(market)] - 1];
         uint256 n = _markets.length;
         for (uint256 i; i < n; ++i) {
             if (_markets[i] == market) {
@@ -86,6 +113,37 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         }
         isMarket[address(market)] = false;
         emit MarketRemoved(address(market));
+    }
+
+    /// @inheritdoc IMarginRiskEngine
+    /// @dev A market never registered may not open positions (it would hide them from a later
+    /// registration); closes are always accepted. A removed market keeps reporting (its bits
+    /// count again if it is re-added).
+    function notePosition(address account, bool open) external {
+        uint256 id = _idPlusOne[msg.sender];
+        if (id == 0) {
+            if (open) revert RiskEngineMarketUnknown(msg.sender);
+            return;
+        }
+        uint256 bit = 1 << (id - 1);
+        uint256 held = _held[account];
+        uint256 next = open ? held | bit : held & ~bit;
+        if (next != held) _held[account] = next;
+    }
+
+    /// @inheritdoc IMarginRiskEngine
+    function heldMarkets(address account) external view returns (IPerpMarket[] memory held) {
+        uint256 bits = _held[account];
+        held = new IPerpMarket[](_markets.length);
+        // slither-disable-next-line uninitialized-local a counter that starts at zero
+        uint256 n;
+        for (uint256 id; bits != 0; ++id) {
+            if (bits & 1 != 0 && address(_byId[id]) != address(0)) held[n++] = _byId[id];
+            bits >>= 1;
+        }
+        assembly ("memory-safe") {
+            mstore(held, n)
+        }
     }
 
     /// @inheritdoc IMarginRiskEngine
@@ -109,9 +167,14 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
             h.collateralValue += Math.mulDiv(bal, price * weightBps, 10 ** dec * BPS);
         }
         h.equity = ledger.usdBalanceOf(account) + int256(h.collateralValue);
-        uint256 n = _markets.length;
-        for (uint256 i; i < n; ++i) {
-            IPerpMarket.MarginState memory s = _markets[i].marginState(account);
+        uint256 bits = _held[account];
+        for (uint256 id; bits != 0; ++id) {
+            bool heldHere = bits & 1 != 0;
+            bits >>= 1;
+            if (!heldHere) continue;
+            IPerpMarket market = _byId[id];
+            if (address(market) == address(0)) continue; // removed: its positions do not count
+            IPerpMarket.MarginState memory s = market.marginState(account);
             if (s.size == 0 && s.pnl == 0) continue;
             if (s.status != IPriceOracle.PriceStatus.Ok) {
                 h.pricesOk = false;
@@ -162,5 +225,21 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
         feeds = new uint32[](assets.length + n);
         for (uint256 i; i < assets.length; ++i) feeds[i] = assets[i];
         for (uint256 i; i < n; ++i) feeds[assets.length + i] = _marketFeeds[i];
+    }
+
+    /// @inheritdoc IMarginRiskEngine
+    function priceFeedsOf(address account) external view returns (uint32[] memory feeds) {
+        uint32[] memory assets = ledger.listedAssets();
+        feeds = new uint32[](assets.length + _markets.length);
+        uint256 n = assets.length;
+        for (uint256 i; i < n; ++i) feeds[i] = assets[i];
+        uint256 bits = _held[account];
+        for (uint256 id; bits != 0; ++id) {
+            if (bits & 1 != 0 && address(_byId[id]) != address(0)) feeds[n++] = _byId[id].feedId();
+            bits >>= 1;
+        }
+        assembly ("memory-safe") {
+            mstore(feeds, n)
+        }
     }
 }

@@ -5,9 +5,11 @@ import random
 import pytest
 from brownie import ZERO_ADDRESS, chain
 from margin_support import (
-    close, trade, BTC_PARAMS, DAY, ETH_PARAMS, SPOKE, TOKENS, USDC, WBTC, WETH, WEIGHTS, fund, set_price,
+    close, publish_round, trade, BTC_PARAMS, DAY, ETH_PARAMS, SPOKE, TOKENS, USDC, WBTC, WETH, WEIGHTS, fund,
+    set_price,
 )
-from margin_helpers import E18, reverts_with
+from margin_helpers import E18, MARGIN_ROLE, reverts_with
+from web3 import Web3
 from relayer.margin import AccountInputs, PositionInput, account_health, funding_delta
 from relayer.margin.models import CollateralInput
 
@@ -137,3 +139,51 @@ def test_market_registry_rejects_bad_input(system, gov, accounts):
         system.engine.addMarket(accounts[3], {"from": accounts[3]})
     system.engine.removeMarket(system.btc, {"from": gov})
     assert list(system.engine.markets()) == [system.eth.address]
+
+
+def test_positions_are_indexed_per_account(system, accounts):
+    """Issue 10: opening a position adds its market to the account's index, closing removes it;
+    `health` walks the index only (and still matches the mirror). The pool is indexed in every
+    market it backs."""
+    a = accounts[1]
+    fund(system, a, usdc=10_000)
+    assert list(system.engine.heldMarkets(a)) == []
+    trade(system, system.btc, E18 // 10, MAX, a)
+    assert list(system.engine.heldMarkets(a)) == [system.btc.address]
+    trade(system, system.eth, E18, MAX, a)
+    assert list(system.engine.heldMarkets(a)) == [system.eth.address, system.btc.address]
+    close(system, system.btc, a)
+    assert list(system.engine.heldMarkets(a)) == [system.eth.address]
+    h = assert_matches(system, a)
+    assert h["hasPositions"] and h["initialMargin"] > 0
+    close(system, system.eth, a)
+    assert list(system.engine.heldMarkets(a)) == [] and not system.engine.health(a)["hasPositions"]
+    assert list(system.engine.heldMarkets(system.pool)) == [system.eth.address, system.btc.address]
+
+
+def test_a_removed_market_stops_counting_and_counts_again_when_re_added(system, accounts, gov):
+    a = accounts[1]
+    fund(system, a, usdc=10_000)
+    trade(system, system.eth, 2 * E18, MAX, a)
+    im = system.engine.health(a)["initialMargin"]
+    assert im > 0
+    system.engine.removeMarket(system.eth, {"from": gov})
+    assert system.engine.health(a)["initialMargin"] == 0 and list(system.engine.heldMarkets(a)) == []
+    system.engine.addMarket(system.eth, {"from": gov})
+    assert system.engine.health(a)["initialMargin"] == im
+    assert list(system.engine.heldMarkets(a)) == [system.eth.address]
+
+
+def test_a_market_never_registered_cannot_open_positions(system, accounts, gov, PerpMarket):
+    """Its positions would be missing from the index once it is registered: the fill is refused."""
+    m = PerpMarket.deploy(gov, system.ledger, system.oracle, system.engine, WETH, system.pool, ETH_PARAMS.as_tuple(),
+                          {"from": gov})
+    system.ledger.grantRole(MARGIN_ROLE, m, {"from": gov})
+    a = accounts[1]
+    fund(system, a, usdc=10_000)
+    m.commitOrder(E18, MAX, {"from": a})
+    chain.sleep(m.orderConfig()[0])
+    tx = m.settleOrder(a, publish_round(system, m), {"from": a})
+    selector = Web3.keccak(text="RiskEngineMarketUnknown(address)")[:4]
+    assert bytes(tx.events["OrderFillRefused"]["reason"])[:4] == selector
+    assert m.positions(a)[0] == 0 and list(system.engine.heldMarkets(a)) == []

@@ -1,0 +1,119 @@
+"""Where a margin transaction's gas goes (issue 10): replays bench/margin_gas.py's two-market
+scenarios on a real anvil and prints the call tree of one transaction from anvil's
+`debug_traceTransaction` (callTracer): each call's gas (its callees included), contract and
+function, plus totals per (contract, function) over the whole tree.
+
+`.venv/bin/python bench/margin_gas_trace.py [partial|full|settle] [--depth N] [--synced]`
+(after `brownie compile`; anvil on `XMARGIN_BENCH_BASE_PORT` + 42). Nothing is asserted: it is a
+reading aid for docs/margin.md "Gas"."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from eth_utils import keccak  # noqa: E402
+from margin_gas import BIG_GAS, Bench, _keeper, _shock_until_liquidatable  # noqa: E402
+
+from relayer.chain.abi import load_artifact  # noqa: E402
+
+from _stress_chain import MAX_UINT, account  # noqa: E402
+
+ARTIFACTS = ("MarginLedger", "PriceOracle", "RiskEngine", "PerpMarket", "LiquidationModule", "LPVault",
+             "MockAggregatorV3", "Settlement", "MarginLens")
+
+
+def _selectors() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in ARTIFACTS:
+        try:
+            abi = load_artifact(name).abi
+        except Exception:  # noqa: BLE001 - an artifact this build lacks is simply not named
+            continue
+        for f in abi:
+            if f.get("type") == "function":
+                sig = f"{f['name']}({','.join(i['type'] for i in f['inputs'])})"
+                out["0x" + keccak(text=sig)[:4].hex()] = f["name"]
+    return out
+
+
+def _names(b: Bench) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in b.c.items():
+        if isinstance(value, dict):
+            for sub, contract in value.items():
+                out[contract.address.lower()] = f"{key}.{sub}"
+        elif hasattr(value, "address"):
+            out[value.address.lower()] = key
+    return out
+
+
+def _walk(node: dict[str, Any], depth: int, names: dict[str, str], sels: dict[str, str], max_depth: int,
+          totals: dict[tuple[str, str], list[int]]) -> None:
+    to = names.get(str(node.get("to", "")).lower(), str(node.get("to", ""))[:10])
+    fn = sels.get(str(node.get("input", ""))[:10], str(node.get("input", ""))[:10])
+    gas = int(node.get("gasUsed", "0x0"), 16)
+    totals[(to, fn)][0] += 1
+    totals[(to, fn)][1] += gas
+    if depth <= max_depth:
+        print(f"{'  ' * depth}{gas:>9,}  {to}.{fn}")
+    for child in node.get("calls", []) or []:
+        _walk(child, depth + 1, names, sels, max_depth, totals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("partial", "full", "settle"), nargs="?", default="partial")
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--synced", action="store_true", help="syncFeed every feed first (the keeper's round)")
+    args = parser.parse_args(argv)
+    b = Bench(int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 42)
+    try:
+        ch = b.ch
+        trader, liquidator, who = account("trader", 0), account("liquidator", 0), account(args.what, 0)
+        ch.deposit([(trader, "USDC", 10_000, 101), (trader, "ETH", 2, 101), (liquidator, "USDC", 1_000_000, 101),
+                    (who, "USDC", 5_000 if args.what == "partial" else 2_000, 101), (who, "ETH", 1, 101)])
+        if args.what == "settle":
+            m = b.c["markets"]["ETH"]
+            ch.send(m.functions.commitOrder(5 * 10**18, MAX_UINT), trader)
+            ch.advance(int(m.functions.orderConfig().call()[0]))
+            b._push()
+            if args.synced:
+                b.sync_feeds()
+            rid = int(b.c["aggs"]["ETH"].functions.latestRoundData().call()[0])
+            r = ch.send(m.functions.settleOrder(trader, rid), _keeper(), gas=BIG_GAS)
+        else:
+            b.order("ETH", who, 8 if args.what == "partial" else 4)
+            b.order("BTC", who, 0.5 if args.what == "partial" else 0.2)
+            if args.what == "partial":
+                _shock_until_liquidatable(b, who)
+            else:
+                b.scale(0.72)
+            if args.synced:
+                b.sync_feeds()
+            liq = b.c["liq"]
+            r = ch.send(liq.functions.liquidate(who, 0 if args.what == "partial" else MAX_UINT), liquidator,
+                        gas=BIG_GAS)
+        print(f"{args.what}{' (feeds synced)' if args.synced else ''}: gasUsed {int(r['gasUsed']):,}")
+        trace = ch.rpc("debug_traceTransaction", [r["transactionHash"].hex() if hasattr(r["transactionHash"], "hex")
+                                                  else r["transactionHash"], {"tracer": "callTracer"}])
+        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        _walk(trace, 0, _names(b), _selectors(), args.depth, totals)
+        print("\ncalls  gas (callees included)  contract.function")
+        for (to, fn), (n, gas) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+            print(f"{n:>5} {gas:>12,}  {to}.{fn}")
+    finally:
+        b.ch.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
