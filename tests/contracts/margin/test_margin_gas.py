@@ -4,7 +4,7 @@ calldata included), on the two-market fixture (ETH and BTC markets; USDC, WETH, 
 The ceilings pin today's figures plus ~3 % slack (block times follow the wall clock and move the
 funding, so a liquidation's gas moves by a few % between runs; a regression still fails loudly):
 commit 156.2k, settle 434.3k, partial 558.5k, full (sale + insurance) 629.1k-656.2k, run alone. Before
-the second gas step (docs/decisions.md D-NEW "Margin gas, second step": health once per
+the second gas step (docs/decisions.md D37 "Margin gas, second step": health once per
 liquidation, positions indexed per account, packed orders / positions / open interest / funding)
 they were 200.1k, 461.5k, 681.3k and 785k-864k. bench/margin_gas.py reports the full table
 against issue 10's targets (liquidation <= 150k for two markets and two collaterals, <= 250k with
