@@ -179,6 +179,10 @@ class ChainClient:
             self.name, config.rpc_urls, config.rpc_timeout_s, config.rpc_retries, sleep, chain_id=config.chain_id
         )
         self.w3 = Web3(self.provider)
+        # web3's validation middleware asks the node for eth_chainId before every eth_call (to check
+        # a `chainId` the call never carries): twice the requests, each one able to fail. The
+        # provider already checks the chain id at first contact and after every failover.
+        self.w3.middleware_onion.remove("validation")
         self.l1: ChainClient | None = None
         """For `finality: l1`: the client of the L1 chain (set by whoever builds the clients)."""
         self._cross: ChainClient | None = None
