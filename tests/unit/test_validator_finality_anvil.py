@@ -311,3 +311,16 @@ def test_two_ticks_of_one_route_never_run_at_once_in_a_process(net: Net, tmp_pat
     )
     api.validator = validator
     assert validator.tick(DEPOSIT_ROUTE).signed and api.refused >= 1
+
+
+def test_an_error_instead_of_the_chain_id_is_a_fault_not_another_chain(
+    net: Net, store: Store, proxy: LyingRpc, tmp_path: Path
+) -> None:
+    """The first eth_chainId is answered -32603 (the soak's proxy does that): asked again, not refused."""
+    _deposit(net, [17])
+    _finalize(net.spoke)
+    proxy.lie = "chain_id_error"
+    spoke = _spoke(proxy.url, rpc_retries=1)
+    validator = _validator(net, store, tmp_path, spoke)
+    assert validator.tick(DEPOSIT_ROUTE).signed
+    assert proxy.tampered == 1 and spoke.provider.refused == {}
