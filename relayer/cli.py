@@ -169,6 +169,11 @@ def devnet_scenario(config: ConfigOpt = DEFAULT_CONFIG, withdraw: bool = True, m
 
 SUBMITTER_THREADS = 4
 """Submitter worker threads: its ticks mostly wait on receipts, and a busy route must not hold up another."""
+VALIDATOR_THREADS = 4
+"""Validator worker threads: one per route of a two-spoke deployment (each spoke's deposit and
+withdrawal route). With 2 threads for 4 routes, ticks of 10-40 s on a loaded machine left two
+routes without a tick for minutes in the soak: beat sends every route's tick each interval, a tick
+waiting for a thread expires after two, and the same two routes kept winning the free threads."""
 
 
 @app.command()
@@ -183,8 +188,10 @@ def worker(
     from relayer.worker import app as worker_app
 
     # one round at a time per keeper key: a busy keeper then takes no task, so a competing keeper gets it;
-    # a submitter tick keeps its route's batches in flight for seconds: a thread per route of a devnet
-    concurrency = 1 if role is Role.keeper else SUBMITTER_THREADS if role is Role.submitter else 2
+    # a submitter tick keeps its route's batches in flight for seconds: a thread per route of a devnet;
+    # a validator likewise (a route without a free thread gets no tick at all while the others run)
+    threads = {Role.keeper: 1, Role.submitter: SUBMITTER_THREADS, Role.validator: VALIDATOR_THREADS}
+    concurrency = threads.get(role, 2)
     worker_app.run_worker(settings, role=role.value, name=name, concurrency=concurrency)
 
 

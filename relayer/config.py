@@ -140,6 +140,11 @@ class ValidatorConfig(BaseModel):
     publish_to: list[str] = Field(default_factory=list)
     """Relayer API base URLs the signatures are POSTed to (each verifies them); empty: straight into
     this process's Redis (`redis_url`), for an operator running its own relayer."""
+    max_blocks_per_tick: Annotated[int, Field(gt=0, le=5000)] = 64
+    """Source blocks one tick of one route verifies at most: a short tick commits its progress often
+    and a killed worker loses little; the beat sends the next tick (docs/operator.md)."""
+    fetch_threads: Annotated[int, Field(gt=0, le=64)] = 8
+    """Reads (headers, receipts, state) of this validator in flight at once, to hide RPC latency."""
 
     _valid_key = field_validator("key")(_check_private_key)
 

@@ -182,7 +182,10 @@ class Context:
                 publisher: Publisher = (
                     HttpPublisher(config.publish_to, config.key) if config.publish_to else RedisPublisher(self.store)
                 )
-                self._validator = Validator(config.name, config.key, self._db, publisher, deployment, clients)
+                self._validator = Validator(
+                    config.name, config.key, self._db, publisher, deployment, clients,
+                    max_blocks_per_tick=config.max_blocks_per_tick, fetch_threads=config.fetch_threads,
+                )
             return self._validator
 
     def submitter(self) -> Submitter:

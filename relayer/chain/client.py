@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -85,6 +86,7 @@ class FailoverProvider(JSONBaseProvider):
         self.refused: dict[int, WrongChainError] = {}
         """URL index -> why it was refused (it serves another chain)."""
         self._checked: int | None = None
+        self._check_lock = threading.Lock()
         self.urls = list(urls)
         self.retries = retries
         self.calls: Counter[str] = Counter()
@@ -116,9 +118,14 @@ class FailoverProvider(JSONBaseProvider):
                     continue
                 self.calls[method] += 1
                 try:
-                    self._check_chain_id(index)
+                    unchecked = self._check_chain_id(index)
                     if index in self.refused:
                         last_error = str(self.refused[index])
+                        continue
+                    if unchecked is not None:  # the check itself met a fault: this URL, later
+                        last_error = unchecked
+                        log.info("chain %s: %s not sent: %s", self.chain, method, unchecked,
+                                 extra={"chain": self.chain})
                         continue
                     response = self._providers[index].make_request(method, params)
                 except requests.HTTPError as err:
@@ -149,23 +156,33 @@ class FailoverProvider(JSONBaseProvider):
             raise next(iter(self.refused.values()))
         raise RpcUnavailableError(self.chain, [redact(u) for u in self.urls], method, last_error)
 
-    def _check_chain_id(self, index: int) -> None:
-        """Ask URL `index` for its chain id unless it is the one last checked; a wrong answer
-        refuses the URL (logged as an error). Transport errors propagate to the failover loop."""
+    def _check_chain_id(self, index: int) -> str | None:
+        """Ask URL `index` for its chain id unless it is the one last checked (one thread asks,
+        the others wait for its answer). Another chain id refuses the URL for good (logged as an
+        error). An error answer or no id at all proves nothing: returned as the reason the check
+        is owed (the caller tries elsewhere or later, like a dropped request; the soak's proxy
+        answers -32603 to some eth_chainId, which used to refuse a good URL for good). Transport
+        errors propagate to the failover loop."""
         if self.chain_id is None or self._checked == index:
-            return
-        response = self._providers[index].make_request(RPCEndpoint("eth_chainId"), [])
-        result = response.get("result") if isinstance(response, dict) else None
-        try:
-            actual = int(str(result), 16) if isinstance(result, str) else int(result)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            actual = -1
-        if actual != self.chain_id:
-            err = WrongChainError(self.chain, redact(self.urls[index]), self.chain_id, actual)
-            self.refused[index] = err
-            log.error("%s", err, extra={"chain": self.chain})
-            return
-        self._checked = index
+            return None
+        with self._check_lock:
+            if self._checked == index or index in self.refused:
+                return None
+            response = self._providers[index].make_request(RPCEndpoint("eth_chainId"), [])
+            result = response.get("result") if isinstance(response, dict) else None
+            try:
+                actual = int(str(result), 16) if isinstance(result, str) else int(result)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                error = response.get("error") if isinstance(response, dict) else None
+                code = error.get("code") if isinstance(error, dict) else None
+                return f"eth_chainId check of {redact(self.urls[index])} unanswered (JSON-RPC error {code})"
+            if actual != self.chain_id:
+                err = WrongChainError(self.chain, redact(self.urls[index]), self.chain_id, actual)
+                self.refused[index] = err
+                log.error("%s", err, extra={"chain": self.chain})
+                return None
+            self._checked = index
+            return None
 
 
 class ChainClient:
@@ -179,6 +196,10 @@ class ChainClient:
             self.name, config.rpc_urls, config.rpc_timeout_s, config.rpc_retries, sleep, chain_id=config.chain_id
         )
         self.w3 = Web3(self.provider)
+        # web3's validation middleware asks the node for eth_chainId before every eth_call (to check
+        # a `chainId` the call never carries): twice the requests, each one able to fail. The
+        # provider already checks the chain id at first contact and after every failover.
+        self.w3.middleware_onion.remove("validation")
         self.l1: ChainClient | None = None
         """For `finality: l1`: the client of the L1 chain (set by whoever builds the clients)."""
         self._cross: ChainClient | None = None

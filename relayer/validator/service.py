@@ -1,61 +1,60 @@
 """Validator: verify a route's finalized messages on the source chain, sign checkpoints, publish them.
 
-One tick of one route: scan from the cursor (in the signing-protection db) to the block final by
-the source chain's policy, link every header by parent hash back to the cursor's block (each hash
-recomputed from its fields, optionally compared with a second provider), prove every message's
-receipt against its block's receiptsRoot, recompute the hash chain, check it against the source
-contract's stored (nonce, head), then sign the deterministic checkpoint nonces: record first (never
-two heads for one nonce), publish second. Block by block: a block's checkpoints are out before the
-next block's receipts are fetched. A reorg that replaces a block this validator signed on
-halts the route for it. Generic over deposit and withdrawal routes: RouteReader knows which
-contract and event each kind uses.
+One tick of one route: scan from the cursor (in the signing-protection db) at most
+`max_blocks_per_tick` blocks towards the block final by the source chain's policy, link every
+header by parent hash back to the cursor's block (each hash recomputed from its fields, optionally
+compared with a second provider), prove every message's receipt against its block's receiptsRoot,
+recompute the hash chain, check it against the source contract's stored (nonce, head), then sign
+the deterministic checkpoint nonces: record first (never two heads for one nonce), publish second.
+The range's reads go out concurrently (relayer.validator.evidence); verification and signing go
+block by block, and the cursor moves after each block holding messages, so a killed worker loses
+at most one block's work and a short range keeps each tick short (the beat sends the next one).
+A reorg that replaces a block this validator signed on halts the route for it. Generic over
+deposit and withdrawal routes: RouteReader knows which contract and event each kind uses.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
-from eth_abi import encode
 from eth_account import Account
-from eth_utils import event_abi_to_log_topic
-from hexbytes import HexBytes
 from pydantic import BaseModel, ConfigDict, SecretStr
+from web3.types import BlockData, TxReceipt
 
 from relayer.chain.client import ChainClient
-from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED, RouteReader
+from relayer.chain.routes import RouteReader, RouteState
 from relayer.deployment import Deployment
 from relayer.errors import (
-    HeaderMismatchError,
     HeadMismatchError,
+    LockUnavailableError,
     ProofError,
-    ReceiptProofError,
+    PublishError,
     SigningConflictError,
     SourceReorgedError,
+    StoreUnavailableError,
 )
 from relayer.proofs import checkpoint as cps
-from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, WithdrawalMessage, check_chain
-from relayer.proofs.receipts import receipt_logs, receipts_root
+from relayer.proofs.hashchain import ZERO_HEAD, RouteMessage, check_chain
 from relayer.store.redis_store import Store
-from relayer.types import MAX_BATCH, BlockNumber, ChainId, Nonce, RouteId, RouteKind
+from relayer.types import MAX_BATCH, BlockNumber, ChainId, Nonce, RouteId
+from relayer.validator.evidence import DEFAULT_FETCH_THREADS, Prefetch, linked_headers, prove_block
 from relayer.validator.publish import Publisher, RedisPublisher
 from relayer.validator.selection import checkpoint_nonces
 from relayer.validator.signer_db import ScanCursor, SignedCheckpoint, SignerDb
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BLOCKS_PER_TICK = 5000
-"""Blocks scanned per tick at most, so one tick stays short; the next tick continues."""
-
-
-def _topic(event_abi: Any) -> bytes:
-    """Topic 0 of an event; `Any` because chain.routes writes its event ABIs as plain dicts."""
-    return event_abi_to_log_topic(event_abi)
-
-
-_DEPOSITED_TOPIC = _topic(DEPOSITED)
-_WITHDRAWAL_QUEUED_TOPIC = _topic(WITHDRAWAL_QUEUED)
+DEFAULT_MAX_BLOCKS_PER_TICK = 64
+"""Blocks scanned per tick at most, so a tick stays a few seconds even through a slow RPC and a
+killed worker loses little; the beat sends the next tick, which continues from the cursor."""
+REPUBLISH_EVERY_S = 5.0
+"""A recorded signature the destination still needs is published again at most this often (a
+Redis wipe is repaired within it), not on every tick: one POST per signature per tick was most of
+a caught-up validator's requests."""
 
 
 class ValidatorTickResult(BaseModel):
@@ -71,38 +70,19 @@ class ValidatorTickResult(BaseModel):
     scanned_to: int | None = None
     """Last block verified this tick (None: nothing new was final)."""
     signed: tuple[int, ...] = ()
-    """Checkpoint nonces newly recorded and published."""
+    """Checkpoint nonces newly recorded (and published, unless counted in `unpublished`)."""
     republished: int = 0
     """Recorded signatures published again for nonces the destination still needs."""
+    unpublished: int = 0
+    """Signatures recorded or due again that no API (or Redis) took this tick: a later tick
+    publishes them again (the record is what counts; publishing is repeated until it lands)."""
+    seconds: dict[str, float] = {}
+    """Where the tick's time went: `headers` (fetch and link), `logs`, `evidence` (waiting for
+    receipts and state), `sign` (record and publish), `republish`."""
     rewound: bool = False
     """The cursor's block left the canonical chain (reorg past finality): rescanned from the start."""
     halted: str | None = None
     """Why the route is halted (nothing was signed)."""
-
-
-def expected_log(route: RouteId, source: str, item: RouteMessage) -> tuple[str, list[bytes], bytes]:
-    """The (address, topics, data) a message's source event must have in its receipt (docs/protocol.md)."""
-    msg = item.message
-    if route.kind is RouteKind.DEPOSIT and isinstance(msg, DepositMessage):
-        topics = [
-            _DEPOSITED_TOPIC,
-            encode(["uint64"], [item.nonce]),
-            encode(["address"], [msg.depositor]),
-            encode(["address"], [msg.account]),
-        ]
-        data = encode(["address", "uint256", "bytes32"], [msg.token, msg.amount, item.head])
-    elif route.kind is RouteKind.WITHDRAWAL and isinstance(msg, WithdrawalMessage):
-        topics = [
-            _WITHDRAWAL_QUEUED_TOPIC,
-            encode(["uint64"], [route.dest_chain_id]),
-            encode(["uint64"], [item.nonce]),
-            encode(["address"], [msg.account]),
-        ]
-        fields = [msg.recipient, msg.token, msg.amount, item.head]
-        data = encode(["address", "address", "uint256", "bytes32"], fields)
-    else:
-        raise ReceiptProofError(item.tx_index, f"a {type(msg).__name__} on a {route.kind.value} route")
-    return source, topics, data
 
 
 class Validator:
@@ -119,6 +99,8 @@ class Validator:
         max_batch: int = MAX_BATCH,
         max_blocks_per_tick: int = DEFAULT_MAX_BLOCKS_PER_TICK,
         start_block: int = 0,
+        fetch_threads: int = DEFAULT_FETCH_THREADS,
+        republish_every_s: float = REPUBLISH_EVERY_S,
     ) -> None:
         self.name = name
         self._key = key if isinstance(key, SecretStr) else SecretStr(key)
@@ -130,22 +112,43 @@ class Validator:
         self.max_batch = max_batch
         self.max_blocks_per_tick = max_blocks_per_tick
         self.start_block = start_block
+        self.republish_every_s = republish_every_s
         self._readers: dict[RouteId, RouteReader] = {}
         self._last_alarm: dict[RouteId, str] = {}
+        self._pool = ThreadPoolExecutor(max_workers=fetch_threads, thread_name_prefix=f"validator-{name}-read")
+        self._guard = threading.Lock()
+        self._running: dict[RouteId, threading.Lock] = {}
+        self._published: dict[RouteId, dict[int, float]] = {}
+        """Per route: nonce -> when its signature last reached an API (or Redis), for `republish_every_s`."""
 
     def reader(self, route: RouteId) -> RouteReader:
         """The route's reader (cached), given the clients of the route's two chains only."""
-        if route not in self._readers:
-            ends = (route.source_chain_id, route.dest_chain_id)
-            self._readers[route] = RouteReader(
-                route, self.deployment, {cid: self.clients[cid] for cid in ends if cid in self.clients}
-            )
-        return self._readers[route]
+        with self._guard:
+            if route not in self._readers:
+                ends = (route.source_chain_id, route.dest_chain_id)
+                self._readers[route] = RouteReader(
+                    route, self.deployment, {cid: self.clients[cid] for cid in ends if cid in self.clients}
+                )
+            return self._readers[route]
 
     def tick(self, route: RouteId) -> ValidatorTickResult:
-        """Verify and sign what became final on `route` since the last tick; re-publish what the
-        destination still needs. Idempotent. SigningConflictError (route halted, alarm raised) if
-        the chain now shows another head for an already signed nonce."""
+        """Verify and sign what became final on `route` since the last tick (at most
+        `max_blocks_per_tick` blocks); re-publish what the destination still needs. Idempotent.
+        SigningConflictError (route halted, alarm raised) if the chain now shows another head for
+        an already signed nonce. LockUnavailableError if a tick of this validator on `route` is
+        still running in this process: the Redis lease normally keeps a second one out, but a
+        Redis wipe or restart loses the lease while its holder carries on."""
+        with self._guard:
+            running = self._running.setdefault(route, threading.Lock())
+        if not running.acquire(blocking=False):
+            raise LockUnavailableError(f"validate:{self.name}:{route}", "a tick of this route runs in this process")
+        try:
+            return self._tick(route)
+        finally:
+            running.release()
+
+    def _tick(self, route: RouteId) -> ValidatorTickResult:
+        """`tick` under the route's in-process lock."""
         reader = self.reader(route)
         halted = self.db.halted(route)
         if halted is not None:
@@ -156,7 +159,7 @@ class Validator:
         halted = self.db.halted(route)
         if halted is not None:
             return ValidatorTickResult(route=str(route), validator=self.name, finalized_block=final, halted=halted)
-        signed: list[int] = []
+        scan = _Scan()
         scanned: tuple[int, int] | None = None
         # A first scan starts where the source contract was deployed (deployment record), not at genesis.
         first = max(self.start_block, self.deployment.source_deploy_block(route))
@@ -167,21 +170,25 @@ class Validator:
                 block=BlockNumber(start - 1), block_hash=ZERO_HEAD, nonce=Nonce(0), head=ZERO_HEAD
             )
             try:
-                signed = self._scan_and_sign(route, reader, prev, start, to)
+                self._scan_and_sign(route, reader, prev, start, to, scan)
             except ProofError as err:
                 self._alarm_once(route, f"validator {self.name}: source evidence rejected, nothing signed: {err}")
                 raise
             scanned = (start, to)
-        republished = self._republish(route, reader)
+        began = time.monotonic()
+        republished = self._republish(route, reader, scan)
+        scan.lap("republish", began)
         return ValidatorTickResult(
             route=str(route),
             validator=self.name,
             finalized_block=final,
             scanned_from=scanned[0] if scanned else None,
             scanned_to=scanned[1] if scanned else None,
-            signed=tuple(signed),
+            signed=tuple(scan.signed),
             republished=republished,
+            unpublished=scan.unpublished,
             rewound=rewound,
+            seconds={k: round(v, 3) for k, v in scan.seconds.items()},
         )
 
     def _alarm_once(self, route: RouteId, text: str) -> None:
@@ -238,127 +245,97 @@ class Validator:
         return None, False
 
     def _scan_and_sign(
-        self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber
-    ) -> list[int]:
-        """Verify blocks [start, to] and sign their checkpoints; returns the newly signed nonces.
-        Block by block: each block holding messages is proven, checked against the source
-        contract's (nonce, head) at that block, signed and made the cursor before the next one's
-        receipts are fetched, so a validator that fell several blocks behind publishes the first
-        block's checkpoint without waiting for the whole range (a submitter can send it while the
-        rest is verified)."""
-        linked = self._linked_headers(reader, prev, start, to)
-        messages = reader.scan_messages(start, to)
+        self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber, scan: _Scan
+    ) -> None:
+        """Verify blocks [start, to] and sign their checkpoints (newly signed nonces into `scan`).
+        The headers are read concurrently while the logs are, the receipts and source state of
+        the blocks holding messages as soon as the logs name them; then block by block, in order,
+        each is proven, checked against the source contract's (nonce, head) at that block, signed
+        and made the cursor before the next one's evidence is looked at, so a validator that fell
+        behind publishes its first block's checkpoint without waiting for the whole range."""
+        client = reader.source_client
+        header_reads: Prefetch[int, BlockData] = Prefetch(self._pool, client.get_block, range(start, to + 1))
+        receipts: Prefetch[int, list[TxReceipt]] | None = None
+        states: Prefetch[int, RouteState] | None = None
+        try:
+            began = time.monotonic()
+            messages = reader.scan_messages(start, to)
+            scan.lap("logs", began)
+            by_block: dict[int, list[RouteMessage]] = {}
+            for item in messages:
+                by_block.setdefault(item.block_number, []).append(item)
+            blocks = sorted(by_block)
+            receipts = Prefetch(self._pool, client.block_receipts, blocks)
+            states = Prefetch(self._pool, reader.source_state, [*blocks, to])
+            began = time.monotonic()
+            headers = linked_headers(client, header_reads, prev.block, prev.block_hash, start, to)
+            scan.lap("headers", began)
+            self._sign_blocks(route, reader, prev, to, headers, messages, by_block, receipts, states, scan)
+        finally:
+            for reads in (header_reads, receipts, states):
+                if reads is not None:
+                    reads.cancel()
+        if scan.signed:
+            log.info("validator %s route %s: signed nonces %s", self.name, route, scan.signed)
+
+    def _sign_blocks(
+        self, route: RouteId, reader: RouteReader, prev: ScanCursor, to: BlockNumber, headers: Mapping[int, BlockData],
+        messages: Sequence[RouteMessage], by_block: Mapping[int, Sequence[RouteMessage]],
+        receipts: Prefetch[int, list[TxReceipt]], states: Prefetch[int, RouteState], scan: _Scan,
+    ) -> None:
+        """The per-block half of `_scan_and_sign`, over headers already linked."""
+        client = reader.source_client
+        linked = {number: bytes(header["hash"]) for number, header in headers.items()}
         for item in messages:
             if linked.get(item.block_number) != item.block_hash:
-                raise SourceReorgedError(
-                    reader.source_client.name, item.block_number, item.block_hash, linked.get(item.block_number, b"")
-                )
+                now = linked.get(item.block_number, b"")
+                raise SourceReorgedError(client.name, item.block_number, item.block_hash, now)
         check_chain(prev.head, prev.nonce, messages)  # the whole range continues the cursor, gapless
-        by_block: dict[int, list[RouteMessage]] = {}
-        for item in messages:
-            by_block.setdefault(item.block_number, []).append(item)
-        newly: list[int] = []
         nonce, head = prev.nonce, prev.head
         for number in sorted(by_block):
             items = by_block[number]
-            proven = self._prove_receipts(route, reader, items)
+            began = time.monotonic()
+            block_receipts = receipts.get(number)
+            state = states.get(number)
+            scan.lap("evidence", began)
+            self._prove_block(route, reader, headers[number], block_receipts, items)
             nonce, head = Nonce(items[-1].nonce), items[-1].head
-            self._check_state(route, reader, number, nonce, head)
-            reader.source_client.cross_check(number, linked[number])
+            self._check_state(route, state, nonce, head)
+            client.cross_check(number, linked[number])
+            began = time.monotonic()
             for checkpoint in checkpoint_nonces(((m.nonce, m.block_number) for m in items), self.max_batch):
                 item = items[checkpoint - items[0].nonce]
-                if self._sign(route, reader, item, proven[number]):
-                    newly.append(checkpoint)
+                if self._sign(route, reader, item, linked[number], scan):
+                    scan.signed.append(checkpoint)
             if number < to:
                 cursor = ScanCursor(block=BlockNumber(number), block_hash=linked[number], nonce=nonce, head=head)
                 self.db.set_cursor(route, reader.source_address, cursor)
-        self._check_state(route, reader, to, nonce, head)
-        reader.source_client.cross_check(to, linked[to])
+            scan.lap("sign", began)
+        began = time.monotonic()
+        state = states.get(to)
+        scan.lap("evidence", began)
+        self._check_state(route, state, nonce, head)
+        client.cross_check(to, linked[to])
         self.db.set_cursor(
             route, reader.source_address, ScanCursor(block=to, block_hash=linked[to], nonce=nonce, head=head)
         )
-        if newly:
-            log.info("validator %s route %s: signed nonces %s", self.name, route, newly)
-        return newly
 
     @staticmethod
-    def _check_state(route: RouteId, reader: RouteReader, block: int, nonce: int, head: bytes) -> None:
-        """The source contract's stored (nonce, head) at `block` must be what the messages fold to."""
-        state = reader.source_state(block)
+    def _check_state(route: RouteId, state: RouteState, nonce: int, head: bytes) -> None:
+        """The source contract's stored (nonce, head) at a block must be what the messages fold to."""
         if state.nonce != nonce or state.head != head:
             raise HeadMismatchError(nonce, head, state.head, route)
 
-    def _linked_headers(self, reader: RouteReader, prev: ScanCursor, start: int, to: int) -> dict[int, bytes]:
-        """Hashes of blocks [start, to], walked back from `to` by parent hash (each header's hash
-        recomputed from its fields by the client) down to the cursor's block, whose hash must be
-        the one recorded. HeaderMismatchError if the chain does not link up."""
-        client = reader.source_client
-        header = client.get_block(to)
-        linked: dict[int, bytes] = {}
-        while True:
-            number = int(header["number"])
-            linked[number] = bytes(header["hash"])
-            if number <= start:
-                break
-            parent = bytes(header["parentHash"])
-            header = client.get_block(HexBytes(parent))
-            if int(header["number"]) != number - 1:
-                raise HeaderMismatchError(client.name, number, "parent hash names a block of another height")
-        if number != start:
-            raise HeaderMismatchError(client.name, to, f"walk ended at block {number}, not {start}")
-        anchor = bytes(header["parentHash"])
-        if prev.block_hash != ZERO_HEAD and anchor != prev.block_hash:
-            raise HeaderMismatchError(
-                client.name, start,
-                f"parent 0x{anchor.hex()} is not the last scanned block {prev.block} (0x{prev.block_hash.hex()})",
-            )
-        return linked
-
-    def _prove_receipts(
-        self, route: RouteId, reader: RouteReader, messages: Sequence[RouteMessage]
-    ) -> dict[int, bytes]:
-        """For each block holding messages: its receipts (one eth_getBlockReceipts) rebuild the
-        header's receiptsRoot, which authenticates every one of them at its index, and each
-        message's event is among the logs of its transaction's receipt. Once per block: no
-        per-message trie proof (the rebuilt root already covers every receipt it would prove).
-        Returns block -> block hash."""
-        client = reader.source_client
-        by_block: dict[int, list[RouteMessage]] = {}
-        for item in messages:
-            by_block.setdefault(item.block_number, []).append(item)
-        hashes: dict[int, bytes] = {}
-        for number, items in by_block.items():
-            header = client.get_block(number)
-            block_hash, root = bytes(header["hash"]), bytes(header["receiptsRoot"])
-            for item in items:
-                if item.block_hash != block_hash:
-                    raise SourceReorgedError(client.name, number, item.block_hash, block_hash)
-            receipts = client.block_receipts(number)
-            rebuilt = receipts_root(receipts)
-            if rebuilt != root:
-                raise ReceiptProofError(
-                    -1, f"block {number}: receipts rebuild root 0x{rebuilt.hex()}, header says 0x{root.hex()}"
-                )
-            for item in items:
-                if item.tx_index >= len(receipts):
-                    raise ReceiptProofError(item.tx_index, f"block {number} has {len(receipts)} receipts")
-                receipt = receipts[item.tx_index]
-                if bytes(receipt["transactionHash"]) != item.tx_hash:
-                    raise ReceiptProofError(
-                        item.tx_index, f"block {number}: receipt is not of tx 0x{item.tx_hash.hex()}"
-                    )
-                address, topics, data = expected_log(route, reader.source_address, item)
-                if not any(lg.address == address and lg.topics == topics and lg.data == data
-                           for lg in receipt_logs(receipt)):
-                    raise ReceiptProofError(
-                        item.tx_index, f"block {number}: nonce {item.nonce} event not in the proven receipt"
-                    )
-            hashes[number] = block_hash
-        return hashes
+    def _prove_block(
+        self, route: RouteId, reader: RouteReader, header: BlockData, receipts: Sequence[TxReceipt],
+        items: Sequence[RouteMessage],
+    ) -> None:
+        """One block's messages proven against its linked header (relayer.validator.evidence.prove_block)."""
+        prove_block(reader.source_client.name, route, reader.source_address, header, receipts, items)
 
     # signing -----------------------------------------------------------------------------
 
-    def _sign(self, route: RouteId, reader: RouteReader, item: RouteMessage, block_hash: bytes) -> bool:
+    def _sign(self, route: RouteId, reader: RouteReader, item: RouteMessage, block_hash: bytes, scan: _Scan) -> bool:
         """Sign the checkpoint at `item`: record it first, then publish. True if newly recorded."""
         checkpoint = reader.checkpoint(item.nonce, item.head)
         signature = cps.sign(checkpoint, route.dest_chain_id, reader.dest_address, self._key)
@@ -373,16 +350,53 @@ class Validator:
             raise
         kept = record if new else self.db.signed(route, reader.source_address, reader.dest_address, item.nonce)
         assert kept is not None
-        self.publisher.signature(route, kept.nonce, kept.head, self.address, kept.signature)
+        self._publish(route, kept, scan)
         return new
 
-    def _republish(self, route: RouteId, reader: RouteReader) -> int:
-        """Publish again the recorded signatures the destination can still use: nonces in
-        (processed, processed + max_batch], so a Redis wipe loses nothing."""
+    def _publish(self, route: RouteId, item: SignedCheckpoint, scan: _Scan) -> bool:
+        """Publish one recorded signature; False (counted in `scan.unpublished`, logged) if no API
+        or Redis took it: the record stands and `_republish` sends it again, so a publishing
+        outage does not end the tick and throw away the blocks verified so far."""
+        try:
+            self.publisher.signature(route, item.nonce, item.head, self.address, item.signature)
+        except (PublishError, StoreUnavailableError) as err:
+            scan.unpublished += 1
+            if scan.unpublished == 1:
+                log.warning("validator %s route %s: nonce %d not published (published again later): %s",
+                            self.name, route, item.nonce, err, extra={"route": str(route), "validator": self.name})
+            return False
+        self._published.setdefault(route, {})[int(item.nonce)] = time.monotonic()
+        return True
+
+    def _republish(self, route: RouteId, reader: RouteReader, scan: _Scan) -> int:
+        """Publish again the recorded signatures the destination can still use, nonces in
+        (processed, processed + max_batch], each at most every `republish_every_s` (and at once if
+        its last publishing failed), so a Redis wipe or a missed API loses nothing. Returns how
+        many were published."""
         processed = reader.dest_state().nonce
         kept = self.db.signed_between(
             route, reader.source_address, reader.dest_address, processed, processed + self.max_batch
         )
+        now = time.monotonic()
+        published = self._published.setdefault(route, {})
+        for nonce in [n for n in published if n <= processed]:
+            del published[nonce]  # the destination is past it
+        sent = 0
         for item in kept:
-            self.publisher.signature(route, item.nonce, item.head, self.address, item.signature)
-        return len(kept)
+            if now - published.get(int(item.nonce), float("-inf")) < self.republish_every_s:
+                continue
+            sent += self._publish(route, item, scan)
+        return sent
+
+
+class _Scan:
+    """What one tick did so far: newly signed nonces, signatures not published, time per phase."""
+
+    def __init__(self) -> None:
+        self.signed: list[int] = []
+        self.unpublished = 0
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, phase: str, began: float) -> None:
+        """Add the time since `began` (time.monotonic()) to `phase`."""
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - began

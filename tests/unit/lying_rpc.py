@@ -1,5 +1,6 @@
 """A tiny JSON-RPC proxy on loopback that forwards to a real node and lies on demand: another chain
-id, a header whose hash is not its fields', or a self-consistent header that does not link to its parent."""
+id (or an error instead of it, once), a header whose hash is not its fields', or a self-consistent
+header that does not link to its parent."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import requests
 
 from relayer.chain.headers import header_hash
 
-Lie = Literal["chain_id", "hash", "parent"]
+Lie = Literal["chain_id", "chain_id_error", "hash", "parent"]
 _BLOCK_METHODS = ("eth_getBlockByNumber", "eth_getBlockByHash")
 
 
@@ -51,6 +52,11 @@ class LyingRpc:
         if self.lie == "chain_id" and method == "eth_chainId":
             answer["result"] = hex(1)
             self.tampered += 1
+        elif self.lie == "chain_id_error" and method == "eth_chainId":  # a faulty proxy's answer, once
+            answer.pop("result", None)
+            answer["error"] = {"code": -32603, "message": "injected fault"}
+            self.tampered += 1
+            self.lie = None
         elif self.lie in ("hash", "parent") and method in _BLOCK_METHODS and isinstance(result, dict):
             if self.target is not None and int(result["number"], 16) != self.target:
                 return

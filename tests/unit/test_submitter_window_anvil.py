@@ -214,9 +214,9 @@ class _Recording(Validator):
 
     events: list[tuple[str, int]]
 
-    def _prove_receipts(self, route, reader, messages):  # type: ignore[no-untyped-def]
-        self.events.append(("prove", messages[0].block_number))
-        return super()._prove_receipts(route, reader, messages)
+    def _prove_block(self, route, reader, header, receipts, items):  # type: ignore[no-untyped-def]
+        self.events.append(("prove", items[0].block_number))
+        return super()._prove_block(route, reader, header, receipts, items)
 
 
 class _Publisher:

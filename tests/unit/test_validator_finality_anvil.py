@@ -14,7 +14,7 @@ from web3 import Web3
 
 from relayer.chain.client import ChainClient
 from relayer.config import ChainConfig
-from relayer.errors import HeaderMismatchError, WrongChainError
+from relayer.errors import HeaderMismatchError, LockUnavailableError, PublishError, WrongChainError
 from relayer.store.redis_store import Store
 from relayer.validator.service import Validator
 from relayer.validator.signer_db import SignerDb
@@ -192,3 +192,135 @@ def test_an_l2_block_is_final_once_the_l1_block_it_reports_is_final(net: Net) ->
     assert first == expected() and first < net.spoke.eth.block_number  # the newest L2 blocks wait for L1
     net.hub.provider.make_request("anvil_mine", [hex(CONFIRMATIONS)])  # L1 finality moves on
     assert spoke.finalized_block() == expected() == net.spoke.eth.block_number
+
+
+def _caught_up(validator: Validator) -> list[int]:
+    """Tick until the validator reached the finalized block; the nonces it newly signed."""
+    signed: list[int] = []
+    for _ in range(500):
+        result = validator.tick(DEPOSIT_ROUTE)
+        signed += result.signed
+        if result.scanned_to is None or result.scanned_to >= (result.finalized_block or 0):
+            return signed
+    raise AssertionError("validator did not catch up")
+
+
+def test_a_header_inside_the_range_that_does_not_link_to_the_one_below_is_refused(
+    net: Net, store: Store, proxy: LyingRpc, tmp_path: Path
+) -> None:
+    """Headers are read by number, concurrently: each must name the block below as its parent."""
+    validator = _validator(net, store, tmp_path, _spoke(proxy.url))
+    _caught_up(validator)
+    source, dest = net.lockbox.address, net.ledger.address
+    signed_before = len(validator.db.signed_between(DEPOSIT_ROUTE, source, dest, 0, 10**6))
+    _deposit(net, [11])
+    _finalize(net.spoke)
+    cursor = validator.db.cursor(DEPOSIT_ROUTE, source)
+    assert cursor is not None
+    proxy.lie, proxy.target = "parent", cursor.block + 2  # the range is [cursor + 1, cursor + 3]
+    with pytest.raises(HeaderMismatchError, match=f"is not block {cursor.block + 1} "):
+        validator.tick(DEPOSIT_ROUTE)
+    assert validator.db.cursor(DEPOSIT_ROUTE, source) == cursor
+    assert len(validator.db.signed_between(DEPOSIT_ROUTE, source, dest, 0, 10**6)) == signed_before
+    proxy.lie = None
+    assert _caught_up(validator) != []
+
+
+def test_short_ticks_sign_what_one_long_tick_signs(net: Net, store: Store, tmp_path: Path) -> None:
+    """At most max_blocks_per_tick blocks per tick, each range linked to the cursor the last one left."""
+    _deposit(net, [12, 13])
+    _deposit(net, [14])
+    _finalize(net.spoke)
+    url = f"http://127.0.0.1:{SPOKE_PORT}"
+    whole = _validator(net, store, tmp_path, _spoke(url))
+    short = _validator(net, store, tmp_path, _spoke(url), max_blocks=3)
+    expected = whole.tick(DEPOSIT_ROUTE).signed
+    signed: list[int] = []
+    last = None
+    for _ in range(1000):
+        result = short.tick(DEPOSIT_ROUTE)
+        if result.scanned_from is None or result.scanned_to is None:
+            break
+        assert result.scanned_to - result.scanned_from < 3
+        assert last is None or result.scanned_from == last + 1
+        last = result.scanned_to
+        signed += result.signed
+    assert expected and tuple(signed) == expected
+
+
+class _FlakyApi:
+    """A publisher refusing every signature while `down` (as an API answering 503), noting the rest."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.published: list[int] = []
+
+    def signature(self, route: object, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
+        if self.down:
+            raise PublishError("/signatures", ["http://api: HTTP 503"])
+        self.published.append(nonce)
+
+    def halt(self, route: object, validator: str, reason: str) -> None:
+        raise AssertionError(reason)
+
+    def alarm(self, route: object, text: str) -> None:
+        raise AssertionError(text)
+
+
+def test_a_publishing_outage_does_not_end_the_tick_and_what_was_missed_goes_out_next(
+    net: Net, tmp_path: Path
+) -> None:
+    _deposit(net, [15])
+    _finalize(net.spoke)
+    api = _FlakyApi()
+    validator = Validator(
+        "v0", VALIDATOR_KEYS[0], SignerDb(tmp_path / "flaky.sqlite"), api, net.deployment, net.clients,
+        start_block=_deployed_at(net.spoke, net.lockbox.address), republish_every_s=3600.0,
+    )
+    first = validator.tick(DEPOSIT_ROUTE)
+    assert first.signed and first.unpublished >= len(first.signed)
+    assert first.scanned_to == first.finalized_block  # the whole range verified and recorded anyway
+    cursor = validator.db.cursor(DEPOSIT_ROUTE, net.lockbox.address)
+    assert cursor is not None and cursor.block == first.scanned_to
+    api.down = False
+    second = validator.tick(DEPOSIT_ROUTE)  # never published: sent at once, whatever republish_every_s
+    assert second.signed == () and second.unpublished == 0 and set(first.signed) <= set(api.published)
+    assert validator.tick(DEPOSIT_ROUTE).republished == 0  # published a moment ago: not again yet
+
+
+class _Reentrant(_FlakyApi):
+    """A publisher that tries to start a second tick of the same route while the first one signs."""
+
+    validator: Validator
+    refused = 0
+
+    def signature(self, route: object, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
+        with pytest.raises(LockUnavailableError):
+            self.validator.tick(DEPOSIT_ROUTE)
+        self.refused += 1
+
+
+def test_two_ticks_of_one_route_never_run_at_once_in_a_process(net: Net, tmp_path: Path) -> None:
+    """Even when the Redis lease was lost (wiped) while its holder carried on."""
+    _deposit(net, [16])
+    _finalize(net.spoke)
+    api = _Reentrant()
+    validator = Validator(
+        "v0", VALIDATOR_KEYS[0], SignerDb(tmp_path / "again.sqlite"), api, net.deployment, net.clients,
+        start_block=_deployed_at(net.spoke, net.lockbox.address),
+    )
+    api.validator = validator
+    assert validator.tick(DEPOSIT_ROUTE).signed and api.refused >= 1
+
+
+def test_an_error_instead_of_the_chain_id_is_a_fault_not_another_chain(
+    net: Net, store: Store, proxy: LyingRpc, tmp_path: Path
+) -> None:
+    """The first eth_chainId is answered -32603 (the soak's proxy does that): asked again, not refused."""
+    _deposit(net, [17])
+    _finalize(net.spoke)
+    proxy.lie = "chain_id_error"
+    spoke = _spoke(proxy.url, rpc_retries=1)
+    validator = _validator(net, store, tmp_path, spoke)
+    assert validator.tick(DEPOSIT_ROUTE).signed
+    assert proxy.tampered == 1 and spoke.provider.refused == {}

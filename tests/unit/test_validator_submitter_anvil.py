@@ -120,14 +120,17 @@ def test_batch_over_several_blocks_delivers_the_highest_checkpoint(
 
 
 def test_redis_wipe_loses_nothing(
-    net: Net, store: Store, validators: list[Validator], submitter: Submitter
+    net: Net, store: Store, validators: list[Validator], submitter: Submitter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _deposit(net, [7])
     _finalize(net.spoke)
     for v in validators:
         assert v.tick(DEPOSIT_ROUTE).signed == (7,)
+    assert [v.tick(DEPOSIT_ROUTE).republished for v in validators] == [0] * 3  # just published: not again yet
     store.redis.flushdb()  # the private Redis of this module only
     assert submitter.tick(DEPOSIT_ROUTE).reason == "up-to-date"
+    for v in validators:  # as if republish_every_s had passed
+        monkeypatch.setattr(v, "republish_every_s", 0.0)
     ticks = [v.tick(DEPOSIT_ROUTE) for v in validators]
     assert all(t.signed == () and t.republished == 1 for t in ticks)
     assert submitter.tick(DEPOSIT_ROUTE).last_nonce == 7
