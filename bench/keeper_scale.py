@@ -5,8 +5,8 @@ relayer.keeper.inflight.TxPipeline, per-account Redis leases when several keeper
 them; how many hub blocks from the price update until the last liquidation, and why.
 
 Run from the project root after compiling: `.venv/bin/python bench/keeper_scale.py` (defaults:
-10,000 accounts, 1 in 10 liquidatable, one keeper, 1 s blocks). Blocks are emulated by anvil's own
-interval mining (`evm_setIntervalMining`, `--block-time` s) once the book is open. Anvil on
+10,000 accounts, 1 in 10 liquidatable, one keeper, 1 s blocks). Blocks are emulated by manual
+mining once the book is open: a thread calls `evm_mine` every `--block-time` s. Anvil on
 `XMARGIN_BENCH_BASE_PORT` + 60 (15560 by default); Redis `XMARGIN_BENCH_REDIS_URL` (keys under a
 prefix of this run, deleted at the end) for the nonce locks and the leases. Prints the figures
 beside the issue's targets and writes bench/results/keeper_scale.json. bench/README.md explains."""
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import requests  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 
@@ -126,6 +127,31 @@ def account_claim(store: Store | None) -> Claim:
     return lambda account: lease(store, f"liquidation:{account}", LIQUIDATION_LEASE_TTL_S)
 
 
+class Miner:
+    """Mines one hub block every `every` seconds (evm_mine from its own thread) while the keepers
+    run: manual mining that emulates a fixed block time. (anvil's own interval mining left the
+    keeper's pending transactions out of its blocks in a loaded run, for minutes.)"""
+
+    def __init__(self, sc: ScaleChain, every: float) -> None:
+        self.url = sc.url
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="miner", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.wait(self.every):
+                session.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []},
+                             timeout=600)
+
+
 def run_keeper(keeper: Keeper, rounds: list[KeeperRound], timing: list[dict[str, float]],
                errors: list[BaseException]) -> None:
     """Rounds until one finds nothing liquidatable: `run_once` as its worker runs it (this keeper has
@@ -173,7 +199,8 @@ def measure(sc: ScaleChain, args: argparse.Namespace, report: Report) -> None:
         k.tracker.refresh()  # followed before the shock, as a running keeper would have
     report.lens = lens_figures(sc, keepers[0], args.accounts)
     sc.rpc("evm_setAutomine", [False])
-    sc.rpc("evm_setIntervalMining", [args.block_time])
+    miner = Miner(sc, args.block_time)
+    miner.start()
     report.load_avg["start"] = load()
     t0 = time.monotonic()
     price = {"ETH": sc.prices["ETH"] * SHOCK, "USDC": 1.0}
@@ -184,13 +211,15 @@ def measure(sc: ScaleChain, args: argparse.Namespace, report: Report) -> None:
     errors: list[BaseException] = []
     threads = [threading.Thread(target=run_keeper, args=(k, rounds[i], timing[i], errors), daemon=True)
                for i, k in enumerate(keepers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        miner.stop()
     t_done = time.monotonic()
     report.load_avg["end"] = load()
-    sc.rpc("evm_setIntervalMining", [0])
     sc.rpc("evm_setAutomine", [True])
     if errors:
         raise errors[0]
@@ -276,7 +305,7 @@ def collect(sc: ScaleChain, args: argparse.Namespace, report: Report, keepers: l
 def print_report(report: Report) -> None:
     """The figures beside the targets."""
     print(f"accounts {report.setup['accounts']}, liquidatable {report.liquidatable}, keepers "
-          f"{report.setup['keepers']}, block time {report.setup['block_time_s']} s (anvil interval mining), "
+          f"{report.setup['keepers']}, a block mined every {report.setup['block_time_s']} s (evm_mine), "
           f"block gas limit {HUB_GAS_LIMIT:,}")
     print(f"set-up: {report.setup['timings']}")
     print(f"price update in block {report.price_block}; liquidations in blocks {report.first_liquidation_block}"
@@ -299,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=10, help="one account in EVERY is made liquidatable")
     parser.add_argument("--keepers", type=int, default=1)
-    parser.add_argument("--block-time", type=int, default=1, help="anvil interval mining, seconds")
+    parser.add_argument("--block-time", type=float, default=1.0, help="seconds between the hub blocks the bench mines")
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--block-gas-share", type=float, default=1.0)
     parser.add_argument("--port", type=int, default=int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 60)
@@ -308,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup = {"accounts": args.accounts, "every": args.every, "keepers": args.keepers, "block_time_s": args.block_time,
              "max_in_flight": args.max_in_flight, "block_gas_share": args.block_gas_share,
-             "block_gas_limit": HUB_GAS_LIMIT, "mining": "anvil interval mining (evm_setIntervalMining)",
+             "block_gas_limit": HUB_GAS_LIMIT, "mining": "manual: evm_mine every block_time_s from a thread",
              "load_avg_before_setup": load()}
     t = time.monotonic()
     sc = ScaleChain(args.port)

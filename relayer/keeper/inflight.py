@@ -8,6 +8,8 @@ Loads in the brownie environment like the liquidator (web3, eth_account, pydanti
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +20,8 @@ from relayer.chain.sender import TxRequest
 
 MAX_KEEPER_IN_FLIGHT = 256
 """Upper bound of `FlightCaps.max_in_flight` (the keeper's config allows less)."""
+FEES_FOR_S = 1.0
+"""How long one fee reading serves a burst of liquidations (about a hub block)."""
 
 
 class FlightCaps(BaseModel):
@@ -73,12 +77,20 @@ class TxPipeline:
     """The relayer's pipeline: relayer.chain.sender.TxSender signs locally, hands out consecutive
     nonces under its (Redis) nonce lock, re-sends a dropped attempt and bumps a stuck one."""
 
-    def __init__(self, sender: Any) -> None:
+    def __init__(self, sender: Any, fees_for_s: float = FEES_FOR_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sender = sender
+        self._fees_for_s = fees_for_s
+        self._clock = clock
+        self._fees: tuple[float, Any] | None = None
 
     def submit(self, call: Any, gas: int) -> Any:
-        """`TxSender.submit` of the bound call (returns its PendingTx)."""
-        return self.sender.submit(TxRequest.call(call, gas=gas))
+        """`TxSender.submit` of the bound call (returns its PendingTx), with fees read at most once
+        per `fees_for_s` (two node round trips saved per transaction of a burst)."""
+        now = self._clock()
+        if self._fees is None or now - self._fees[0] >= self._fees_for_s:
+            self._fees = (now, self.sender.current_fees())
+        return self.sender.submit(TxRequest.call(call, gas=gas), self._fees[1])
 
     def poll(self, handle: Any) -> Landed | None:
         """`TxSender.poll`: replaces a stuck or dropped attempt on the way."""

@@ -212,9 +212,15 @@ class Keeper:
         flight: deque[_Flight] = deque()
         ready: _Flight | None = None
         budget = BlockBudget(self.w3, self.caps.block_gas_share)
+        collected = 0.0
         try:
             while queue or flight or ready is not None:
-                progressed = self._collect(flight, result)
+                progressed = False
+                can_send = (ready is not None or bool(queue)) and len(flight) < self.caps.max_in_flight
+                if not can_send or time.monotonic() - collected >= self.caps.poll_s:
+                    # one receipt look per poll_s while sending: each look is a node round trip
+                    progressed = self._collect(flight, result)
+                    collected = time.monotonic()
                 if ready is None and queue and len(flight) < self.caps.max_in_flight:
                     ready = self._ready(queue.popleft(), result)
                     progressed = True
