@@ -84,3 +84,53 @@ def test_a_liquidation_the_node_drops_is_sent_again_and_lands_once() -> None:
     assert dropped is not None
     assert sorted(result.liquidated) == sorted(unhealthy) == sorted(liquidated)  # type: ignore[attr-defined]
     assert len(result.sent) == 10 and result.lost == [] and result.reverted == 0  # type: ignore[attr-defined]
+
+
+def test_keepers_not_sharing_a_store_race_and_the_loser_s_revert_is_classified_not_retried(
+        private_redis_url: str) -> None:
+    """Without the shared leases (two stores, or none) both keepers send every liquidation of the
+    same view before a block holds any: per account one lands and the other reverts on chain; the
+    loser records why by replaying it (LiquidationAccountHealthy: a competitor first), not as out
+    of gas, and sends nothing again."""
+    from relayer.keeper.inflight import FlightCaps
+    from relayer.keeper.liquidator import _no_claim
+
+    import keeper_scale
+    from _keeper_chain import SHOCK, START, ScaleChain
+
+    sc = ScaleChain(fixed_port(8772))
+    try:
+        sc.open_book(40, 4)  # 10 accounts at 4.4x
+        keepers = keeper_scale.make_keepers(sc, 2, FlightCaps(max_in_flight=16), private_redis_url,
+                                            f"race-{time.monotonic_ns()}")
+        for k in keepers:
+            k._claim = _no_claim  # what a keeper on another store sees: no lease of the other's
+            k.tracker.refresh()
+        sc.push({"ETH": START["ETH"] * SHOCK, "USDC": 1.0})
+        sc.rpc("evm_setAutomine", [False])
+        views = [k.unhealthy_accounts() for k in keepers]
+        assert views[0] == views[1] and len(views[0][1]) == 10
+        results: dict[int, object] = {}
+        workers = [threading.Thread(target=lambda i=i: results.update({i: keepers[i].liquidate(*views[i])}),
+                                    daemon=True) for i in range(2)]
+        for w in workers:
+            w.start()
+        deadline = time.monotonic() + DEADLINE_S
+        while int(sc.rpc("txpool_status", [])["pending"], 16) < 20:  # both sent all ten
+            assert time.monotonic() < deadline, "the keepers did not send everything"
+            workers[0].join(0.05)
+        while any(w.is_alive() for w in workers):
+            assert time.monotonic() < deadline, "the keepers never collected their receipts"
+            sc.rpc("evm_mine", [])
+            workers[0].join(0.2)
+        events = sc.c["liq"].events.Liquidated().get_logs(from_block=0)
+    finally:
+        sc.close()
+    r0, r1 = results[0], results[1]
+    assert sorted(str(e["args"]["account"]) for e in events) == sorted(views[0][1])  # each once
+    assert len(r0.liquidated) + len(r1.liquidated) == 10  # type: ignore[attr-defined]
+    assert r0.reverted + r1.reverted == 10  # type: ignore[attr-defined]
+    reasons = {**r0.reverted_by, **r1.reverted_by}  # type: ignore[attr-defined]
+    assert len(reasons) == 10 and set(reasons.values()) == {"LiquidationAccountHealthy"}
+    assert r0.out_of_gas == r1.out_of_gas == []  # type: ignore[attr-defined]
+    assert len(r0.sent) == len(r1.sent) == 10  # type: ignore[attr-defined]  (none sent twice by one keeper)
