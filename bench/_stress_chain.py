@@ -182,8 +182,9 @@ class Chain:
         for asset, price in (("ETH", eth), ("BTC", btc)):
             self.send(self.c["markets"][asset].functions.setParams(market_params(price, cal).as_tuple()))
 
-    def deposit(self, items: Sequence[tuple[str, str, float, int]]) -> None:
-        """Credits [(account, asset, whole-token amount, spoke)] through signed deposit batches."""
+    def deposit(self, items: Sequence[tuple[str, str, float, int]], gas: int = 60_000_000) -> None:
+        """Credits [(account, asset, whole-token amount, spoke)] through signed deposit batches
+        (`gas`: each batch's limit, at most the block's)."""
         ledger = self.c["ledger"]
         for spoke in SPOKES:
             mine = [it for it in items if it[3] == spoke]
@@ -199,7 +200,7 @@ class Chain:
                     {Account.from_key(k).address: sign(cp, hub, ledger.address, k) for k in VALIDATOR_KEYS[:2]}
                 )
                 self.send(ledger.functions.processDeposits([m.as_tuple() for m in msgs], cp.as_tuple(), sigs),
-                          gas=60_000_000)
+                          gas=gas)
 
     def usd(self, who: str) -> int:
         return int(self.c["ledger"].functions.usdBalanceOf(who).call())

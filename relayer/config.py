@@ -164,6 +164,8 @@ class ValidatorConfig(BaseModel):
 
 
 MAX_IN_FLIGHT = 16
+MAX_KEEPER_IN_FLIGHT = 256
+"""Upper bound of `keeper.max_in_flight` (relayer.keeper.inflight.MAX_KEEPER_IN_FLIGHT)."""
 """Upper bound of `submitter.max_in_flight`: every batch in flight was built on an unconfirmed one."""
 
 
@@ -206,6 +208,11 @@ class KeeperConfig(BaseModel):
     """Whole USD one liquidation may spend buying collateral (0: close positions only)."""
     stuck_after_s: Annotated[float, Field(gt=0)] = 20.0
     fee_bump_pct: Annotated[int, Field(ge=10, le=1000)] = 15
+    max_in_flight: Annotated[int, Field(ge=1, le=MAX_KEEPER_IN_FLIGHT)] = 32
+    """Liquidation transactions sent and not yet mined at once (consecutive nonces of the keeper key)."""
+    block_gas_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """Share of a hub block's gas limit (counted in gas limits) this keeper's liquidations may take
+    per block; a second keeper takes its own share."""
 
     _valid_key = field_validator("key")(_check_private_key)
 

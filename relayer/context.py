@@ -28,6 +28,7 @@ from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
 from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.feeds import FeedSyncer
+from relayer.keeper.inflight import FlightCaps, TxPipeline
 from relayer.keeper.liquidator import LIQUIDATION_GAS, Keeper, Send
 from relayer.keeper.oracle_service import OracleService, PriceQueue
 from relayer.keeper.settler import OrderSettler
@@ -232,6 +233,8 @@ class Context:
                     feeds=FeedSyncer(self.hub.w3, sender.address, margin.engine, margin.oracle,
                                      abi_of("MockAggregatorV3"), signed_send(sender)),
                     claim=lambda account: lease(self.store, f"liquidation:{account}", LIQUIDATION_LEASE_TTL_S),
+                    pipeline=TxPipeline(sender),
+                    caps=FlightCaps(max_in_flight=config.max_in_flight, block_gas_share=config.block_gas_share),
                 )
             return self._keeper
 

@@ -37,6 +37,10 @@ class NonceLock(Protocol):
         """Remember the next nonce for a short while."""
         ...
 
+    def forget(self) -> None:
+        """Drop the remembered next nonce: the chain's pending count alone decides the next one."""
+        ...
+
 
 class LocalNonceLock:
     """A NonceLock for one process: a thread lock and an in-memory next nonce with an expiry."""
@@ -61,6 +65,10 @@ class LocalNonceLock:
         """Remember `next_nonce` for `memory_s` seconds."""
         self._next = (next_nonce, self._clock() + self._memory_s)
 
+    def forget(self) -> None:
+        """Drop the remembered next nonce."""
+        self._next = None
+
 
 class NonceManager:
     """Hands out one sender's nonces on one chain: max(chain pending count, remembered next)."""
@@ -78,3 +86,11 @@ class NonceManager:
             nonce = Nonce(max(int(self._pending_nonce()), remembered if remembered is not None else 0))
             yield nonce
             self.lock.remember(nonce + 1)
+
+    def resync(self) -> None:
+        """Re-sync from the chain: forget the remembered next nonce, so the next reservation takes the
+        chain's pending count. After a transaction was lost (dropped for good, or its nonce taken),
+        the memory may point past a gap that nothing will ever fill; the pending count points at it,
+        and the next transaction fills it (those queued behind it can then be mined)."""
+        with self.lock.held():
+            self.lock.forget()

@@ -1,5 +1,6 @@
 """Find unhealthy accounts with paged lens eth_calls and liquidate the largest shortfall first, each
-with gas sized from an estimate; tolerate competing keepers; an out-of-gas revert is its own error.
+with gas sized from an estimate, many in flight at once (relayer.keeper.inflight); tolerate
+competing keepers; an out-of-gas revert is its own error.
 
 Loads in the brownie environment (the stress bench and the contract tests use it): it imports
 web3, pydantic and relayer.chain.abi only, never the settings or the store."""
@@ -7,19 +8,28 @@ web3, pydantic and relayer.chain.abi only, never the settings or the store."""
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from eth_typing import HexStr
 from pydantic import BaseModel
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from relayer.chain.abi import decode_error, revert_data
-from relayer.errors import KeeperError, LockUnavailableError
+from relayer.errors import (
+    KeeperError,
+    LockUnavailableError,
+    NonceTakenError,
+    TransactionError,
+    TransactionStuckError,
+)
 from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.feeds import FeedSyncer
+from relayer.keeper.inflight import BlockBudget, FlightCaps, Landed, Pipeline, SendPipeline
 from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 
@@ -65,6 +75,18 @@ def _no_claim(account: str) -> AbstractContextManager[object]:
     return nullcontext(account)
 
 
+@dataclass
+class _Flight:
+    """One account's liquidation from its claim to its receipt."""
+
+    account: str
+    call: Any
+    gas: int
+    claim: ExitStack
+    """Holds the account's lease until the receipt is in."""
+    handle: Any = None
+
+
 class KeeperRound(BaseModel):
     """Outcome of one keeper pass."""
 
@@ -81,7 +103,17 @@ class KeeperRound(BaseModel):
     skipped_benign: int = 0
     """Accounts a simulation showed already handled (competing keeper) or not liquidatable now."""
     reverted: int = 0
-    """Sent liquidations that reverted on-chain (a competitor's landed between simulation and inclusion)."""
+    """Sent liquidations (and syncs, deleverages) that reverted on chain without running out of gas."""
+    reverted_by: dict[str, str] = {}
+    """Account -> why its mined liquidation reverted, by replaying it after the receipt (e.g.
+    LiquidationAccountHealthy: a competitor first, or prices moved back). Never retried blindly."""
+    lost: list[str] = []
+    """Accounts whose liquidation transaction was lost (its nonce taken, or unmined after every fee
+    bump): the nonce was re-synced from the chain; the next round looks at the account again."""
+    gas_used: int = 0
+    """Gas used by this round's mined liquidation transactions."""
+    peak_in_flight: int = 0
+    """Most liquidation transactions in flight at once in this round."""
     out_of_gas: list[str] = []
     """Accounts whose sent liquidation ran out of gas (its own error: never "a competitor was first")."""
     failed: dict[str, str] = {}
@@ -104,16 +136,23 @@ class Keeper:
     """One keeper: `run_once` = refresh accounts, batch health check, simulate, send."""
 
     def __init__(self, w3: Web3, sender: str, tracker: AccountTracker, lens: Any, module: Any,
-                 send: Send, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None,
+                 send: Send | None = None, max_repay: int = 2**256 - 1, settler: OrderSettler | None = None,
                  deleverager: Deleverager | None = None, claim: Claim = _no_claim,
-                 feeds: FeedSyncer | None = None) -> None:
+                 feeds: FeedSyncer | None = None, pipeline: Pipeline | None = None,
+                 caps: FlightCaps | None = None) -> None:
         self.w3 = w3
         self.sender = Web3.to_checksum_address(sender)
         self.tracker = tracker
         self.lens = lens
         self.module = module
         self.max_repay = max_repay
-        self._send = send
+        if pipeline is None:
+            if send is None:
+                raise ValueError("a keeper needs a pipeline or a send")
+            pipeline = SendPipeline(w3, send)
+        self._pipeline: Pipeline = pipeline
+        """Liquidations go through it; without one, `send` (blocking) sends them one at a time."""
+        self.caps = caps or FlightCaps()
         self.settler = settler
         self.deleverager = deleverager
         self.feeds = feeds
@@ -121,22 +160,16 @@ class Keeper:
 
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
         """(accounts checked, liquidatable accounts, largest shortfall first): one `MarginLens.scan`
-        eth_call per LENS_PAGE accounts."""
+        eth_call per LENS_PAGE accounts, each given only its page (calldata stays a page long, not
+        the whole book's: 320 KB of addresses per call at 10,000 accounts)."""
         self.tracker.refresh()
         accounts = sorted(self.tracker.accounts)
         found: list[tuple[int, str]] = []
-        offset = 0
-        while offset < len(accounts):
-            page, shortfalls, offset = self.lens.functions.scan(accounts, offset, LENS_PAGE).call()
+        for start in range(0, len(accounts), LENS_PAGE):
+            page, shortfalls, _ = self.lens.functions.scan(accounts[start:start + LENS_PAGE], 0, LENS_PAGE).call()
             found += [(int(gap), str(a)) for a, gap in zip(page, shortfalls, strict=True)]
         found.sort(key=lambda f: (-f[0], f[1]))
         return len(accounts), [a for _, a in found]
-
-    def _ran_out_of_gas(self, tx_hash: str) -> bool:
-        """Whether a reverted transaction used (nearly) all of its own gas limit."""
-        h = HexStr(tx_hash)
-        used = int(self.w3.eth.get_transaction_receipt(h)["gasUsed"])
-        return used >= int(self.w3.eth.get_transaction(h)["gas"]) * OUT_OF_GAS_SHARE
 
     def gas_limit(self, call: Any) -> int:
         """The estimate with its margin, capped at MAX_LIQUIDATION_GAS."""
@@ -148,62 +181,145 @@ class Keeper:
         error = decode_error(revert_data(err), [self.module.abi])
         return error.name if error is not None else ""
 
-    def _simulate(self, account: str) -> tuple[Any, str]:
-        """(call to send or None, revert name): the liquidation with max_repay, or positions only
-        when the keeper cannot afford the collateral but the account still has positions."""
+    def _prepare(self, account: str) -> tuple[Any, int, str]:
+        """(call to send or None, its gas limit, revert name): the liquidation with max_repay, or
+        positions only when the keeper cannot afford the collateral but the account still has
+        positions. The estimate is the simulation (it reverts exactly as the call would)."""
         call = self.module.functions.liquidate(account, self.max_repay)
         try:
-            call.call({"from": self.sender})
-            return call, ""
-        except (ContractCustomError, ContractLogicError, ValueError) as err:
+            return call, self.gas_limit(call), ""
+        except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             name = self._revert_name(err) or str(err)
         if name != LIQUIDATOR_SHORT or not self.lens.functions.healthOf([account]).call()[0][5]:
-            return None, name
+            return None, 0, name
         positions_only = self.module.functions.liquidate(account, 0)
         try:
-            positions_only.call({"from": self.sender})
-            return positions_only, ""
-        except (ContractCustomError, ContractLogicError, ValueError) as err:
-            return None, self._revert_name(err) or str(err)
+            return positions_only, self.gas_limit(positions_only), ""
+        except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
+            return None, 0, self._revert_name(err) or str(err)
 
     def liquidate(self, checked: int, unhealthy: list[str]) -> KeeperRound:
-        """Simulates then sends a liquidation per account, waiting for each receipt so the next
-        simulation sees it. One a competitor already made (the simulation reverts with a benign
-        error) is skipped; any other revert is recorded in `failed` and the round goes on."""
+        """Liquidates `unhealthy` in order with up to `caps.max_in_flight` transactions in flight and
+        at most `caps.block_gas_share` of a hub block's gas sent per block: claim the account (its
+        lease stays held until the receipt, so another keeper never sends it too), simulate and size
+        the gas, broadcast without waiting; collect receipts oldest first (one sender's transactions
+        are mined in nonce order). A simulation that reverts benignly (a competitor first) is
+        skipped, another revert recorded in `failed`; a mined revert is classified (out of gas, or
+        replayed for its reason) and never retried in this round; a lost transaction re-syncs the
+        nonce from the chain."""
         result = KeeperRound(checked=checked, unhealthy=len(unhealthy))
-        for account in unhealthy:
-            try:
-                with self._claim(account):
-                    self._liquidate_one(account, result)
-            except LockUnavailableError:
-                result.skipped_claimed += 1
-                log.info("liquidation of %s left to another keeper (its lease is held)", account,
-                         extra={"account": account, "sender": self.sender})
+        queue = deque(unhealthy)
+        flight: deque[_Flight] = deque()
+        ready: _Flight | None = None
+        budget = BlockBudget(self.w3, self.caps.block_gas_share)
+        collected = 0.0
+        try:
+            while queue or flight or ready is not None:
+                progressed = False
+                can_send = (ready is not None or bool(queue)) and len(flight) < self.caps.max_in_flight
+                if not can_send or time.monotonic() - collected >= self.caps.poll_s:
+                    # one receipt look per poll_s while sending: each look is a node round trip
+                    progressed = self._collect(flight, result)
+                    collected = time.monotonic()
+                if ready is None and queue and len(flight) < self.caps.max_in_flight:
+                    ready = self._ready(queue.popleft(), result)
+                    progressed = True
+                if ready is not None and len(flight) < self.caps.max_in_flight and budget.fits(ready.gas):
+                    if self._submit(ready, result):
+                        budget.spend(ready.gas)
+                        flight.append(ready)
+                        result.peak_in_flight = max(result.peak_in_flight, len(flight))
+                    ready = None
+                    progressed = True
+                if not progressed:
+                    time.sleep(self.caps.poll_s)
+        finally:  # on an error: what is in flight may still land; its leases expire or go now
+            for item in (*flight, *([ready] if ready is not None else [])):
+                item.claim.close()
         return result
 
-    def _liquidate_one(self, account: str, result: KeeperRound) -> None:
-        """Simulates, sizes gas from the estimate, sends and records the outcome in `result`."""
-        call, error = self._simulate(account)
+    def _ready(self, account: str, result: KeeperRound) -> _Flight | None:
+        """Claims and prepares one account's liquidation; None if it is another keeper's or not to send."""
+        claim = ExitStack()
+        try:
+            claim.enter_context(self._claim(account))
+        except LockUnavailableError:
+            result.skipped_claimed += 1
+            log.info("liquidation of %s left to another keeper (its lease is held)", account,
+                     extra={"account": account, "sender": self.sender})
+            return None
+        try:
+            call, gas, error = self._prepare(account)
+        except BaseException:
+            claim.close()
+            raise
         if call is None:
+            claim.close()
             if error in BENIGN_ERRORS:
                 result.skipped_benign += 1
             else:
                 result.failed[account] = error
-            return
-        gas = self.gas_limit(call)
-        tx_hash, status = self._send(call, gas)
-        result.sent.append(tx_hash)
-        fields = {"account": account, "tx_hash": tx_hash, "sender": self.sender, "gas": gas}
-        if status == 1:
+            return None
+        return _Flight(account, call, gas, claim)
+
+    def _submit(self, item: _Flight, result: KeeperRound) -> bool:
+        """Broadcasts a prepared liquidation; a refused broadcast is a failure and re-syncs the nonce."""
+        try:
+            item.handle = self._pipeline.submit(item.call, item.gas)
+        except (TransactionError, Web3RPCError, ValueError) as err:
+            item.claim.close()
+            result.failed[item.account] = f"send refused: {err}"
+            log.warning("liquidation of %s not sent (%s); nonce re-synced from the chain", item.account, err,
+                        extra={"account": item.account, "sender": self.sender})
+            self._pipeline.resync()
+            return False
+        result.sent.append(self._pipeline.hash_of(item.handle))
+        return True
+
+    def _collect(self, flight: deque[_Flight], result: KeeperRound) -> bool:
+        """Records every mined transaction at the front of `flight`; True if any."""
+        progressed = False
+        while flight:
+            item = flight[0]
+            try:
+                landed = self._pipeline.poll(item.handle)
+            except (NonceTakenError, TransactionStuckError) as err:
+                flight.popleft().claim.close()
+                result.lost.append(item.account)
+                log.warning("liquidation of %s lost (%s); nonce re-synced from the chain", item.account, err,
+                            extra={"account": item.account, "sender": self.sender})
+                self._pipeline.resync()
+                progressed = True
+                continue
+            if landed is None:
+                return progressed
+            flight.popleft()
+            try:
+                self._record(item.account, landed, result)
+            finally:
+                item.claim.close()
+            progressed = True
+        return progressed
+
+    def _record(self, account: str, landed: Landed, result: KeeperRound) -> None:
+        """Classifies one mined liquidation into `result` and logs it."""
+        fields = {"account": account, "tx_hash": landed.tx_hash, "sender": self.sender, "gas": landed.gas_limit,
+                  "gas_used": landed.gas_used}
+        result.gas_used += landed.gas_used
+        if landed.status == 1:
             result.liquidated.append(account)
-            log.info("liquidated %s in tx %s", account, tx_hash, extra=fields)
-        elif self._ran_out_of_gas(tx_hash):
+            log.info("liquidated %s in tx %s", account, landed.tx_hash, extra=fields)
+        elif landed.gas_used >= landed.gas_limit * OUT_OF_GAS_SHARE:
             result.out_of_gas.append(account)
-            log.error("liquidation of %s ran out of gas in tx %s", account, tx_hash, extra=fields)
+            log.error("liquidation of %s ran out of gas in tx %s", account, landed.tx_hash, extra=fields)
         else:
-            result.reverted += 1  # a competitor's transaction landed first
-            log.info("liquidation of %s reverted on chain in tx %s (a competitor first)", account, tx_hash,
-                     extra=fields)
+            result.reverted += 1
+            _, _, why = self._prepare(account)
+            why = why or "applies now (a state it depended on moved while in flight)"
+            result.reverted_by[account] = why
+            level = logging.INFO if why in BENIGN_ERRORS else logging.WARNING
+            log.log(level, "liquidation of %s reverted on chain in tx %s: %s (not retried this round)", account,
+                    landed.tx_hash, why, extra=fields)
 
     def run_once(self, strict: bool = True) -> KeeperRound:
         """One pass: sync the aggregator feeds (with a feed syncer: a jump latches before anything

@@ -54,6 +54,10 @@ class RedisNonceLock:
         """Remember the next nonce for `memory_s`."""
         self._redis("set", lambda: self.store.redis.set(self.key, next_nonce, px=self._memory_ms))
 
+    def forget(self) -> None:
+        """Drop the remembered next nonce (every process then reads the chain's pending count)."""
+        self._redis("delete", lambda: self.store.redis.delete(self.key))
+
     def _redis(self, operation: str, fn: Callable[[], T]) -> T:
         """One Redis call; failures become StoreUnavailableError."""
         try:

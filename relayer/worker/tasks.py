@@ -104,9 +104,10 @@ def keep_accounts(hub_chain_id: int) -> dict[str, Any]:
         return _transient("keep", err, **fields)
     if result.sent or result.skipped_benign or result.failed:
         log.info(
-            "keeper %s: %d accounts, %d unhealthy, liquidated %s, %d skipped (benign), %d reverted on chain",
+            "keeper %s: %d accounts, %d unhealthy, liquidated %s, %d skipped (benign), %d reverted on chain, "
+            "%d lost (nonce re-synced), %d at most in flight",
             keeper.sender, result.checked, result.unhealthy, result.liquidated, result.skipped_benign, result.reverted,
-            extra=fields,
+            len(result.lost), result.peak_in_flight, extra=fields,
         )
     if result.adl_needed or result.deleveraged:
         log.warning("keeper %s: the LP vault needs deleveraging; deleveraged %s", keeper.sender, result.deleveraged,

@@ -142,3 +142,38 @@ def test_a_feed_needs_a_sync_only_when_an_unlatched_aggregator_has_new_rounds(
 
 def test_sync_gas_is_the_estimate_with_the_liquidation_margin() -> None:
     assert sync_gas(40_000) == 40_000 * 125 // 100 + 50_000
+
+
+class _Eth:
+    """The two reads BlockBudget makes, of a hub whose latest block the test moves."""
+
+    def __init__(self) -> None:
+        self.block_number = 7
+
+    def get_block(self, tag: str) -> dict[str, int]:
+        assert tag == "latest"
+        return {"gasLimit": 30_000_000, "number": self.block_number}
+
+
+class _W3:
+    def __init__(self) -> None:
+        self.eth = _Eth()
+
+
+def test_block_budget_caps_the_gas_sent_per_hub_block_and_resets_at_the_next() -> None:
+    from relayer.keeper.inflight import BlockBudget
+
+    w3 = _W3()
+    budget = BlockBudget(w3, 0.5)  # type: ignore[arg-type]
+    assert budget.fits(10_000_000)
+    budget.spend(10_000_000)
+    assert budget.fits(5_000_000) and not budget.fits(5_000_001)  # 15M of limits per block
+    budget.spend(5_000_000)
+    assert not budget.fits(1)
+    w3.eth.block_number = 8  # a new block: the budget is whole again
+    assert budget.fits(15_000_000)
+    budget.spend(15_000_000)
+    w3.eth.block_number = 9
+    assert budget.fits(20_000_000)  # alone above the budget: still sent, as its block's only one
+    budget.spend(20_000_000)
+    assert not budget.fits(1)

@@ -90,3 +90,20 @@ def test_managers_of_different_chains_or_senders_are_independent(store: Store) -
     b = shared_nonces(store, ChainId(31338), SENDER, lambda: 0)
     with a.reserve() as na, b.reserve() as nb:  # would deadlock if they shared the lock
         assert (na, nb) == (0, 0)
+
+
+def test_resync_forgets_the_remembered_nonce_so_a_lost_one_is_filled(store: Store) -> None:
+    """A keeper whose transaction at nonce 5 was lost (never mined) re-syncs: the next nonce is the
+    chain's pending count again (5: the gap), not the remembered 8; LocalNonceLock does the same."""
+    from relayer.chain.nonces import LocalNonceLock
+
+    for lock in (RedisNonceLock(store, ChainId(31337), SENDER), LocalNonceLock()):
+        manager = NonceManager(lock, lambda: 5)
+        for _ in range(3):
+            with manager.reserve():
+                pass
+        assert lock.remembered() == 8
+        manager.resync()
+        assert lock.remembered() is None
+        with manager.reserve() as nonce:
+            assert nonce == 5
