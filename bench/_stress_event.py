@@ -6,6 +6,7 @@ what is left is settled and measured."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.tracker import AccountTracker
 from relayer.margin.params import Calibration, LiquidationParams
 
-from _stress_chain import ASSET_IDS, E18, HEARTBEAT, SPOKES, Chain, account
+from _stress_chain import ASSET_IDS, E18, HEARTBEAT, SPOKES, Chain, HealthReader, account
 from stress_book import BookParams, Trader, draw_book, gross, wants_to_act
 from stress_keepers import Candidate, KeeperState, gas_usd, plan
 from stress_liquidity import Market
@@ -94,11 +95,15 @@ def _open_book(ch: Chain, s: Scenario, book: list[Trader], vault_usd: float) -> 
 
 
 def open_interest(ch: Chain, eth: float, btc: float) -> float:
-    oi = 0.0
-    for asset, price in (("ETH", eth), ("BTC", btc)):
-        m = ch.c["markets"][asset]
-        oi += (m.functions.longOpenInterest().call() + m.functions.shortOpenInterest().call()) / E18 * price
-    return oi
+    return open_interest_and_fund(ch, eth, btc)[0]
+
+
+def open_interest_and_fund(ch: Chain, eth: float, btc: float) -> tuple[float, float]:
+    """Both markets' long + short open interest in USD and the insurance fund's equity (one batch)."""
+    fns = [f for a in ("ETH", "BTC") for f in (ch.c["markets"][a].functions.longOpenInterest(),
+                                                ch.c["markets"][a].functions.shortOpenInterest())]
+    el, es, bl, bs, ins = ch.call_all([*fns, ch.c["engine"].functions.health(ch.insurance)])
+    return (el + es) / E18 * eth + (bl + bs) / E18 * btc, float(ins[0]) / E18
 
 
 def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
@@ -113,7 +118,9 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
                + [(a, "USDC", k.keeper_balance_usd * 10, SPOKES[1]) for a in keeper_addrs])
     first = s.steps[0]
     ch.set_market_params(first.eth, first.btc, k.cal)
+    t_open = time.monotonic()
     opened = _open_book(ch, s, book, vault_usd)
+    open_seconds = time.monotonic() - t_open
     ch.advance(s.step_seconds)
     ch.push(first.eth, first.btc)
     ch.push(first.eth, first.btc)
@@ -125,14 +132,15 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
     adl = _deleverager(ch, start_block, account("keeper", 0))
     keepers = [KeeperState(f"k{i}", lat, k.keeper_balance_usd) for i, lat in enumerate(k.keeper_latency_blocks)]
     market = Market.for_event(s.name, k.depth_scale)
-    lens, module, discount = ch.c["lens"], ch.c["liq"], k.liq.collateral_discount / E18
+    module, discount = ch.c["liq"], k.liq.collateral_discount / E18
+    reader = HealthReader(ch, traders)
     seen: dict[str, int] = {}
     acted: set[str] = set()
     credits: list[tuple[int, int, float]] = []
     blocks_per_step = max(1, s.step_seconds // k.block_seconds)
     tally = {"liquidation_txs": 0, "liquidation_reverts": 0, "unprofitable_skips": 0, "out_of_gas": 0,
              "sales_limited_by_slippage": 0, "keeper_gas_usd": 0.0, "reactions": 0, "races_lost": 0,
-             "oracle_pushes": 0}
+             "oracle_pushes": 0, "steps_prices_not_ok": 0}
     gas_used: list[int] = []
     trader_of = {account("trader", t.index): t for t in book}
     usdc_every = usdc_push_every(s.step_seconds, HEARTBEAT)
@@ -141,12 +149,14 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
             ch.advance(st.seconds - s.steps[n - 1].seconds)
         ch.push(st.eth, st.btc, usdc=n % usdc_every == 0)
         tally["oracle_pushes"] += 1
+        out.series.price(st.seconds / 3600, st.eth, st.btc)
         market.decay()
         for c in [c for c in credits if c[0] <= n]:
             keepers[c[1]].balance_usd += c[2]
             credits.remove(c)
         block = n * blocks_per_step
-        health = lens.functions.healthOf(traders).call()
+        health = reader.read()
+        tally["steps_prices_not_ok"] += int(not all(h[6] for h in health))  # e.g. a move beyond maxMoveBps
         if n % 4 == 3:  # traders look hourly
             reacting = []
             for h in health:
@@ -188,13 +198,16 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
             res = adl.run_once()
             vault.deleveraged(st.seconds / 3600, len(res.deleveraged), res.still_needed)
             out.series.adl_hours.extend([st.seconds / 3600] * len(res.deleveraged))
-        if n % 4 == 3 or n == len(s.steps) - 1:
-            out.series.record(st.seconds / 3600, st.eth, st.btc, open_interest(ch, st.eth, st.btc),
-                              ch.equity(ch.insurance), ob.equity_usd)
+        if n == 0 or n % 4 == 3 or n == len(s.steps) - 1:  # the path's start, then each bar's close
+            out.series.record(st.seconds / 3600, st.eth, st.btc, *open_interest_and_fund(ch, st.eth, st.btc),
+                              ob.equity_usd)
     last = s.steps[-1]
     pending_before_settle = _pending_deficit(ch, traders)
     settled = _settle_remaining(ch, module, keepers[0], traders, market, discount, last)
-    vault.observe(observe_vault(ch, last.seconds / 3600))  # after the backstop's sales
+    end = observe_vault(ch, last.seconds / 3600)  # after the backstop's sales
+    vault.observe(end)
+    out.series.record(last.seconds / 3600, last.eth, last.btc, *open_interest_and_fund(ch, last.eth, last.btc),
+                      end.equity_usd)
     out.figures = _collect(ch, from_block, traders, keeper_addrs)
     out.figures.update(
         event=s.name, seed=seed, steps=len(s.steps), **opened, open_interest_usd=oi0,
@@ -204,16 +217,19 @@ def run(ch: Chain, s: Scenario, seed: int, k: Knobs) -> Outcome:
         pending_deficit_at_path_end_usd=pending_before_settle, **settled, **tally,
         gas_per_liquidation=sorted(gas_used)[len(gas_used) // 2] if gas_used else 0,
         keeper_balances_end_usd=[kp.balance_usd for kp in keepers],
+        seconds_opening=round(open_seconds, 1),
     )
     return out
 
 
 def observe_vault(ch: Chain, hour: float) -> VaultObservation:
-    """The vault's equity, maintenance margin, share price, traders' open PnL and max-PnL check now."""
+    """The vault's equity, maintenance margin, share price, traders' open PnL and max-PnL check now
+    (one batch of reads)."""
     v = ch.c["vault"]
-    h = ch.c["engine"].functions.health(v.address).call()
-    return VaultObservation(hour, h[0] / E18, h[2] / E18, v.functions.sharePrice().call() / E18,
-                            v.functions.tradersPnl().call() / E18, bool(v.functions.pnlFactorExceeded().call()))
+    h, share_price, traders_pnl, exceeded = ch.call_all([
+        ch.c["engine"].functions.health(v.address), v.functions.sharePrice(), v.functions.tradersPnl(),
+        v.functions.pnlFactorExceeded()])
+    return VaultObservation(hour, h[0] / E18, h[2] / E18, share_price / E18, traders_pnl / E18, bool(exceeded))
 
 
 def _deleverager(ch: Chain, from_block: int, sender: str) -> Deleverager:

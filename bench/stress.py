@@ -119,30 +119,35 @@ def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) ->
     )
     runs: list[dict[str, Any]] = []
     compare: dict[str, dict[str, float]] = {}
-    for name in cfg.events:
-        for closes in ([False, True] if cfg.compare_closes else [False]):
-            s = scenario(name, cfg.days_before, closes, cfg.hours)
-            for seed in range(1, (1 if closes else cfg.seeds) + 1):
-                ch.fresh()  # every run (and every leverage) starts from the state right after deployment
-                t0 = time.monotonic()
-                o = run(ch, s, seed, knobs)
-                f = o.figures
-                f.update(seconds=round(time.monotonic() - t0, 1), max_step_move=max_step_move(s.steps),
-                         path="closes" if closes else "bridged")
-                print(f"{leverage:g}x {s.name} seed {seed} {f['path']}: OI ${f['open_interest_usd']:,.0f} "
-                      f"liq {f['liquidations']} insurance ${f['insurance_used_usd']:,.0f} backstop "
-                      f"${f['backstop_sale_loss_usd']:,.0f} vault ${f['vault_equity_start_usd']:,.0f} -> min "
-                      f"${f['vault_equity_min_usd']:,.0f} -> ${f['vault_equity_end_usd']:,.0f} (share price "
-                      f"{f['vault_share_price_change_pct']:+.2f} %, ADL {f['deleverages']}) [{f['seconds']} s]",
-                      flush=True)
-                with (out_dir / f"runs-{leverage:g}x.jsonl").open("a") as fh:  # partial results survive a kill
-                    fh.write(json.dumps(f, default=str) + "\n")
-                if closes:
-                    compare[s.name] = {"closes_need_usd": figures_of(f).need_usd}
-                    continue
-                runs.append(f)
-                if seed == 1:
-                    _picture(s.name, leverage, o.series, out_dir)
+    # seed-major: every event with seed 1, then seed 2, ...; the hourly-closes column last. A study
+    # stopped at a deadline then holds whole seeds across every event (runs-<lev>x.jsonl).
+    passes_ = [(seed, False) for seed in range(1, cfg.seeds + 1)] + ([(1, True)] if cfg.compare_closes else [])
+    scenarios: dict[tuple[str, bool], Scenario] = {}
+    for seed, closes in passes_:
+        for name in cfg.events:
+            if (name, closes) not in scenarios:
+                scenarios[name, closes] = scenario(name, cfg.days_before, closes, cfg.hours)
+            s = scenarios[name, closes]
+            ch.fresh()  # every run (and every leverage) starts from the state right after deployment
+            t0 = time.monotonic()
+            o = run(ch, s, seed, knobs)
+            f = o.figures
+            f.update(seconds=round(time.monotonic() - t0, 1), max_step_move=max_step_move(s.steps),
+                     path="closes" if closes else "bridged", accounts=cfg.accounts)
+            print(f"{leverage:g}x {s.name} seed {seed} {f['path']}: OI ${f['open_interest_usd']:,.0f} "
+                  f"liq {f['liquidations']} insurance ${f['insurance_used_usd']:,.0f} backstop "
+                  f"${f['backstop_sale_loss_usd']:,.0f} vault ${f['vault_equity_start_usd']:,.0f} -> min "
+                  f"${f['vault_equity_min_usd']:,.0f} -> ${f['vault_equity_end_usd']:,.0f} (share price "
+                  f"{f['vault_share_price_change_pct']:+.2f} %, ADL {f['deleverages']}) [{f['seconds']} s, "
+                  f"opening {f['seconds_opening']} s, {f['steps']} steps]", flush=True)
+            with (out_dir / f"runs-{leverage:g}x.jsonl").open("a") as fh:  # partial results survive a kill
+                fh.write(json.dumps(f, default=str) + "\n")
+            if closes:
+                compare[s.name] = {"closes_need_usd": figures_of(f).need_usd}
+                continue
+            runs.append(f)
+            if seed == 1:
+                _picture(s.name, leverage, o.series, out_dir)
     rf = [figures_of(f) for f in runs]
     per_event = {}
     for name in sorted({r.event for r in rf}):
@@ -176,8 +181,10 @@ def _picture(name: str, leverage: float, series: Any, out_dir: Path) -> None:
 
     if not available():
         print("matplotlib missing (pip install -r requirements/bench.txt): no picture", file=sys.stderr)
-        return
-    fig = figure(f"{name}, max leverage {leverage:g}x, seed 1", series)
+        return  # (the series JSON is written with the picture: `python bench/stress_plot.py series-*.json` redraws)
+    title = f"{name}, max leverage {leverage:g}x, seed 1"
+    (out_dir / f"series-{name}-{leverage:g}x.json").write_text(json.dumps({"title": title, **asdict(series)}))
+    fig = figure(title, series)
     fig.savefig(out_dir / f"{name}-{leverage:g}x.png")
     close(fig)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import bench_modules  # noqa: F401
-from stress_report import calibration_table, event_table, vault_table
+from stress_report import calibration_table, event_table, summary_table, unique, vault_table
 
 
 def fig(event: str, oi: float, need: float) -> dict[str, Any]:
@@ -37,3 +37,15 @@ def test_calibration_rows_hold_each_event_out() -> None:
     t = calibration_table({10.0: [fig("a", 1_000, 10), fig("b", 1_000, 30)]})
     assert "| 10x | a | 3.00 % | $0 |" in t
     assert "| 10x | b | 1.00 % | $20 |" in t and t.rstrip().endswith("| no |")
+
+
+def test_summary_rows_span_the_seeds_and_carry_the_closes_column() -> None:
+    a1, a2 = fig("a", 1_000, 10), {**fig("a", 1_000, 30), "seed": 2, "steps_prices_not_ok": 4}
+    t = summary_table([(10.0, a1), (10.0, a2)], [(10.0, {**fig("a", 1_000, 5), "path": "closes"})])
+    assert "| 10x | a | 2 | $1,000 | 2.00 % / 3.00 % | 2.90 % |" in t
+    assert "| 4 | $0 | $0 |" in t and t.rstrip().endswith("| 0.50 % |")
+
+
+def test_a_run_held_twice_by_split_processes_counts_once() -> None:
+    a, b = fig("a", 1_000, 10), fig("b", 1_000, 30)
+    assert unique([a, b, {**a, "insurance_used_usd": 99.0}, {**a, "seed": 2}]) == [a, b, {**a, "seed": 2}]
