@@ -107,6 +107,7 @@ abstract contract PerpOrders is PerpMarketBase, ReentrancyGuardTransient {
         returns (int256 sizeDelta, uint256 acceptablePrice, uint256 escrow, uint64 settleFrom, uint64 expiresAt)
     {
         Order memory o = _orders[account];
+        // slither-disable-next-line incorrect-equality type(uint128).max is the stored "no limit" sentinel, not a balance
         acceptablePrice = o.acceptablePrice == type(uint128).max ? type(uint256).max : o.acceptablePrice;
         return (o.sizeDelta, acceptablePrice, o.escrow, o.settleFrom, o.expiresAt);
     }
