@@ -27,6 +27,7 @@ from relayer.deployment import Deployment, load_deployment
 from relayer.errors import ConfigError
 from relayer.logs import install
 from relayer.types import ChainId, RouteId
+from relayer.worker import broker_fix
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +304,7 @@ def run_worker(
 ) -> None:
     """Run a worker for `role` in this process (blocks). Threads: the ticks wait on RPC, not CPU."""
     configure(app, settings)
+    broker_fix.install()
     queues = worker_queues(settings, load_deployment(settings.deployment_file), role)
     node = name or (settings.validator.name if role == "validator" and settings.validator else role)
     app.worker_main(
