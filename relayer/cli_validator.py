@@ -6,20 +6,23 @@ lets it sign again. Reads and writes only that database: no chain, no Redis."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from relayer._cli import DEFAULT_CONFIG, ConfigOpt, config_settings, fail, out
 
+if TYPE_CHECKING:
+    from relayer.validator.signer_db import SignerDb
+
 validator_app = typer.Typer(help="A validator's halted routes: list them, clear one after investigating.",
                             no_args_is_help=True)
 
 
-def _db(config: ConfigOpt):  # noqa: ANN202 - SignerDb, imported lazily (fast --help)
+def _db(config: ConfigOpt) -> SignerDb:
     """The signing database named by this config's `validator:` section."""
-    from relayer.validator.signer_db import SignerDb
+    from relayer.validator.signer_db import SignerDb  # lazily: a fast --help
 
     settings = config_settings(config)
     if settings.validator is None:
