@@ -75,7 +75,7 @@ class _TokenAmounts(Explainer):
         return explain(error, symbol=self.symbol, **amounts)
 
 
-def _token(ctx: Context, chain_id: ChainId, chain: str, token: str) -> TokenInfo:
+def token_of(ctx: Context, chain_id: ChainId, chain: str, token: str) -> TokenInfo:
     """A deposit token by symbol or address; ActionError listing the known ones."""
     tokens = ctx.deployment.tokens.get(chain_id, {})
     info = tokens.get(token) or next((t for t in tokens.values() if t.address.lower() == token.lower()), None)
@@ -89,7 +89,7 @@ def deposit(ctx: Context, chain: str, token: str, amount: str, account: str, key
     chain_id = chain_id_of(ctx, chain)
     if chain_id not in ctx.deployment.spokes:
         raise ActionError(f"chain {chain} is not a spoke of the deployment")
-    info = _token(ctx, chain_id, chain, token)
+    info = token_of(ctx, chain_id, chain, token)
     symbol = next((s for s, t in ctx.deployment.tokens[chain_id].items() if t.address == info.address), token)
     units = to_units(amount, info.decimals)
     beneficiary = parse_address(account)
