@@ -26,6 +26,7 @@ from eth_account import Account
 from eth_utils import keccak
 from playwright import sync_api as playwright_api
 
+from relayer.chain.abi import abi_of
 from relayer.devnet import processes
 from relayer.devnet.chains import rpc_call
 from relayer.devnet.deploy import Deployer
@@ -266,9 +267,10 @@ def test_a_parked_withdrawal_is_refunded_to_the_hub_balance_from_the_page(devnet
     tab.locator("#withdraw-form [name=recipient]").fill("")  # later withdrawals pay bob again
     assert text.startswith("done: tx 0x"), text
     nonce = int(text.rsplit("nonce ", 1)[1])
-    refund = tab.locator(f"#withdrawals button[data-action=refund][data-chain=spoke-b][data-nonce='{nonce}']")
+    button = f"button[data-action=refund][data-chain=spoke-b][data-nonce='{nonce}']"
+    refund = tab.locator(f"#withdrawals {button}")
     playwright_api.expect(refund).to_be_visible(timeout=TIMEOUT_MS)
-    row = tab.locator("#withdrawals tbody tr", has=refund)
+    row = tab.locator("#withdrawals tbody tr", has=tab.locator(button))
     playwright_api.expect(row).to_contain_text("parked")
     playwright_api.expect(row).to_contain_text("the payout failed")
     playwright_api.expect(row.locator("button[data-action=redirect]")).to_be_visible()
@@ -343,7 +345,8 @@ def wallet_page(devnet, ctx, browser) -> Iterator[tuple[object, list[str]]]:
         rpc_call(url, "anvil_impersonateAccount", [WALLET])
         rpc_call(url, "anvil_setBalance", [WALLET, hex(10**20)])
     spoke_a = ctx.chain_id_of("spoke-a")
-    usdc = ctx.erc20(spoke_a, ctx.deployment.tokens[spoke_a]["USDC"].address)
+    usdc = ctx.client(spoke_a).w3.eth.contract(address=ctx.deployment.tokens[spoke_a]["USDC"].address,
+                                                 abi=abi_of("MockERC20"))
     mint = usdc.functions.mint(WALLET, 100 * 10**6)._encode_transaction_data()
     rpc_call(layout.rpc_url(layout.chain("spoke-a")), "eth_sendTransaction", [{"from": WALLET, "to": usdc.address,
                                                                                 "data": mint}])
