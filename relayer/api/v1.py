@@ -5,148 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from relayer.api.schemas import AccountWithMargin, AuditReport, CollateralView, PriceView, RouteStatus, TokenFees
+from relayer.api.v1_actions import add_actions, add_transactions
+from relayer.api.v1_errors import ApiError, ErrorReply, address as checked_address, call, error_response, require_margin
 from relayer.context import Context
-from relayer.errors import ActionError, ConfigError, TradeRejectedError, XmarginError
+from relayer.errors import XmarginError
 from relayer.services import accounts, actions, audit, explorer, fees, margin, routes, vault
 from relayer.services.actions import DemoAccount
 from relayer.services.explorer import LookupResult, PendingView, RouteHistory, ValidatorSignature
-from relayer.services.trading import TradeResult
-from relayer.services.transfers import TxResult
-from relayer.services.units import parse_address
-from relayer.services.vault import VaultShares, VaultTx, VaultView
+from relayer.services.vault import VaultShares, VaultView
 
-T = TypeVar("T")
+__all__ = ["ApiError", "error_response", "v1_router"]
+
 EVENT_POLL_S = 1.0
-
-
-class ErrorBody(BaseModel):
-    """A stable machine code and a sentence for people."""
-
-    code: str
-    """400: bad_address, unknown_asset, unknown_chain, unknown_token, unknown_route, unknown_market,
-    unknown_account, invalid_input; 404: no_margin_engine, not_found; 422: action_refused,
-    trade_refused (the contracts refuse it; the message says why); 503: unavailable."""
-    message: str
-
-
-class ErrorReply(BaseModel):
-    """Every v1 error reply."""
-
-    error: ErrorBody
-
-
-class ApiError(Exception):
-    """An error answered as ErrorReply with `status`."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> JSONResponse:
-        """The JSON reply."""
-        body = ErrorReply(error=ErrorBody(code=self.code, message=self.message))
-        return JSONResponse(status_code=self.status, content=body.model_dump())
-
-
-def _classify(err: ActionError) -> ApiError:
-    """A refused action or rejected input as an ApiError with its code."""
-    text = str(err)
-    if isinstance(err, TradeRejectedError):
-        return ApiError(422, "trade_refused", text)
-    for prefix, code in (("not an address", "bad_address"), ("unknown asset", "unknown_asset"),
-                         ("unknown chain", "unknown_chain"), ("unknown route", "unknown_route"),
-                         ("unknown demo account", "unknown_account"), ("no token", "unknown_token")):
-        if text.startswith(prefix):
-            return ApiError(400, code, text)
-    if "is not a number" in text or "must be" in text or text.startswith("not an account, transaction hash"):
-        return ApiError(400, "invalid_input", text)
-    return ApiError(422, "action_refused", text)
-
-
-def call(fn: Callable[..., T], *args: Any) -> T:
-    """Run a service function, turning its refusals into ApiErrors."""
-    try:
-        return fn(*args)
-    except ActionError as err:
-        raise _classify(err) from err
-    except ConfigError as err:
-        text = "; ".join(f"{field}: {why}" for field, why in err.problems)
-        code = "unknown_market" if any(field == "market" for field, _ in err.problems) else "not_found"
-        raise ApiError(404 if code == "not_found" else 400, code, text) from err
-
-
-def error_response(err: Exception) -> JSONResponse:
-    """The v1 reply to any error reaching the app."""
-    if isinstance(err, ApiError):
-        return err.response()
-    if isinstance(err, ActionError):
-        return _classify(err).response()
-    return ApiError(503, "unavailable", str(err) if isinstance(err, XmarginError) else type(err).__name__).response()
-
-
-def _address(text: str) -> str:
-    try:
-        return parse_address(text)
-    except ActionError as err:
-        raise ApiError(400, "bad_address", str(err)) from err
-
-
-def _require_margin(ctx: Context) -> None:
-    if ctx.deployment.margin is None:
-        raise ApiError(404, "no_margin_engine", "no margin engine in this deployment")
-
-
-class DepositIn(BaseModel):
-    """Deposit for a devnet demo account (approval included)."""
-
-    account: str
-    """Demo account name (GET /v1/demo-accounts)."""
-    chain: str
-    token: str
-    amount: str
-    beneficiary: str | None = None
-
-
-class WithdrawIn(BaseModel):
-    """Withdrawal for a devnet demo account to any spoke."""
-
-    account: str
-    asset: str
-    amount: str
-    to_chain: str
-    recipient: str | None = None
-
-
-class TradeIn(BaseModel):
-    """A trade for a devnet demo account (positive size buys)."""
-
-    account: str
-    market: str
-    size: str
-    limit_price: str | None = None
-
-
-class CloseIn(BaseModel):
-    """Close a devnet demo account's position."""
-
-    account: str
-    market: str
-
-
-class VaultDepositIn(BaseModel):
-    """A deposit into the LP vault for a devnet demo account (from its hub USDC)."""
-
-    account: str
-    amount: str
 
 
 class DeploymentView(BaseModel):
@@ -215,7 +94,7 @@ def v1_router(ctx: Context) -> APIRouter:
     @api.get("/prices", response_model=list[PriceView], tags=["margin"])
     def prices() -> list[PriceView]:
         """Every oracle feed's price, time and status."""
-        _require_margin(ctx)
+        require_margin(ctx)
         return margin.prices_view(ctx)
 
     @api.get("/vault", response_model=VaultView, tags=["vault"])
@@ -224,15 +103,15 @@ def v1_router(ctx: Context) -> APIRouter:
     ) -> VaultView:
         """The LP vault: equity, share price, total shares, traders' open PnL, the max-PnL factor and
         whether auto-deleveraging may run."""
-        who = _address(owner) if owner else None
-        _require_margin(ctx)
+        who = checked_address(owner) if owner else None
+        require_margin(ctx)
         return call(vault.vault_view, ctx, who)
 
     @api.get("/vault/{owner}", response_model=VaultShares, tags=["vault"])
     def vault_shares(owner: str) -> VaultShares:
         """One LP's shares, their value now, its hub USDC and its queued redemptions (with ready time)."""
-        who = _address(owner)
-        _require_margin(ctx)
+        who = checked_address(owner)
+        require_margin(ctx)
         view = call(vault.vault_view, ctx, who)
         assert view.owner is not None
         return view.owner
@@ -240,18 +119,18 @@ def v1_router(ctx: Context) -> APIRouter:
     @api.get("/accounts/{address}", response_model=AccountWithMargin, tags=["accounts"])
     def account(address: str) -> AccountWithMargin:
         """Balances per asset, claims, USD balance and margin (positions, equity, IM, MM, health)."""
-        return accounts.account_with_margin(ctx, _address(address))
+        return accounts.account_with_margin(ctx, checked_address(address))
 
     @api.get("/accounts/{address}/collateral", response_model=CollateralView, tags=["accounts"])
     def collateral(address: str) -> CollateralView:
         """Collateral by asset and, per spoke, what can be withdrawn there."""
-        return accounts.collateral_view(ctx, _address(address))
+        return accounts.collateral_view(ctx, checked_address(address))
 
     @api.get("/accounts/{address}/pending", response_model=PendingView, tags=["accounts"])
     def pending(address: str) -> PendingView:
         """Deposits seen on a spoke and not yet credited (nonce, confirmations left), and recent
         withdrawals: queued, signed, released or parked."""
-        return explorer.pending(ctx, _address(address))
+        return explorer.pending(ctx, checked_address(address))
 
     @api.get("/explorer", response_model=LookupResult, tags=["explorer"])
     def lookup(
@@ -266,38 +145,8 @@ def v1_router(ctx: Context) -> APIRouter:
         """The devnet accounts the page may act for (empty outside the devnet)."""
         return actions.demo_accounts(ctx)
 
-    @api.post("/actions/deposit", response_model=TxResult, tags=["actions"])
-    def deposit(body: DepositIn) -> TxResult:
-        """Deposit on a spoke for a demo account (DEV ONLY)."""
-        beneficiary = _address(body.beneficiary) if body.beneficiary else None
-        return call(actions.deposit, ctx, body.account, body.chain, body.token, body.amount, beneficiary)
-
-    @api.post("/actions/withdraw", response_model=TxResult, tags=["actions"])
-    def withdraw(body: WithdrawIn) -> TxResult:
-        """Withdraw a demo account's collateral to any spoke (DEV ONLY)."""
-        if body.asset not in ctx.deployment.assets:
-            raise ApiError(400, "unknown_asset",
-                           f"unknown asset {body.asset!r}; known: {', '.join(sorted(ctx.deployment.assets))}")
-        recipient = _address(body.recipient) if body.recipient else None
-        return call(actions.withdraw, ctx, body.account, body.asset, body.amount, body.to_chain, recipient)
-
-    @api.post("/actions/trade", response_model=TradeResult, tags=["actions"])
-    def trade(body: TradeIn) -> TradeResult:
-        """Trade for a demo account (DEV ONLY)."""
-        _require_margin(ctx)
-        return call(actions.trade, ctx, body.account, body.market, body.size, body.limit_price)
-
-    @api.post("/actions/close", response_model=TradeResult, tags=["actions"])
-    def close(body: CloseIn) -> TradeResult:
-        """Close a demo account's position (DEV ONLY)."""
-        _require_margin(ctx)
-        return call(actions.close, ctx, body.account, body.market)
-
-    @api.post("/actions/vault-deposit", response_model=VaultTx, tags=["actions"])
-    def vault_deposit(body: VaultDepositIn) -> VaultTx:
-        """Deposit a demo account's hub USDC into the LP vault for shares (DEV ONLY)."""
-        _require_margin(ctx)
-        return call(actions.vault_deposit, ctx, body.account, body.amount)
+    add_actions(api, ctx)
+    add_transactions(api, ctx)
 
     @api.get("/events", tags=["events"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
@@ -308,7 +157,7 @@ def v1_router(ctx: Context) -> APIRouter:
     ) -> StreamingResponse:
         """Server-sent events: `routes` (list of RouteStatus) whenever a route moves, and with
         `account`: `account` (AccountWithMargin) and `pending` (PendingView) whenever they change."""
-        address = _address(account) if account else None
+        address = checked_address(account) if account else None
         return StreamingResponse(_stream(ctx, request, address, limit), media_type="text/event-stream")
 
     return api

@@ -1,6 +1,8 @@
 """Actions the web app takes for the devnet's demo accounts (config `api.demo_accounts`, DEV ONLY):
-deposit, withdraw, trade, close, a deposit into the LP vault, each through the same service functions as the CLI. A real
-deployment lists no demo accounts; its page signs with the user's own wallet."""
+deposit, withdraw, trade, close, the LP vault (deposit, queue, complete or cancel a redemption) and the
+recovery of a parked withdrawal, each through the same service functions as the CLI. A real
+deployment lists no demo accounts; its page has the user's own wallet sign what /v1/tx/* builds
+(relayer.services.unsigned)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pydantic import BaseModel
 
 from relayer.context import Context
 from relayer.errors import ActionError
-from relayer.services import trading, transfers, vault
+from relayer.services import recovery, trading, transfers, vault
 from relayer.services.trading import TradeResult
 from relayer.services.transfers import TxResult
 from relayer.services.vault import VaultTx
@@ -64,3 +66,24 @@ def close(ctx: Context, name: str, market: str) -> TradeResult:
 def vault_deposit(ctx: Context, name: str, amount: str) -> VaultTx:
     """Deposit `amount` USDC of demo account `name`'s hub balance into the LP vault (vault.deposit)."""
     return vault.deposit(ctx, amount, demo_key(ctx, name))
+
+
+def vault_redeem(ctx: Context, name: str, shares: str) -> VaultTx:
+    """Queue `shares` (or `all`) of demo account `name` for redemption (vault.request_redeem)."""
+    return vault.request_redeem(ctx, shares, demo_key(ctx, name))
+
+
+def vault_execute(ctx: Context, name: str, redemption_id: int) -> VaultTx:
+    """Complete queued redemption `redemption_id`, sent by demo account `name` (vault.execute_redeem)."""
+    return vault.execute_redeem(ctx, redemption_id, demo_key(ctx, name))
+
+
+def vault_cancel(ctx: Context, name: str, redemption_id: int) -> VaultTx:
+    """Cancel demo account `name`'s queued redemption `redemption_id` (vault.cancel_redeem)."""
+    return vault.cancel_redeem(ctx, redemption_id, demo_key(ctx, name))
+
+
+def recover(ctx: Context, name: str, chain: str, nonce: int, new_recipient: str | None) -> TxResult:
+    """Redirect (to `new_recipient`) or refund (None) demo account `name`'s withdrawal `nonce` parked
+    on `chain` (recovery.request_recovery)."""
+    return recovery.request_recovery(ctx, chain, nonce, new_recipient, demo_key(ctx, name))

@@ -7,7 +7,8 @@ awaiting delivery (a quorum signed; no submitter has delivered it yet), then app
 credited on the hub) or, for a withdrawal, released (paid on the spoke) or parked (delayed by the
 outflow limit, or the payout failed) with the batch's transaction and gas. A recovery message on a
 withdrawal route (a redirect or refund of a parked release, asked on the hub) shows the release it
-targets and, once applied, what the lockbox did with it.
+targets and, once applied, what the lockbox did with it; the parked withdrawal it redirected or
+refunded is then `recovered`, with the same sentence.
 
 Messages and batches come from the explorer index (relayer.services.explorer_index): each lookup
 reads only the blocks since the last one, and the not-yet-final blocks afresh.
@@ -31,7 +32,8 @@ from relayer.services.explorer_index import RouteSnapshot, route_snapshot
 from relayer.services.units import fmt_amount, parse_address
 from relayer.types import ChainId, RouteId, RouteKind
 
-State = Literal["awaiting_finality", "awaiting_quorum", "awaiting_delivery", "applied", "released", "parked"]
+State = Literal["awaiting_finality", "awaiting_quorum", "awaiting_delivery", "applied", "released", "parked",
+                "recovered"]
 PARK_REASONS = {1: "delayed", 2: "failed"}
 """IReleaseQueue.ParkReason: delayed (above the outflow limit; retried as it refills), failed (payout refused)."""
 MAX_PAGE = 100
@@ -218,7 +220,25 @@ def _delivered(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageVi
     else:
         view.state = "released"
         view.detail = f"released to {view.counterparty} on {view.dest_chain}"
+        recovered = _recovered_by(ctx, facts, view.nonce)
+        if recovered is not None:
+            view.state = "recovered"
+            view.detail = recovered
     return view
+
+
+def _recovered_by(ctx: Context, facts: _RouteFacts, nonce: int) -> str | None:
+    """What a delivered recovery message did to release `nonce` (redirected or refunded), if one did."""
+    for msg in facts.messages:
+        body = msg.message
+        if not (isinstance(body, WithdrawalMessage) and body.is_recovery and int(body.amount) == nonce):
+            continue
+        if msg.nonce > facts.processed:
+            continue
+        outcome = _view(ctx, facts, msg).detail
+        if outcome.startswith(f"withdrawal {nonce} "):  # redirected / refunded, not rejected
+            return outcome
+    return None
 
 
 RECOVERY_REJECTIONS = {1: "the release was not parked (paid, refunded or never parked)",

@@ -78,7 +78,7 @@ class _TokenAmounts(Explainer):
         return explain(error, symbol=self.symbol, **amounts)
 
 
-def _token(ctx: Context, chain_id: ChainId, chain: str, token: str) -> TokenInfo:
+def token_of(ctx: Context, chain_id: ChainId, chain: str, token: str) -> TokenInfo:
     """A deposit token by symbol or address; ActionError listing the known ones."""
     tokens = ctx.deployment.tokens.get(chain_id, {})
     info = tokens.get(token) or next((t for t in tokens.values() if t.address.lower() == token.lower()), None)
@@ -113,7 +113,7 @@ def plan_deposit(ctx: Context, chain: str, token: str, amount: str, account: str
     """Check a deposit of `amount` (whole-token decimal) of `token` (symbol or address) on spoke
     `chain` for hub `account`; ActionError saying what is wrong."""
     chain_id = _spoke(ctx, chain, "deposit")
-    info = _token(ctx, chain_id, chain, token)
+    info = token_of(ctx, chain_id, chain, token)
     symbol = next((s for s, t in ctx.deployment.tokens[chain_id].items() if t.address == info.address), token)
     return DepositPlan(chain_id=chain_id, token=info, symbol=symbol, units=to_units(amount, info.decimals),
                        beneficiary=parse_address(account), lockbox=ctx.deployment.spokes[chain_id].lockbox)

@@ -115,7 +115,9 @@ def test_demo_accounts_and_the_web_app_are_served(url) -> None:
     assert accounts == [{"name": "alice", "address": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"}]
     page = requests.get(f"{url}/app/", timeout=5)
     assert page.status_code == 200 and "<title>xmargin</title>" in page.text
-    assert requests.get(f"{url}/app/app.js", timeout=5).status_code == 200
+    for module in ("app.js", "common.js", "account.js", "actions.js", "wallet.js", "operator.js"):
+        script = requests.get(f"{url}/app/{module}", timeout=5)
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"], module
     assert requests.get(f"{url}/", timeout=5, allow_redirects=False).headers["location"] == "/app/"
 
 
@@ -170,3 +172,50 @@ def test_both_sdk_clients_raise_the_api_errors_with_their_code(url) -> None:
         expected.append((caught.value.status, caught.value.code))
     assert expected == [(400, "invalid_input"), (400, "bad_address"), (400, "unknown_route")]
     assert asyncio.run(async_errors()) == expected
+
+
+WALLET = "0x00000000000000000000000000000000deadbeef"
+
+
+@pytest.mark.parametrize(("path", "body", "status", "code", "says"), [
+    ("/v1/tx/deposit", {"account": "0x1234", "chain": "spoke-a", "token": "USDC", "amount": "1"},
+     400, "bad_address", "not an address: '0x1234'"),
+    ("/v1/tx/deposit", {"account": WALLET, "chain": "nowhere", "token": "USDC", "amount": "1"},
+     400, "unknown_chain", "unknown chain 'nowhere'"),
+    ("/v1/tx/deposit", {"account": WALLET, "chain": "spoke-a", "token": "DOGE", "amount": "1"},
+     400, "unknown_token", "no token 'DOGE' on spoke-a"),
+    ("/v1/tx/deposit", {"account": WALLET, "chain": "spoke-a", "token": "USDC", "amount": "1",
+                        "beneficiary": "zz"}, 400, "bad_address", "not an address: 'zz'"),
+    ("/v1/tx/withdraw", {"account": WALLET, "asset": "DOGE", "amount": "1", "to_chain": "spoke-a"},
+     400, "unknown_asset", "unknown asset 'DOGE'; known: USDC"),
+    ("/v1/tx/recover", {"account": WALLET, "chain": "spoke-a", "nonce": 3, "new_recipient": ""},
+     400, "bad_address", "not an address: ''"),
+    ("/v1/tx/recover", {"account": WALLET, "chain": "spoke-a", "nonce": 0}, 400, "invalid_input", "nonce:"),
+    ("/v1/tx/vault-execute", {"account": WALLET, "redemption_id": 0}, 400, "invalid_input", "redemption_id:"),
+    ("/v1/tx/vault-redeem", {"account": WALLET}, 404, "no_margin_engine", "no margin engine"),
+    ("/v1/tx/order", {"account": WALLET, "market": "ETH-USD", "size": "1"}, 404, "no_margin_engine", "no margin"),
+    ("/v1/actions/vault-redeem", {"account": "alice"}, 404, "no_margin_engine", "no margin engine"),
+    ("/v1/actions/recover", {"account": "mallory", "chain": "spoke-a", "nonce": 1}, 400, "unknown_account",
+     "unknown demo account 'mallory'; known: alice"),
+])
+def test_wallet_transactions_refuse_bad_input_before_any_chain_call(url, path, body, status, code, says) -> None:
+    reply = requests.post(f"{url}{path}", json=body, timeout=5)
+    assert reply.status_code == status, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == code and says in error["message"], error
+
+
+def test_a_wallet_transaction_needing_a_chain_that_does_not_answer_is_a_503(url) -> None:
+    body = {"account": WALLET, "asset": "USDC", "amount": "1", "to_chain": "spoke-a"}
+    reply = requests.post(f"{url}/v1/tx/withdraw", json=body, timeout=30)
+    assert reply.status_code == 503 and reply.json()["error"]["code"] == "unavailable"
+
+
+def test_the_transaction_routes_are_published(url) -> None:
+    paths = requests.get(f"{url}/v1/openapi.json", timeout=5).json()["paths"]
+    for action in ("deposit", "withdraw", "order", "close", "vault-deposit", "vault-redeem", "vault-execute",
+                   "vault-cancel", "recover"):
+        assert f"/v1/tx/{action}" in paths, action
+        assert paths[f"/v1/tx/{action}"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/TxPlan"}
+    assert "/v1/actions/recover" in paths and "/v1/actions/vault-execute" in paths

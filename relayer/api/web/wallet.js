@@ -1,0 +1,58 @@
+// The injected wallet (EIP-1193, window.ethereum): connect, switch chain, sign and send the unsigned
+// transactions API v1 builds (/v1/tx/*). The server never signs for a wallet account.
+import { short } from "./common.js";
+
+const RECEIPT_POLL_MS = 500;
+const RECEIPT_TIMEOUT_MS = 180_000;
+
+export const available = () => Boolean(window.ethereum);
+
+export async function connect() {
+  const [address] = await window.ethereum.request({ method: "eth_requestAccounts" });
+  if (!address) throw new Error("the wallet shared no account");
+  return address;
+}
+
+export function onAccountsChanged(handler) {
+  if (window.ethereum.on) window.ethereum.on("accountsChanged", (accounts) => accounts[0] && handler(accounts[0]));
+}
+
+async function switchChain(chainId) {
+  const current = await window.ethereum.request({ method: "eth_chainId" });
+  if (Number(current) === chainId) return;
+  try {
+    await window.ethereum.request({ method: "wallet_switchEthereumChain", params: [{ chainId: `0x${chainId.toString(16)}` }] });
+  } catch (err) {
+    if (err.code === 4902) throw new Error(`add chain ${chainId} to your wallet first (${err.message})`);
+    throw err;
+  }
+}
+
+async function receipt(hash) {
+  const deadline = Date.now() + RECEIPT_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const found = await window.ethereum.request({ method: "eth_getTransactionReceipt", params: [hash] });
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, RECEIPT_POLL_MS));
+  }
+  throw new Error(`transaction ${hash} not mined after ${RECEIPT_TIMEOUT_MS / 1000} s`);
+}
+
+// Send a plan's steps in order, each mined before the next (a deposit's approval, then the deposit);
+// `progress` gets a line per stage. Returns the last step's hash.
+export async function sendPlan(plan, progress) {
+  let hash = null;
+  for (const [i, step] of plan.steps.entries()) {
+    const where = plan.steps.length > 1 ? `step ${i + 1}/${plan.steps.length}: ` : "";
+    await switchChain(step.chain_id);
+    progress(`${where}${step.description}: confirm in your wallet…`);
+    hash = await window.ethereum.request({
+      method: "eth_sendTransaction",
+      params: [{ from: plan.account, to: step.to, data: step.data, value: step.value }],
+    });
+    progress(`${where}${step.description}: waiting for ${short(hash)} to be mined…`);
+    const mined = await receipt(hash);
+    if (Number(mined.status) !== 1) throw new Error(`${step.description}: transaction ${hash} reverted`);
+  }
+  return hash;
+}
