@@ -229,11 +229,11 @@ def _delivered(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageVi
 
 def _recovered_by(ctx: Context, facts: _RouteFacts, nonce: int) -> str | None:
     """What a delivered recovery message did to release `nonce` (redirected or refunded), if one did."""
-    for msg in facts.messages:
+    for msg in facts.snap.messages():
         body = msg.message
         if not (isinstance(body, WithdrawalMessage) and body.is_recovery and int(body.amount) == nonce):
             continue
-        if msg.nonce > facts.processed:
+        if msg.nonce > facts.snap.processed:
             continue
         outcome = _view(ctx, facts, msg).detail
         if outcome.startswith(f"withdrawal {nonce} "):  # redirected / refunded, not rejected

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("sdk", ("relayer.sdk",)),
     ("devnet, deploy", ("relayer.devnet", "relayer.deploy")),
     ("cli", ("relayer.cli", "relayer._cli", "relayer.cli_margin", "relayer.cli_vault", "relayer.cli_deploy",
-             "relayer.cli_withdrawals")),
+             "relayer.cli_withdrawals", "relayer.cli_validator")),
 ]
 """Lowest first. A module may import its own layer and the ones below it, never one above."""
 INDEPENDENT = [("relayer.validator", "relayer.submitter", "relayer.keeper"), ("relayer.proofs", "relayer.margin")]
