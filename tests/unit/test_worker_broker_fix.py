@@ -1,6 +1,7 @@
-"""A worker's channel closing after its Redis broker connection dropped (what a Redis restart does
-to a consumer holding acks_late messages) neither raises nor loses the unacknowledged message: it
-stays in kombu's unacked hash in Redis for the visibility timeout to redeliver. Real Redis."""
+"""A worker's channel closing, or a finished task acking, after its Redis broker connection dropped
+(what a Redis restart does to a consumer holding acks_late messages) neither raises nor loses the
+unacknowledged message: it stays in kombu's unacked hash in Redis for the visibility timeout to
+redeliver. Real Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 from kombu import Connection
-from kombu.transport import redis as kombu_redis
 
 from relayer.worker import broker_fix
 
@@ -27,7 +27,7 @@ def unacked(private_redis_url: str) -> Iterator[tuple[Connection, object, redis.
     message = channel.basic_get("broker-fix-test", no_ack=False)
     assert message is not None and channel.qos._delivered
     yield conn, channel, raw
-    kombu_redis.QoS.restore_unacked = broker_fix._original_restore_unacked  # type: ignore[method-assign]
+    broker_fix.uninstall()
     raw.flushdb()
 
 
@@ -39,7 +39,7 @@ def _lose_connection(channel: object) -> None:
 
 def test_without_the_fix_kombu_crashes_on_close(unacked: tuple[Connection, object, redis.Redis]) -> None:
     _, channel, _ = unacked
-    kombu_redis.QoS.restore_unacked = broker_fix._original_restore_unacked  # type: ignore[method-assign]
+    broker_fix.uninstall()
     _lose_connection(channel)
     with pytest.raises(AttributeError, match="hostname"):
         channel.close()  # type: ignore[attr-defined]
@@ -63,3 +63,25 @@ def test_with_a_live_connection_kombu_restores_as_before(unacked: tuple[Connecti
     assert raw.hlen("unacked") == 0  # restored to the queue by kombu's own code
     assert raw.llen("broker-fix-test") == 1
     conn.release()
+
+
+def test_without_the_fix_a_late_ack_crashes(unacked: tuple[Connection, object, redis.Redis]) -> None:
+    _, channel, _ = unacked
+    broker_fix.uninstall()
+    (tag,) = list(channel.qos._delivered)  # type: ignore[attr-defined]
+    _lose_connection(channel)
+    with pytest.raises(AttributeError):
+        channel.basic_ack(tag)  # type: ignore[attr-defined]
+
+
+def test_with_the_fix_a_late_ack_leaves_the_message_for_redelivery(
+    unacked: tuple[Connection, object, redis.Redis],
+) -> None:
+    _, channel, raw = unacked
+    broker_fix.install()
+    (tag,) = list(channel.qos._delivered)  # type: ignore[attr-defined]
+    _lose_connection(channel)
+    channel.basic_ack(tag)  # type: ignore[attr-defined]
+    assert raw.hlen("unacked") == 1 and raw.zcard("unacked_index") == 1
+    channel.close()  # type: ignore[attr-defined]
+    assert raw.hlen("unacked") == 1
