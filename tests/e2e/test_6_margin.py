@@ -155,7 +155,7 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
                     rpc_call(hub_url, "evm_mine")
                 return False
 
-            poll(one_sends_the_other_leaves, "one keeper to send the liquidation and the other to leave it", 45, 0.2)
+            poll(one_sends_the_other_leaves, "one keeper to send the liquidation and the other to leave it", 90, 0.2)
             both = pending_to(hub_url, module)
             rpc_call(hub_url, "evm_mine")
         finally:

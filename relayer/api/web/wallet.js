@@ -38,6 +38,16 @@ async function receipt(hash) {
   throw new Error(`transaction ${hash} not mined after ${RECEIPT_TIMEOUT_MS / 1000} s`);
 }
 
+// A gas limit with headroom over the estimate: a price round pushed into the same block makes the
+// oracle walk one more round, and an exact estimate then runs out of gas (seen in CI: an empty revert).
+const GAS_HEADROOM_NUM = 5n;
+const GAS_HEADROOM_DEN = 4n;
+const GAS_HEADROOM_FLAT = 50000n;
+async function gasLimit(tx) {
+  const estimate = BigInt(await window.ethereum.request({ method: "eth_estimateGas", params: [tx] }));
+  return "0x" + (estimate * GAS_HEADROOM_NUM / GAS_HEADROOM_DEN + GAS_HEADROOM_FLAT).toString(16);
+}
+
 // Send a plan's steps in order, each mined before the next (a deposit's approval, then the deposit);
 // `progress` gets a line per stage. Returns the last step's hash.
 export async function sendPlan(plan, progress) {
@@ -46,10 +56,9 @@ export async function sendPlan(plan, progress) {
     const where = plan.steps.length > 1 ? `step ${i + 1}/${plan.steps.length}: ` : "";
     await switchChain(step.chain_id);
     progress(`${where}${step.description}: confirm in your wallet…`);
-    hash = await window.ethereum.request({
-      method: "eth_sendTransaction",
-      params: [{ from: plan.account, to: step.to, data: step.data, value: step.value }],
-    });
+    const tx = { from: plan.account, to: step.to, data: step.data, value: step.value };
+    tx.gas = await gasLimit(tx);
+    hash = await window.ethereum.request({ method: "eth_sendTransaction", params: [tx] });
     progress(`${where}${step.description}: waiting for ${short(hash)} to be mined…`);
     const mined = await receipt(hash);
     if (Number(mined.status) !== 1) throw new Error(`${step.description}: transaction ${hash} reverted`);
