@@ -21,10 +21,10 @@ from relayer.errors import ActionError, ChainCallError, TradeRejectedError
 from relayer.proofs.hashchain import ZERO_ADDRESS
 from relayer.services import recovery
 from relayer.services.trading import TradeRefusal
-from relayer.services.transfers import Explainer, WithdrawalRefusal, _TokenAmounts, chain_id_of, token_of
+from relayer.services.transfers import Explainer, WithdrawalRefusal, chain_id_of, plan_deposit
 from relayer.services.units import fmt_amount, parse_address, parse_price, parse_size, to_units
 from relayer.services.vault import VaultRefusal, parse_shares
-from relayer.types import NATIVE_TOKEN, UINT256_MAX
+from relayer.types import UINT256_MAX
 
 
 class UnsignedTx(BaseModel):
@@ -74,18 +74,14 @@ def deposit(ctx: Context, account: str, chain: str, token: str, amount: str, ben
     """Deposit `amount` of `token` on spoke `chain` from `account` for `beneficiary` (default: itself):
     the approval first when the lockbox's allowance is short."""
     sender = parse_address(account)
-    chain_id = chain_id_of(ctx, chain)
-    if chain_id not in ctx.deployment.spokes:
-        raise ActionError(f"chain {chain} is not a spoke of the deployment")
-    info = token_of(ctx, chain_id, chain, token)
-    symbol = next((s for s, t in ctx.deployment.tokens[chain_id].items() if t.address == info.address), token)
-    units = to_units(amount, info.decimals)
-    credited = parse_address(beneficiary) if beneficiary else sender
+    # the same checks as every other deposit path (a spoke, a known token, units)
+    plan = plan_deposit(ctx, chain, token, amount, beneficiary or sender)
+    chain_id, info, symbol, units, credited = plan.chain_id, plan.token, plan.symbol, plan.units, plan.beneficiary
     lockbox = ctx.lockbox(chain_id)
     client = ctx.client(chain_id)
-    explainer = _TokenAmounts(symbol, info.decimals)
+    explainer = plan.explainer()
     what = f"deposit {amount} {symbol} on {ctx.chain_name(chain_id)} for {credited}"
-    if info.address == NATIVE_TOKEN:
+    if plan.native:
         fn = lockbox.functions.depositNative(credited)
         simulate(ctx, chain_id, sender, fn, explainer, value=units)
         return TxPlan(account=sender, steps=[_step(chain_id, fn, what, value=units)])
