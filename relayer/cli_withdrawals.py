@@ -1,5 +1,6 @@
-"""`xmargin withdrawals redirect|refund`: recover a parked release from the hub (the account that
-withdrew asks the ledger; the withdrawal route carries it to the spoke)."""
+"""`xmargin withdrawals redirect|refund|retry`: recover a parked release from the hub (the account that
+withdrew asks the ledger; the withdrawal route carries it to the spoke), or retry paying it on the
+spoke (anyone may; it pays the recorded recipient)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import typer
 from relayer._cli import DEFAULT_CONFIG, ConfigOpt, KeyOpt, config_context, not_running, out, user_key
 from relayer.errors import RpcUnavailableError
 
-withdrawals_app = typer.Typer(help="Parked withdrawals: redirect or refund them from the hub.", no_args_is_help=True)
+withdrawals_app = typer.Typer(help="Parked withdrawals: redirect or refund them from the hub, or retry them.",
+                              no_args_is_help=True)
 
 NonceArg = Annotated[int, typer.Argument(help="Withdrawal nonce of the parked release (`xmargin pending` shows it)")]
 ChainOpt = Annotated[str, typer.Option("--chain", help="Spoke the release is parked on (name or id)")]
@@ -48,3 +50,16 @@ def redirect(
 def refund(nonce: NonceArg, chain: ChainOpt, key: KeyOpt = None, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Credit a parked release back to your hub balance (it returns as a deposit from the lockbox)."""
     _recover(chain, nonce, None, key, config)
+
+
+@withdrawals_app.command()
+def retry(nonce: NonceArg, chain: ChainOpt, key: KeyOpt = None, config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Retry paying a parked release to its recorded recipient, on the spoke (anyone may send it);
+    refused with the reason while it would still fail."""
+    from relayer.services import recovery
+
+    try:
+        result = recovery.retry_release(config_context(config, quick=False), chain, nonce, user_key(key))
+    except RpcUnavailableError as error:
+        not_running(error)
+    out.print(f"withdrawal {nonce} paid to {result.recipient} on {result.chain}, tx {result.tx_hash}")

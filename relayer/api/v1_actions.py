@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from relayer.api.v1_errors import ApiError, address, call, require_margin
 from relayer.context import Context
 from relayer.services import actions, unsigned
+from relayer.services.recovery import ReleaseRetried
 from relayer.services.trading import TradeResult
 from relayer.services.transfers import TxResult
 from relayer.services.unsigned import TxPlan
@@ -91,6 +92,16 @@ class RecoverIn(BaseModel):
     """Redirect to this address on the spoke; absent: refund to the hub balance."""
 
 
+class RetryIn(BaseModel):
+    """Retry paying a withdrawal parked on a spoke to its recorded recipient (anyone may)."""
+
+    account: str = Field(description=ACCOUNT_DOC)
+    chain: str
+    """The spoke it is parked on (the retry is sent there)."""
+    nonce: int = Field(ge=1)
+    """The parked withdrawal's nonce."""
+
+
 def _known_asset(ctx: Context, asset: str) -> None:
     """ApiError unknown_asset listing the deployment's assets."""
     if asset not in ctx.deployment.assets:
@@ -166,6 +177,11 @@ def add_actions(api: APIRouter, ctx: Context) -> None:
         `route_nonce` is the recovery message's."""
         return call(actions.recover, ctx, body.account, body.chain, body.nonce, _recipient(body.new_recipient))
 
+    @api.post("/actions/retry", response_model=ReleaseRetried, tags=["actions"])
+    def retry(body: RetryIn) -> ReleaseRetried:
+        """Retry paying a parked withdrawal on its spoke, sent by a demo account (DEV ONLY); 422 saying
+        why when it would still fail (it stays parked)."""
+        return call(actions.retry, ctx, body.account, body.chain, body.nonce)
 
 
 def add_transactions(api: APIRouter, ctx: Context) -> None:
@@ -227,3 +243,9 @@ def add_transactions(api: APIRouter, ctx: Context) -> None:
         return call(unsigned.recover, ctx, address(body.account), body.chain, body.nonce,
                     _recipient(body.new_recipient))
 
+
+    @api.post("/tx/retry", response_model=TxPlan, tags=["transactions"])
+    def retry(body: RetryIn) -> TxPlan:
+        """Retry paying a parked withdrawal on its spoke (`Lockbox.retryRelease`; anyone may send it);
+        422 saying why when it would still fail."""
+        return call(unsigned.retry, ctx, address(body.account), body.chain, body.nonce)

@@ -93,7 +93,7 @@ MESSAGES: dict[str, str] = {
     "ReleaseRateLimited": "the {token} outflow limit allows {available} now, the release needs {amount}: it is parked and can be retried later",
     "ReleaseRecipientInvalid": "{recipient} cannot receive this release",
     "RecoveryTargetUnknown": "no withdrawal {target} was ever queued to chain {destChainId}: a parked release can only be recovered by its own nonce",
-    "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry, or have its hub account redirect or refund it (`xmargin withdrawals redirect|refund`)",
+    "ReleaseTransferFailed": "paying release {nonce} to {recipient} failed: it stays parked; retry (`xmargin withdrawals retry`), or have its hub account redirect or refund it (`xmargin withdrawals redirect|refund`)",
     "RelayFeesNone": "{relayer} has no relay fees in {token} to claim",
     "RelayFeesTransferFailed": "paying {amount} of relay fees in {token} to {to} failed (the token or the address refused): nothing was paid, the fees stay claimable",
     "ReleasesPaused": "releases are paused on this lockbox by the guardian: they stay queued until resumed",

@@ -1,6 +1,6 @@
 """Actions the web app takes for the devnet's demo accounts (config `api.demo_accounts`, DEV ONLY):
 deposit, withdraw, trade, close, the LP vault (deposit, queue, complete or cancel a redemption) and the
-recovery of a parked withdrawal, each through the same service functions as the CLI. A real
+recovery (refund, redirect) or retry of a parked withdrawal, each through the same service functions as the CLI. A real
 deployment lists no demo accounts; its page has the user's own wallet sign what /v1/tx/* builds
 (relayer.services.unsigned)."""
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from relayer.context import Context
 from relayer.errors import ActionError
 from relayer.services import recovery, trading, transfers, vault
+from relayer.services.recovery import ReleaseRetried
 from relayer.services.trading import TradeResult
 from relayer.services.transfers import TxResult
 from relayer.services.vault import VaultTx
@@ -87,3 +88,9 @@ def recover(ctx: Context, name: str, chain: str, nonce: int, new_recipient: str 
     """Redirect (to `new_recipient`) or refund (None) demo account `name`'s withdrawal `nonce` parked
     on `chain` (recovery.request_recovery)."""
     return recovery.request_recovery(ctx, chain, nonce, new_recipient, demo_key(ctx, name))
+
+
+def retry(ctx: Context, name: str, chain: str, nonce: int) -> ReleaseRetried:
+    """Retry paying withdrawal `nonce` parked on `chain`, sent by demo account `name` on that spoke
+    (recovery.retry_release)."""
+    return recovery.retry_release(ctx, chain, nonce, demo_key(ctx, name))

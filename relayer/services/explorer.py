@@ -214,8 +214,9 @@ def _delivered(ctx: Context, facts: _RouteFacts, view: MessageView) -> MessageVi
         view.park_reason = PARK_REASONS.get(reason, str(reason))
         why = "above the outflow rate limit (retry as it refills)" if reason == 1 else "the payout failed"
         view.detail = (
-            f"parked on {view.dest_chain}: {why}; anyone may retryRelease, the account may redirect or "
-            "refund it from the hub (`xmargin withdrawals redirect|refund`)"
+            f"parked on {view.dest_chain}: {why}; anyone may retry it once the cause is gone "
+            "(`xmargin withdrawals retry`), the account may redirect or refund it from the hub "
+            "(`xmargin withdrawals redirect|refund`)"
         )
     else:
         view.state = "released"

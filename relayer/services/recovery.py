@@ -1,20 +1,25 @@
-"""Recovering a parked release from the hub: redirect it to another recipient, or refund it to the
+"""Recovering a parked release. From the hub: redirect it to another recipient, or refund it to the
 hub balance. The hub account that withdrew asks the ledger (`requestReleaseRecovery`); the
 validators sign and the submitters deliver the recovery message like any withdrawal, and the
-lockbox applies it (docs/protocol.md, "Recovery messages"). The spoke is read first so that a
-request the lockbox would reject is refused here, in words, before any gas is spent."""
+lockbox applies it (docs/protocol.md, "Recovery messages"). On the spoke: retry it
+(`Lockbox.retryRelease`, open to anyone, pays the recorded recipient) once the cause is gone. The
+spoke is read first so that a request the lockbox would reject is refused here, in words, before
+any gas is spent."""
 
 from __future__ import annotations
 
 from eth_account import Account
+from pydantic import BaseModel
+from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
 from relayer.chain.abi import DecodedError, explain
 from relayer.context import Context
 from relayer.errors import ActionError
 from relayer.proofs.hashchain import ZERO_ADDRESS
-from relayer.services.transfers import Explainer, TxResult, chain_id_of, transact
+from relayer.services.transfers import Explainer, TxResult, chain_id_of, spoke_of, transact
 from relayer.services.units import parse_address
+from relayer.types import ChainId
 
 PARKED_REASONS = {1: "delayed by the outflow rate limit", 2: "failed"}
 
@@ -68,4 +73,65 @@ def request_recovery(ctx: Context, to_chain: str, nonce: int, new_recipient: str
         tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
         block_number=receipt["blockNumber"],
         route_nonce=int(event["args"]["recoveryNonce"]),
+    )
+
+
+# ------------------------------------------------------------------ retry on the spoke
+
+
+class ReleaseRetried(BaseModel):
+    """A parked release paid out by a retry (`Lockbox.retryRelease`)."""
+
+    tx_hash: str
+    block_number: int
+    chain: str
+    """The spoke it was parked on, and is now paid on."""
+    retried_nonce: int
+    """The withdrawal nonce of the release now paid."""
+    recipient: str
+    """Who was paid: the release's recorded recipient (a retry never changes it)."""
+
+
+class RetryRefusal(Explainer):
+    """A retry the lockbox refuses, and what else the account can do: the release stays parked."""
+
+    def __init__(self, chain: str, nonce: int) -> None:
+        self.chain = chain
+        self.nonce = nonce
+
+    def __call__(self, error: DecodedError) -> str:
+        stays = f"withdrawal {self.nonce} stays parked on {self.chain}"
+        if error.name == "ReleaseTransferFailed":
+            return (f"retry not possible now: paying withdrawal {self.nonce} to {error.args['recipient']} on "
+                    f"{self.chain} still fails (the recipient or token refuses it); it stays parked: retry once "
+                    "that is fixed, or redirect it or refund it to the hub balance")
+        if error.name == "ReleaseRateLimited":
+            return f"retry not possible yet: {explain(error)}"
+        if error.name in ("ReleasesPaused", "ReleaseExceedsCustody", "ReleaseRecipientInvalid"):
+            return f"retry not possible now: {explain(error)}; {stays}"
+        return explain(error)
+
+
+def retry_call(ctx: Context, to_chain: str, nonce: int) -> tuple[ChainId, ContractFunction]:
+    """The spoke and the `retryRelease(nonce)` call for release `nonce` parked on `to_chain`;
+    ActionError when nothing is parked under that nonce (paid, refunded, or never parked)."""
+    dest = spoke_of(ctx, to_chain, "retry")
+    lockbox = ctx.lockbox(dest)
+    _, reason, *_ = ctx.client(dest).call(lockbox.functions.pendingRelease(nonce))
+    if int(reason) == 0:
+        raise ActionError(f"withdrawal {nonce} is not parked on {ctx.chain_name(dest)} (paid, refunded, or never "
+                          "parked): nothing to retry")
+    return dest, lockbox.functions.retryRelease(nonce)
+
+
+def retry_release(ctx: Context, to_chain: str, nonce: int, key: str) -> ReleaseRetried:
+    """Retry paying release `nonce` parked on `to_chain` to its recorded recipient, sent by `key`
+    (anyone may: it pays no one else); refused in words, with the release left parked, if it still fails."""
+    dest, fn = retry_call(ctx, to_chain, nonce)
+    lockbox = ctx.lockbox(dest)
+    receipt = transact(ctx.sender(key, dest), fn, RetryRefusal(ctx.chain_name(dest), nonce))
+    (paid,) = lockbox.events.Released().process_receipt(receipt, errors=DISCARD)
+    return ReleaseRetried(
+        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(), block_number=receipt["blockNumber"],
+        chain=ctx.chain_name(dest), retried_nonce=nonce, recipient=str(paid["args"]["recipient"]),
     )

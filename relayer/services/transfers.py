@@ -112,7 +112,7 @@ class DepositPlan:
 def plan_deposit(ctx: Context, chain: str, token: str, amount: str, account: str) -> DepositPlan:
     """Check a deposit of `amount` (whole-token decimal) of `token` (symbol or address) on spoke
     `chain` for hub `account`; ActionError saying what is wrong."""
-    chain_id = _spoke(ctx, chain, "deposit")
+    chain_id = spoke_of(ctx, chain, "deposit")
     info = token_of(ctx, chain_id, chain, token)
     symbol = next((s for s, t in ctx.deployment.tokens[chain_id].items() if t.address == info.address), token)
     return DepositPlan(chain_id=chain_id, token=info, symbol=symbol, units=to_units(amount, info.decimals),
@@ -129,7 +129,7 @@ def appended(receipt: TxReceipt, source: Contract, event: str) -> TxResult:
     )
 
 
-def _spoke(ctx: Context, chain: str, what: str) -> ChainId:
+def spoke_of(ctx: Context, chain: str, what: str) -> ChainId:
     """A spoke's chain id; ActionError "unknown chain" (a 400 in API v1) for the hub or an unknown chain."""
     chain_id = chain_id_of(ctx, chain)
     if chain_id not in ctx.deployment.spokes:
@@ -169,7 +169,7 @@ class WithdrawalPlan:
 def plan_withdrawal(ctx: Context, asset: str, amount: str, to_chain: str, recipient: str) -> WithdrawalPlan:
     """Check a withdrawal of `amount` of ledger asset `asset` to `recipient` on spoke `to_chain` (the
     amount's precision is checked once the asset's decimals are read)."""
-    dest = _spoke(ctx, to_chain, "withdrawal")
+    dest = spoke_of(ctx, to_chain, "withdrawal")
     asset_id = ctx.deployment.assets.get(asset)
     if asset_id is None:
         raise ActionError(f"unknown asset {asset!r}; known: {', '.join(ctx.deployment.assets)}")

@@ -202,3 +202,13 @@ def recover(ctx: Context, account: str, to_chain: str, nonce: int, new_recipient
     what = f"redirect withdrawal {nonce} on {ctx.chain_name(dest)} to {target}" if new_recipient \
         else f"refund withdrawal {nonce} parked on {ctx.chain_name(dest)} to the hub balance"
     return _hub_plan(ctx, sender, fn, recovery.RecoveryRefusal(to_chain), what)
+
+
+def retry(ctx: Context, account: str, to_chain: str, nonce: int) -> TxPlan:
+    """Retry paying release `nonce` parked on `to_chain` to its recorded recipient, sent by `account`
+    on the spoke (anyone may); refused in words while it would still fail (relayer.services.recovery)."""
+    sender = parse_address(account)
+    dest, fn = recovery.retry_call(ctx, to_chain, nonce)
+    chain = ctx.chain_name(dest)
+    simulate(ctx, dest, sender, fn, recovery.RetryRefusal(chain, nonce))
+    return TxPlan(account=sender, steps=[_step(dest, fn, f"retry paying withdrawal {nonce} parked on {chain}")])

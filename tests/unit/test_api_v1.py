@@ -191,6 +191,11 @@ WALLET = "0x00000000000000000000000000000000deadbeef"
     ("/v1/tx/recover", {"account": WALLET, "chain": "spoke-a", "nonce": 3, "new_recipient": ""},
      400, "bad_address", "not an address: ''"),
     ("/v1/tx/recover", {"account": WALLET, "chain": "spoke-a", "nonce": 0}, 400, "invalid_input", "nonce:"),
+    ("/v1/tx/retry", {"account": WALLET, "chain": "hub", "nonce": 1}, 400, "unknown_chain",
+     "unknown chain 'hub' for a retry: not a spoke of the deployment; spokes: spoke-a"),
+    ("/v1/tx/retry", {"account": WALLET, "chain": "spoke-a", "nonce": 0}, 400, "invalid_input", "nonce:"),
+    ("/v1/actions/retry", {"account": "mallory", "chain": "spoke-a", "nonce": 1}, 400, "unknown_account",
+     "unknown demo account 'mallory'"),
     ("/v1/tx/vault-execute", {"account": WALLET, "redemption_id": 0}, 400, "invalid_input", "redemption_id:"),
     ("/v1/tx/vault-redeem", {"account": WALLET}, 404, "no_margin_engine", "no margin engine"),
     ("/v1/tx/order", {"account": WALLET, "market": "ETH-USD", "size": "1"}, 404, "no_margin_engine", "no margin"),
@@ -214,8 +219,10 @@ def test_a_wallet_transaction_needing_a_chain_that_does_not_answer_is_a_503(url)
 def test_the_transaction_routes_are_published(url) -> None:
     paths = requests.get(f"{url}/v1/openapi.json", timeout=5).json()["paths"]
     for action in ("deposit", "withdraw", "order", "close", "vault-deposit", "vault-redeem", "vault-execute",
-                   "vault-cancel", "recover"):
+                   "vault-cancel", "recover", "retry"):
         assert f"/v1/tx/{action}" in paths, action
         assert paths[f"/v1/tx/{action}"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/TxPlan"}
     assert "/v1/actions/recover" in paths and "/v1/actions/vault-execute" in paths
+    assert paths["/v1/actions/retry"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReleaseRetried"}

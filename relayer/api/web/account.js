@@ -63,11 +63,13 @@ function stateText(msg) {
   return `<span class="state-${msg.state}">${esc(msg.state.replace(/_/g, " "))}</span> <span class="muted">${esc(msg.detail)}</span>`;
 }
 
-// A parked release can be refunded to the hub balance or redirected, asked on the hub by its account.
+// A parked release can be retried on its spoke (anyone may; refused with the reason while it would
+// still fail), or refunded to the hub balance or redirected, asked on the hub by its account.
 function recovery(w) {
   if (w.state !== "parked" || w.recovery_target !== null) return "";
   const data = `data-chain="${esc(w.dest_chain)}" data-nonce="${w.nonce}"`;
-  return `<button data-action="refund" ${data}>Refund to hub balance</button>
+  return `<button data-action="retry" ${data}>Retry payout</button>
+    <button data-action="refund" ${data}>Refund to hub balance</button>
     <input id="redirect-${esc(w.dest_chain)}-${w.nonce}" size="14" placeholder="new recipient 0x…">
     <button data-action="redirect" ${data}>Redirect</button>`;
 }

@@ -14,12 +14,14 @@ const PATHS = {
   "vault-execute": ["/actions/vault-execute", "/tx/vault-execute"],
   "vault-cancel": ["/actions/vault-cancel", "/tx/vault-cancel"],
   recover: ["/actions/recover", "/tx/recover"],
+  retry: ["/actions/retry", "/tx/retry"],
 };
 
 function summary(result) {
   let text = `done: tx ${result.tx_hash}`;
   if (result.route_nonce !== undefined) text += `, nonce ${result.route_nonce}`;
   if (result.redemption_id !== undefined && result.redemption_id !== null) text += `, redemption #${result.redemption_id}`;
+  if (result.retried_nonce !== undefined) text += `, withdrawal ${result.retried_nonce} paid to ${result.recipient} on ${result.chain}`;
   return text;
 }
 
@@ -70,6 +72,7 @@ export function wireActions(refreshVault) {
     cancel: (d) => act("vault-cancel", { redemption_id: Number(d.id) }, refreshVault),
   });
   onButton("#withdrawals", {
+    retry: (d) => act("retry", { chain: d.chain, nonce: Number(d.nonce) }),
     refund: (d) => act("recover", { chain: d.chain, nonce: Number(d.nonce) }),
     redirect: (d) => {
       const to = $(`#redirect-${d.chain}-${d.nonce}`).value.trim();
