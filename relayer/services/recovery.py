@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from eth_account import Account
 from pydantic import BaseModel
+from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
@@ -102,7 +103,8 @@ class RetryRefusal(Explainer):
     def __call__(self, error: DecodedError) -> str:
         stays = f"withdrawal {self.nonce} stays parked on {self.chain}"
         if error.name == "ReleaseTransferFailed":
-            return (f"retry not possible now: paying withdrawal {self.nonce} to {error.args['recipient']} on "
+            recipient = Web3.to_checksum_address(str(error.args["recipient"]))
+            return (f"retry not possible now: paying withdrawal {self.nonce} to {recipient} on "
                     f"{self.chain} still fails (the recipient or token refuses it); it stays parked: retry once "
                     "that is fixed, or redirect it or refund it to the hub balance")
         if error.name == "ReleaseRateLimited":
