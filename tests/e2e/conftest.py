@@ -1,5 +1,7 @@
 """One devnet per session on test ports: 3 real anvil chains, real Redis (a dedicated DB), real Celery
 worker processes. Always torn down (process groups killed), even when a test or the start-up fails.
+The browser tests' headless Chromium (Debian's package, driven by Playwright) and a page of the web
+app as bob are here too (tests/e2e/test_7_web*.py; their helpers are in web_helpers.py).
 
 Environment:
   XMARGIN_TEST_REDIS_URL   Redis to use; its DB index is forced to 5 (default redis://127.0.0.1:6379/5).
@@ -11,6 +13,8 @@ Environment:
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from playwright import sync_api as playwright_api
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import Depositor  # noqa: E402
+from web_helpers import ARTIFACTS, REPO  # noqa: E402
 
 from relayer.context import Context  # noqa: E402
 from relayer.devnet import processes  # noqa: E402
@@ -108,3 +114,30 @@ def depositors(ctx: Context) -> dict[tuple[str, str], Depositor]:
 def flush_redis() -> str:
     """Which wipe the FLUSH test performs: FLUSHALL only on a Redis private to the tests."""
     return "FLUSHALL" if os.environ.get("XMARGIN_TEST_REDIS_FLUSHALL") == "1" else "FLUSHDB"
+
+
+@pytest.fixture(scope="module")
+def browser(devnet: Devnet) -> Iterator[playwright_api.Browser]:
+    """Headless Chromium (Debian's package: scripts/ensure-chromium.sh installs it when missing),
+    one per module, closed before the next module runs."""
+    subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=True, timeout=900)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=os.environ.get("XMARGIN_CHROMIUM", shutil.which("chromium")),
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(devnet: Devnet, browser: playwright_api.Browser) -> Iterator[playwright_api.Page]:
+    """A Chromium page on the devnet's web app, as bob (one per test module)."""
+    tab = browser.new_page(viewport={"width": 1280, "height": 1000})
+    tab.goto(f"http://127.0.0.1:{devnet.layout.api_port}/app/?account=bob")
+    playwright_api.expect(tab.locator("#live")).to_have_text("live", timeout=30_000)
+    yield tab
+    tab.close()
