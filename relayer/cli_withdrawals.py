@@ -54,8 +54,7 @@ def refund(nonce: NonceArg, chain: ChainOpt, key: KeyOpt = None, config: ConfigO
 
 @withdrawals_app.command()
 def retry(nonce: NonceArg, chain: ChainOpt, key: KeyOpt = None, config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Retry paying a parked release to its recorded recipient, on the spoke (anyone may send it);
-    refused with the reason while it would still fail."""
+    """Retry paying a parked release to its recorded recipient (anyone may; refused, with why, if it still fails)."""
     from relayer.services import recovery
 
     try:
