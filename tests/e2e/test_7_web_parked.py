@@ -116,6 +116,9 @@ def test_a_parked_withdrawal_is_retried_from_the_page_once_its_recipient_accepts
     assert plan.status_code == 422 and plan.json()["error"]["message"] == said, plan.text
 
     _accept_payments(devnet, receiver)
+    plan = _post(devnet, "/tx/retry", body).json()  # what a wallet would now be asked to sign: one step on B
+    assert [(s["chain_id"], s["to"], s["data"]) for s in plan["steps"]] == [
+        (spoke_b, lockbox.address, lockbox.functions.retryRelease(nonce)._encode_transaction_data())], plan
     retry.click()
     done = outcome(tab)
     assert done.startswith("done: tx 0x") and done.endswith(f", withdrawal {nonce} paid to {receiver} on spoke-b"), done
