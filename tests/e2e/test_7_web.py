@@ -20,7 +20,7 @@ from relayer.devnet import processes
 from relayer.devnet.layout import USER_KEYS
 from relayer.services import trading, transfers
 
-from web_helpers import ARTIFACTS, BOB, TIMEOUT_MS, api, balance_cell, outcome, submit
+from web_helpers import ARTIFACTS, BOB, TIMEOUT_MS, api, balance_cell, outcome, shown, submit
 
 
 def _usdc_balance(devnet) -> Decimal:
@@ -31,12 +31,11 @@ def _usdc_balance(devnet) -> Decimal:
 def test_a_deposit_made_in_the_page_is_credited_without_a_reload(devnet, page) -> None:
     tab = page
     before = _usdc_balance(devnet)
-    shown = f"{before.normalize():f}"
-    playwright_api.expect(balance_cell(tab, "USDC")).to_have_text(shown, timeout=60_000)  # first SSE frame
+    playwright_api.expect(balance_cell(tab, "USDC")).to_have_text(shown(before), timeout=60_000)  # first SSE frame
     text = submit(tab, "#deposit-form", chain="spoke-a", token="USDC", amount="25")
     assert text.startswith("done: tx 0x"), text
     after = before + 25
-    playwright_api.expect(balance_cell(tab, "USDC")).to_have_text(f"{after.normalize():f}", timeout=TIMEOUT_MS)
+    playwright_api.expect(balance_cell(tab, "USDC")).to_have_text(shown(after), timeout=TIMEOUT_MS)
     by_chain = tab.locator("#by-chain tbody tr", has_text="spoke-a").locator("td").nth(1)
     playwright_api.expect(by_chain).to_contain_text(" USDC", timeout=30_000)  # credited from spoke A
     playwright_api.expect(tab.locator("#pending-deposits tbody")).to_have_text("none", timeout=30_000)
@@ -64,7 +63,7 @@ def test_a_withdrawal_made_in_the_page_reaches_the_other_spoke(devnet, ctx, page
     playwright_api.expect(row).to_contain_text("spoke-b")
     paid_on_b = tab.locator("#by-chain tbody tr", has_text="spoke-b").locator("td").nth(2)
     balance = _usdc_balance(devnet)
-    playwright_api.expect(paid_on_b).to_contain_text(f"{balance.normalize():f} USDC", timeout=30_000)
+    playwright_api.expect(paid_on_b).to_contain_text(f"{shown(balance)} USDC", timeout=30_000)
     assert int(token.functions.balanceOf(BOB).call()) == held + 10 * 10**6
     tab.screenshot(path=str(ARTIFACTS / "withdrawal.png"), full_page=True)
 

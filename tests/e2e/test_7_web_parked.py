@@ -16,7 +16,7 @@ from playwright import sync_api as playwright_api
 from relayer.devnet.chains import rpc_call
 from relayer.devnet.deploy import Deployer
 
-from web_helpers import ARTIFACTS, BOB, TIMEOUT_MS, api, api_balance, balance_cell, outcome, submit
+from web_helpers import ARTIFACTS, BOB, TIMEOUT_MS, api, api_balance, balance_cell, outcome, shown, submit
 
 RECEIVER_KEY = "0x" + keccak(text="xmargin-e2e-web-receiver-deployer").hex()
 """Deploys (and later switches) the refusing receivers on spoke B: a test-only key."""
@@ -56,7 +56,7 @@ def _park_a_withdrawal(devnet, tab, receiver: str) -> tuple[int, Decimal]:
     before = api_balance(devnet, BOB, "ETH")
     assert submit(tab, "#deposit-form", chain="spoke-b", token="ETH", amount="1").startswith("done: tx 0x")
     funded = before + 1
-    playwright_api.expect(eth).to_have_text(f"{funded.normalize():f}", timeout=TIMEOUT_MS)
+    playwright_api.expect(eth).to_have_text(shown(funded), timeout=TIMEOUT_MS)
     text = submit(tab, "#withdraw-form", asset="ETH", amount="0.5", to_chain="spoke-b", recipient=receiver)
     tab.locator("#withdraw-form [name=recipient]").fill("")  # later withdrawals pay bob again
     assert text.startswith("done: tx 0x"), text
@@ -67,7 +67,7 @@ def _park_a_withdrawal(devnet, tab, receiver: str) -> tuple[int, Decimal]:
     playwright_api.expect(row).to_contain_text("the payout failed")
     playwright_api.expect(row.locator("button[data-action=retry]")).to_be_visible()
     playwright_api.expect(row.locator("button[data-action=redirect]")).to_be_visible()
-    playwright_api.expect(eth).to_have_text(f"{(funded - Decimal('0.5')).normalize():f}")
+    playwright_api.expect(eth).to_have_text(shown(funded - Decimal("0.5")))
     return nonce, funded
 
 
@@ -82,7 +82,7 @@ def test_a_parked_withdrawal_is_refunded_to_the_hub_balance_from_the_page(devnet
     assert done.startswith("done: tx 0x") and ", nonce " in done, done
     recovered = tab.locator("#withdrawals tbody tr", has_text=f"withdrawal {nonce} refunded")
     playwright_api.expect(recovered.first).to_be_visible(timeout=TIMEOUT_MS)
-    playwright_api.expect(balance_cell(tab, "ETH")).to_have_text(f"{funded.normalize():f}",
+    playwright_api.expect(balance_cell(tab, "ETH")).to_have_text(shown(funded),
                                                                  timeout=TIMEOUT_MS)  # back as a deposit
     mine = [w for w in api(devnet, f"/accounts/{BOB}/pending")["withdrawals"] if w["nonce"] == nonce]
     assert [w["state"] for w in mine if w["recovery_target"] is None] == ["recovered"]

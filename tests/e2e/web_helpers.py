@@ -5,7 +5,7 @@ conftest.py."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import requests
@@ -30,6 +30,11 @@ def api_balance(devnet, who: str, symbol: str) -> Decimal:
     """`who`'s hub balance of `symbol` as the API serves it (0 when none is listed)."""
     account = api(devnet, f"/accounts/{who}")
     return Decimal(next((b["amount"] for b in account["balances"] if b["symbol"] == symbol), "0"))
+
+
+def shown(x: Decimal) -> str:
+    """`x` as the page shows an amount: cut (never rounded up) to 6 decimals, trailing zeros dropped."""
+    return f"{x.quantize(Decimal('0.000001'), rounding=ROUND_DOWN).normalize():f}"
 
 
 def balance_cell(tab, symbol: str):

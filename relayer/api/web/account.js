@@ -1,6 +1,6 @@
 // The account page's figures: margin, collateral, pending transfers (with the recovery of a parked
 // withdrawal), the price/equity chart and the LP vault (with its redemptions).
-import { $, api, esc, fill, shares, state, usd } from "./common.js";
+import { $, amount, api, esc, fill, shares, state, usd } from "./common.js";
 
 export function renderAccount(view) {
   const m = view.margin;
@@ -12,7 +12,7 @@ export function renderAccount(view) {
   const bar = $("#health-bar");
   bar.style.width = `${Math.round(ratio * 100)}%`;
   bar.style.background = !m ? "#ccc" : m.liquidatable ? "#b3261e" : m.equity < m.initial_margin ? "#e0a100" : "#2e9d57";
-  fill("#balances", view.balances.map((b) => [esc(b.symbol), esc(b.amount)]));
+  fill("#balances", view.balances.map((b) => [esc(b.symbol), amount(b.amount)]));
   fill("#positions", (m ? m.positions : []).map((p) => [
     esc(p.market), esc(p.size_text), usd(p.mark_price), usd(p.pnl)]));
   const anyPrice = (x) => Number(x) === 0 || Number(x) >= 1e76;  // 0 / max uint: no limit
@@ -54,8 +54,8 @@ async function fetchByChain() {
   }
   fill("#by-chain", collateral.by_chain.map((c) => [
     esc(c.chain),
-    esc(Object.entries(credited[c.chain] || {}).map(([s, a]) => `${a} ${s}`).join(", ") || "–"),
-    esc(Object.entries(c.withdrawable).map(([s, a]) => `${a} ${s}`).join(", ")),
+    Object.entries(credited[c.chain] || {}).map(([s, a]) => `${amount(a)} ${esc(s)}`).join(", ") || "–",
+    Object.entries(c.withdrawable).map(([s, a]) => `${amount(a)} ${esc(s)}`).join(", "),
   ]));
 }
 

@@ -18,6 +18,15 @@ export const usd = (x) => (x === null || x === undefined) ? "–"
   : (Number(x) / 1e18).toLocaleString("en-US", { style: "currency", currency: "USD" });
 export const shares = (x) => (Number(x) / 1e18).toLocaleString("en-US", { maximumFractionDigits: 6 });
 export const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+// A token amount (an exact decimal string) cut to 6 decimals for reading, never rounded up; the
+// exact figure stays in the cell's tooltip (ledger units have 18 decimals: fees leave long tails).
+export function amount(s) {
+  const exact = String(s);
+  const [whole, frac = ""] = exact.split(".");
+  const cut = frac.slice(0, 6).replace(/0+$/, "");
+  const text = cut ? `${whole}.${cut}` : whole;
+  return text === exact ? esc(text) : `<span title="${esc(exact)}">${esc(text)}</span>`;
+}
 export const short = (h) => h ? `${h.slice(0, 10)}…` : "";
 
 const rendered = new WeakMap();  // tbody -> last HTML: unchanged rows are not rebuilt (buttons stay put)
