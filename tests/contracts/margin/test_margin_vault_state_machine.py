@@ -21,11 +21,14 @@ position and a non-Ok held price never withdraws. After every step:
     leaves the account with no balance of any asset, weight-0 included; a liquidation leaves no
     pending order of the account in any market.
 
-Budget: XMARGIN_MARGIN_STEPS (see STEPS); the test prints how many steps really ran."""
+Budget: XMARGIN_MARGIN_STEPS (see STEPS); the test prints how many steps really ran.
+XMARGIN_MARGIN_SEED=N replays another fixed sequence of runs (seed N instead of the test's digest):
+a long run can be sharded over processes, each on its own seed."""
 
 import os
 from collections import Counter
 
+import hypothesis.core
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
 from hypothesis import HealthCheck, strategies as st
@@ -44,7 +47,7 @@ SMALL_RUNS = 10
 SETTINGS = {
     "max_examples": SMALL_RUNS + max(1, -(-STEPS // STEPS_PER_RUN)),
     "stateful_step_count": STEPS_PER_RUN,
-    "derandomize": True,  # the same runs every time
+    "derandomize": "XMARGIN_MARGIN_SEED" not in os.environ,  # the same runs every time (or per seed, below)
     "database": None,
     "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow],
@@ -275,7 +278,13 @@ class VaultMachine:
     # ------------------------------------------------------------------ vault rules
     def rule_vault_deposit(self, usd="st_usd"):
         self._fund(self.lp2, USDC, usd)
-        self._try("vault_deposit", ALLOWED["vault_deposit"], self.s.vault.deposit, usd * 10**6, {"from": self.lp2})
+
+        def explained(name):
+            # a vault whose traders' open profit exceeds its assets (governance accepted a jump no
+            # keeper could act on in between) takes no deposit: new LPs would pay for the loss
+            return name in ALLOWED["vault_deposit"] or (name == "VaultInsolvent" and self.s.vault.equity() <= 0)
+
+        self._try("vault_deposit", explained, self.s.vault.deposit, usd * 10**6, {"from": self.lp2})
 
     def rule_request_redeem(self, share="st_share"):
         for lp in (self.lp2, self.s.lp):
@@ -373,5 +382,7 @@ class VaultMachine:
         assert total == self.s.ledger.badDebt()
 
 
-def test_vault_books_hold_under_random_operations_and_oracle_failures(vsys, accounts, MockAggregatorV3):
+def test_vault_books_hold_under_random_operations_and_oracle_failures(vsys, accounts, MockAggregatorV3, monkeypatch):
+    if "XMARGIN_MARGIN_SEED" in os.environ:  # what pytest's --hypothesis-seed sets: reproducible per seed
+        monkeypatch.setattr(hypothesis.core, "global_force_seed", int(os.environ["XMARGIN_MARGIN_SEED"]))
     brownie_state_machine()(VaultMachine, vsys, accounts, MockAggregatorV3, settings=SETTINGS)
