@@ -1,10 +1,13 @@
 """Gas benchmark of the margin engine on a real anvil (issue 10): delayed orders (commit, settle
 open / increase / close), liquidations (two markets + two collaterals, partial; full with collateral
-sale and insurance; 16 markets) and the keeper's MarginLens scan per account.
+sale and insurance; 16 markets), the same partial and full liquidations and an open in the
+steady state (feeds synced, a seasoned book, USD already held: next to the first-time rows, never
+instead of them) and the keeper's MarginLens scan per account.
 
 Run from the project root with the runtime venv after compiling: `.venv/bin/python bench/margin_gas.py`
-(`--out` moves the JSON; `--lens-accounts` sizes the scan). It starts its own anvil (the real binary,
-port `XMARGIN_BENCH_BASE_PORT` + 40 or 15540), deploys build/contracts with `bench/_stress_chain.py`,
+(`--out` moves the JSON; `--lens-accounts` sizes the scan). It starts its own anvils (the real
+binary, ports `XMARGIN_BENCH_BASE_PORT` + 40, + 41, + 43 or 15540, 15541, 15543), deploys
+build/contracts with `bench/_stress_chain.py`,
 prints each figure beside its target and beside `bench/margin_gas_baseline.json` (the figures before
 issue 10's gas work) and writes bench/results/margin_gas.json. Gas figures are receipts' gasUsed
 (21,000 intrinsic and calldata included); nothing is timed. The liquidation rows "feeds synced
@@ -20,8 +23,8 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -384,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     port = int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 40
     figures = two_market_figures(port, args.lens_accounts)
-    figures.update(steady_state_figures(port + 2))
+    figures.update(steady_state_figures(port + 3))
     figures.update(sixteen_market_figure(port + 1))
     baseline = json.loads(BASELINE.read_text())["figures"] if BASELINE.exists() else {}
     missed = []
