@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from eth_utils import keccak  # noqa: E402
-from margin_gas import BIG_GAS, Bench, _keeper, _shock_until_liquidatable, _steady  # noqa: E402
+from margin_gas import BIG_GAS, Bench, _keeper, _shock_until_liquidatable  # noqa: E402
+from margin_gas_steady import _steady  # noqa: E402
 
 from relayer.chain.abi import load_artifact  # noqa: E402
 
