@@ -1,10 +1,13 @@
 """Gas benchmark of the margin engine on a real anvil (issue 10): delayed orders (commit, settle
 open / increase / close), liquidations (two markets + two collaterals, partial; full with collateral
-sale and insurance; 16 markets) and the keeper's MarginLens scan per account.
+sale and insurance; 16 markets), the same partial and full liquidations and an open in the
+steady state (feeds synced, a seasoned book, USD already held: next to the first-time rows, never
+instead of them) and the keeper's MarginLens scan per account.
 
 Run from the project root with the runtime venv after compiling: `.venv/bin/python bench/margin_gas.py`
-(`--out` moves the JSON; `--lens-accounts` sizes the scan). It starts its own anvil (the real binary,
-port `XMARGIN_BENCH_BASE_PORT` + 40 or 15540), deploys build/contracts with `bench/_stress_chain.py`,
+(`--out` moves the JSON; `--lens-accounts` sizes the scan). It starts its own anvils (the real
+binary, ports `XMARGIN_BENCH_BASE_PORT` + 40, + 41, + 43 or 15540, 15541, 15543), deploys
+build/contracts with `bench/_stress_chain.py`,
 prints each figure beside its target and beside `bench/margin_gas_baseline.json` (the figures before
 issue 10's gas work) and writes bench/results/margin_gas.json. Gas figures are receipts' gasUsed
 (21,000 intrinsic and calldata included); nothing is timed. The liquidation rows "feeds synced
@@ -64,6 +67,9 @@ TARGETS = {
     "liquidate: partial, feeds synced first (keeper round)": 150_000,
     "liquidate: full, sale and insurance, feeds synced first": 250_000,
     "liquidate: 16 markets, feeds synced first": KEEPER_LIQUIDATION_GAS,
+    "settleOrder (open), feeds synced first, steady state": 200_000,
+    "liquidate: partial, feeds synced, steady state": 150_000,
+    "liquidate: full, sale and insurance, feeds synced, steady state": 250_000,
     f"MarginLens.scan page of {LENS_PAGE} (the keeper's page)": NODE_CALL_CAP,
 }
 
@@ -91,6 +97,8 @@ class Bench:
         deploy_system(self.ch, Calibration(), LiquidationParams())
         self.c = self.ch.c
         self.prices = {"ETH": 2_000.0, "BTC": 30_000.0}
+        self.last_receipt: Any = None
+        """The receipt of the last `order` settle or `liquidate` (for bench/margin_gas_trace.py)."""
         self.extra: dict[str, Any] = {}
         for i in range(extra_markets):
             self._add_market(f"M{i}", EXTRA_FEED0 + i)
@@ -140,6 +148,7 @@ class Bench:
         rs = self.ch.send(m.functions.settleOrder(trader, rid), _keeper(), gas=BIG_GAS)
         if not m.events.OrderSettled().process_receipt(rs, errors=DISCARD):
             raise RuntimeError(f"order {name} {delta} of {trader} was not filled")
+        self.last_receipt = rs
         return _gas(rc), _gas(rs)
 
     def sync_feeds(self) -> None:
@@ -162,6 +171,7 @@ class Bench:
         liq = self.c["liq"]
         liq.functions.liquidate(who, max_repay).call({"from": liquidator, "gas": BIG_GAS})  # decoded revert
         r = self.ch.send(liq.functions.liquidate(who, max_repay), liquidator, gas=BIG_GAS)
+        self.last_receipt = r
         events = {}
         for ev in ("Liquidated", "CollateralSold", "InsuranceUsed", "CollateralSeized", "LossSocialised",
                    "BadDebtRecorded"):
@@ -311,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     port = int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 40
     figures = two_market_figures(port, args.lens_accounts)
+    from margin_gas_steady import steady_state_figures  # it imports this module: imported here
+
+    figures.update(steady_state_figures(port + 3))
     figures.update(sixteen_market_figure(port + 1))
     baseline = json.loads(BASELINE.read_text())["figures"] if BASELINE.exists() else {}
     missed = []

@@ -3,7 +3,7 @@ scenarios on a real anvil and prints the call tree of one transaction from anvil
 `debug_traceTransaction` (callTracer): each call's gas (its callees included), contract and
 function, plus totals per (contract, function) over the whole tree.
 
-`.venv/bin/python bench/margin_gas_trace.py [partial|full|settle] [--depth N] [--synced]`
+`.venv/bin/python bench/margin_gas_trace.py [partial|full|settle] [--depth N] [--synced | --steady]`
 (after `brownie compile`; anvil on `XMARGIN_BENCH_BASE_PORT` + 42). Nothing is asserted: it is a
 reading aid for docs/margin.md "Gas"."""
 
@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from eth_utils import keccak  # noqa: E402
 from margin_gas import BIG_GAS, Bench, _keeper, _shock_until_liquidatable  # noqa: E402
+from margin_gas_steady import _steady  # noqa: E402
 
 from relayer.chain.abi import load_artifact  # noqa: E402
 
@@ -74,10 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("partial", "full", "settle"), nargs="?", default="partial")
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--synced", action="store_true", help="syncFeed every feed first (the keeper's round)")
+    parser.add_argument("--steady", action="store_true",
+                        help="the steady-state row of margin_gas.py (feeds synced, seasoned market, USD held)")
     args = parser.parse_args(argv)
     b = Bench(int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 42)
     try:
         ch = b.ch
+        if args.steady:
+            row = {"partial": "liquidate: partial", "full": "liquidate: full", "settle": "settleOrder"}[args.what]
+
+            def seen(name: str, receipt: Any) -> None:
+                if name.startswith(row):
+                    _print_trace(b, args, name, receipt)
+
+            _steady(b, seen)
+            return 0
         trader, liquidator, who = account("trader", 0), account("liquidator", 0), account(args.what, 0)
         ch.deposit([(trader, "USDC", 10_000, 101), (trader, "ETH", 2, 101), (liquidator, "USDC", 1_000_000, 101),
                     (who, "USDC", 5_000 if args.what == "partial" else 2_000, 101), (who, "ETH", 1, 101)])
@@ -102,17 +114,22 @@ def main(argv: list[str] | None = None) -> int:
             liq = b.c["liq"]
             r = ch.send(liq.functions.liquidate(who, 0 if args.what == "partial" else MAX_UINT), liquidator,
                         gas=BIG_GAS)
-        print(f"{args.what}{' (feeds synced)' if args.synced else ''}: gasUsed {int(r['gasUsed']):,}")
-        trace = ch.rpc("debug_traceTransaction", [r["transactionHash"].hex() if hasattr(r["transactionHash"], "hex")
-                                                  else r["transactionHash"], {"tracer": "callTracer"}])
-        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        _walk(trace, 0, _names(b), _selectors(), args.depth, totals)
-        print("\ncalls  gas (callees included)  contract.function")
-        for (to, fn), (n, gas) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
-            print(f"{n:>5} {gas:>12,}  {to}.{fn}")
+        _print_trace(b, args, f"{args.what}{' (feeds synced)' if args.synced else ''}", r)
     finally:
         b.ch.close()
     return 0
+
+
+def _print_trace(b: Bench, args: argparse.Namespace, title: str, r: Any) -> None:
+    """The call tree of receipt `r`'s transaction to `args.depth`, then totals per function."""
+    print(f"{title}: gasUsed {int(r['gasUsed']):,}")
+    tx = r["transactionHash"].hex() if hasattr(r["transactionHash"], "hex") else r["transactionHash"]
+    trace = b.ch.rpc("debug_traceTransaction", [tx, {"tracer": "callTracer"}])
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    _walk(trace, 0, _names(b), _selectors(), args.depth, totals)
+    print("\ncalls  gas (callees included)  contract.function")
+    for (to, fn), (n, gas) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+        print(f"{n:>5} {gas:>12,}  {to}.{fn}")
 
 
 if __name__ == "__main__":

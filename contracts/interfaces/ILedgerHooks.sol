@@ -6,6 +6,19 @@ pragma solidity 0.8.37;
 /// briefs/hooks.md. Declared here so the margin contracts compile without the ledger's own files;
 /// the ledger implements every function with exactly these signatures.
 interface ILedgerHooks {
+    /// @notice One collateral holding of `collateralState`: a listed asset with a non-zero
+    /// balance and a non-zero collateral weight.
+    struct Collateral {
+        uint32 assetId;
+        uint8 decimals;
+        uint16 weightBps;
+        uint256 balance;
+    }
+
+    /// @notice The holdings a health check values (each listed asset, in `listedAssets` order,
+    /// of non-zero balance and weight) and the account's signed USD balance, in one call.
+    function collateralState(address account) external view returns (Collateral[] memory held, int256 usd);
+
     /// @notice Ledger-unit balance (the asset's decimals) of `assetId` held by `account`.
     function balanceOf(address account, uint32 assetId) external view returns (uint256);
 

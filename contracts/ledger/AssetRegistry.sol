@@ -57,9 +57,9 @@ abstract contract AssetRegistry is AccessControl, IAssetRegistry {
     mapping(uint64 chainId => mapping(address token => TokenSlot)) internal _tokens;
     mapping(uint64 chainId => mapping(uint32 assetId => address token)) internal _tokenOf;
     mapping(uint32 assetId => AssetSupply) internal _supply;
-    mapping(uint32 assetId => AssetConfig) private _assets;
+    mapping(uint32 assetId => AssetConfig) internal _assets;
     mapping(uint32 assetId => uint64[]) private _assetChains;
-    uint32[] private _assetIds;
+    uint32[] internal _assetIds;
 
     /// @inheritdoc IAssetRegistry
     function listAsset(uint32 assetId, string calldata symbol, uint8 decimals)

@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IInflowLimiter} from "../interfaces/IInflowLimiter.sol";
+import {ILedgerHooks} from "../interfaces/ILedgerHooks.sol";
 import {IMarginAccounts, IMarginLedger} from "../interfaces/IMarginLedger.sol";
 import {DepositMessage} from "../libraries/Messages.sol";
 import {Roles} from "../libraries/Roles.sol";
@@ -105,6 +106,32 @@ abstract contract MarginAccounts is AssetRegistry, IMarginAccounts {
     /// @inheritdoc IMarginAccounts
     function balanceOf(address account, uint32 assetId) external view returns (uint256) {
         return _balances[account][assetId];
+    }
+
+    /// @notice The holdings a health check values (each listed asset, in `listedAssets` order,
+    /// of non-zero balance and weight: ILedgerHooks) and the signed USD balance, in one call
+    /// (instead of a `balanceOf` and a `collateralOf` per asset).
+    function collateralState(address account)
+        external
+        view
+        returns (ILedgerHooks.Collateral[] memory held, int256 usd)
+    {
+        uint256 n = _assetIds.length;
+        held = new ILedgerHooks.Collateral[](n);
+        // slither-disable-next-line uninitialized-local a counter that starts at zero
+        uint256 k;
+        for (uint256 i; i < n; ++i) {
+            uint32 id = _assetIds[i];
+            uint256 bal = _balances[account][id];
+            if (bal == 0) continue;
+            AssetConfig storage a = _assets[id];
+            if (a.weightBps == 0) continue;
+            held[k++] = ILedgerHooks.Collateral(id, a.decimals, a.weightBps, bal);
+        }
+        assembly ("memory-safe") {
+            mstore(held, k)
+        }
+        usd = _usd[account];
     }
 
     /// @inheritdoc IMarginAccounts

@@ -78,6 +78,15 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         uint256 collateralDiscount; // discount on collateral sold to the liquidator, < 1
     }
 
+    /// @dev How `Params` is stored: one slot (each field is at most 1e18 < 2^64, `_setParams`), so
+    /// a liquidation reads its parameters with one cold load instead of four.
+    struct StoredParams {
+        uint64 closeFactor;
+        uint64 rewardRate;
+        uint64 penaltyRate;
+        uint64 collateralDiscount;
+    }
+
     /// @dev Fixed-point one.
     uint256 internal constant ONE = 1e18;
     /// @dev Basis-point denominator.
@@ -93,8 +102,8 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     IPriceOracle public immutable oracle;
     /// @dev The LP pool account (counterparty of every market): protected, absorbs socialised losses.
     address public immutable lpPool;
-    /// @dev Current parameters.
-    Params public params;
+    /// @dev Current parameters (read them with `params()`).
+    StoredParams internal _params;
     /// @dev USD settlement (nets a deficit against the account's USDC); zero = none.
     ISettlement public settlement;
 
@@ -133,6 +142,16 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         oracle.clearPriceCache();
     }
 
+    /// @notice The current parameters (fields of `Params`, in its order).
+    function params()
+        external
+        view
+        returns (uint256 closeFactor, uint256 rewardRate, uint256 penaltyRate, uint256 collateralDiscount)
+    {
+        StoredParams memory p = _params;
+        return (p.closeFactor, p.rewardRate, p.penaltyRate, p.collateralDiscount);
+    }
+
     // ---------------------------------------------------------------- internal
     /// @dev The waterfall (see the contract's notice). The account's health is computed ONCE:
     /// each close then updates it (see `_closePositions`), so an account is walked once however
@@ -150,7 +169,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         // `h` follows the account: each close updates it for the close and the fees.
         if (h.hasPositions) {
             IPerpMarket[] memory held = riskEngine.heldMarkets(account);
-            _closePositions(held, account, insurance, params.closeFactor, false, h);
+            _closePositions(held, account, insurance, _params.closeFactor, false, h);
             if (h.equity < int256(h.maintenanceMargin)) _closePositions(held, account, insurance, ONE, true, h);
         }
         if (h.hasPositions) return;
@@ -225,7 +244,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         internal
         returns (uint256 closed, uint256 reward, uint256 penalty, uint256 releasedSum)
     {
-        Params memory p = params;
+        StoredParams memory p = _params;
         for (uint256 i; i < ms.length; ++i) {
             (uint256 notional, uint256 released) = ms[i].liquidationCloseFraction(account, fraction);
             if (notional == 0) continue;
@@ -278,7 +297,7 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
         // slither-disable-next-line unused-return the price already carries the doubtful haircut
         (uint256 price,) = riskEngine.collateralPrice(assetId);
         if (price == 0) return 0;
-        uint256 discount = Math.min(params.collateralDiscount, ONE - uint256(weightBps) * BPS_TO_WAD);
+        uint256 discount = Math.min(_params.collateralDiscount, ONE - uint256(weightBps) * BPS_TO_WAD);
         return Math.mulDiv(price, ONE - discount, ONE, Math.Rounding.Ceil);
     }
 
@@ -332,7 +351,10 @@ contract LiquidationModule is AccessControl, ReentrancyGuardTransient {
     function _setParams(Params memory p) internal {
         if (p.closeFactor == 0 || p.closeFactor > ONE || p.collateralDiscount >= ONE || p.rewardRate >= ONE
                 || p.penaltyRate >= ONE) revert LiquidationParamsInvalid();
-        params = p;
+        // every field is at most 1e18 < 2^64 (checked above): the casts are exact
+        _params = StoredParams(
+            uint64(p.closeFactor), uint64(p.rewardRate), uint64(p.penaltyRate), uint64(p.collateralDiscount)
+        );
         emit ParamsSet(p);
     }
 }

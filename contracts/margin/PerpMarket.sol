@@ -50,9 +50,9 @@ contract PerpMarket is PerpOrders {
     function _fill(address account, int256 sizeDelta, uint256 price, bool increases) internal override {
         int256 oldSkew = _skew();
         uint256 oldSide = Math.max(longOpenInterest, shortOpenInterest);
-        _trade(account, sizeDelta, price, params.takerFee);
+        _trade(account, sizeDelta, price, _params.takerFee);
         if (increases) {
-            Params storage p = params;
+            StoredParams storage p = _params;
             if (longOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(longOpenInterest, p.maxOpenInterest);
             if (shortOpenInterest > p.maxOpenInterest) revert MarketOpenInterestCapExceeded(shortOpenInterest, p.maxOpenInterest);
             if (!riskEngine.meetsInitialMargin(account)) revert MarketAccountBelowInitialMargin(account);
@@ -105,7 +105,7 @@ contract PerpMarket is PerpOrders {
         _checkRole(LIQUIDATOR_ROLE);
         uint256 price;
         (closedNotional, price) = _liquidationClose(account, size, closeSize);
-        Params storage p = params;
+        StoredParams storage p = _params;
         int256 newSize = positions[account].size;
         // slither-disable-next-line unused-return only the maintenance margin is needed
         (, uint256 mmBefore) = MarginMath.margins(size, price, p.imfBase, p.imfSlope, p.mmRatio);

@@ -61,6 +61,22 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
         uint256 maxOiToVault; // per side: open interest notional <= maxOiToVault x the pool's equity (1e18)
     }
 
+    /// @dev How `Params` is stored: three slots, grouped by reader. A health check reads the
+    /// first two (margin fractions and funding: imfBase, mmRatio, maxFundingRate, imfSlope,
+    /// skewScale), a fill the first and the third. The 1e18 fractions are bounded by `_setParams`
+    /// to at most 1e18 (< 2^64); the other four to at most type(uint128).max (open interest is a
+    /// uint128 already).
+    struct StoredParams {
+        uint64 takerFee;
+        uint64 imfBase;
+        uint64 mmRatio;
+        uint64 maxFundingRate;
+        uint128 imfSlope;
+        uint128 skewScale;
+        uint128 maxOpenInterest;
+        uint128 maxOiToVault;
+    }
+
     /// @dev One account's position: size and the price / funding index it was last settled at.
     /// Size and price share one slot (a health check reads two slots, an open writes two).
     struct Position {
@@ -88,8 +104,8 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     /// @dev Cross-margin checks.
     IMarginRiskEngine public immutable riskEngine;
 
-    /// @dev Current parameters.
-    Params public params;
+    /// @dev Current parameters (read them with `params()`).
+    StoredParams internal _params;
     /// @dev Positions by account.
     mapping(address => Position) public positions;
     /// @dev Sum of long sizes (one slot with the short side: the skew is one read).
@@ -164,18 +180,38 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
             s.pnl = MarginMath.pnl(size, price, lastPrice, funding, pos.lastFunding);
         }
         // only the three margin parameters are read (not the whole struct)
-        Params storage p = params;
+        StoredParams storage p = _params;
         (s.initialMargin, s.maintenanceMargin) = MarginMath.margins(s.size, price, p.imfBase, p.imfSlope, p.mmRatio);
+    }
+
+    /// @notice The current market parameters (fields of `Params`, in its order).
+    function params()
+        external
+        view
+        returns (
+            uint256 takerFee,
+            uint256 imfBase,
+            uint256 imfSlope,
+            uint256 mmRatio,
+            uint256 maxFundingRate,
+            uint256 skewScale,
+            uint256 maxOpenInterest,
+            uint256 maxOiToVault
+        )
+    {
+        StoredParams storage p = _params;
+        return (p.takerFee, p.imfBase, p.imfSlope, p.mmRatio, p.maxFundingRate, p.skewScale, p.maxOpenInterest,
+            p.maxOiToVault);
     }
 
     /// @notice Funding rate per day (1e18) at the current skew; positive: longs pay shorts.
     function currentFundingRate() public view returns (int256) {
-        return MarginMath.fundingRate(_skew(), params.skewScale, params.maxFundingRate);
+        return MarginMath.fundingRate(_skew(), _params.skewScale, _params.maxFundingRate);
     }
 
     /// @inheritdoc IPerpMarket
     function baseMaintenanceFraction() external view returns (uint256) {
-        return Math.mulDiv(params.imfBase, params.mmRatio, MarginMath.ONE);
+        return Math.mulDiv(_params.imfBase, _params.mmRatio, MarginMath.ONE);
     }
 
     /// @notice Long minus short open interest (base units).
@@ -195,12 +231,19 @@ abstract contract PerpMarketBase is IPerpMarket, AccessControl {
     }
 
     /// @dev Validates and stores parameters: fee <= 10 %, 0 < imfBase <= 1, 0 < mmRatio < 1,
-    /// funding rate <= 100 %/day, skewScale > 0, maxOpenInterest > 0, maxOiToVault > 0.
+    /// funding rate <= 100 %/day, skewScale > 0, maxOpenInterest > 0, maxOiToVault > 0, and
+    /// imfSlope, skewScale, maxOpenInterest, maxOiToVault at most type(uint128).max.
     function _setParams(Params memory p) internal {
         if (p.takerFee > MAX_TAKER_FEE || p.imfBase == 0 || p.imfBase > MarginMath.ONE || p.mmRatio == 0
                 || p.mmRatio >= MarginMath.ONE || p.maxFundingRate > MAX_FUNDING_RATE || p.skewScale == 0
                 || p.maxOpenInterest == 0 || p.maxOiToVault == 0) revert MarketParamsInvalid();
-        params = p;
+        uint256 wide = p.imfSlope | p.skewScale | p.maxOpenInterest | p.maxOiToVault;
+        if (wide > type(uint128).max) revert MarketParamsInvalid();
+        // the fractions are <= 1e18 < 2^64 (checked above), the rest < 2^128: the casts are exact
+        _params = StoredParams(
+            uint64(p.takerFee), uint64(p.imfBase), uint64(p.mmRatio), uint64(p.maxFundingRate), uint128(p.imfSlope),
+            uint128(p.skewScale), uint128(p.maxOpenInterest), uint128(p.maxOiToVault)
+        );
         emit ParamsSet(p);
     }
 }

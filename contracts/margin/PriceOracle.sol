@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {Roles} from "../libraries/Roles.sol";
@@ -23,6 +24,8 @@ import {PriceOracleBase} from "./PriceOracleBase.sol";
 /// it leaves the window. Every status but Ok still returns the last good price so that positions
 /// stay counted.
 contract PriceOracle is PriceOracleBase {
+    using SafeCast for uint256;
+
     /// @dev Aggregator rounds `syncFeed` checks per call.
     uint80 internal constant MAX_SYNC = 32;
 
@@ -47,15 +50,14 @@ contract PriceOracle is PriceOracleBase {
         uint8 dec = IAggregatorV3(aggregator).decimals();
         if (dec > MAX_AGGREGATOR_DECIMALS) revert OracleFeedConfigInvalid(feedId);
         _checkBounds(feedId, heartbeat, minPrice, maxPrice, maxMoveBps);
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         delete _feeds[feedId];
         f.kind = SourceKind.Aggregator;
         f.aggregatorDecimals = dec;
         f.maxMoveBps = maxMoveBps;
         f.heartbeat = heartbeat;
         f.aggregator = aggregator;
-        f.minPrice = minPrice;
-        f.maxPrice = maxPrice;
+        (f.minPrice, f.maxPrice) = (uint128(minPrice), uint128(maxPrice)); // _checkBounds: both fit 128 bits
         _anchorLatest(feedId, f);
         _clearCache();
         emit FeedConfigured(feedId, SourceKind.Aggregator, aggregator, heartbeat, minPrice, maxPrice, maxMoveBps);
@@ -68,12 +70,11 @@ contract PriceOracle is PriceOracleBase {
         onlyRole(Roles.GOVERNOR_ROLE)
     {
         _checkBounds(feedId, heartbeat, minPrice, maxPrice, maxMoveBps);
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         if (f.kind != SourceKind.Signed) delete _feeds[feedId];
         f.kind = SourceKind.Signed;
         f.heartbeat = heartbeat;
-        f.minPrice = minPrice;
-        f.maxPrice = maxPrice;
+        (f.minPrice, f.maxPrice) = (uint128(minPrice), uint128(maxPrice)); // _checkBounds: both fit 128 bits
         f.maxMoveBps = maxMoveBps;
         _clearCache();
         emit FeedConfigured(feedId, SourceKind.Signed, address(0), heartbeat, minPrice, maxPrice, maxMoveBps);
@@ -82,7 +83,7 @@ contract PriceOracle is PriceOracleBase {
     /// @notice Clears a latch (GOVERNOR_ROLE): a signed feed accepts the refused (pending) price;
     /// an aggregator feed takes its latest usable round as the new anchor.
     function resolveFeed(uint32 feedId) external onlyRole(Roles.GOVERNOR_ROLE) {
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         if (f.kind == SourceKind.None) revert OracleFeedUnknown(feedId);
         if (f.kind == SourceKind.Signed) {
             if (!f.latched) revert OracleFeedNotLatched(feedId);
@@ -106,7 +107,7 @@ contract PriceOracle is PriceOracleBase {
     function submitReport(uint32 feedId, uint64 round, uint256 price, uint64 timestamp, bytes[] calldata signatures)
         external
     {
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         if (f.kind == SourceKind.None) revert OracleFeedUnknown(feedId);
         if (f.kind != SourceKind.Signed) revert OracleFeedNotSigned(feedId);
         if (round <= f.lastRound) revert OracleReportRoundInvalid(round, f.lastRound);
@@ -123,12 +124,12 @@ contract PriceOracle is PriceOracleBase {
         _clearCache();
         _rounds[feedId][round] = SignedRound(price, timestamp, newest, accept);
         if (accept) {
-            (f.lastPrice, f.lastUpdatedAt) = (price, timestamp);
+            (f.lastPrice, f.lastUpdatedAt) = (price.toUint128(), timestamp);
             (f.latched, f.pendingPrice, f.pendingAt) = (false, 0, 0);
             emit PriceReported(feedId, round, price, timestamp);
         } else {
             emit PriceRefused(feedId, round, f.lastPrice, price);
-            (f.latched, f.pendingPrice, f.pendingAt) = (true, price, timestamp);
+            (f.latched, f.pendingPrice, f.pendingAt) = (true, price.toUint128(), timestamp);
         }
     }
 
@@ -137,12 +138,12 @@ contract PriceOracle is PriceOracleBase {
     /// one before, the anchor stops at the last good round and the feed latches Invalid until
     /// governance resolves it. No-op for signed feeds.
     function syncFeed(uint32 feedId) external {
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         if (f.kind != SourceKind.Aggregator || f.latched) return;
         _clearCache();
         (bool clean, uint80 round, uint256 price, uint64 ts) = _walk(f, MAX_SYNC);
         if (round != f.lastRound) {
-            (f.lastRound, f.lastPrice, f.lastUpdatedAt) = (uint64(round), price, ts);
+            (f.lastRound, f.lastPrice, f.lastUpdatedAt) = (uint64(round), price.toUint128(), ts);
             emit AggregatorSynced(feedId, round, price);
         }
         if (!clean) f.latched = true;
@@ -172,7 +173,7 @@ contract PriceOracle is PriceOracleBase {
     // ---------------------------------------------------------------- internal
     /// @dev The price of `feedId` computed from storage and its aggregator (see `getPrice`).
     function _price(uint32 feedId) internal view returns (uint256 price, uint64 updatedAt, PriceStatus status) {
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         if (f.kind == SourceKind.None) revert OracleFeedUnknown(feedId);
         bool clean = !f.latched;
         (price, updatedAt) = (f.lastPrice, f.lastUpdatedAt);
@@ -202,7 +203,7 @@ contract PriceOracle is PriceOracleBase {
         view
         returns (uint256 price, uint64 updatedAt, uint64 previousUpdatedAt, bool valid)
     {
-        Feed storage f = _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
         if (f.kind == SourceKind.None) revert OracleFeedUnknown(feedId);
         if (f.kind == SourceKind.Signed) {
             if (roundId > type(uint64).max) return (0, 0, 0, false);
@@ -228,7 +229,7 @@ contract PriceOracle is PriceOracleBase {
 
     // ---------------------------------------------------------------- internal
     /// @dev Makes the latest usable aggregator round the anchor; false when it is unusable.
-    function _anchorLatest(uint32 feedId, Feed storage f) internal returns (bool) {
+    function _anchorLatest(uint32 feedId, FeedStore storage f) internal returns (bool) {
         // slither-disable-next-line uninitialized-local assigned in the try branch; the catch returns before it is read
         uint80 latest;
         // slither-disable-next-line unused-return only the latest round id is needed: each round is read by _aggRound
@@ -239,7 +240,7 @@ contract PriceOracle is PriceOracleBase {
         }
         (uint256 price, uint64 ts, bool ok) = _aggRound(f, latest);
         if (!ok) return false;
-        (f.lastRound, f.lastPrice, f.lastUpdatedAt) = (uint64(latest), price, ts);
+        (f.lastRound, f.lastPrice, f.lastUpdatedAt) = (uint64(latest), price.toUint128(), ts);
         emit AggregatorSynced(feedId, latest, price);
         return true;
     }
@@ -247,7 +248,7 @@ contract PriceOracle is PriceOracleBase {
     /// @dev Walks the aggregator rounds after the anchor (at most `maxSteps`; from a recent round
     /// when the anchor is unset or further behind) and returns whether every one is usable and
     /// within the move bound of the one before, plus the last good round, price and time.
-    function _walk(Feed storage f, uint80 maxSteps)
+    function _walk(FeedStore storage f, uint80 maxSteps)
         internal
         view
         returns (bool clean, uint80 round, uint256 price, uint64 ts)
@@ -265,7 +266,7 @@ contract PriceOracle is PriceOracleBase {
 
     /// @dev `_walk` up to round `target` instead of the latest round: from the anchor when it is at
     /// most `maxSteps` rounds before `target`, otherwise over the `maxSteps` rounds before `target`.
-    function _walkTo(Feed storage f, uint80 target, uint80 maxSteps)
+    function _walkTo(FeedStore storage f, uint80 target, uint80 maxSteps)
         internal
         view
         returns (bool clean, uint80 round, uint256 price, uint64 ts)
@@ -288,7 +289,7 @@ contract PriceOracle is PriceOracleBase {
 
     /// @dev One normalised aggregator round; ok false when the call fails, the answer is <= 0, the
     /// time is 0 or in the future, or the price is outside [minPrice, maxPrice].
-    function _aggRound(Feed storage f, uint80 roundId) internal view returns (uint256 price, uint64 ts, bool ok) {
+    function _aggRound(FeedStore storage f, uint80 roundId) internal view returns (uint256 price, uint64 ts, bool ok) {
         // slither-disable-next-line unused-return startedAt, answeredInRound are not needed
         try IAggregatorV3(f.aggregator).getRoundData(roundId) returns (uint80, int256 a, uint256, uint256 t, uint80) {
             if (a <= 0 || t == 0 || t > block.timestamp) return (0, uint64(t), false);

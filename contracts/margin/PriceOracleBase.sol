@@ -15,8 +15,9 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
     // ---------------------------------------------------------------- errors
     /// @dev No feed is configured under `feedId`.
     error OracleFeedUnknown(uint32 feedId);
-    /// @dev Governance passed a zero heartbeat, empty or inverted bounds, a move bound outside
-    /// (0, 10_000] bps, a zero aggregator or unsupported decimals.
+    /// @dev Governance passed a zero heartbeat, empty or inverted bounds, a maximum price above
+    /// type(uint128).max, a move bound outside (0, 10_000] bps, a zero aggregator or unsupported
+    /// decimals.
     error OracleFeedConfigInvalid(uint32 feedId);
     /// @dev The price is older than the feed's heartbeat.
     error OraclePriceStale(uint32 feedId, uint64 updatedAt, uint32 heartbeat);
@@ -93,6 +94,27 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
         uint64 pendingAt;
     }
 
+    /// @dev How a feed is stored: `Feed` packed into four slots so that a synced price read
+    /// touches two (configuration with the latch flag; last good price with its time and
+    /// round). Prices fit 128 bits because `maxPrice` <= type(uint128).max (3.4e20 USD, the
+    /// same bound positions and orders store prices under) and every stored price is within
+    /// [minPrice, maxPrice].
+    struct FeedStore {
+        SourceKind kind;
+        uint8 aggregatorDecimals;
+        uint16 maxMoveBps;
+        uint32 heartbeat;
+        address aggregator;
+        bool latched;
+        uint128 lastPrice;
+        uint64 lastUpdatedAt;
+        uint64 lastRound;
+        uint128 minPrice;
+        uint128 maxPrice;
+        uint128 pendingPrice;
+        uint64 pendingAt;
+    }
+
     /// @dev One stored signed round (for delayed-order settlement).
     struct SignedRound {
         uint256 price;
@@ -123,7 +145,7 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
 
     // ---------------------------------------------------------------- storage
     /// @dev Feeds by id.
-    mapping(uint32 feedId => Feed) internal _feeds;
+    mapping(uint32 feedId => FeedStore) internal _feeds;
     /// @dev Signed rounds by feed and round.
     mapping(uint32 feedId => mapping(uint64 round => SignedRound)) internal _rounds;
     /// @dev Oracle signers (sorted ascending) and the quorum.
@@ -178,7 +200,11 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
     // ---------------------------------------------------------------- views
     /// @notice Configuration and last good price of a feed (for operators and tests).
     function feedOf(uint32 feedId) external view returns (Feed memory) {
-        return _feeds[feedId];
+        FeedStore storage f = _feeds[feedId];
+        return Feed(
+            f.kind, f.aggregatorDecimals, f.maxMoveBps, f.heartbeat, f.aggregator, f.minPrice, f.maxPrice, f.lastPrice,
+            f.lastUpdatedAt, f.lastRound, f.latched, f.pendingPrice, f.pendingAt
+        );
     }
 
     /// @notice The current signer set, ascending.
@@ -286,7 +312,8 @@ abstract contract PriceOracleBase is IPriceOracle, AccessControl, EIP712 {
         internal
         pure
     {
-        if (heartbeat == 0 || minPrice == 0 || maxPrice <= minPrice || maxMoveBps == 0 || maxMoveBps > BPS) {
+        if (heartbeat == 0 || minPrice == 0 || maxPrice <= minPrice || maxPrice > type(uint128).max || maxMoveBps == 0
+                || maxMoveBps > BPS) {
             revert OracleFeedConfigInvalid(feedId);
         }
     }

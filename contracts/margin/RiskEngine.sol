@@ -155,18 +155,16 @@ contract RiskEngine is IMarginRiskEngine, AccessControl {
     function health(address account) public view returns (Health memory h) {
         h.pricesOk = true;
         h.liquidationPricesOk = oracle.sequencerOk();
-        uint32[] memory ids = ledger.listedAssets();
-        for (uint256 i; i < ids.length; ++i) {
-            uint256 bal = ledger.balanceOf(account, ids[i]);
-            if (bal == 0) continue;
-            (uint8 dec, uint16 weightBps) = ledger.collateralOf(ids[i]);
-            if (weightBps == 0) continue;
-            (uint256 price, IPriceOracle.PriceStatus status) = collateralPrice(ids[i]);
+        // one ledger call: the listed assets of non-zero balance and weight, and the USD balance
+        (ILedgerHooks.Collateral[] memory held, int256 usd) = ledger.collateralState(account);
+        for (uint256 i; i < held.length; ++i) {
+            ILedgerHooks.Collateral memory c = held[i];
+            (uint256 price, IPriceOracle.PriceStatus status) = collateralPrice(c.assetId);
             if (status != IPriceOracle.PriceStatus.Ok) h.pricesOk = false;
             // floor: collateral is never over-valued
-            h.collateralValue += Math.mulDiv(bal, price * weightBps, 10 ** dec * BPS);
+            h.collateralValue += Math.mulDiv(c.balance, price * c.weightBps, 10 ** c.decimals * BPS);
         }
-        h.equity = ledger.usdBalanceOf(account) + int256(h.collateralValue);
+        h.equity = usd + int256(h.collateralValue);
         uint256 bits = _held[account];
         for (uint256 id; bits != 0; ++id) {
             bool heldHere = bits & 1 != 0;

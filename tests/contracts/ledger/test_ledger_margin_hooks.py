@@ -8,6 +8,8 @@ from ledger_support import (
     SPOKE_A,
     USDC,
     USDC_A,
+    WETH,
+    WETH_A,
     assert_books_balance,
     assert_reverts,
     error,
@@ -94,3 +96,23 @@ def test_hooks_require_margin_role(ledger, stranger, alice, bob):
 def test_account_cannot_move_its_own_usd(ledger, alice, bob):
     denied = error("AccessControlUnauthorizedAccount(address,bytes32)", str(alice), MARGIN_ROLE)
     assert_reverts(denied, ledger.transferUsd, bob, alice, 1, sender=alice)
+
+
+def _state(ledger, account):
+    held, usd = ledger.collateralState(account)
+    return [tuple(int(x) for x in h) for h in held], int(usd)
+
+
+def test_collateral_state_lists_held_weighted_assets_and_usd(ledger, deposit, margin, gov, alice, bob):
+    """The health check's one call: listed assets of non-zero balance and weight, in listing
+    order, as (assetId, decimals, weightBps, balance), and the signed USD balance."""
+    assert _state(ledger, bob) == ([], 0)
+    deposit(SPOKE_A, [(alice, alice, USDC_A, 10 * ONE_USDC_TOKEN), (alice, alice, WETH_A, 2 * ONE)])
+    ledger.transferUsd(alice, bob, 250, {"from": margin})
+    assert _state(ledger, alice) == ([(USDC, 18, 10_000, 10 * ONE), (WETH, 18, 8_000, 2 * ONE)], -250)
+    assert _state(ledger, bob) == ([], 250)
+    ledger.setCollateralParams(USDC, 0, 0, {"from": gov})  # weight 0: not collateral, left out
+    assert _state(ledger, alice) == ([(WETH, 18, 8_000, 2 * ONE)], -250)
+    ledger.transferCollateral(alice, bob, WETH, 2 * ONE, {"from": margin})  # balance 0: left out
+    assert _state(ledger, alice) == ([], -250)
+    assert _state(ledger, bob) == ([(WETH, 18, 8_000, 2 * ONE)], 250)

@@ -216,7 +216,8 @@ def test_liquidation_close_needs_role_and_valid_size(system, alice, accounts):
 
 
 @pytest.mark.parametrize("index,value", [(0, E18 // 5), (1, 0), (1, E18 + 1), (3, 0), (3, E18), (4, 2 * E18),
-                                         (5, 0), (6, 0), (7, 0)])
+                                         (5, 0), (6, 0), (7, 0), (2, 2**128), (5, 2**128), (6, 2**128),
+                                         (7, 2**128)])
 def test_params_rejected_out_of_bounds(system, gov, index, value):
     params = list(ETH_PARAMS.as_tuple())
     params[index] = value
@@ -227,3 +228,12 @@ def test_params_rejected_out_of_bounds(system, gov, index, value):
 def test_params_need_governor(system, alice):
     with reverts_with("AccessControlUnauthorizedAccount"):
         system.eth.setParams(BTC_PARAMS.as_tuple(), {"from": alice})
+
+
+def test_params_read_back_as_set_at_the_packed_bounds(system, gov):
+    """The parameters are stored packed (three slots): the largest accepted values read back exactly."""
+    params = list(ETH_PARAMS.as_tuple())
+    params[0], params[1], params[3], params[4] = E18 // 10, E18, E18 - 1, E18  # fee, imfBase, mmRatio, funding
+    params[2] = params[5] = params[6] = params[7] = 2**128 - 1
+    system.eth.setParams(params, {"from": gov})
+    assert list(system.eth.params()) == params

@@ -60,6 +60,17 @@ def test_aggregator_answer_outside_bounds_is_invalid(oracle, eth_agg, agg_feed, 
         oracle.freshPrice(ETH)
 
 
+def test_feed_of_reads_back_the_packed_feed(oracle, eth_agg, agg_feed, gov):
+    """Stored in four slots, read back as the 13-field `Feed` tuple the keeper and SDK index."""
+    eth_agg.push(2_000 * 10**8)
+    oracle.syncFeed(ETH)
+    round_id, _, _, updated, _ = eth_agg.latestRoundData()
+    assert tuple(oracle.feedOf(ETH)) == (1, 8, MAX_MOVE, HEARTBEAT, eth_agg.address, MIN_P, MAX_P, 2_000 * E18,
+                                         updated, round_id, False, 0, 0)
+    oracle.setAggregatorFeed(ETH, eth_agg, HEARTBEAT, MIN_P, 2**128 - 1, MAX_MOVE, {"from": gov})  # the largest max
+    assert oracle.feedOf(ETH)["maxPrice"] == 2**128 - 1
+
+
 def test_aggregator_round_from_the_future_is_invalid(oracle, eth_agg, agg_feed):
     eth_agg.pushAt(2_000 * 10**8, chain.time() + 1_000)
     assert tuple(oracle.getPrice(ETH))[2] == INVALID
@@ -154,7 +165,7 @@ def test_unknown_feed_reverts(oracle):
 @pytest.mark.parametrize(
     "heartbeat,lo,hi,move",
     [(0, MIN_P, MAX_P, MAX_MOVE), (HEARTBEAT, 0, MAX_P, MAX_MOVE), (HEARTBEAT, MAX_P, MIN_P, MAX_MOVE),
-     (HEARTBEAT, MIN_P, MAX_P, 0), (HEARTBEAT, MIN_P, MAX_P, 10_001)],
+     (HEARTBEAT, MIN_P, MAX_P, 0), (HEARTBEAT, MIN_P, MAX_P, 10_001), (HEARTBEAT, MIN_P, 2**128, MAX_MOVE)],
 )
 def test_feed_config_rejects_invalid_parameters(oracle, eth_agg, gov, heartbeat, lo, hi, move):
     with reverts_with("OracleFeedConfigInvalid"):
