@@ -325,7 +325,10 @@ def _collect(ch: Chain, from_block: int, traders: list[str], keepers: list[str])
 
     liquidated = ev.Liquidated().get_logs(from_block=from_block)
     led = ch.c["ledger"]
-    everyone = traders + keepers + [ch.pool, ch.lp, ch.insurance]  # the pool is the LP vault's account
+    # the pool is the LP vault's account; each market holds the settlement rewards escrowed by its
+    # pending orders (an order committed at the opening whose settle failed keeps its escrow there)
+    markets = [m.address for m in ch.c["markets"].values()]
+    everyone = traders + keepers + [ch.pool, ch.lp, ch.insurance] + markets
     sum_usd = sum(ch.usd(a) for a in everyone)
     adl = ch.c["adl"].events.Deleveraged().get_logs(from_block=from_block)
     return {
