@@ -20,10 +20,11 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from eth_account import Account
 from pydantic import BaseModel, ConfigDict, SecretStr
-from web3.types import BlockData, TxReceipt
+from web3.types import BlockData
 
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import RouteReader, RouteState
@@ -215,7 +216,7 @@ class Validator:
         if cursor is not None:
             if cursor.block > final:
                 return cursor, False  # the finalized block moved back (node lag): nothing to do
-            block = reader.source_client.get_block(cursor.block)
+            block = reader.source_client.header(cursor.block)
             if bytes(block["hash"]) == cursor.block_hash:
                 return cursor, False
             text = (
@@ -225,7 +226,7 @@ class Validator:
             self.publisher.alarm(route, text)
             last = next(iter(self.db.signed_descending(route, source, reader.dest_address)), None)
             if last is not None:
-                now = bytes(reader.source_client.get_block(last.block)["hash"])
+                now = bytes(reader.source_client.header(last.block)["hash"])
                 if now != last.block_hash:
                     self._halt(route, (
                         f"reorg past a signed checkpoint: block {last.block} holding nonce {last.nonce} is now "
@@ -236,7 +237,7 @@ class Validator:
             return None, True
         state = reader.source_state(final)
         if state.nonce == 0:
-            block = reader.source_client.get_block(final)
+            block = reader.source_client.header(final)
             empty = ScanCursor(
                 block=BlockNumber(final), block_hash=bytes(block["hash"]), nonce=Nonce(0), head=ZERO_HEAD
             )
@@ -254,8 +255,8 @@ class Validator:
         and made the cursor before the next one's evidence is looked at, so a validator that fell
         behind publishes its first block's checkpoint without waiting for the whole range."""
         client = reader.source_client
-        header_reads: Prefetch[int, BlockData] = Prefetch(self._pool, client.get_block, range(start, to + 1))
-        receipts: Prefetch[int, list[TxReceipt]] | None = None
+        header_reads: Prefetch[int, BlockData] = Prefetch(self._pool, client.header, range(start, to + 1))
+        receipts: Prefetch[int, list[dict[str, Any]]] | None = None
         states: Prefetch[int, RouteState] | None = None
         try:
             began = time.monotonic()
@@ -281,7 +282,7 @@ class Validator:
     def _sign_blocks(
         self, route: RouteId, reader: RouteReader, prev: ScanCursor, to: BlockNumber, headers: Mapping[int, BlockData],
         messages: Sequence[RouteMessage], by_block: Mapping[int, Sequence[RouteMessage]],
-        receipts: Prefetch[int, list[TxReceipt]], states: Prefetch[int, RouteState], scan: _Scan,
+        receipts: Prefetch[int, list[dict[str, Any]]], states: Prefetch[int, RouteState], scan: _Scan,
     ) -> None:
         """The per-block half of `_scan_and_sign`, over headers already linked."""
         client = reader.source_client
@@ -327,7 +328,7 @@ class Validator:
             raise HeadMismatchError(nonce, head, state.head, route)
 
     def _prove_block(
-        self, route: RouteId, reader: RouteReader, header: BlockData, receipts: Sequence[TxReceipt],
+        self, route: RouteId, reader: RouteReader, header: BlockData, receipts: Sequence[Mapping[str, Any]],
         items: Sequence[RouteMessage],
     ) -> None:
         """One block's messages proven against its linked header (relayer.validator.evidence.prove_block)."""
