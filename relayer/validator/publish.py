@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from pydantic import SecretStr
 
+from relayer.chain.client import rpc_session
 from relayer.errors import PublishError
 from relayer.store.redis_store import KickHook, Store
 from relayer.types import RouteId
@@ -92,14 +93,15 @@ class HttpPublisher:
         self.urls = [u.rstrip("/") for u in urls]
         self._key = key
         self.timeout_s = timeout_s
-        self.session = requests.Session()
+        self.sessions = {url: rpc_session(url) for url in self.urls}
+        """One session per API, environment settings read once (relayer.chain.client.rpc_session)."""
         self.stamps = HaltStamps()
 
     def _post(self, path: str, body: dict[str, object]) -> None:
         failures: list[str] = []
         for url in self.urls:
             try:
-                reply = self.session.post(url + path, json=body, timeout=self.timeout_s)
+                reply = self.sessions[url].post(url + path, json=body, timeout=self.timeout_s)
             except requests.RequestException as err:
                 failures.append(f"{url}: {type(err).__name__}")
                 continue
