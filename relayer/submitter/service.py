@@ -8,7 +8,8 @@ first reverts with BatchNonceMismatch: that is reported as delivered-by-someone-
 A tick starts from the beat, or at once when a published signature completes a quorum
 (relayer.worker.kick); the route's lease keeps ticks of one route from overlapping, and a running
 tick picks up a new quorum from the store's quorum mark at its next receipt poll. Its steps live
-beside it: the in-flight window (window.py), quorum selection (quorum.py), the messages from the
+beside it: the in-flight window (window.py) and its confirmation (confirm.py), quorum selection
+(quorum.py) and the destination's quorum rules (rules.py), the messages from the
 source chain (source.py), batch sizing (sizing.py), what a tick reports (results.py), revert
 decoding (reverts.py) and the deferred-deposit release that follows a deposit route's delivery
 (release.py).
@@ -21,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TypeVar
 
 from eth_account import Account
@@ -33,14 +35,13 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from relayer.chain.abi import abi_of, encode_call
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEST_CONTRACT, RouteReader
-from relayer.chain.sender import FeePolicy, TxRequest, TxSender
+from relayer.chain.sender import FeePolicy, SentTx, TxRequest, TxSender
 from relayer.config import SubmitterConfig
 from relayer.deployment import Deployment
 from relayer.errors import (
     CallRevertedError,
     HeadMismatchError,
     LockUnavailableError,
-    NonceTakenError,
     SimulationRevertedError,
     StoreUnavailableError,
     XmarginError,
@@ -49,13 +50,15 @@ from relayer.proofs.hashchain import RouteMessage, check_chain
 from relayer.store.lease import lease
 from relayer.store.nonces import shared_nonces
 from relayer.store.redis_store import KickHook, Store
+from relayer.submitter.confirm import confirm
 from relayer.submitter.quorum import QuorumChoice, quorum_candidates, within_batch
 from relayer.submitter.release import DeferredReleases
 from relayer.submitter.results import Batch, SubmitResult, tick_result
 from relayer.submitter.reverts import BATCH_NONCE_MISMATCH, describe_revert, is_batch_nonce_mismatch
+from relayer.submitter.rules import RouteRules, Rules, TickRules, read_rules
 from relayer.submitter.sizing import BatchSizer, quorum_window
 from relayer.submitter.source import SourceMessages
-from relayer.submitter.window import Outcome, Window, classify
+from relayer.submitter.window import InFlight, Window
 from relayer.types import ChainId, RouteId, RouteKind
 
 __all__ = ["BATCH_NONCE_MISMATCH", "SubmitResult", "Submitter", "describe_revert", "is_batch_nonce_mismatch",
@@ -104,6 +107,7 @@ class Submitter:
         self.on_quorum = on_quorum
         """Kicks the next tick of a route whose quorum mark is above what a tick ended with."""
         self._seen: dict[RouteId, int] = {}
+        self.rules = RouteRules(self._quorum_rules)
 
     # wiring ------------------------------------------------------------------------------
 
@@ -196,7 +200,7 @@ class Submitter:
         dest = self.dest_contract(route)
         processed, stored_head = reader.dest_state()
         window: Window[Batch] = Window(base=processed, size=self.config.max_in_flight)
-        quorum = self._quorum_rules(route, dest)
+        quorum = self.rules.for_tick(route)
         head = stored_head
         reason = "up-to-date"
         deadline = time.monotonic() + self.config.pipeline_s
@@ -255,16 +259,16 @@ class Submitter:
                             len(lost), extra={"route": str(route)})
         return tick_result(route, processed, window, reason)
 
-    def _quorum_rules(self, route: RouteId, dest: Contract) -> tuple[list[str], int]:
-        """The destination's current validators and threshold for the route's source (read once a tick)."""
-        client = self.reader(route).dest_client
-        validators = list(client.call(dest.functions.validatorsOf(route.source_chain_id)))
-        threshold = int(client.call(dest.functions.thresholdOf(route.source_chain_id)))
+    def _quorum_rules(self, route: RouteId) -> Rules:
+        """The destination's current validators and threshold for the route's source (at most
+        once a tick, relayer.submitter.rules); the threshold is noted as the publish script's hint."""
+        reader = self.reader(route)
+        validators, threshold = read_rules(reader.dest_client, self.dest_contract(route).address, route)
         self._hint(self.store.note_threshold, route, threshold)  # lets the publish of a quorum's last signature kick
         return validators, threshold
 
     def _plan(
-        self, route: RouteId, dest: Contract, after: int, head: bytes, quorum: tuple[list[str], int]
+        self, route: RouteId, dest: Contract, after: int, head: bytes, quorum: TickRules
     ) -> tuple[QuorumChoice, list[RouteMessage]] | str:
         """The next batch after nonce `after` (whose head is `head`): the highest quorum-signed
         checkpoint within the cap, with its messages from the source chain; or why there is none
@@ -277,7 +281,7 @@ class Submitter:
         if not nonces:
             return "up-to-date"
         book = self.store.signatures_for_many(route, nonces)
-        validators, threshold = quorum
+        validators, threshold = quorum.get()
         candidates = within_batch(
             quorum_candidates(
                 book, processed_nonce=after, max_batch=look, validators=validators,
@@ -362,51 +366,15 @@ class Submitter:
         return None
 
     def _confirm(self, route: RouteId, window: Window[Batch]) -> bool:
-        """Confirm the window's mined batches, oldest first (one look each, no waiting); True if
-        any was confirmed."""
+        """Confirm the window's mined batches, oldest first (relayer.submitter.confirm)."""
         sender = self.sender(ChainId(route.dest_chain_id))
-        progressed = False
-        while (item := window.oldest()) is not None:
-            try:
-                sent = sender.poll(item.data.pending)
-            except NonceTakenError as err:  # its nonce was mined with another transaction: never lands
-                window.confirmed(Outcome.FAILED)
-                item.data.why = str(err)
-                log.warning("route %s: batch %d..%d lost (%s); %d behind it are only confirmed", route,
-                            item.first, item.last, err, len(window.batches),
-                            extra={"route": str(route), "nonce_first": item.first, "nonce_last": item.last})
-                progressed = True
-                continue
-            if sent is None:
-                return progressed
-            progressed = True
-            item.data.tx_hash, item.data.gas_used = sent.tx_hash, sent.gas_used
-            fields = {"route": str(route), "chain": route.dest_chain_id, "nonce_first": item.first,
-                      "nonce_last": item.last, "tx_hash": sent.tx_hash}
-            if sent.status == 1:
-                window.confirmed(Outcome.DELIVERED)
-                self.source.remember(route, item.last, item.data.last_block)
-                self.sizer.observe(route, sent.gas_used, item.data.size)
-                # processed nonces below `last` need no signatures any more; `last` stays as the proof
-                # of the latest delivery (the API reports it as the attested nonce)
-                self.store.forget_below(route, item.last)
-                log.info("route %s: delivered nonces %d..%d in %s", route, item.first, item.last, sent.tx_hash,
-                         extra=fields)
-                continue
-            mismatch, why = self._replay(item.data.pending.request, sender)
-            outcome = classify(sent.status, mismatch, self.reader(route).dest_state().nonce, item.last)
-            item.data.why = why
-            item.data.simulated_failure = outcome is Outcome.FAILED and item.simulated and not mismatch
-            window.confirmed(outcome)
-            level = logging.INFO if outcome is Outcome.DELIVERED_BY_OTHER else logging.WARNING
-            log.log(level, "route %s: batch %d..%d did not apply (%s: %s); %d behind it are only confirmed",
-                    route, item.first, item.last, outcome.value, why, len(window.batches), extra=fields)
-        return progressed
+        return confirm(route, window, sender, partial(self._delivered, route),
+                       lambda: self.reader(route).dest_state().nonce)
 
-    def _replay(self, request: TxRequest, sender: TxSender) -> tuple[bool, str]:
-        """Why a mined batch reverted, from replaying it on today's state: (BatchNonceMismatch?, text)."""
-        try:
-            sender.estimate_gas(request)
-        except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
-            return is_batch_nonce_mismatch(err), describe_revert(err)
-        return False, "reverted on chain (out of gas?), applies now"
+    def _delivered(self, route: RouteId, item: InFlight[Batch], sent: SentTx) -> None:
+        """Bookkeeping of a batch that applied: where the next fetch starts, the per-message gas,
+        and the signatures no longer needed (below `last`: `last` stays as the proof of the latest
+        delivery, the API reports it as the attested nonce)."""
+        self.source.remember(route, item.last, item.data.last_block)
+        self.sizer.observe(route, sent.gas_used, item.data.size)
+        self.store.forget_below(route, item.last)

@@ -109,3 +109,29 @@ def test_a_kick_that_cannot_be_sent_is_only_logged(tmp_path: Path) -> None:
     kicker = SubmitKicker(Settings(redis_url="redis://127.0.0.1:1/0", chains={}, deployment_file=deployment))
     kicker(ROUTE, 1)  # nobody listens on port 1: no exception, nothing counted
     assert kicker.sent == 0
+
+
+def test_quorum_rules_are_read_once_a_tick_only_when_needed_and_refreshed_for_the_hint() -> None:
+    """An idle tick reads no rules (they are only needed to check signatures), a busy one reads
+    them once; a route idle for THRESHOLD_HINT_REFRESH_S is read anyway (it refreshes the hint)."""
+    from relayer.submitter.rules import THRESHOLD_HINT_REFRESH_S, RouteRules
+
+    now = [0.0]
+    reads: list[RouteId] = []
+
+    def read(route: RouteId) -> tuple[list[str], int]:
+        reads.append(route)
+        return VALIDATORS, 3
+
+    rules = RouteRules(read, clock=lambda: now[0])
+    rules.for_tick(ROUTE)  # never read: read at once
+    assert reads == [ROUTE]
+    now[0] += 1.0
+    idle = rules.for_tick(ROUTE)
+    assert reads == [ROUTE]  # an idle tick reads nothing
+    busy = rules.for_tick(ROUTE)
+    assert busy.get() == (VALIDATORS, 3) and busy.get() == (VALIDATORS, 3) and len(reads) == 2  # once a tick
+    del idle
+    now[0] += THRESHOLD_HINT_REFRESH_S
+    rules.for_tick(ROUTE)
+    assert len(reads) == 3  # idle too long: read for the hint
