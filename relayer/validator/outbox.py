@@ -50,6 +50,10 @@ class Outbox:
         self.republish_every_s = republish_every_s
         self._published: dict[RouteId, dict[int, float]] = {}
         """Per route: nonce -> when its signature last reached an API (or Redis), for `republish_every_s`."""
+        self._looked: dict[RouteId, float] = {}
+        """Per route: when `republish` last read what the destination still needs."""
+        self._failed: set[RouteId] = set()
+        """Routes with a signature no API (or Redis) took since `republish` last looked."""
 
     def sign(self, route: RouteId, reader: RouteReader, item: RouteMessage, block_hash: bytes, scan: Scan) -> bool:
         """Sign the checkpoint at `item`: record it first, then publish. True if newly recorded.
@@ -78,6 +82,7 @@ class Outbox:
             self.publisher.signature(route, item.nonce, item.head, self.address, item.signature)
         except (PublishError, StoreUnavailableError) as err:
             scan.unpublished += 1
+            self._failed.add(route)
             if scan.unpublished == 1:
                 log.warning("validator %s route %s: nonce %d not published (published again later): %s",
                             self.name, route, item.nonce, err, extra={"route": str(route), "validator": self.name})
@@ -89,12 +94,18 @@ class Outbox:
         """Publish again the recorded signatures the destination can still use, nonces in
         (processed, processed + max_batch], each at most every `republish_every_s` (and at once if
         its last publishing failed), so a Redis wipe or a missed API loses nothing. Returns how
-        many were published."""
+        many were published. The destination and the record are only read when something can be
+        due: every `republish_every_s`, or at once after a failed publish (a tick every source
+        block otherwise spent an eth_call and a db query on nothing)."""
+        now = time.monotonic()
+        if route not in self._failed and now - self._looked.get(route, float("-inf")) < self.republish_every_s:
+            return 0
+        self._looked[route] = now
+        self._failed.discard(route)
         processed = reader.dest_state().nonce
         kept = self.db.signed_between(
             route, reader.source_address, reader.dest_address, processed, processed + self.max_batch
         )
-        now = time.monotonic()
         published = self._published.setdefault(route, {})
         for nonce in [n for n in published if n <= processed]:
             del published[nonce]  # the destination is past it
