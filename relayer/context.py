@@ -35,7 +35,7 @@ from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 from relayer.store.lease import lease
 from relayer.store.nonces import shared_nonces
-from relayer.store.redis_store import Store
+from relayer.store.redis_store import KickHook, Store
 from relayer.submitter.service import Submitter
 from relayer.types import ChainId, RouteId
 from relayer.validator.publish import HttpPublisher, Publisher, RedisPublisher
@@ -66,6 +66,9 @@ class Context:
         self._submitter: Submitter | None = None
         self._keeper: Keeper | None = None
         self._db: SignerDb | None = None
+        self.on_quorum: KickHook | None = None
+        """What a validator writing into this Redis calls when its signature completes a quorum
+        (the worker layer sets it to a submitter kick; None: the beat's tick delivers it)."""
 
     @classmethod
     def from_file(cls, path: Path | None = None, quick: bool = False) -> Context:
@@ -181,7 +184,8 @@ class Context:
                     self._db = SignerDb(config.db_path)
                 clients = {ChainId(k): c for k, c in self.clients.items()}
                 publisher: Publisher = (
-                    HttpPublisher(config.publish_to, config.key) if config.publish_to else RedisPublisher(self.store)
+                    HttpPublisher(config.publish_to, config.key) if config.publish_to
+                    else RedisPublisher(self.store, self.on_quorum)
                 )
                 self._validator = Validator(
                     config.name, config.key, self._db, publisher, deployment, clients,
@@ -196,7 +200,8 @@ class Context:
             if self._submitter is None:
                 if self.settings.submitter is None:
                     raise ConfigError([("submitter", "this worker has no submitter account")])
-                self._submitter = Submitter(self.settings.submitter, self.store, deployment, self.clients)
+                self._submitter = Submitter(self.settings.submitter, self.store, deployment, self.clients,
+                                            on_quorum=self.on_quorum)
             return self._submitter
 
     def keeper(self) -> Keeper:

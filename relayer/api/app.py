@@ -33,6 +33,8 @@ from relayer.errors import ActionError, SignatureRejectedError, XmarginError
 from relayer.services import accounts, audit, margin, routes
 from relayer.services.signatures import ValidatorSetOf, ValidatorSets, accept_halt, accept_signature
 from relayer.services.units import parse_address
+from relayer.store.redis_store import KickHook
+from relayer.worker.kick import SubmitKicker
 
 METRICS_TTL_S = 2.0
 
@@ -126,15 +128,19 @@ class _KeeperCollector:
 
 
 def create_app(
-    settings: Settings | None = None, context: Context | None = None, validator_set: ValidatorSetOf | None = None
+    settings: Settings | None = None, context: Context | None = None, validator_set: ValidatorSetOf | None = None,
+    on_quorum: KickHook | None = None,
 ) -> FastAPI:
     """The API for one deployment (settings from $XMARGIN_CONFIG unless given).
 
     `validator_set` gives a route's current validators; by default it is read from the route's
     destination contract (`validatorsOf`), the same set that verifies the checkpoint on chain.
+    `on_quorum` is called when a posted signature completes a quorum the submitter has not sent;
+    by default it kicks a submitter tick through the broker (relayer.worker.kick).
     """
     ctx = context or Context(settings or load_settings(), quick=True)
     validator_set = validator_set or ValidatorSets(ctx).of
+    kick = on_quorum if on_quorum is not None else SubmitKicker(ctx.settings)
     registry = CollectorRegistry()
     registry.register(_RouteCollector(ctx))
     registry.register(_KeeperCollector(ctx))
@@ -226,7 +232,7 @@ def create_app(
         signature = bytes.fromhex(body.signature[2:])
         try:
             route, signer = accept_signature(ctx, validator_set, body.route, body.nonce, body.head, body.validator,
-                                             signature)
+                                             signature, kick)
         except SignatureRejectedError as err:
             rejected.labels(err.reason).inc()
             raise HTTPException(status_code=err.status, detail=str(err)) from err

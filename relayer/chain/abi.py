@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode
+from eth_abi.abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_utils.abi import function_signature_to_4byte_selector
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -105,6 +105,24 @@ def _canonical(param: Mapping[str, Any]) -> str:
 def error_selector(item: AbiItem) -> bytes:
     """4-byte selector of an error ABI entry."""
     return function_signature_to_4byte_selector(error_signature(item))
+
+
+@lru_cache(maxsize=64)
+def _function(contract: str, name: str) -> tuple[bytes, tuple[str, ...]]:
+    """(selector, canonical input types) of function `name` of compiled `contract` (one overload)."""
+    items = [i for i in abi_of(contract) if i.get("type") == "function" and i.get("name") == name]
+    if len(items) != 1:
+        raise ValueError(f"{contract} has {len(items)} functions named {name}")
+    types = tuple(_canonical(i) for i in items[0]["inputs"])
+    return function_signature_to_4byte_selector(f"{name}({','.join(types)})"), types
+
+
+def encode_call(contract: str, name: str, args: Sequence[Any]) -> bytes:
+    """Calldata of `contract.name(*args)` from its compiled ABI, encoded by eth_abi alone: web3's
+    contract-function path re-validates every address argument as a checksum (a keccak each),
+    ~0.9 s of CPU for a 300-deposit batch."""
+    selector, types = _function(contract, name)
+    return selector + encode(list(types), list(args))
 
 
 def errors_of(abis: Iterable[Abi]) -> dict[bytes, AbiItem]:

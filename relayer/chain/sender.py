@@ -13,11 +13,13 @@ from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
+from hexbytes import HexBytes
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 from web3.contract.contract import ContractFunction
+from web3.datastructures import AttributeDict
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxParams, TxReceipt, Wei
+from web3.types import RPCEndpoint, TxParams, TxReceipt, Wei
 
 from relayer.chain.abi import revert_data
 from relayer.chain.nonces import NonceManager
@@ -152,8 +154,12 @@ class TxSender:
         policy: FeePolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         chain: str = "",
+        raw_receipts: bool = False,
     ) -> None:
         self.w3 = w3
+        self.raw_receipts = raw_receipts
+        """Read receipts unformatted (status, block, gas and hash typed; logs as the node sent
+        them): for senders that never read a receipt's logs, like the submitter's."""
         self.account = account
         self.chain_id = chain_id
         self.chain = chain or str(chain_id)
@@ -310,11 +316,33 @@ class TxSender:
     def _receipt_of(self, hashes: list[str]) -> TxReceipt | None:
         """The receipt of whichever attempt was mined (latest attempt first), or None."""
         for tx_hash in reversed(hashes):
+            if self.raw_receipts:
+                receipt = self._raw_receipt(tx_hash)
+                if receipt is None:
+                    continue
+                return receipt
             try:
                 return self.w3.eth.get_transaction_receipt(cast(HexStr, tx_hash))
             except TransactionNotFound:
                 continue
         return None
+
+    def _raw_receipt(self, tx_hash: str) -> TxReceipt | None:
+        """A receipt read unformatted, its summary fields typed here and its logs left as the node
+        sent them (web3 formats every log of a 300-deposit batch: ~0.3 s of CPU per receipt)."""
+        response = self.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"), [tx_hash])
+        error = response.get("error") if isinstance(response, dict) else None
+        if error is not None:
+            raise Web3RPCError(str(error))
+        raw = response.get("result") if isinstance(response, dict) else None
+        if raw is None:
+            return None
+        created = raw.get("contractAddress")
+        return cast(TxReceipt, AttributeDict({
+            **raw, "status": int(raw["status"], 16), "blockNumber": int(raw["blockNumber"], 16),
+            "gasUsed": int(raw["gasUsed"], 16), "transactionHash": HexBytes(raw["transactionHash"]),
+            "contractAddress": checksum(created) if created else None,
+        }))
 
     def _known(self, hashes: list[str]) -> bool:
         """True if the node knows any attempt (in its pool or mined)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from eth_abi import encode
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field
 
 from relayer.errors import HeadMismatchError, NonceGapError
+from relayer.proofs import words
 from relayer.types import UINT64_MAX, Address, BlockNumber, Bytes32, Nonce, Uint256
 
 DEPOSIT_TYPEHASH = keccak(
@@ -29,14 +29,23 @@ ZERO_HEAD = bytes(32)
 _LEAF_TYPES = ["bytes32", "uint64", "address", "address", "address", "uint256"]
 
 
+def _leaf(typehash: bytes, nonce: int, a: str, b: str, token: str, amount: int) -> bytes:
+    """keccak256(abi.encode(typehash, nonce, a, b, token, amount)) (types `_LEAF_TYPES`), the words
+    built directly (relayer.proofs.words: the same bytes as eth_abi, several times faster)."""
+    return keccak(b"".join((
+        words.bytes32(typehash), words.uint(nonce, 64), words.address(a), words.address(b), words.address(token),
+        words.uint(amount),
+    )))
+
+
 def deposit_leaf(nonce: int, depositor: str, account: str, token: str, amount: int) -> bytes:
     """keccak256(abi.encode(DEPOSIT_TYPEHASH, nonce, depositor, account, token, amount))."""
-    return keccak(encode(_LEAF_TYPES, [DEPOSIT_TYPEHASH, nonce, depositor, account, token, amount]))
+    return _leaf(DEPOSIT_TYPEHASH, nonce, depositor, account, token, amount)
 
 
 def withdrawal_leaf(nonce: int, account: str, recipient: str, token: str, amount: int) -> bytes:
     """keccak256(abi.encode(WITHDRAWAL_TYPEHASH, nonce, account, recipient, token, amount))."""
-    return keccak(encode(_LEAF_TYPES, [WITHDRAWAL_TYPEHASH, nonce, account, recipient, token, amount]))
+    return _leaf(WITHDRAWAL_TYPEHASH, nonce, account, recipient, token, amount)
 
 
 def extend(head: bytes, leaf: bytes) -> bytes:

@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import rlp
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from rlp.exceptions import RLPException
 from trie import HexaryTrie
 from trie.exceptions import InvalidNode, MissingTrieNode, ValidationError as TrieValidationError
 
 from relayer.errors import ReceiptProofError
+from relayer.types import checksum
 
 EMPTY_TRIE_ROOT = keccak(rlp.encode(b""))
 _LEGACY_TYPE = 0
@@ -176,9 +177,10 @@ def verify_receipt_proof(receipts_root: bytes, index: int, proof: Sequence[bytes
 
 def receipt_logs(receipt: Mapping[str, Any]) -> list[ReceiptLog]:
     """The logs of an RPC receipt, in the form `decode_receipt_logs` gives (exactly the fields
-    `encode_receipt` commits to: address, topics, data)."""
+    `encode_receipt` commits to: address, topics, data). Addresses through the cached
+    `relayer.types.checksum`: a receipt's few contracts recur in every block."""
     return [
-        ReceiptLog(to_checksum_address(_bytes(log["address"])), [_bytes(t) for t in log["topics"]], _bytes(log["data"]))
+        ReceiptLog(checksum(log["address"]), [_bytes(t) for t in log["topics"]], _bytes(log["data"]))
         for log in receipt["logs"]
     ]
 
@@ -189,7 +191,7 @@ def decode_receipt_logs(encoded: bytes) -> list[ReceiptLog]:
     try:
         _status, _gas, _bloom, logs = rlp.decode(body)
         return [
-            ReceiptLog(to_checksum_address(address), [bytes(t) for t in topics], bytes(data))
+            ReceiptLog(checksum(bytes(address)), [bytes(t) for t in topics], bytes(data))
             for address, topics, data in logs
         ]
     except (RLPException, ValueError, TypeError) as err:

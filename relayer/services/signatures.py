@@ -12,7 +12,7 @@ from eth_account.messages import encode_defunct
 from relayer.context import Context
 from relayer.errors import InvalidRouteError, SignatureError, SignatureRejectedError
 from relayer.proofs.checkpoint import Checkpoint, recover
-from relayer.store.redis_store import MAX_HEADS_PER_VALIDATOR
+from relayer.store.redis_store import MAX_HEADS_PER_VALIDATOR, KickHook
 from relayer.types import RouteId, checksum
 from relayer.validator.publish import MAX_REASON, halt_message
 
@@ -55,10 +55,12 @@ def accept_signature(
     head: bytes,
     validator: str,
     signature: bytes,
+    on_quorum: KickHook | None = None,
 ) -> tuple[RouteId, str]:
     """Store a validator's signature of (route, nonce, head) once it recovers to `validator` and
     that address is a current validator; returns (route, signer). SignatureRejectedError with
-    the HTTP status and a metric reason otherwise."""
+    the HTTP status and a metric reason otherwise. The post that completes a quorum above what the
+    route's submitter has sent calls `on_quorum` (a submitter tick starts at once)."""
     route = _route(ctx, route_text)
     checkpoint = Checkpoint(
         source_chain_id=route.source_chain_id, source=ctx.deployment.source_contract(route), nonce=nonce, head=head
@@ -71,7 +73,10 @@ def accept_signature(
         raise SignatureRejectedError(400, "wrong_signer", f"signature recovers to {signer}, not {validator}")
     if signer not in validator_set(route):
         raise SignatureRejectedError(403, "not_validator", f"{signer} is not in the validator set of {route}")
-    stored, held = ctx.store.publish_signature_within(route, nonce, head, signer, signature, MAX_HEADS_PER_VALIDATOR)
+    stored, held, kick = ctx.store.publish_signature_within(route, nonce, head, signer, signature,
+                                                            MAX_HEADS_PER_VALIDATOR)
+    if kick and on_quorum is not None:
+        on_quorum(route, nonce)
     if not stored:  # checked and written in one atomic step: concurrent posts cannot both pass
         raise SignatureRejectedError(
             409, "too_many_heads",

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -27,36 +27,59 @@ HALT_TTL_S = 900
 """A validator's halt shows this long after its last report: a halted validator reports again every
 tick (its source chain's poll interval), so a halt that is no longer reported was cleared by its
 operator (or the validator stopped, which the route's attested nonce shows)."""
+HINT_TTL_S = 600
+"""Quorum hints (threshold, sent-up-to, quorum mark) expire this long after their last write: a
+stopped submitter's hints do not outlive it by much; a running one rewrites them every tick."""
 MAX_HEADS_PER_VALIDATOR = 2
 """Distinct heads one validator may have stored for one (route, nonce): an honest validator signs
 one; a second is kept as evidence of equivocation (the submitter sees both), a third is refused,
 so a validator cannot flood what every submitter run reads back."""
 T = TypeVar("T")
+KickHook = Callable[[RouteId, int], None]
+"""Called with (route, nonce) when a published signature completed a quorum the route's submitter
+has not sent yet: it starts a submitter tick at once (relayer.worker.kick) instead of at the next beat."""
 
-PUBLISH_WITHIN_LIMIT = """
+PUBLISH = """
 local suffix = ':' .. ARGV[2]
+local prefix = ARGV[1] .. ':'
 local field = ARGV[1] .. suffix
 local held = 0
+local signers = 0
 local known = false
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(f, -#suffix) == suffix then
     held = held + 1
     if f == field then known = true end
   end
+  if string.sub(f, 1, #prefix) == prefix then signers = signers + 1 end
 end
-if not known and held >= tonumber(ARGV[4]) then
-  return {0, held}
+local limit = tonumber(ARGV[4])
+if limit > 0 and not known and held >= limit then
+  return {0, held, 0}
 end
 redis.call('HSET', KEYS[1], field, ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
-return {1, held}
+local kick = 0
+local threshold = tonumber(redis.call('GET', KEYS[3]) or '0')
+local nonce = tonumber(ARGV[5])
+if not known and threshold > 0 and signers + 1 == threshold then
+  if nonce > tonumber(redis.call('GET', KEYS[5]) or '-1') then
+    redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[7])
+  end
+  if nonce > tonumber(redis.call('GET', KEYS[4]) or '-1') then kick = 1 end
+end
+return {1, held, kick}
 """
-"""KEYS: the nonce's signature hash, the route's signed-nonce set. ARGV: head hex, validator,
-signature, max heads, nonce, TTL. Counts the validator's distinct heads and stores in one step
-(Redis runs a script atomically), so concurrent posts cannot pass the check together. Returns
-{stored 1/0, heads the validator held before}."""
+"""KEYS: the nonce's signature hash, the route's signed-nonce set, the route's threshold hint, its
+sent-up-to hint, its quorum mark. ARGV: head hex, validator, signature, max heads (0: no limit),
+nonce, signature TTL, hint TTL. Counts the validator's distinct heads and stores in one step (Redis
+runs a script atomically), so concurrent posts cannot pass the check together; a new signature
+that brings its head's signers to exactly the route's threshold (as the submitter last read it)
+raises the quorum mark and, if the nonce is above what the submitter has sent, asks for a kick.
+Exactly one publisher sees that transition. Returns {stored 1/0, heads the validator held before,
+kick 1/0}."""
 
 RECORD_HALT = """
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
@@ -72,6 +95,16 @@ return -1
 when each was received (validator -> unix s). ARGV: validator, issued_at_ms, reason, now. Records
 the report only if its stamp is above the validator's last one (compare and write in one atomic
 step); returns -1 if recorded, else the last stamp."""
+
+
+class Published(NamedTuple):
+    """What publishing one signature did."""
+
+    stored: bool
+    held: int
+    """Distinct heads the validator held for the nonce before."""
+    kick: bool
+    """This signature completed a quorum above what the route's submitter has sent: kick it."""
 
 
 class Alarm(BaseModel):
@@ -127,7 +160,7 @@ class Store:
         self.prefix = prefix
         self.signature_ttl_s = signature_ttl_s
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
-        self._publish_within = self.redis.register_script(PUBLISH_WITHIN_LIMIT)
+        self._publish = self.redis.register_script(PUBLISH)
         self._record_halt = self.redis.register_script(RECORD_HALT)
 
     def _guard(self, operation: str, fn: Callable[[], T]) -> T:
@@ -157,32 +190,47 @@ class Store:
         who = checksum(validator)
         return {head for head, sigs in self.signatures_for(route, nonce).items() if who in sigs}
 
+    def _publish_keys(self, route: RouteId, nonce: int) -> list[str]:
+        return [self._sig_key(route, nonce), self._signed_key(route), f"{self.prefix}:threshold:{route}",
+                f"{self.prefix}:sent:{route}", f"{self.prefix}:quorum:{route}"]
+
     def publish_signature_within(
         self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes,
         max_heads: int = MAX_HEADS_PER_VALIDATOR,
-    ) -> tuple[bool, int]:
+    ) -> Published:
         """Record `validator`'s signature of (route, nonce, head) unless it would hold more than
         `max_heads` distinct heads for the nonce; check and write are one atomic step (a Lua script),
-        so concurrent posts keep the limit exactly. Idempotent for a head already held. Returns
-        (stored, distinct heads the validator held before). The caller verifies the signature first."""
-        script = self._publish_within
-        keys = [self._sig_key(route, nonce), self._signed_key(route)]
+        so concurrent posts keep the limit exactly. Idempotent for a head already held. `kick` is
+        True for the one post that completed a quorum above what the route's submitter has sent
+        (see PUBLISH). The caller verifies the signature first."""
+        keys = self._publish_keys(route, nonce)
         args: list[bytes | str | int] = [bytes(head).hex(), checksum(validator), bytes(signature), max_heads, nonce,
-                                         self.signature_ttl_s]
-        stored, held = self._guard("publish_signature", lambda: script(keys=keys, args=args))
-        return bool(stored), int(held)
+                                         self.signature_ttl_s, HINT_TTL_S]
+        stored, held, kick = self._guard("publish_signature", lambda: self._publish(keys=keys, args=args))
+        return Published(bool(stored), int(held), bool(kick))
 
-    def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
+    def publish_signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> bool:
         """Record `validator`'s signature of (route, nonce, head); idempotent, no head limit (a
-        validator writing into its own operator's Redis; the API uses `publish_signature_within`)."""
-        sig_key, signed_key = self._sig_key(route, nonce), self._signed_key(route)
-        field = f"{bytes(head).hex()}:{checksum(validator)}"
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(sig_key, field, bytes(signature))
-        pipe.zadd(signed_key, {str(nonce): nonce})
-        pipe.expire(sig_key, self.signature_ttl_s)
-        pipe.expire(signed_key, self.signature_ttl_s)
-        self._guard("publish_signature", pipe.execute)
+        validator writing into its own operator's Redis; the API uses `publish_signature_within`).
+        True if it completed a quorum the submitter should be kicked for."""
+        return self.publish_signature_within(route, nonce, head, validator, signature, max_heads=0).kick
+
+    # quorum hints: what lets a completed quorum start a delivery at once (never trusted for safety)
+
+    def note_threshold(self, route: RouteId, threshold: int) -> None:
+        """The route's signature threshold, as the submitter just read it on chain."""
+        self._guard("note_threshold", lambda: self.redis.set(f"{self.prefix}:threshold:{route}", threshold,
+                                                             ex=HINT_TTL_S))
+
+    def note_sent(self, route: RouteId, nonce: int) -> None:
+        """The highest nonce the route's submitter has sent (or, between ticks, seen delivered):
+        a quorum at or below it needs no kick."""
+        self._guard("note_sent", lambda: self.redis.set(f"{self.prefix}:sent:{route}", nonce, ex=HINT_TTL_S))
+
+    def quorum_mark(self, route: RouteId) -> int:
+        """The highest nonce whose head reached the threshold in Redis (-1: none known)."""
+        raw = self._guard("quorum_mark", lambda: self.redis.get(f"{self.prefix}:quorum:{route}"))
+        return -1 if raw is None else int(_reply_bytes(raw))
 
     def signatures_for(self, route: RouteId, nonce: int) -> dict[bytes, dict[str, bytes]]:
         """{head: {validator: signature}} published for (route, nonce); empty if none."""

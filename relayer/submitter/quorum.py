@@ -113,3 +113,20 @@ def select_quorum(
         dest_contract=dest_contract,
     )
     return next(candidates, None)
+
+
+def within_batch(candidates: Iterable[QuorumChoice], processed: int, max_batch: int) -> Iterator[QuorumChoice]:
+    """The candidates (highest first) that keep the batch within `max_batch`; if none does, the
+    smallest one: validators only promise a checkpoint every MAX_BATCH nonces and at block ends, so
+    a smaller configured batch must give way rather than stall the route. Lazy: signatures of
+    nonces below the first fitting candidate are only recovered if that one is refused."""
+    smallest_too_big: QuorumChoice | None = None
+    fitted = False
+    for choice in candidates:
+        if choice.nonce - processed <= max_batch:
+            fitted = True
+            yield choice
+        else:
+            smallest_too_big = choice
+    if not fitted and smallest_too_big is not None:
+        yield smallest_too_big

@@ -4,6 +4,15 @@ The destination's processed nonce is the truth. Signatures come from Redis but a
 off-chain against the destination's current validator set; messages come from the submitter's own
 reading of the source chain and must fold to the signed head. A batch another submitter delivered
 first reverts with BatchNonceMismatch: that is reported as delivered-by-someone-else, not an error.
+
+A tick starts from the beat, or at once when a published signature completes a quorum
+(relayer.worker.kick); the route's lease keeps ticks of one route from overlapping, and a running
+tick picks up a new quorum from the store's quorum mark at its next receipt poll. Its steps live
+beside it: the in-flight window (window.py) and its confirmation (confirm.py), quorum selection
+(quorum.py) and the destination's quorum rules (rules.py), the messages from the
+source chain (source.py), batch sizing (sizing.py), what a tick reports (results.py), revert
+decoding (reverts.py) and the deferred-deposit release that follows a deposit route's delivery
+(release.py).
 """
 
 from __future__ import annotations
@@ -11,135 +20,61 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from functools import partial
+from typing import TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from relayer.chain.abi import DecodedError, abi_of, decode_error, revert_data
+from relayer.chain.abi import abi_of, encode_call
 from relayer.chain.client import ChainClient
-from relayer.chain.deferred import spoke_queues
 from relayer.chain.routes import DEST_CONTRACT, RouteReader
-from relayer.chain.sender import FeePolicy, PendingTx, TxRequest, TxSender
+from relayer.chain.sender import FeePolicy, SentTx, TxRequest, TxSender
 from relayer.config import SubmitterConfig
 from relayer.deployment import Deployment
 from relayer.errors import (
     CallRevertedError,
     HeadMismatchError,
     LockUnavailableError,
-    NonceTakenError,
     SimulationRevertedError,
-    SubmitError,
+    StoreUnavailableError,
     XmarginError,
 )
 from relayer.proofs.hashchain import RouteMessage, check_chain
 from relayer.store.lease import lease
 from relayer.store.nonces import shared_nonces
-from relayer.store.redis_store import Store
-from relayer.submitter.quorum import QuorumChoice, quorum_candidates
+from relayer.store.redis_store import KickHook, Store
+from relayer.submitter.confirm import confirm
+from relayer.submitter.quorum import QuorumChoice, quorum_candidates, within_batch
+from relayer.submitter.release import DeferredReleases
+from relayer.submitter.results import Batch, SubmitResult, tick_result
+from relayer.submitter.reverts import BATCH_NONCE_MISMATCH, describe_revert, is_batch_nonce_mismatch
+from relayer.submitter.rules import RouteRules, Rules, TickRules, read_rules
 from relayer.submitter.sizing import BatchSizer, quorum_window
 from relayer.submitter.source import SourceMessages
-from relayer.submitter.window import Outcome, Window, classify
+from relayer.submitter.window import InFlight, Window
 from relayer.types import ChainId, RouteId, RouteKind
 
-log = logging.getLogger(__name__)
+__all__ = ["BATCH_NONCE_MISMATCH", "SubmitResult", "Submitter", "describe_revert", "is_batch_nonce_mismatch",
+           "within_batch"]
 
-RELEASE_CHECK_S = 3.0
-"""How often a deposit route's tick looks for deferred deposits to release (a few hub calls)."""
-RELEASE_MAX_ENTRIES = 100
-"""Most queued deposits one `releaseDeferred` credits (at most ~65k gas each: well inside a hub block)."""
+log = logging.getLogger(__name__)
+_H = TypeVar("_H")
 
 ROUTE_LEASE_TTL_S = 15.0
 """A delivery holds its route's lease (renewed while it works); a killed submitter frees it this fast."""
-
-
 MAX_RECOVERIES_PER_TICK = 3
 """Windows one tick may restart after a batch that did not apply; then the next tick goes on."""
 NEW_CHECKPOINT_POLL_S = 0.5
-"""While batches are in flight, how often Redis is asked for newly signed checkpoints."""
-
-BATCH_NONCE_MISMATCH = "BatchNonceMismatch"
-"""The destination's answer to a batch that does not continue the route (already delivered)."""
-
-
-class SubmitResult(BaseModel):
-    """What one submitter tick of one route did."""
-
-    model_config = ConfigDict(frozen=True)
-
-    route: str
-    processed_nonce: int
-    """Destination's processed nonce when the tick started."""
-    delivered: bool = False
-    first_nonce: int | None = None
-    last_nonce: int | None = None
-    tx_hash: str | None = None
-    gas_used: int | None = None
-    batches: int = 0
-    """Batches this tick delivered (several may be in flight at once)."""
-    not_applied: int = 0
-    """Batches this tick sent that reverted (delivered by someone else first, or behind one that failed)."""
-    recoveries: int = 0
-    """Times the tick resent from the destination's processed nonce after a batch did not apply."""
-    reason: str
-    """delivered | up-to-date | no-quorum | busy | delivered-by-other"""
-    released: dict[str, str] = {}
-    """Deposit routes: asset -> tx hash of a `releaseDeferred` this tick sent (queued deposits credited)."""
-
-
-@dataclass
-class _Batch:
-    """What the submitter keeps about one batch in flight."""
-
-    pending: PendingTx
-    size: int
-    last_block: int
-    """Source block of the batch's last message (a lower bound for the next fetch)."""
-    simulated: bool
-    tx_hash: str = ""
-    gas_used: int = 0
-    why: str = ""
-    """Why it did not apply, when it did not."""
-    simulated_failure: bool = False
-
-
-def _dest_error(err: BaseException) -> DecodedError | None:
-    """The destination's custom error in a revert, if any."""
-    return decode_error(revert_data(err))
-
-
-def is_batch_nonce_mismatch(err: BaseException) -> bool:
-    """True if a revert is BatchNonceMismatch (the batch was already delivered, or overlaps)."""
-    error = _dest_error(err)
-    return error is not None and error.name == BATCH_NONCE_MISMATCH
-
-
-def describe_revert(err: BaseException) -> str:
-    """Short text of a revert: the decoded custom error, or the node's message."""
-    error = _dest_error(err)
-    return str(error) if error is not None else str(err)
-
-
-def within_batch(candidates: Iterable[QuorumChoice], processed: int, max_batch: int) -> Iterator[QuorumChoice]:
-    """The candidates (highest first) that keep the batch within `max_batch`; if none does, the
-    smallest one: validators only promise a checkpoint every MAX_BATCH nonces and at block ends, so
-    a smaller configured batch must give way rather than stall the route. Lazy: signatures of
-    nonces below the first fitting candidate are only recovered if that one is refused."""
-    smallest_too_big: QuorumChoice | None = None
-    fitted = False
-    for choice in candidates:
-        if choice.nonce - processed <= max_batch:
-            fitted = True
-            yield choice
-        else:
-            smallest_too_big = choice
-    if not fitted and smallest_too_big is not None:
-        yield smallest_too_big
+"""While batches are in flight, how often Redis is asked for newly signed checkpoints when the
+store's quorum mark says nothing (the mark, raised by the publish that completes a quorum, is
+looked at every receipt poll)."""
 
 
 class Submitter:
@@ -152,6 +87,7 @@ class Submitter:
         deployment: Deployment,
         clients: Mapping[int, ChainClient],
         fee_policy: FeePolicy | None = None,
+        on_quorum: KickHook | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -161,12 +97,17 @@ class Submitter:
         self.account: LocalAccount = Account.from_key(key.get_secret_value())
         self.fee_policy = fee_policy or FeePolicy(stuck_after_s=config.stuck_after_s, bump_pct=config.fee_bump_pct)
         self._readers: dict[RouteId, RouteReader] = {}
+        self._dests: dict[RouteId, Contract] = {}
         self._senders: dict[ChainId, TxSender] = {}
         self.source = SourceMessages(deployment, self.reader)
         self._gas_limits: dict[ChainId, int] = {}
         self.sizer = BatchSizer(block_gas_share=config.block_gas_share, ceiling=config.max_batch)
         self._last_alarm: dict[RouteId, str] = {}
-        self._release_checked: dict[RouteId, float] = {}
+        self.releases = DeferredReleases(deployment, clients, self.sender, self.dest_contract)
+        self.on_quorum = on_quorum
+        """Kicks the next tick of a route whose quorum mark is above what a tick ended with."""
+        self._seen: dict[RouteId, int] = {}
+        self.rules = RouteRules(self._quorum_rules)
 
     # wiring ------------------------------------------------------------------------------
 
@@ -185,15 +126,19 @@ class Submitter:
                 self.store, chain_id, address, lambda: client.w3.eth.get_transaction_count(address, "pending")
             )
             self._senders[chain_id] = TxSender(
-                client.w3, self.account, chain_id, nonces, self.fee_policy, chain=client.name
+                client.w3, self.account, chain_id, nonces, self.fee_policy, chain=client.name, raw_receipts=True
             )
         return self._senders[chain_id]
 
     def dest_contract(self, route: RouteId) -> Contract:
-        """The destination contract (process functions, validator set) with its compiled ABI."""
-        reader = self.reader(route)
-        address = Web3.to_checksum_address(reader.dest_address)
-        return reader.dest_client.w3.eth.contract(address=address, abi=abi_of(DEST_CONTRACT[route.kind]))
+        """The destination contract (process functions, validator set) with its compiled ABI
+        (cached: building it parses the whole ABI, ~50 ms, and every tick needs it)."""
+        if route not in self._dests:
+            reader = self.reader(route)
+            address = Web3.to_checksum_address(reader.dest_address)
+            self._dests[route] = reader.dest_client.w3.eth.contract(address=address,
+                                                                    abi=abi_of(DEST_CONTRACT[route.kind]))
+        return self._dests[route]
 
     def _block_gas_limit(self, chain_id: ChainId) -> int:
         """The destination's block gas limit (read once: it moves slowly if at all)."""
@@ -203,19 +148,48 @@ class Submitter:
 
     # the tick ----------------------------------------------------------------------------
 
-    def tick(self, route: RouteId) -> SubmitResult:
-        """Deliver the highest quorum-signed checkpoint above the destination's processed nonce."""
+    def tick(self, route: RouteId, kicked: bool = False) -> SubmitResult:
+        """Deliver the highest quorum-signed checkpoint above the destination's processed nonce.
+        `kicked`: started by a completed quorum (relayer.worker.kick) rather than the beat; if a
+        tick of the route is running it returns "busy" without reading the chain (the running
+        one sees the quorum mark)."""
         try:
             with lease(self.store, f"submit:{route}", ttl_s=ROUTE_LEASE_TTL_S):
                 result = self._deliver(route)
-                if route.kind is RouteKind.DEPOSIT and self._release_due(route):
-                    released = self._release_deferred(route)
+                if route.kind is RouteKind.DEPOSIT and self.releases.due(route):
+                    released = self.releases.release(route)
                     if released:
                         result = result.model_copy(update={"released": released})
-                return result
         except LockUnavailableError:
-            processed = self.reader(route).dest_state().nonce
+            processed = -1 if kicked else self.reader(route).dest_state().nonce
             return SubmitResult(route=str(route), processed_nonce=processed, reason="busy")
+        self._kick_if_behind(route, result)
+        return result
+
+    def _kick_if_behind(self, route: RouteId, result: SubmitResult) -> None:
+        """A quorum completed after the tick's last look (while it only confirmed, its
+        `pipeline_s` over, or just as it ended, a kick meeting its lease): start the next tick at
+        once rather than at the next beat. A mark the tick looked at and could not deliver kicks
+        nothing (no loop of ticks over a refused checkpoint)."""
+        if self.on_quorum is None:
+            return
+        mark = self._mark(route)
+        if mark > max(result.processed_nonce, result.last_nonce or 0, self._seen.get(route, -1)):
+            self.on_quorum(route, mark)
+
+    def _mark(self, route: RouteId) -> int:
+        """The store's quorum mark of the route (-1: none, or Redis away)."""
+        mark = self._hint(self.store.quorum_mark, route)
+        return -1 if mark is None else mark
+
+    def _hint(self, fn: Callable[..., _H], route: RouteId, *args: int) -> _H | None:
+        """Read or write a quorum hint (relayer.store.redis_store): None if Redis is away (the
+        hints only speed deliveries up; the beat's ticks deliver without them)."""
+        try:
+            return fn(route, *args)
+        except StoreUnavailableError as err:
+            log.debug("route %s: quorum hint skipped: %s", route, err)
+            return None
 
     def _deliver(self, route: RouteId) -> SubmitResult:
         """The body of `tick`, under the route's lock: keep up to `max_in_flight` batches in flight
@@ -225,13 +199,15 @@ class Submitter:
         reader = self.reader(route)
         dest = self.dest_contract(route)
         processed, stored_head = reader.dest_state()
-        window: Window[_Batch] = Window(base=processed, size=self.config.max_in_flight)
-        quorum = self._quorum_rules(route, dest)
+        window: Window[Batch] = Window(base=processed, size=self.config.max_in_flight)
+        quorum = self.rules.for_tick(route)
         head = stored_head
         reason = "up-to-date"
         deadline = time.monotonic() + self.config.pipeline_s
         next_look = 0.0
         started = False
+        seen = -1  # the highest quorum mark a plan of this tick has looked at
+        self._hint(self.store.note_sent, route, processed)
         try:
             while True:
                 progressed = self._confirm(route, window)
@@ -246,7 +222,13 @@ class Submitter:
                     log.info("route %s: sending again from the destination's processed nonce %d", route,
                              now_processed, extra={"route": str(route), "nonce": now_processed})
                 now = time.monotonic()
-                if window.can_send() and now >= next_look and (not started or now < deadline):
+                sending = window.can_send() and (not started or now < deadline)
+                if sending:
+                    mark = self._mark(route)
+                    if mark > max(seen, window.next_first - 1):
+                        next_look = now  # a quorum completed above the window since the last look
+                if sending and now >= next_look:
+                    seen = max(seen, mark)
                     try:
                         planned = self._plan(route, dest, window.next_first - 1, head, quorum)
                         refused = planned if isinstance(planned, str) else self._send(route, dest, window, *planned)
@@ -269,46 +251,24 @@ class Submitter:
                 if not progressed:
                     time.sleep(self.fee_policy.poll_s)
         finally:
+            self._seen[route] = seen
+            self._hint(self.store.note_sent, route, window.base)
             lost = window.abandon()
             if lost:  # an error ends the tick: their transactions may still land, the chain decides
                 log.warning("route %s: %d batches left unconfirmed (the next tick reads the chain)", route,
                             len(lost), extra={"route": str(route)})
-        return self._result(route, processed, window, reason)
+        return tick_result(route, processed, window, reason)
 
-    def _result(self, route: RouteId, processed: int, window: Window[_Batch], reason: str) -> SubmitResult:
-        """What the tick did, from its window's confirmations."""
-        failed = [b for b in window.failed if b.data.simulated_failure]
-        if failed:  # a simulated batch reverted on chain for a reason other than the route's nonce
-            item = failed[-1]
-            raise SubmitError(f"route {route}: batch tx {item.data.tx_hash} reverted: {item.data.why}")
-        delivered = window.delivered
-        if delivered:
-            return SubmitResult(
-                route=str(route), processed_nonce=processed, delivered=True, first_nonce=delivered[0].first,
-                last_nonce=delivered[-1].last, tx_hash=delivered[-1].data.tx_hash,
-                gas_used=sum(b.data.gas_used for b in delivered), batches=len(delivered),
-                not_applied=len(window.by_other) + len(window.failed), recoveries=window.recoveries,
-                reason="delivered",
-            )
-        if window.by_other:
-            other = window.by_other
-            return SubmitResult(
-                route=str(route), processed_nonce=processed, first_nonce=other[0].first, last_nonce=other[-1].last,
-                tx_hash=other[-1].data.tx_hash, not_applied=len(other) + len(window.failed),
-                recoveries=window.recoveries, reason="delivered-by-other",
-            )
-        return SubmitResult(route=str(route), processed_nonce=processed, not_applied=len(window.failed),
-                            recoveries=window.recoveries, reason=reason)
-
-    def _quorum_rules(self, route: RouteId, dest: Contract) -> tuple[list[str], int]:
-        """The destination's current validators and threshold for the route's source (read once a tick)."""
-        client = self.reader(route).dest_client
-        validators = list(client.call(dest.functions.validatorsOf(route.source_chain_id)))
-        threshold = int(client.call(dest.functions.thresholdOf(route.source_chain_id)))
+    def _quorum_rules(self, route: RouteId) -> Rules:
+        """The destination's current validators and threshold for the route's source (at most
+        once a tick, relayer.submitter.rules); the threshold is noted as the publish script's hint."""
+        reader = self.reader(route)
+        validators, threshold = read_rules(reader.dest_client, self.dest_contract(route).address, route)
+        self._hint(self.store.note_threshold, route, threshold)  # lets the publish of a quorum's last signature kick
         return validators, threshold
 
     def _plan(
-        self, route: RouteId, dest: Contract, after: int, head: bytes, quorum: tuple[list[str], int]
+        self, route: RouteId, dest: Contract, after: int, head: bytes, quorum: TickRules
     ) -> tuple[QuorumChoice, list[RouteMessage]] | str:
         """The next batch after nonce `after` (whose head is `head`): the highest quorum-signed
         checkpoint within the cap, with its messages from the source chain; or why there is none
@@ -321,7 +281,7 @@ class Submitter:
         if not nonces:
             return "up-to-date"
         book = self.store.signatures_for_many(route, nonces)
-        validators, threshold = quorum
+        validators, threshold = quorum.get()
         candidates = within_batch(
             quorum_candidates(
                 book, processed_nonce=after, max_batch=look, validators=validators,
@@ -370,7 +330,7 @@ class Submitter:
         self,
         route: RouteId,
         dest: Contract,
-        window: Window[_Batch],
+        window: Window[Batch],
         choice: QuorumChoice,
         batch: Sequence[RouteMessage],
     ) -> str | None:
@@ -380,13 +340,13 @@ class Submitter:
         per-message budget. Returns "delivered-by-other" if the simulation says someone else
         delivered it, None once sent."""
         fn_name = "processDeposits" if route.kind is RouteKind.DEPOSIT else "processWithdrawals"
-        fn = getattr(dest.functions, fn_name)(
+        data = encode_call(DEST_CONTRACT[route.kind], fn_name, [
             [m.message.as_tuple() for m in batch], choice.checkpoint.as_tuple(), choice.signatures
-        )
+        ])
         first, last = batch[0].nonce, batch[-1].nonce
         fields = {"route": str(route), "chain": route.dest_chain_id, "nonce_first": first, "nonce_last": last}
         sender = self.sender(ChainId(route.dest_chain_id))
-        request = TxRequest.call(fn)
+        request = TxRequest(to=dest.address, data=data, what=fn_name)
         simulated = window.empty
         if simulated:
             try:
@@ -399,95 +359,22 @@ class Submitter:
         else:
             request = replace(request, gas=self.sizer.gas_limit(route, len(batch)))
         pending = sender.submit(request)
-        window.sent(first, last, _Batch(pending, len(batch), batch[-1].block_number, simulated), simulated)
+        window.sent(first, last, Batch(pending, len(batch), batch[-1].block_number, simulated), simulated)
+        self._hint(self.store.note_sent, route, last)  # quorums up to here need no kick
         log.info("route %s: sent nonces %d..%d (%d in flight)", route, first, last, len(window.batches),
                  extra={**fields, "tx_hash": pending.attempts[-1]})
         return None
 
-    def _confirm(self, route: RouteId, window: Window[_Batch]) -> bool:
-        """Confirm the window's mined batches, oldest first (one look each, no waiting); True if
-        any was confirmed."""
+    def _confirm(self, route: RouteId, window: Window[Batch]) -> bool:
+        """Confirm the window's mined batches, oldest first (relayer.submitter.confirm)."""
         sender = self.sender(ChainId(route.dest_chain_id))
-        progressed = False
-        while (item := window.oldest()) is not None:
-            try:
-                sent = sender.poll(item.data.pending)
-            except NonceTakenError as err:  # its nonce was mined with another transaction: never lands
-                window.confirmed(Outcome.FAILED)
-                item.data.why = str(err)
-                log.warning("route %s: batch %d..%d lost (%s); %d behind it are only confirmed", route,
-                            item.first, item.last, err, len(window.batches),
-                            extra={"route": str(route), "nonce_first": item.first, "nonce_last": item.last})
-                progressed = True
-                continue
-            if sent is None:
-                return progressed
-            progressed = True
-            item.data.tx_hash, item.data.gas_used = sent.tx_hash, sent.gas_used
-            fields = {"route": str(route), "chain": route.dest_chain_id, "nonce_first": item.first,
-                      "nonce_last": item.last, "tx_hash": sent.tx_hash}
-            if sent.status == 1:
-                window.confirmed(Outcome.DELIVERED)
-                self.source.remember(route, item.last, item.data.last_block)
-                self.sizer.observe(route, sent.gas_used, item.data.size)
-                # processed nonces below `last` need no signatures any more; `last` stays as the proof
-                # of the latest delivery (the API reports it as the attested nonce)
-                self.store.forget_below(route, item.last)
-                log.info("route %s: delivered nonces %d..%d in %s", route, item.first, item.last, sent.tx_hash,
-                         extra=fields)
-                continue
-            mismatch, why = self._replay(item.data.pending.request, sender)
-            outcome = classify(sent.status, mismatch, self.reader(route).dest_state().nonce, item.last)
-            item.data.why = why
-            item.data.simulated_failure = outcome is Outcome.FAILED and item.simulated and not mismatch
-            window.confirmed(outcome)
-            level = logging.INFO if outcome is Outcome.DELIVERED_BY_OTHER else logging.WARNING
-            log.log(level, "route %s: batch %d..%d did not apply (%s: %s); %d behind it are only confirmed",
-                    route, item.first, item.last, outcome.value, why, len(window.batches), extra=fields)
-        return progressed
+        return confirm(route, window, sender, partial(self._delivered, route),
+                       lambda: self.reader(route).dest_state().nonce)
 
-    def _replay(self, request: TxRequest, sender: TxSender) -> tuple[bool, str]:
-        """Why a mined batch reverted, from replaying it on today's state: (BatchNonceMismatch?, text)."""
-        try:
-            sender.estimate_gas(request)
-        except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
-            return is_batch_nonce_mismatch(err), describe_revert(err)
-        return False, "reverted on chain (out of gas?), applies now"
-
-    # deferred deposits -------------------------------------------------------------------
-
-    def _release_due(self, route: RouteId) -> bool:
-        """Whether to look at the route's deferred deposits this tick (at most every RELEASE_CHECK_S)."""
-        now = time.monotonic()
-        if now - self._release_checked.get(route, float("-inf")) < RELEASE_CHECK_S:
-            return False
-        self._release_checked[route] = now
-        return True
-
-    def _release_deferred(self, route: RouteId) -> dict[str, str]:
-        """Credits deposits the hub's inflow limit queued from this route's spoke, per asset, when
-        the bucket allows (permissionless; any submitter may do it, competing ones are harmless:
-        a release with nothing left to credit is refused by simulation and skipped)."""
-        hub = self.clients[route.dest_chain_id]
-        dest = self.dest_contract(route)
-        out: dict[str, str] = {}
-        for queue in spoke_queues(hub, self.deployment, route.source_chain_id, waiting_only=True):
-            if not queue.releasable:
-                continue
-            fn = dest.functions.releaseDeferred(route.source_chain_id, queue.asset_id, RELEASE_MAX_ENTRIES)
-            sender = self.sender(ChainId(route.dest_chain_id))
-            request = TxRequest.call(fn)
-            try:
-                fn.call({"from": self.account.address})
-                request = replace(request, gas=sender.estimate_gas(request))
-            except (ContractCustomError, ContractLogicError, CallRevertedError) as err:
-                log.info("route %s: release of deferred %s skipped: %s", route, queue.asset, describe_revert(err))
-                continue
-            sent = sender.send(request)
-            if sent.status != 1:  # raced by another releaser: the next check sees the new state
-                log.warning("route %s: release of deferred %s reverted in %s", route, queue.asset, sent.tx_hash)
-                continue
-            log.info("route %s: released deferred %s deposits in %s", route, queue.asset, sent.tx_hash,
-                     extra={"route": str(route), "tx_hash": sent.tx_hash})
-            out[queue.asset] = sent.tx_hash
-        return out
+    def _delivered(self, route: RouteId, item: InFlight[Batch], sent: SentTx) -> None:
+        """Bookkeeping of a batch that applied: where the next fetch starts, the per-message gas,
+        and the signatures no longer needed (below `last`: `last` stays as the proof of the latest
+        delivery, the API reports it as the attested nonce)."""
+        self.source.remember(route, item.last, item.data.last_block)
+        self.sizer.observe(route, sent.gas_used, item.data.size)
+        self.store.forget_below(route, item.last)

@@ -17,20 +17,20 @@ thread pool at once and consumed in order:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from eth_abi import encode
 from eth_utils import event_abi_to_log_topic
-from web3.types import BlockData, TxReceipt
+from web3.types import BlockData
 
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import DEPOSITED, WITHDRAWAL_QUEUED
 from relayer.errors import HeaderMismatchError, ReceiptProofError, SourceReorgedError
+from relayer.proofs import words
 from relayer.proofs.hashchain import ZERO_HEAD, DepositMessage, RouteMessage, WithdrawalMessage
 from relayer.proofs.receipts import receipt_logs, receipts_root
-from relayer.types import RouteId, RouteKind
+from relayer.types import RouteId, RouteKind, to_bytes32
 
 DEFAULT_FETCH_THREADS = 8
 """Reads of one validator in flight at once (all its routes share them)."""
@@ -96,32 +96,25 @@ def linked_headers(
 
 
 def expected_log(route: RouteId, source: str, item: RouteMessage) -> tuple[str, list[bytes], bytes]:
-    """The (address, topics, data) a message's source event must have in its receipt (docs/protocol.md)."""
+    """The (address, topics, data) a message's source event must have in its receipt
+    (docs/protocol.md), ABI words built directly (relayer.proofs.words: eth_abi's bytes)."""
     msg = item.message
     if route.kind is RouteKind.DEPOSIT and isinstance(msg, DepositMessage):
-        topics = [
-            _DEPOSITED_TOPIC,
-            encode(["uint64"], [item.nonce]),
-            encode(["address"], [msg.depositor]),
-            encode(["address"], [msg.account]),
-        ]
-        data = encode(["address", "uint256", "bytes32"], [msg.token, msg.amount, item.head])
+        topics = [_DEPOSITED_TOPIC, words.uint(item.nonce, 64), words.address(msg.depositor),
+                  words.address(msg.account)]
+        data = words.address(msg.token) + words.uint(msg.amount) + words.bytes32(item.head)
     elif route.kind is RouteKind.WITHDRAWAL and isinstance(msg, WithdrawalMessage):
-        topics = [
-            _WITHDRAWAL_QUEUED_TOPIC,
-            encode(["uint64"], [route.dest_chain_id]),
-            encode(["uint64"], [item.nonce]),
-            encode(["address"], [msg.account]),
-        ]
-        fields = [msg.recipient, msg.token, msg.amount, item.head]
-        data = encode(["address", "address", "uint256", "bytes32"], fields)
+        topics = [_WITHDRAWAL_QUEUED_TOPIC, words.uint(route.dest_chain_id, 64), words.uint(item.nonce, 64),
+                  words.address(msg.account)]
+        data = words.address(msg.recipient) + words.address(msg.token) + words.uint(msg.amount) \
+            + words.bytes32(item.head)
     else:
         raise ReceiptProofError(item.tx_index, f"a {type(msg).__name__} on a {route.kind.value} route")
     return source, topics, data
 
 
 def prove_block(
-    chain: str, route: RouteId, source: str, header: BlockData, receipts: Sequence[TxReceipt],
+    chain: str, route: RouteId, source: str, header: BlockData, receipts: Sequence[Mapping[str, Any]],
     items: Sequence[RouteMessage],
 ) -> None:
     """One block's messages proven: its receipts rebuild the (linked) header's receiptsRoot, which
@@ -141,7 +134,7 @@ def prove_block(
         if item.tx_index >= len(receipts):
             raise ReceiptProofError(item.tx_index, f"block {number} has {len(receipts)} receipts")
         receipt = receipts[item.tx_index]
-        if bytes(receipt["transactionHash"]) != item.tx_hash:
+        if to_bytes32(receipt["transactionHash"]) != item.tx_hash:
             raise ReceiptProofError(item.tx_index, f"block {number}: receipt is not of tx 0x{item.tx_hash.hex()}")
         address, topics, data = expected_log(route, source, item)
         logs = receipt_logs(receipt)

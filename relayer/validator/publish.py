@@ -15,8 +15,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from pydantic import SecretStr
 
+from relayer.chain.client import rpc_session
 from relayer.errors import PublishError
-from relayer.store.redis_store import Store
+from relayer.store.redis_store import KickHook, Store
 from relayer.types import RouteId
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,15 @@ class Publisher(Protocol):
 class RedisPublisher:
     """Into the relayer's own Redis (the devnet's single operator, or an operator's own validators)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, on_quorum: KickHook | None = None) -> None:
         self.store = store
         self.stamps = HaltStamps()
+        self.on_quorum = on_quorum
 
     def signature(self, route: RouteId, nonce: int, head: bytes, validator: str, signature: bytes) -> None:
-        """Stored as the API would store it."""
-        self.store.publish_signature(route, nonce, head, validator, signature)
+        """Stored as the API would store it; a signature completing a quorum kicks the submitter."""
+        if self.store.publish_signature(route, nonce, head, validator, signature) and self.on_quorum is not None:
+            self.on_quorum(route, nonce)
 
     def halt(self, route: RouteId, validator: str, reason: str) -> None:
         """Recorded for `status` and the metric."""
@@ -90,14 +93,15 @@ class HttpPublisher:
         self.urls = [u.rstrip("/") for u in urls]
         self._key = key
         self.timeout_s = timeout_s
-        self.session = requests.Session()
+        self.sessions = {url: rpc_session(url) for url in self.urls}
+        """One session per API, environment settings read once (relayer.chain.client.rpc_session)."""
         self.stamps = HaltStamps()
 
     def _post(self, path: str, body: dict[str, object]) -> None:
         failures: list[str] = []
         for url in self.urls:
             try:
-                reply = self.session.post(url + path, json=body, timeout=self.timeout_s)
+                reply = self.sessions[url].post(url + path, json=body, timeout=self.timeout_s)
             except requests.RequestException as err:
                 failures.append(f"{url}: {type(err).__name__}")
                 continue

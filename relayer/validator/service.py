@@ -5,7 +5,8 @@ One tick of one route: scan from the cursor (in the signing-protection db) at mo
 header by parent hash back to the cursor's block (each hash recomputed from its fields, optionally
 compared with a second provider), prove every message's receipt against its block's receiptsRoot,
 recompute the hash chain, check it against the source contract's stored (nonce, head), then sign
-the deterministic checkpoint nonces: record first (never two heads for one nonce), publish second.
+the deterministic checkpoint nonces: record first (never two heads for one nonce), publish second
+(relayer.validator.outbox, which also publishes again what the destination still needs).
 The range's reads go out concurrently (relayer.validator.evidence); verification and signing go
 block by block, and the cursor moves after each block holding messages, so a killed worker loses
 at most one block's work and a short range keeps each tick short (the beat sends the next one).
@@ -20,10 +21,11 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from eth_account import Account
 from pydantic import BaseModel, ConfigDict, SecretStr
-from web3.types import BlockData, TxReceipt
+from web3.types import BlockData
 
 from relayer.chain.client import ChainClient
 from relayer.chain.routes import RouteReader, RouteState
@@ -32,19 +34,16 @@ from relayer.errors import (
     HeadMismatchError,
     LockUnavailableError,
     ProofError,
-    PublishError,
-    SigningConflictError,
     SourceReorgedError,
-    StoreUnavailableError,
 )
-from relayer.proofs import checkpoint as cps
 from relayer.proofs.hashchain import ZERO_HEAD, RouteMessage, check_chain
 from relayer.store.redis_store import Store
 from relayer.types import MAX_BATCH, BlockNumber, ChainId, Nonce, RouteId
 from relayer.validator.evidence import DEFAULT_FETCH_THREADS, Prefetch, linked_headers, prove_block
+from relayer.validator.outbox import Outbox, Scan
 from relayer.validator.publish import Publisher, RedisPublisher
 from relayer.validator.selection import checkpoint_nonces
-from relayer.validator.signer_db import ScanCursor, SignedCheckpoint, SignerDb
+from relayer.validator.signer_db import ScanCursor, SignerDb
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +111,22 @@ class Validator:
         self.max_batch = max_batch
         self.max_blocks_per_tick = max_blocks_per_tick
         self.start_block = start_block
-        self.republish_every_s = republish_every_s
         self._readers: dict[RouteId, RouteReader] = {}
         self._last_alarm: dict[RouteId, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=fetch_threads, thread_name_prefix=f"validator-{name}-read")
         self._guard = threading.Lock()
         self._running: dict[RouteId, threading.Lock] = {}
-        self._published: dict[RouteId, dict[int, float]] = {}
-        """Per route: nonce -> when its signature last reached an API (or Redis), for `republish_every_s`."""
+        self.outbox = Outbox(name, self._key, self.address, db, self.publisher, max_batch, republish_every_s)
+        """The signing step: record, publish, publish again (relayer.validator.outbox)."""
+
+    @property
+    def republish_every_s(self) -> float:
+        """How often a recorded signature the destination still needs is published again."""
+        return self.outbox.republish_every_s
+
+    @republish_every_s.setter
+    def republish_every_s(self, value: float) -> None:
+        self.outbox.republish_every_s = value
 
     def reader(self, route: RouteId) -> RouteReader:
         """The route's reader (cached), given the clients of the route's two chains only."""
@@ -159,7 +166,7 @@ class Validator:
         halted = self.db.halted(route)
         if halted is not None:
             return ValidatorTickResult(route=str(route), validator=self.name, finalized_block=final, halted=halted)
-        scan = _Scan()
+        scan = Scan()
         scanned: tuple[int, int] | None = None
         # A first scan starts where the source contract was deployed (deployment record), not at genesis.
         first = max(self.start_block, self.deployment.source_deploy_block(route))
@@ -176,7 +183,7 @@ class Validator:
                 raise
             scanned = (start, to)
         began = time.monotonic()
-        republished = self._republish(route, reader, scan)
+        republished = self.outbox.republish(route, reader, scan)
         scan.lap("republish", began)
         return ValidatorTickResult(
             route=str(route),
@@ -215,7 +222,7 @@ class Validator:
         if cursor is not None:
             if cursor.block > final:
                 return cursor, False  # the finalized block moved back (node lag): nothing to do
-            block = reader.source_client.get_block(cursor.block)
+            block = reader.source_client.header(cursor.block)
             if bytes(block["hash"]) == cursor.block_hash:
                 return cursor, False
             text = (
@@ -225,7 +232,7 @@ class Validator:
             self.publisher.alarm(route, text)
             last = next(iter(self.db.signed_descending(route, source, reader.dest_address)), None)
             if last is not None:
-                now = bytes(reader.source_client.get_block(last.block)["hash"])
+                now = bytes(reader.source_client.header(last.block)["hash"])
                 if now != last.block_hash:
                     self._halt(route, (
                         f"reorg past a signed checkpoint: block {last.block} holding nonce {last.nonce} is now "
@@ -236,7 +243,7 @@ class Validator:
             return None, True
         state = reader.source_state(final)
         if state.nonce == 0:
-            block = reader.source_client.get_block(final)
+            block = reader.source_client.header(final)
             empty = ScanCursor(
                 block=BlockNumber(final), block_hash=bytes(block["hash"]), nonce=Nonce(0), head=ZERO_HEAD
             )
@@ -245,7 +252,7 @@ class Validator:
         return None, False
 
     def _scan_and_sign(
-        self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber, scan: _Scan
+        self, route: RouteId, reader: RouteReader, prev: ScanCursor, start: int, to: BlockNumber, scan: Scan
     ) -> None:
         """Verify blocks [start, to] and sign their checkpoints (newly signed nonces into `scan`).
         The headers are read concurrently while the logs are, the receipts and source state of
@@ -254,8 +261,8 @@ class Validator:
         and made the cursor before the next one's evidence is looked at, so a validator that fell
         behind publishes its first block's checkpoint without waiting for the whole range."""
         client = reader.source_client
-        header_reads: Prefetch[int, BlockData] = Prefetch(self._pool, client.get_block, range(start, to + 1))
-        receipts: Prefetch[int, list[TxReceipt]] | None = None
+        header_reads: Prefetch[int, BlockData] = Prefetch(self._pool, client.header, range(start, to + 1))
+        receipts: Prefetch[int, list[dict[str, Any]]] | None = None
         states: Prefetch[int, RouteState] | None = None
         try:
             began = time.monotonic()
@@ -281,7 +288,7 @@ class Validator:
     def _sign_blocks(
         self, route: RouteId, reader: RouteReader, prev: ScanCursor, to: BlockNumber, headers: Mapping[int, BlockData],
         messages: Sequence[RouteMessage], by_block: Mapping[int, Sequence[RouteMessage]],
-        receipts: Prefetch[int, list[TxReceipt]], states: Prefetch[int, RouteState], scan: _Scan,
+        receipts: Prefetch[int, list[dict[str, Any]]], states: Prefetch[int, RouteState], scan: Scan,
     ) -> None:
         """The per-block half of `_scan_and_sign`, over headers already linked."""
         client = reader.source_client
@@ -305,7 +312,7 @@ class Validator:
             began = time.monotonic()
             for checkpoint in checkpoint_nonces(((m.nonce, m.block_number) for m in items), self.max_batch):
                 item = items[checkpoint - items[0].nonce]
-                if self._sign(route, reader, item, linked[number], scan):
+                if self.outbox.sign(route, reader, item, linked[number], scan):
                     scan.signed.append(checkpoint)
             if number < to:
                 cursor = ScanCursor(block=BlockNumber(number), block_hash=linked[number], nonce=nonce, head=head)
@@ -327,76 +334,8 @@ class Validator:
             raise HeadMismatchError(nonce, head, state.head, route)
 
     def _prove_block(
-        self, route: RouteId, reader: RouteReader, header: BlockData, receipts: Sequence[TxReceipt],
+        self, route: RouteId, reader: RouteReader, header: BlockData, receipts: Sequence[Mapping[str, Any]],
         items: Sequence[RouteMessage],
     ) -> None:
         """One block's messages proven against its linked header (relayer.validator.evidence.prove_block)."""
         prove_block(reader.source_client.name, route, reader.source_address, header, receipts, items)
-
-    # signing -----------------------------------------------------------------------------
-
-    def _sign(self, route: RouteId, reader: RouteReader, item: RouteMessage, block_hash: bytes, scan: _Scan) -> bool:
-        """Sign the checkpoint at `item`: record it first, then publish. True if newly recorded."""
-        checkpoint = reader.checkpoint(item.nonce, item.head)
-        signature = cps.sign(checkpoint, route.dest_chain_id, reader.dest_address, self._key)
-        record = SignedCheckpoint(
-            nonce=item.nonce, head=item.head, signature=signature, block=item.block_number, block_hash=block_hash
-        )
-        try:
-            new = self.db.record(route, reader.source_address, reader.dest_address, record)
-        except SigningConflictError as err:
-            self.publisher.alarm(route, f"validator {self.name}: {err}; route halted")
-            self.publisher.halt(route, self.address, str(err))
-            raise
-        kept = record if new else self.db.signed(route, reader.source_address, reader.dest_address, item.nonce)
-        assert kept is not None
-        self._publish(route, kept, scan)
-        return new
-
-    def _publish(self, route: RouteId, item: SignedCheckpoint, scan: _Scan) -> bool:
-        """Publish one recorded signature; False (counted in `scan.unpublished`, logged) if no API
-        or Redis took it: the record stands and `_republish` sends it again, so a publishing
-        outage does not end the tick and throw away the blocks verified so far."""
-        try:
-            self.publisher.signature(route, item.nonce, item.head, self.address, item.signature)
-        except (PublishError, StoreUnavailableError) as err:
-            scan.unpublished += 1
-            if scan.unpublished == 1:
-                log.warning("validator %s route %s: nonce %d not published (published again later): %s",
-                            self.name, route, item.nonce, err, extra={"route": str(route), "validator": self.name})
-            return False
-        self._published.setdefault(route, {})[int(item.nonce)] = time.monotonic()
-        return True
-
-    def _republish(self, route: RouteId, reader: RouteReader, scan: _Scan) -> int:
-        """Publish again the recorded signatures the destination can still use, nonces in
-        (processed, processed + max_batch], each at most every `republish_every_s` (and at once if
-        its last publishing failed), so a Redis wipe or a missed API loses nothing. Returns how
-        many were published."""
-        processed = reader.dest_state().nonce
-        kept = self.db.signed_between(
-            route, reader.source_address, reader.dest_address, processed, processed + self.max_batch
-        )
-        now = time.monotonic()
-        published = self._published.setdefault(route, {})
-        for nonce in [n for n in published if n <= processed]:
-            del published[nonce]  # the destination is past it
-        sent = 0
-        for item in kept:
-            if now - published.get(int(item.nonce), float("-inf")) < self.republish_every_s:
-                continue
-            sent += self._publish(route, item, scan)
-        return sent
-
-
-class _Scan:
-    """What one tick did so far: newly signed nonces, signatures not published, time per phase."""
-
-    def __init__(self) -> None:
-        self.signed: list[int] = []
-        self.unpublished = 0
-        self.seconds: dict[str, float] = {}
-
-    def lap(self, phase: str, began: float) -> None:
-        """Add the time since `began` (time.monotonic()) to `phase`."""
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - began

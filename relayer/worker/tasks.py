@@ -27,6 +27,7 @@ from relayer.errors import (
 from relayer.store.lease import lease
 from relayer.types import RouteId
 from relayer.worker.app import KEEP_TASK, SUBMIT_TASK, VALIDATE_TASK, app, current_settings
+from relayer.worker.kick import SubmitKicker
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def context() -> Context:
         settings = current_settings()
         if _context is None or _context.settings is not settings:
             _context = Context(settings)
+            _context.on_quorum = SubmitKicker(settings)  # validators writing into Redis kick the submitter
         return _context
 
 
@@ -75,11 +77,13 @@ def validate_route(route_id: str) -> dict[str, Any]:
 
 
 @app.task(name=SUBMIT_TASK, **TICK)
-def submit_route(route_id: str) -> dict[str, Any]:
-    """One submitter tick on `route_id` (the submitter holds the route's lock itself)."""
+def submit_route(route_id: str, kicked_at: int | None = None) -> dict[str, Any]:
+    """One submitter tick on `route_id` (the submitter holds the route's lock itself): from beat,
+    or kicked (`kicked_at`: the nonce whose quorum just completed, relayer.worker.kick), which
+    returns at once if a tick of the route is running (that one picks the checkpoint up)."""
     route = RouteId.parse(route_id)
     try:
-        return context().submitter().tick(route).model_dump(mode="json")
+        return context().submitter().tick(route, kicked=kicked_at is not None).model_dump(mode="json")
     except TRANSIENT as err:
         return _transient("submit", err, route=route_id, chain=route.dest_chain_id)
 

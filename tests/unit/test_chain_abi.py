@@ -104,3 +104,21 @@ def test_revert_data_is_found_wherever_web3_puts_it() -> None:
 def test_artifacts_are_parsed_once_per_file_version() -> None:
     assert load_artifact("Lockbox") is load_artifact("Lockbox")
     assert "MarginLedger" in artifact_names() and "ERC20" in artifact_names()
+
+
+@needs_build
+@pytest.mark.parametrize(("contract", "name"), [("MarginLedger", "processDeposits"), ("Lockbox", "processWithdrawals")])
+def test_encode_call_gives_web3s_calldata(contract: str, name: str) -> None:
+    from web3 import Web3
+
+    from relayer.chain.abi import abi_of, encode_call
+
+    a, b, c = (Web3.to_checksum_address(bytes([k]) * 20) for k in (0xAB, 0xCD, 0xEF))
+    messages = [(a, b, c, 10**18 + k) for k in range(5)]
+    checkpoint = (31338, a, 5, b"\x07" * 32)
+    signatures = b"\x01" * 65 * 3
+    fn = Web3().eth.contract(address=c, abi=abi_of(contract)).get_function_by_name(name)(messages, checkpoint,
+                                                                                         signatures)
+    assert encode_call(contract, name, [messages, checkpoint, signatures]) == bytes.fromhex(
+        fn._encode_transaction_data()[2:]
+    )

@@ -243,7 +243,7 @@ def test_deposit_over_the_inflow_limit_is_credited_later_exactly_once(
         _finalize(net.spoke)
         for v in validators:
             v.tick(DEPOSIT_ROUTE)
-        submitter._release_checked.clear()  # look at the queue on this very tick
+        submitter.releases._checked.clear()  # look at the queue on this very tick
         assert submitter.tick(DEPOSIT_ROUTE).delivered
         credited_at_once = _credited(net) - before
         assert credited_at_once < 25 * 10**6 * SCALE  # the rest is queued, not lost
