@@ -11,6 +11,9 @@
 #   XMARGIN_SOLVENCY_STEPS=30000 XMARGIN_MARGIN_STEPS=6000 scripts/long-invariants.sh
 #   XMARGIN_LONG_ONLY=margin scripts/long-invariants.sh     # one machine: solvency | margin
 #   XMARGIN_LONG_NICE=0 scripts/long-invariants.sh          # normal CPU priority (default 19)
+#   XMARGIN_MARGIN_SEED=1 ...   # the margin machine replays another fixed sequence: runs are independent
+#                               # (each starts from one snapshot), so shards on several seeds add up
+#                               # (docs/testing.md: 2 shards, 15,378 steps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XMARGIN_SOLVENCY_STEPS="${XMARGIN_SOLVENCY_STEPS:-13500}"
