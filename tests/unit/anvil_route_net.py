@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -144,6 +145,30 @@ def running_net(hub_port: int, spoke_port: int) -> Iterator[Net]:
     finally:
         for proc in procs:
             stop_process(proc)
+
+
+def net_fixture(hub_port: int, spoke_port: int) -> Any:
+    """A module-scoped `net` fixture on these ports (assign it to `net` in the test module)."""
+
+    @pytest.fixture(scope="module")
+    def net() -> Iterator[Net]:
+        with running_net(hub_port, spoke_port) as started:
+            yield started
+
+    return net
+
+
+def store_fixture(prefix: str) -> Any:
+    """A module-scoped `store` fixture: the roles' Redis under its own key prefix (the module must
+    import the `roles_redis_url` fixture)."""
+
+    @pytest.fixture(scope="module")
+    def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
+        opened = Store(roles_redis_url, prefix=prefix)
+        yield opened
+        opened.redis.close()
+
+    return store
 
 
 def make_validators(net: Net, store: Store, root: Path, count: int = THRESHOLD) -> list[Validator]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,9 @@ from anvil_route_net import (
     _credited,
     _deposit,
     _finalize,
+    net_fixture,
     pytestmark,  # noqa: F401  (skipped without the contract artifacts)
-    running_net,
+    store_fixture,
 )
 from local_services import fixed_port
 
@@ -61,17 +63,8 @@ class Kicks:
             return out
 
 
-@pytest.fixture(scope="module")
-def net() -> Iterator[Net]:
-    with running_net(HUB_PORT, SPOKE_PORT) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
-    store = Store(roles_redis_url, prefix="kick")
-    yield store
-    store.redis.close()
+net = net_fixture(HUB_PORT, SPOKE_PORT)
+store = store_fixture("kick")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +97,23 @@ def _sign(net: Net, validators: list[Validator], amounts: list[int]) -> None:
 def _nonce(net: Net, submitter: Submitter) -> int:
     return submitter.reader(DEPOSIT_ROUTE).dest_state().nonce
 
+
+@contextmanager
+def _tick_with_first_batch_held(net: Net, submitter: Submitter) -> Iterator[list[SubmitResult]]:
+    """A submitter tick running in a thread while the hub mines nothing: entered once its first
+    batch is in the hub's pool; on leaving, the hub mines again and the tick is joined (its result
+    is in the yielded list)."""
+    net.hub.provider.make_request("evm_setAutomine", [False])
+    result: list[SubmitResult] = []
+    tick = threading.Thread(target=lambda: result.append(submitter.tick(DEPOSIT_ROUTE)), daemon=True)
+    try:
+        tick.start()
+        _until("the first batch in the hub's pool", lambda: _pooled(net) == 1)
+        yield result
+    finally:
+        net.hub.provider.make_request("evm_setAutomine", [True])
+        net.hub.provider.make_request("evm_mine", [])
+    tick.join(timeout=DEADLINE_S)
 
 def test_the_last_signature_of_a_quorum_kicks_once_and_the_kicked_tick_delivers(
     net: Net, store: Store, validators: list[Validator], published: Kicks
@@ -151,19 +161,10 @@ def test_a_running_tick_sends_a_newly_completed_quorum_without_a_new_tick(
     before = _credited(net)
     _sign(net, validators, [5])
     published.take()
-    net.hub.provider.make_request("evm_setAutomine", [False])
-    result: list[SubmitResult] = []
-    tick = threading.Thread(target=lambda: result.append(submitter.tick(DEPOSIT_ROUTE)), daemon=True)
-    try:
-        tick.start()
-        _until("the first batch in the hub's pool", lambda: _pooled(net) == 1)
+    with _tick_with_first_batch_held(net, submitter) as result:
         _sign(net, validators, [6])
         assert [n for _, n in published.take()] == [5]  # above the batch in flight: kicked (it would meet the lease)
         _until("the second batch sent by the running tick", lambda: _pooled(net) == 2)  # the tick saw the mark
-    finally:
-        net.hub.provider.make_request("evm_setAutomine", [True])
-        net.hub.provider.make_request("evm_mine", [])
-    tick.join(timeout=DEADLINE_S)
     assert result and result[0].delivered and result[0].batches == 2, result
     assert _credited(net) == before + 11 * SCALE
 
@@ -176,19 +177,10 @@ def test_a_quorum_completed_while_a_tick_only_confirms_kicks_the_next_tick_at_it
     before = _credited(net)
     _sign(net, validators, [7])
     published.take()
-    net.hub.provider.make_request("evm_setAutomine", [False])
-    result: list[SubmitResult] = []
-    tick = threading.Thread(target=lambda: result.append(submitter.tick(DEPOSIT_ROUTE)), daemon=True)
-    try:
-        tick.start()
-        _until("the first batch in the hub's pool", lambda: _pooled(net) == 1)
+    with _tick_with_first_batch_held(net, submitter) as result:
         _sign(net, validators, [8])
         kicked = published.take()  # sent hint = the batch in flight, below the new quorum: kicked (it meets the lease)
         assert [n for _, n in kicked] == [_nonce(net, submitter) + 2]
-    finally:
-        net.hub.provider.make_request("evm_setAutomine", [True])
-        net.hub.provider.make_request("evm_mine", [])
-    tick.join(timeout=DEADLINE_S)
     assert result and result[0].delivered and result[0].batches == 1, result
     assert own.take() == [(DEPOSIT_ROUTE, result[0].last_nonce + 1)]  # the tick kicked its successor
     assert submitter.tick(DEPOSIT_ROUTE, kicked=True).delivered

@@ -34,8 +34,9 @@ from anvil_route_net import (
     _deposit,
     _finalize,
     make_validators,
+    net_fixture,
     pytestmark,  # noqa: F401  (skipped without the contract artifacts)
-    running_net,
+    store_fixture,
 )
 from local_services import fixed_port
 
@@ -46,17 +47,8 @@ DEADLINE_S = 60.0
 SUBMITTER = Account.from_key(SUBMITTER_KEY).address
 
 
-@pytest.fixture(scope="module")
-def net() -> Iterator[Net]:
-    with running_net(HUB_PORT, SPOKE_PORT) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
-    store = Store(roles_redis_url, prefix="window")
-    yield store
-    store.redis.close()
+net = net_fixture(HUB_PORT, SPOKE_PORT)
+store = store_fixture("window")
 
 
 @pytest.fixture(scope="module")

@@ -46,24 +46,16 @@ from anvil_route_net import (
     _setup,
     _wait,
     make_validators,
-    running_net,
+    net_fixture,
+    store_fixture,
 )
 from anvil_route_net import pytestmark  # noqa: F401  (skipped without the contract artifacts)
 
 HUB_PORT, SPOKE_PORT = fixed_port(8730), fixed_port(8731)
 
 
-@pytest.fixture(scope="module")
-def net() -> Iterator[Net]:
-    with running_net(HUB_PORT, SPOKE_PORT) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def store(roles_redis_url: str) -> Iterator[Store]:  # noqa: F811
-    store = Store(roles_redis_url, prefix="it")
-    yield store
-    store.redis.close()
+net = net_fixture(HUB_PORT, SPOKE_PORT)
+store = store_fixture("it")
 
 
 @pytest.fixture(scope="module")

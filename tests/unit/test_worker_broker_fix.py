@@ -26,7 +26,11 @@ def unacked(private_redis_url: str) -> Iterator[tuple[Connection, object, redis.
     producer.publish({"tick": 1}, routing_key="broker-fix-test", declare=[conn.SimpleQueue("broker-fix-test").queue])
     message = channel.basic_get("broker-fix-test", no_ack=False)
     assert message is not None and channel.qos._delivered
+    qos = channel.qos
     yield conn, channel, raw
+    # kombu registers a restore-at-exit for every QoS; the crash tests leave one whose connection is
+    # gone, which would raise the very AttributeError again when the interpreter exits
+    qos._on_collect.cancel()
     broker_fix.uninstall()
     raw.flushdb()
 
