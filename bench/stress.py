@@ -35,7 +35,7 @@ from _stress_chain import Chain, deploy_system  # noqa: E402
 from stress_book import BookParams  # noqa: E402
 from stress_keepers import DEFAULT_GAS_GWEI, GAS_GWEI  # noqa: E402
 from stress_paths import Bar, align, bridge, closes_only, largest_rally, max_step_move, mirror, mirror_bar  # noqa: E402
-from stress_stats import RunFigures, in_sample_fund_share, leave_one_out, passes, summarise  # noqa: E402
+from stress_stats import BUFFER, GOAL, RunFigures, in_sample_fund_share, leave_one_out, passes, summarise  # noqa: E402
 
 CRASHES = crash_dir()
 """../shared/data/crashes beside the repository ($XMARGIN_CRASH_DATA overrides it)."""
@@ -171,8 +171,10 @@ def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) ->
     result: dict[str, Any] = {"max_leverage": leverage, "events": per_event, "runs": runs}
     if len(per_event) >= 2:
         gross, net = leave_one_out(rf), leave_one_out(rf, net=True)
+        buffered = leave_one_out(rf, buffer=BUFFER, cap=GOAL)
         result.update(held_out_gross=[asdict(h) for h in gross], held_out_net=[asdict(h) for h in net],
-                      passes_2pct=passes(gross), in_sample_fund_pct_oi=100 * in_sample_fund_share(rf))
+                      held_out_buffered=[asdict(h) for h in buffered], passes_2pct=passes(gross, GOAL),
+                      passes_2pct_buffered=passes(buffered, GOAL), in_sample_fund_pct_oi=100 * in_sample_fund_share(rf))
     return result
 
 
@@ -227,8 +229,9 @@ def main() -> None:
                 errors += check_identities(f)
             (cfg.out / f"stress-{lev:g}x.json").write_text(json.dumps(r, indent=2, default=str))
         summary = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()},
-                   "calibration": [{k: r.get(k) for k in ("max_leverage", "passes_2pct", "in_sample_fund_pct_oi",
-                                                          "held_out_gross", "held_out_net")} for r in results],
+                   "calibration": [{k: r.get(k) for k in ("max_leverage", "passes_2pct", "passes_2pct_buffered",
+                                                          "in_sample_fund_pct_oi", "held_out_gross",
+                                                          "held_out_net", "held_out_buffered")} for r in results],
                    "identity_errors": errors}
         (cfg.out / "stress.json").write_text(json.dumps(summary, indent=2, default=str))
         print(f"wrote {cfg.out}")

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from stress_stats import RunFigures, leave_one_out, passes
+from stress_stats import BUFFER, GOAL, RunFigures, leave_one_out, passes
 
 
 def figures(f: dict[str, Any]) -> RunFigures:
@@ -90,20 +90,24 @@ def summary_table(runs: list[tuple[float, dict[str, Any]]], closes: list[tuple[f
 
 
 def calibration_table(by_lev: dict[float, list[dict[str, Any]]]) -> str:
-    """Leave-one-event-out fund share and bad debt beyond it, per leverage and held-out event."""
+    """Leave-one-event-out fund share and bad debt beyond it, per leverage and held-out event: the bare
+    rule (the others' worst need) and the buffered one (BUFFER x that, capped at GOAL)."""
     head = ("| max lev | held-out event | fund sized on the others (% OI, gross) | beyond the fund, worst | "
-            "fund (% OI, net) | beyond, net | passes (every event covered, fund ≤ 2 % OI) |\n|" + "---|" * 7)
+            "fund (% OI, net) | beyond, net | passes (every event covered, fund ≤ 2 % OI) | "
+            f"fund {BUFFER:g}x, ≤ 2 % (% OI) | beyond it, worst | passes, {BUFFER:g}x |\n|" + "---|" * 10)
     rows = []
     for lev, fs in sorted(by_lev.items()):
         rf = [figures(f) for f in fs]
         if len({r.event for r in rf}) < 2:
             continue
         gross, net = leave_one_out(rf), {h.event: h for h in leave_one_out(rf, net=True)}
-        ok = passes(gross)
+        buffered = {h.event: h for h in leave_one_out(rf, buffer=BUFFER, cap=GOAL)}
+        ok, ok_buffered = passes(gross, GOAL), passes(list(buffered.values()), GOAL)
         for h in gross:
-            n = net[h.event]
+            n, b = net[h.event], buffered[h.event]
             rows.append(f"| {lev:g}x | {h.event} | {100 * h.fund_share:.2f} % | ${h.beyond_worst_usd:,.0f} | "
-                        f"{100 * n.fund_share:.2f} % | ${n.beyond_worst_usd:,.0f} | {'yes' if ok else 'no'} |")
+                        f"{100 * n.fund_share:.2f} % | ${n.beyond_worst_usd:,.0f} | {'yes' if ok else 'no'} | "
+                        f"{100 * b.fund_share:.2f} % | ${b.beyond_worst_usd:,.0f} | {'yes' if ok_buffered else 'no'} |")
     return "\n".join([head, *rows])
 
 

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+GOAL = 0.02
+"""The calibration goal's largest insurance fund, as a share of open interest."""
+BUFFER = 2.0
+"""The buffered sizing rule's stress multiplier: fund = 2 x the other events' worst need, capped at GOAL
+(the worst need seen is not the worst to come)."""
+
 
 @dataclass(frozen=True)
 class RunFigures:
@@ -77,16 +83,22 @@ def by_event(runs: list[RunFigures]) -> dict[str, list[RunFigures]]:
     return out
 
 
-def leave_one_out(runs: list[RunFigures], net: bool = False) -> list[HeldOut]:
-    """For each event: fund share = worst (net or gross) need share of the other events; beyond =
-    max(0, need - fund share x OI) on each seed of the held-out event."""
+def leave_one_out(runs: list[RunFigures], net: bool = False, buffer: float = 1.0,
+                  cap: float | None = None) -> list[HeldOut]:
+    """For each event: fund share = `buffer` x the worst (net or gross) need share of the other
+    events, at most `cap`; beyond = max(0, need - fund share x OI) on each seed of the held-out
+    event. A buffer above 1 is the usual stress multiplier: the worst seen is not the worst to come."""
     events = by_event(runs)
     if len(events) < 2:
         raise ValueError("leave-one-out needs at least two events")
+    if buffer <= 0:
+        raise ValueError("the buffer multiplies the fund: it must be positive")
     out = []
     for held, rs in events.items():
         train = [r for e, other in events.items() if e != held for r in other]
-        share = max(r.net_need_share if net else r.need_share for r in train)
+        share = buffer * max(r.net_need_share if net else r.need_share for r in train)
+        if cap is not None:
+            share = min(share, cap)
         beyond = [max(0.0, (max(0.0, r.net_need_usd) if net else r.need_usd) - share * r.open_interest_usd)
                   for r in rs]
         worst_share = max(b / r.open_interest_usd if r.open_interest_usd else 0.0 for b, r in zip(beyond, rs,

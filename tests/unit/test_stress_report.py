@@ -36,7 +36,10 @@ def test_vault_rows_carry_equity_share_price_and_deleverages() -> None:
 def test_calibration_rows_hold_each_event_out() -> None:
     t = calibration_table({10.0: [fig("a", 1_000, 10), fig("b", 1_000, 30)]})
     assert "| 10x | a | 3.00 % | $0 |" in t
-    assert "| 10x | b | 1.00 % | $20 |" in t and t.rstrip().endswith("| no |")
+    assert "| 10x | b | 1.00 % | $20 |" in t and "| $20 | 0.90 % | $20 | no | 2.00 % | $10 | no |" in t
+    assert "| 10x | a | 3.00 % | $0 | 2.90 % | $0 | no | 2.00 % | $0 | no |" in t  # 2 x 3 % capped at 2 %
+    near = calibration_table({3.0: [fig("a", 1_000, 10), fig("b", 1_000, 15)]})
+    assert "| 3x | b | 1.00 % | $5 |" in near and near.rstrip().endswith("| 2.00 % | $0 | yes |")
 
 
 def test_summary_rows_span_the_seeds_and_carry_the_closes_column() -> None:

@@ -41,3 +41,17 @@ def test_net_need_subtracts_penalties_and_pending_deficits_count() -> None:
 def test_leave_one_out_needs_two_events() -> None:
     with pytest.raises(ValueError):
         leave_one_out([run("a", 1, 100, 1)])
+
+
+def test_a_buffer_multiplies_the_fund_and_the_cap_bounds_it() -> None:
+    runs = [run("a", 1, 100, 1), run("b", 1, 100, 1.5)]
+    bare = {h.event: h for h in leave_one_out(runs)}
+    assert bare["b"].beyond_worst_usd == pytest.approx(0.5) and not passes(list(bare.values()))
+    buffered = {h.event: h for h in leave_one_out(runs, buffer=2.0, cap=0.02)}
+    assert buffered["b"].fund_share == pytest.approx(0.02) and buffered["b"].beyond_worst_usd == 0
+    assert buffered["a"].fund_share == pytest.approx(0.02)  # 2 x 1.5 % capped at 2 %
+    assert passes(list(buffered.values()))
+    capped = {h.event: h for h in leave_one_out(runs, buffer=2.0, cap=0.012)}
+    assert capped["b"].beyond_worst_usd == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="positive"):
+        leave_one_out(runs, buffer=0)
