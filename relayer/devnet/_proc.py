@@ -126,8 +126,10 @@ class Managed:
             pass
 
 
-INHERITED_XMARGIN_VARS = ("XMARGIN_BUILD_DIR", "XMARGIN_ANVIL")
-"""XMARGIN_* variables a devnet process inherits; other XMARGIN_* settings would override its config file."""
+INHERITED_XMARGIN_VARS = ("XMARGIN_BUILD_DIR", "XMARGIN_ANVIL", "XMARGIN_CRASH_DATA")
+"""XMARGIN_* variables a devnet process inherits; other XMARGIN_* settings would override its config file.
+The crash data's folder is not a setting of the config: the deploy step (start prices) and the scenario
+(the path it replays) must read the same files, or the first step moves beyond the oracle's bound."""
 
 
 def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -145,7 +145,9 @@ def test_devnet_processes_take_settings_from_their_files_not_the_shell(monkeypat
     monkeypatch.setenv("XMARGIN_REDIS_URL", "redis://elsewhere:6379/0")
     monkeypatch.setenv("XMARGIN_CHAINS__HUB__CONFIRMATIONS", "0")
     monkeypatch.setenv("XMARGIN_BUILD_DIR", "/some/build")
+    monkeypatch.setenv("XMARGIN_CRASH_DATA", "/some/crashes")  # the deploy's start prices = the scenario's path
     env = child_env({"XMARGIN_CONFIG": "/devnet/config.yaml"})
+    assert env["XMARGIN_CRASH_DATA"] == "/some/crashes"
     assert "XMARGIN_REDIS_URL" not in env and "XMARGIN_CHAINS__HUB__CONFIRMATIONS" not in env
     assert env["XMARGIN_BUILD_DIR"] == "/some/build"
     assert env["XMARGIN_CONFIG"] == "/devnet/config.yaml"
