@@ -31,7 +31,7 @@ from _stress_event import Knobs, Scenario, run  # noqa: E402
 from relayer.keeper.pusher import crash_dir, load_path  # noqa: E402
 from relayer.margin.params import Calibration, LiquidationParams  # noqa: E402
 
-from _stress_chain import Chain, deploy_system  # noqa: E402
+from _stress_chain import E18, MAX_MOVE_BPS, Chain, deploy_system  # noqa: E402
 from stress_book import BookParams  # noqa: E402
 from stress_keepers import DEFAULT_GAS_GWEI, GAS_GWEI  # noqa: E402
 from stress_paths import Bar, align, bridge, closes_only, largest_rally, max_step_move, mirror, mirror_bar  # noqa: E402
@@ -108,12 +108,19 @@ def check_identities(f: dict[str, Any]) -> list[str]:
     return errors
 
 
+def liquidation_params(cfg: argparse.Namespace) -> LiquidationParams:
+    """The deployment's liquidation parameters, with `--close-factor` if given (a mechanism probe)."""
+    if cfg.close_factor is None:
+        return LiquidationParams()
+    return LiquidationParams(close_factor=round(cfg.close_factor * E18))
+
+
 def study(ch: Chain, cfg: argparse.Namespace, leverage: float, out_dir: Path) -> dict[str, Any]:
     """Every event x seed at one max leverage; figures, statistics, pictures."""
     knobs = Knobs(
         book=BookParams(accounts=cfg.accounts, max_leverage=leverage, days_before=cfg.days_before,
                         long_share=cfg.long_share),
-        cal=Calibration(max_leverage=leverage), liq=LiquidationParams(),
+        cal=Calibration(max_leverage=leverage), liq=liquidation_params(cfg),
         keeper_latency_blocks=tuple(cfg.keeper_latency), keeper_balance_usd=cfg.keeper_balance,
         vault_to_oi=cfg.vault_to_oi, depth_scale=cfg.depth_scale,
     )
@@ -197,7 +204,8 @@ def main() -> None:
     ap.add_argument("--events", nargs="*", default=ALL_EVENTS)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--accounts", type=int, default=300)
-    ap.add_argument("--leverage", type=float, nargs="*", default=[5.0, 7.5, 10.0])
+    ap.add_argument("--leverage", type=float, nargs="*", default=[3.0, 4.0, 5.0],
+                    help="candidate maximum leverages (7.5x and 10x fail on price gaps alone: docs/margin.md)")
     ap.add_argument("--days-before", type=int, default=10)
     ap.add_argument("--hours", type=int, default=0, help="only this many hourly bars around the trough (0: all)")
     ap.add_argument("--keeper-latency", type=int, nargs="*", default=[1, 3], help="blocks, one per keeper")
@@ -206,6 +214,10 @@ def main() -> None:
     ap.add_argument("--long-share", type=float, default=0.6,
                     help="share of positions long in crashes (1 - it in squeezes); below 0.5 the book wins")
     ap.add_argument("--depth-scale", type=float, default=1.0, help="multiplies every exit pool's depth")
+    ap.add_argument("--close-factor", type=float, default=None,
+                    help="share of a position a partial liquidation closes (a probe: the deployment's is 0.5)")
+    ap.add_argument("--max-move-bps", type=int, default=MAX_MOVE_BPS,
+                    help="the oracle's bound on one round's move (a mechanism probe: the deployment's is 3,000)")
     ap.add_argument("--no-compare-closes", dest="compare_closes", action="store_false")
     ap.add_argument("--port", type=int, default=8770)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "stress")
@@ -219,7 +231,7 @@ def main() -> None:
     ch = Chain(cfg.port, 30_000_000 * 100)  # the node's limit fits a step's blocks; stress_keepers caps per block
     errors: list[str] = []
     try:
-        deploy_system(ch, Calibration(), LiquidationParams())
+        deploy_system(ch, Calibration(), liquidation_params(cfg), cfg.max_move_bps)
         ch.fresh()
         results = []
         for lev in cfg.leverage:

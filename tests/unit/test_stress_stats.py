@@ -55,3 +55,16 @@ def test_a_buffer_multiplies_the_fund_and_the_cap_bounds_it() -> None:
     assert capped["b"].beyond_worst_usd == pytest.approx(0.3)
     with pytest.raises(ValueError, match="positive"):
         leave_one_out(runs, buffer=0)
+
+
+def test_the_close_factor_probe_changes_only_the_close_factor() -> None:
+    from argparse import Namespace
+
+    from stress import liquidation_params
+
+    from relayer.margin.params import LiquidationParams
+
+    assert liquidation_params(Namespace(close_factor=None)) == LiquidationParams()
+    probe = liquidation_params(Namespace(close_factor=1.0))
+    deployed = LiquidationParams()
+    assert probe.close_factor == 10**18 and probe.model_copy(update={"close_factor": deployed.close_factor}) == deployed
