@@ -19,9 +19,9 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from relayer.keeper.pusher import to_answer
-from relayer.margin.params import Calibration, LiquidationParams
+from relayer.margin.params import LiquidationParams
 
-from _stress_chain import MAX_UINT, Chain, account, deploy_system
+from _stress_chain import BOOK_CALIBRATION, MAX_UINT, Chain, account, deploy_system
 
 HUB_GAS_LIMIT = 30_000_000
 """The measured phase's block gas limit (anvil --gas-limit)."""
@@ -70,7 +70,7 @@ class ScaleChain:
         self.ch = Chain(port, HUB_GAS_LIMIT)
         self.session = requests.Session()
         try:
-            deploy_system(self.ch, Calibration(), LiquidationParams())
+            deploy_system(self.ch, BOOK_CALIBRATION, LiquidationParams())
             self.c = self.ch.c
             for _ in range(WARMUP_ROUNDS):
                 self.push(START)

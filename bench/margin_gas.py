@@ -34,9 +34,9 @@ from eth_utils import keccak  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
 from relayer.keeper.pusher import to_answer  # noqa: E402
-from relayer.margin.params import Calibration, LiquidationParams, market_params  # noqa: E402
+from relayer.margin.params import LiquidationParams, market_params  # noqa: E402
 
-from _stress_chain import MAX_UINT, Chain, account, deploy_system  # noqa: E402
+from _stress_chain import BOOK_CALIBRATION, MAX_UINT, Chain, account, deploy_system  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "margin_gas.json"
 BASELINE = ROOT / "bench" / "margin_gas_baseline.json"
@@ -94,7 +94,7 @@ class Bench:
             raise
 
     def _setup(self, extra_markets: int) -> None:
-        deploy_system(self.ch, Calibration(), LiquidationParams())
+        deploy_system(self.ch, BOOK_CALIBRATION, LiquidationParams())
         self.c = self.ch.c
         self.prices = {"ETH": 2_000.0, "BTC": 30_000.0}
         self.last_receipt: Any = None
@@ -113,7 +113,7 @@ class Bench:
         ch.send(agg.functions.push(to_answer(EXTRA_PRICE)))
         ch.send(c["oracle"].functions.setAggregatorFeed(feed, agg.address, 2 * 3_600, 10**12, 10**30, 3_000))
         m = ch.deploy("PerpMarket", ch.admin, c["ledger"].address, c["oracle"].address, c["engine"].address, feed,
-                      ch.pool, market_params(EXTRA_PRICE, Calibration()).as_tuple())
+                      ch.pool, market_params(EXTRA_PRICE, BOOK_CALIBRATION).as_tuple())
         ch.send(c["engine"].functions.addMarket(m.address))
         ch.send(c["ledger"].functions.grantRole(keccak(text="MARGIN_ROLE"), m.address))
         ch.send(m.functions.grantRole(m.functions.LIQUIDATOR_ROLE().call(), c["liq"].address))

@@ -32,8 +32,8 @@ Report = Callable[[str], None]
 TRADER = "carol"
 DEPOSITS = (("spoke-a", "USDC", "1000", "USDC"), ("spoke-b", "ETH", "1", "ETH"))
 """(chain, token, amount, ledger asset): collateral from both spokes."""
-LEVERAGE = Decimal(3)
-"""Position notional as a multiple of the collateral value (the market allows up to 5x)."""
+LEVERAGE = Decimal("2.5")
+"""Position notional as a multiple of the collateral value (the market allows up to 3x)."""
 MARKET = "ETH-USD"
 FUNDED_TIMEOUT_S = 90.0
 CREDIT_TIMEOUT_S = 90.0

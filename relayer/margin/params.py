@@ -1,6 +1,9 @@
 """Market and liquidation parameters stated in USD terms and converted to a market's base units at
 a reference price (pure). The defaults are the calibration of docs/margin.md (stress test)."""
 
+import math
+from fractions import Fraction
+
 from pydantic import BaseModel, Field
 
 from relayer.margin.maths import ONE
@@ -10,8 +13,8 @@ from relayer.margin.models import MarketParams
 class Calibration(BaseModel):
     """Risk parameters in USD terms."""
 
-    max_leverage: float = Field(default=5.0, gt=0)
-    """1 / imfBase."""
+    max_leverage: float = Field(default=3.0, gt=0)
+    """1 / imfBase. 3x is the crash replay's calibration (docs/margin.md, docs/decisions.md D46)."""
     mm_ratio: float = Field(default=0.5, gt=0, lt=1)
     imf_per_10m: float = Field(default=0.05, ge=0)
     """Extra initial margin fraction per 10M USD of position notional."""
@@ -28,7 +31,7 @@ def market_params(price: float, cal: Calibration = Calibration()) -> MarketParam
     """PerpMarket.Params for an underlying at `price` (same formulas as bench/stress.py)."""
     return MarketParams(
         taker_fee=int(cal.taker_fee * ONE),
-        imf_base=int(ONE / cal.max_leverage),
+        imf_base=math.ceil(ONE / Fraction(str(cal.max_leverage))),  # exact, rounded toward more margin
         imf_slope=int(cal.imf_per_10m * ONE * price / 10_000_000),
         mm_ratio=int(cal.mm_ratio * ONE),
         max_funding_rate=int(cal.max_funding_rate * ONE),

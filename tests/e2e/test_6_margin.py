@@ -92,7 +92,7 @@ def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy
     p0 = eth_price(contracts)
     collateral = margin_view(ctx, crossed, contracts).collateral_value / 10**18
     assert collateral > 1_000  # both spokes' deposits count: USDC at 100 %, ETH at 80 %
-    trading.trade(ctx, MARKET, size_for(3.5 * collateral, p0), None, crossed_key)  # 3.5x on USDC + ETH
+    trading.trade(ctx, MARKET, size_for(2.8 * collateral, p0), None, crossed_key)  # 2.8x on USDC + ETH (max 3x)
     trading.trade(ctx, MARKET, size_for(5_000, p0), None, healthy_key)  # 1x
     healthy_size = position(contracts, MARKET, healthy)
     start = int(contracts.client.block_number())
@@ -124,6 +124,8 @@ def test_keeper_liquidates_a_position_backed_by_both_spokes_and_leaves_a_healthy
 
 LEFT_TO_OTHER = "left to another keeper"
 """What relayer.keeper.liquidator logs when another keeper holds an account's lease."""
+PASS_DONE = re.compile(r"keep_accounts\[[^\]]+\] succeeded")
+"""A keeper worker's log line for a finished pass (Celery's task-succeeded line)."""
 
 
 def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, traders, contracts) -> None:
@@ -133,15 +135,18 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
     (second,) = processes.start_relayer(layout, names=set(), extra=[keeper_spec(layout, 2)])
     devnet.replace(second.name, second)
     try:
+        # the second keeper first finishes a pass of its own (its first pass syncs every feed): one that
+        # is still starting when the price drops would sync behind the first keeper's pending liquidation
+        poll(lambda: PASS_DONE.search(second.log_text()), "the second keeper to finish a first pass", 90, 0.5)
         account, key = traders["competed"]
         p0 = eth_price(contracts)
-        trading.trade(ctx, MARKET, size_for(4 * 2_000, p0), None, key)  # 4x: -18 % crosses MM, half a close restores it
+        trading.trade(ctx, MARKET, size_for(2.8 * 2_000, p0), None, key)  # 2.8x: -25 % crosses MM, half a close restores it
         start = int(contracts.client.block_number())
 
         rpc_call(hub_url, "evm_setIntervalMining", [0])  # from here on the test mines the hub's blocks
         try:
-            queue_prices(ctx, contracts, [0.82 * p0])
-            mine_until_price(hub_url, contracts, 0.82 * p0)  # the drop is on chain; both keepers see the same state
+            queue_prices(ctx, contracts, [0.75 * p0])
+            mine_until_price(hub_url, contracts, 0.75 * p0)  # the drop is on chain; both keepers see the same state
             # each keeper first syncs the ETH feed (`syncFeed`, waiting for its receipt): mined here
             # while no liquidation is pending. Then one keeper claims the account (a Redis lease per
             # account) and sends; the other, seeing the same state, leaves it alone instead of
@@ -176,7 +181,7 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
         for name in ("keeper-1", "keeper-2"):
             assert "refused" not in devnet.find(name).log_text(), name
         assert trading.close(ctx, MARKET, key).new_size == 0
-        push_prices(ctx, contracts, [p0])
+        push_prices(ctx, contracts, [0.87 * p0, p0])  # back in two steps: +33 % at once is beyond the feed's bound
     finally:
         devnet.stop(second.name)
 
@@ -190,11 +195,11 @@ def test_trades_are_refused_clearly_and_an_exit_committed_while_stale_fills_at_t
     p0 = eth_price(contracts)
 
     with pytest.raises(TradeRejectedError, match="insufficient margin") as margin_error:
-        trading.trade(ctx, MARKET, size_for(6 * 1_000, p0), None, key)  # 6x > the 5x maximum
+        trading.trade(ctx, MARKET, size_for(4 * 1_000, p0), None, key)  # 4x > the 3x maximum
     assert margin_error.value.error == "MarketAccountBelowInitialMargin"
-    cli = _xmargin("trade", "--market", MARKET, "--size", size_for(6 * 1_000, p0), "--key", key,
+    cli = _xmargin("trade", "--market", MARKET, "--size", size_for(4 * 1_000, p0), "--key", key,
                    "--config", str(layout.config_path))
-    assert cli.returncode == 1 and "insufficient margin" in cli.stderr and "max leverage 5x" in cli.stderr
+    assert cli.returncode == 1 and "insufficient margin" in cli.stderr and "max leverage 3x" in cli.stderr
     btc = next(p for p in prices_view(ctx, contracts) if p.feed == "BTC").price / 10**18
     with pytest.raises(TradeRejectedError, match="open-interest cap") as cap_error:
         trading.trade(ctx, "BTC-USD", size_for(2_100_000, btc), None, key)  # the devnet caps $2M a side

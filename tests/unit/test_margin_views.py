@@ -73,7 +73,7 @@ def test_trade_refusals_are_action_errors() -> None:
 
 def test_calibration_states_leverage_and_caps_in_usd() -> None:
     params = market_params(2_000.0, Calibration(max_open_interest_usd=2_000_000))
-    assert params.imf_base == ONE // 5  # 5x
+    assert params.imf_base == ONE // 3 + 1  # 3x, the fraction rounded toward more margin
     assert params.max_open_interest == 1_000 * ONE  # $2M at $2,000
     assert params.imf_slope * 5_000 == pytest.approx(ONE * 0.05, rel=1e-9)  # +5 % IMF per $10M (5,000 ETH)
     assert params.mm_ratio == ONE // 2 and params.taker_fee == ONE // 1_000
