@@ -63,7 +63,8 @@ def account(label: str, i: int) -> str:
 class Chain:
     """A real anvil process and the deployed margin system (`c`: contracts by name)."""
 
-    def __init__(self, port: int, block_gas_limit: int) -> None:
+    def __init__(self, port: int, block_gas_limit: int, anvil_args: Sequence[str] = ()) -> None:
+        """`anvil_args`: more options for anvil (e.g. `--steps-tracing` for opcode traces)."""
         self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 600}))
         # web3's validation middleware asks the node for its chain id before every call and
         # transaction (a second round trip each); the bench talks to its own anvil only.
@@ -72,7 +73,7 @@ class Chain:
             raise RuntimeError(f"port {port} already answers JSON-RPC: another node is running there")
         self.proc = subprocess.Popen(
             [str(ANVIL), "--port", str(port), "--gas-limit", str(block_gas_limit), "--base-fee", "0",
-             "--gas-price", "0", "--auto-impersonate", "--accounts", "3", "--silent"],
+             "--gas-price", "0", "--auto-impersonate", "--accounts", "3", "--silent", *anvil_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30

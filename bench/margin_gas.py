@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ from web3.logs import DISCARD  # noqa: E402
 from relayer.keeper.pusher import to_answer  # noqa: E402
 from relayer.margin.params import LiquidationParams, market_params  # noqa: E402
 
-from _stress_chain import BOOK_CALIBRATION, MAX_UINT, Chain, account, deploy_system  # noqa: E402
+from _signed_feeds import SignedFeeds  # noqa: E402
+from _stress_chain import ASSET_IDS, BOOK_CALIBRATION, MAX_UINT, Chain, account, deploy_system  # noqa: E402
+from gas_floor import Breakdown, breakdown  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "margin_gas.json"
 BASELINE = ROOT / "bench" / "margin_gas_baseline.json"
@@ -70,6 +73,9 @@ TARGETS = {
     "settleOrder (open), feeds synced first, steady state": 200_000,
     "liquidate: partial, feeds synced, steady state": 150_000,
     "liquidate: full, sale and insurance, feeds synced, steady state": 250_000,
+    "settleOrder (open), feeds synced first, steady state, signed feeds": 200_000,
+    "liquidate: partial, feeds synced, steady state, signed feeds": 150_000,
+    "liquidate: full, sale and insurance, feeds synced, steady state, signed feeds": 250_000,
     f"MarginLens.scan page of {LENS_PAGE} (the keeper's page)": NODE_CALL_CAP,
 }
 
@@ -83,19 +89,22 @@ def _keeper() -> str:
 
 
 class Bench:
-    """One anvil with the margin system (ETH and BTC markets, optionally 14 more)."""
+    """One anvil with the margin system (ETH and BTC markets, optionally 14 more); with `signed`, the
+    three feeds are signed-report feeds (bench/_signed_feeds.py) instead of aggregators; `anvil_args`
+    go to anvil."""
 
-    def __init__(self, port: int, extra_markets: int = 0) -> None:
-        self.ch = Chain(port, BLOCK_GAS)
+    def __init__(self, port: int, extra_markets: int = 0, signed: bool = False, anvil_args: Sequence[str] = ()) -> None:
+        self.ch = Chain(port, BLOCK_GAS, anvil_args)
         try:
-            self._setup(extra_markets)
+            self._setup(extra_markets, signed)
         except BaseException:
             self.ch.close()
             raise
 
-    def _setup(self, extra_markets: int) -> None:
+    def _setup(self, extra_markets: int, signed: bool) -> None:
         deploy_system(self.ch, BOOK_CALIBRATION, LiquidationParams())
         self.c = self.ch.c
+        self.signed = SignedFeeds(self.ch, sorted(ASSET_IDS.values())) if signed else None
         self.prices = {"ETH": 2_000.0, "BTC": 30_000.0}
         self.last_receipt: Any = None
         """The receipt of the last `order` settle or `liquidate` (for bench/margin_gas_trace.py)."""
@@ -122,7 +131,10 @@ class Bench:
         self.prices[name] = EXTRA_PRICE
 
     def _push(self) -> None:
-        """One aggregator round per feed at the current prices (USDC at 1)."""
+        """One aggregator round (or signed report) per feed at the current prices (USDC at 1)."""
+        if self.signed is not None:
+            self.signed.push({ASSET_IDS[a]: p for a, p in {**self.prices, "USDC": 1.0}.items()})
+            return
         aggs = self.c["aggs"]
         admin = str(self.ch.admin)
         calls = [(aggs[a].functions.push(to_answer(p)), admin) for a, p in self.prices.items()]
@@ -144,7 +156,10 @@ class Bench:
         self._push()
         if sync:
             self.sync_feeds()
-        rid = int(self.c["aggs"][name].functions.latestRoundData().call()[0])
+        if self.signed is not None:
+            rid = self.signed.latest_round(ASSET_IDS[name])
+        else:
+            rid = int(self.c["aggs"][name].functions.latestRoundData().call()[0])
         rs = self.ch.send(m.functions.settleOrder(trader, rid), _keeper(), gas=BIG_GAS)
         if not m.events.OrderSettled().process_receipt(rs, errors=DISCARD):
             raise RuntimeError(f"order {name} {delta} of {trader} was not filled")
@@ -179,6 +194,28 @@ class Bench:
         full = [e["args"]["full"] for e in liq.events.Liquidated().process_receipt(r, errors=DISCARD)]
         events["full"] = int(any(full))
         return _gas(r), events
+
+    def names(self) -> dict[str, str]:
+        """Deployed contract names by lower-case address (`markets.ETH`, `aggs.USDC`, `liq`, ...)."""
+        out: dict[str, str] = {}
+        for key, value in self.c.items():
+            if isinstance(value, dict):
+                for sub, contract in value.items():
+                    out[contract.address.lower()] = f"{key}.{sub}"
+            elif hasattr(value, "address"):
+                out[value.address.lower()] = key
+        return out
+
+    def kinds(self, receipt: Any) -> Breakdown:
+        """The mined transaction by kind of work (bench/gas_floor.py) from its opcode trace; needs
+        anvil started with `--steps-tracing` (`anvil_args`)."""
+        w3 = self.ch.w3
+        tx = w3.eth.get_transaction(receipt["transactionHash"])
+        logs = self.ch.rpc("debug_traceTransaction", [receipt["transactionHash"].to_0x_hex(),
+                                                      {"disableMemory": True, "disableStorage": True}])["structLogs"]
+        miner = str(w3.eth.get_block(receipt["blockNumber"])["miner"])
+        return breakdown(logs, str(tx["from"]), str(tx["to"]), bytes(tx["input"]), int(receipt["gasUsed"]),
+                         self.names(), miner)
 
     def snapshot(self) -> tuple[str, dict[str, float]]:
         return str(self.ch.rpc("evm_snapshot", [])), dict(self.prices)
@@ -324,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     from margin_gas_steady import steady_state_figures  # it imports this module: imported here
 
     figures.update(steady_state_figures(port + 3))
+    figures.update(steady_state_figures(port + 4, signed=True))
     figures.update(sixteen_market_figure(port + 1))
     baseline = json.loads(BASELINE.read_text())["figures"] if BASELINE.exists() else {}
     missed = []

@@ -24,18 +24,36 @@ STEADY_BLOCK_S = 12
 accrue funding (an accrual in the same second as the last one is skipped and would flatter it)."""
 
 
-def steady_state_figures(port: int) -> dict[str, Any]:
+SIGNED = ", signed feeds"
+"""Suffix of the rows measured with signed-report feeds (prices pushed into the oracle's storage)."""
+
+
+FLOOR_OF = ": state floor"
+"""Suffix of the floor rows: the state the measured transaction touched (bench/gas_floor.py: storage,
+events, contracts touched, intrinsic), what any code over the same state would pay."""
+
+
+def steady_state_figures(port: int, signed: bool = False) -> dict[str, Any]:
     """The steady-state rows, next to margin_gas.py's first-time rows (never instead of them): the same
     partial and full liquidations, feeds synced, in a market that is not young (funding indices and
     aggregate sums already non-zero when the positions open) and with a liquidator, an insurance
     fund and a pool that already hold USD (an identical account was liquidated just before). What
     a keeper pays round after round, without the first-time zero-to-non-zero stores; and the
-    settle of an open by a keeper that already earned a settlement reward."""
-    b = Bench(port)
+    settle of an open by a keeper that already earned a settlement reward. With `signed`, every feed
+    is a signed-report feed (bench/_signed_feeds.py) and each row's name ends in SIGNED. Each row
+    comes with its state floor (a row named FLOOR_OF after it), from the opcode trace."""
+    suffix = SIGNED if signed else ""
+    b = Bench(port, signed=signed, anvil_args=("--steps-tracing",))
+    floors: dict[str, int] = {}
+
+    def floor(row: str, receipt: Any) -> None:
+        floors[row + suffix + FLOOR_OF] = b.kinds(receipt).state
+
     try:
-        return _steady(b)
+        rows = _steady(b, floor)
     finally:
         b.ch.close()
+    return {**{row + suffix: gas for row, gas in rows.items()}, **floors}
 
 
 def _steady(b: Bench, seen: Callable[[str, Any], None] | None = None) -> dict[str, Any]:

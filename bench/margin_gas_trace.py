@@ -27,6 +27,7 @@ from margin_gas_steady import _steady  # noqa: E402
 from relayer.chain.abi import load_artifact  # noqa: E402
 
 from _stress_chain import MAX_UINT, account  # noqa: E402
+from gas_floor import STATE_KINDS, Breakdown  # noqa: E402
 
 ARTIFACTS = ("MarginLedger", "PriceOracle", "RiskEngine", "PerpMarket", "LiquidationModule", "LPVault",
              "MockAggregatorV3", "Settlement", "MarginLens")
@@ -43,17 +44,6 @@ def _selectors() -> dict[str, str]:
             if f.get("type") == "function":
                 sig = f"{f['name']}({','.join(i['type'] for i in f['inputs'])})"
                 out["0x" + keccak(text=sig)[:4].hex()] = f["name"]
-    return out
-
-
-def _names(b: Bench) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in b.c.items():
-        if isinstance(value, dict):
-            for sub, contract in value.items():
-                out[contract.address.lower()] = f"{key}.{sub}"
-        elif hasattr(value, "address"):
-            out[value.address.lower()] = key
     return out
 
 
@@ -77,8 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synced", action="store_true", help="syncFeed every feed first (the keeper's round)")
     parser.add_argument("--steady", action="store_true",
                         help="the steady-state row of margin_gas.py (feeds synced, seasoned market, USD held)")
+    parser.add_argument("--signed", action="store_true",
+                        help="signed-report feeds instead of aggregators (bench/_signed_feeds.py)")
+    parser.add_argument("--opcodes", action="store_true",
+                        help="also the gas by kind of work, from the opcode trace (bench/gas_floor.py)")
     args = parser.parse_args(argv)
-    b = Bench(int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 42)
+    b = Bench(int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 42, signed=args.signed,
+              anvil_args=("--steps-tracing",) if args.opcodes else ())
     try:
         ch = b.ch
         if args.steady:
@@ -126,10 +121,28 @@ def _print_trace(b: Bench, args: argparse.Namespace, title: str, r: Any) -> None
     tx = r["transactionHash"].hex() if hasattr(r["transactionHash"], "hex") else r["transactionHash"]
     trace = b.ch.rpc("debug_traceTransaction", [tx, {"tracer": "callTracer"}])
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    _walk(trace, 0, _names(b), _selectors(), args.depth, totals)
+    _walk(trace, 0, b.names(), _selectors(), args.depth, totals)
     print("\ncalls  gas (callees included)  contract.function")
     for (to, fn), (n, gas) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
         print(f"{n:>5} {gas:>12,}  {to}.{fn}")
+    if args.opcodes:
+        _print_kinds(b.kinds(r))
+
+
+def _print_kinds(fb: Breakdown) -> None:
+    """The transaction by kind of work (bench/gas_floor.py) and its storage gas by contract."""
+    print(f"\nby kind of work (opcode trace; refund {fb.refund:,})")
+    for kind, gas in sorted(fb.by_kind.items(), key=lambda kv: -kv[1]):
+        floor = "state" if kind in STATE_KINDS else ""
+        print(f"{gas:>10,}  {gas / fb.gas_used:>6.1%}  {kind:<18} {fb.count.get(kind, '')!s:>6}  {floor}")
+    print(f"{fb.state:>10,}  {fb.state / fb.gas_used:>6.1%}  the state model's floor (the kinds marked state); "
+          f"{fb.count.get('cold slots read', 0)} cold slots read")
+    print("\nstorage reads and writes by contract (before the refund), and the cold slots it read")
+    for who, gas in sorted(fb.storage_by_contract.items(), key=lambda kv: -kv[1]):
+        print(f"{gas:>10,}  {fb.cold_slots_by_contract.get(who, 0):>3}  {who}")
+    print("\nevery opcode but calls, by the contract running it")
+    for who, gas in sorted(fb.own_by_contract.items(), key=lambda kv: -kv[1]):
+        print(f"{gas:>10,}  {who}")
 
 
 if __name__ == "__main__":

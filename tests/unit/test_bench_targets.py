@@ -20,7 +20,10 @@ def _write(path: Path, data: object, mtime: float | None = None) -> None:
 def test_each_benchmark_s_targets_are_read_with_their_verdict(tmp_path: Path) -> None:
     _write(tmp_path / "gas.json", {"budgets": [{"what": "hub deposit", "budget": 75_000, "measured": 73_246,
                                                 "met": True}]})
-    _write(tmp_path / "margin_gas.json", {"figures": {"liquidate": 575_611}, "targets": {"liquidate": 150_000}})
+    _write(tmp_path / "margin_gas.json", {
+        "figures": {"liquidate": 575_611, "settle": 369_311, "settle: state floor": 264_631, "commit": 188_706,
+                    "commit: state floor": 120_000},
+        "targets": {"liquidate": 150_000, "settle": 200_000, "commit": 200_000}})
     _write(tmp_path / "throughput.json", {"phases": [
         {"rate": 50, "seconds": 30, "overhead_blocks": {"p99": 3}, "steady_credit_per_s": 52, "drain_s": 4.6},
         {"rate": 200, "seconds": 60, "overhead_blocks": {"p99": 21}, "steady_credit_per_s": 145.7, "drain_s": 15}]})
@@ -32,11 +35,14 @@ def test_each_benchmark_s_targets_are_read_with_their_verdict(tmp_path: Path) ->
     verdicts = {r[0]: r[3] for r in rows}
     assert verdicts["gas: hub deposit"] == "met"
     assert verdicts["margin gas: liquidate"] == "NOT MET"
+    assert verdicts["margin gas: settle"] == "NOT MET (state floor above it)"
+    assert verdicts["margin gas: commit"] == "met"
     assert verdicts["throughput: p99 overhead at 50/s x 30 s"] == "NOT MET"
     assert verdicts["throughput: sustained at 200/s x 60 s, lag bounded"] == "NOT MET"
     assert verdicts["keeper: 100 liquidations within 3 hub blocks [1000 accounts]"] == "NOT MET"
     text = table(rows)
-    assert "73,246" in text and "38 blocks" in text and text.splitlines()[0].startswith("target")
+    assert "73,246" in text and "38 blocks" in text and "369,311 (state floor 264,631)" in text
+    assert text.splitlines()[0].startswith("target")
 
 
 def test_a_result_older_than_the_run_or_missing_is_no_result(tmp_path: Path) -> None:
