@@ -48,10 +48,14 @@ BLOCK_GAS = 100_000_000
 BIG_GAS = 29_000_000
 NODE_CALL_CAP = 50_000_000
 """The common eth_call gas cap of RPC nodes (geth's default RPCGasCap)."""
-KEEPER_LIQUIDATION_GAS = 3_000_000
+KEEPER_MAX_LIQUIDATION_GAS = 25_000_000
+"""relayer.keeper.liquidator.MAX_LIQUIDATION_GAS (not imported: the bench also runs against older
+checkouts). Before issue 10 the keeper sent every liquidation with a fixed 3M."""
+KEEPER_GAS_ROOM = (KEEPER_MAX_LIQUIDATION_GAS - 50_000) * 100 // 125
+"""The most gas a liquidation may use while the keeper's limit for it (estimate x1.25 + 50k) stays
+within that cap: the 16-market target ("within the keeper's limit")."""
 LENS_PAGE = 100
-"""relayer.keeper.liquidator.LENS_PAGE (not imported: the bench also runs against older checkouts)."""
-"""The keeper's fixed liquidation gas limit before issue 10 (relayer/keeper/liquidator.py)."""
+"""relayer.keeper.liquidator.LENS_PAGE (not imported, as above)."""
 FEED_LATCHED = 10
 """Index of `latched` in the `PriceOracleBase.Feed` tuple `feedOf` returns."""
 WARMUP_ROUNDS = 6
@@ -65,11 +69,11 @@ TARGETS = {
     "settleOrder (open)": 200_000,
     "liquidate: 2 markets + 2 collaterals, partial": 150_000,
     "liquidate: full close, collateral sale and insurance": 250_000,
-    "liquidate: 16 markets": KEEPER_LIQUIDATION_GAS,
+    "liquidate: 16 markets": KEEPER_GAS_ROOM,
     "settleOrder (open), feeds synced first": 200_000,
     "liquidate: partial, feeds synced first (keeper round)": 150_000,
     "liquidate: full, sale and insurance, feeds synced first": 250_000,
-    "liquidate: 16 markets, feeds synced first": KEEPER_LIQUIDATION_GAS,
+    "liquidate: 16 markets, feeds synced first": KEEPER_GAS_ROOM,
     "settleOrder (open), feeds synced first, steady state": 200_000,
     "liquidate: partial, feeds synced, steady state": 150_000,
     "liquidate: full, sale and insurance, feeds synced, steady state": 250_000,
@@ -365,13 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(sixteen_market_figure(port + 1))
     baseline = json.loads(BASELINE.read_text())["figures"] if BASELINE.exists() else {}
     missed = []
-    print(f"{'margin gas (anvil, receipts gasUsed)':<58} {'before':>10} {'now':>10} {'target':>10}")
+    width = max(len(name) for name in figures)
+    print(f"{'margin gas (anvil, receipts gasUsed)':<{width}} {'before':>10} {'now':>10} {'target':>10}")
     for name, value in figures.items():
         before = baseline.get(name, "")
         target = TARGETS.get(name, "")
         if target and value > target:
             missed.append(name)
-        print(f"{name:<58} {before!s:>10} {value!s:>10} {target!s:>10}")
+        print(f"{name:<{width}} {before!s:>10} {value!s:>10} {target!s:>10}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"figures": figures, "targets": TARGETS, "missed": missed}, indent=2) + "\n")
     print(f"targets missed: {', '.join(missed) or 'none'}; written to {args.out}")
