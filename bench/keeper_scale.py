@@ -37,7 +37,8 @@ from relayer.chain.abi import abi_of  # noqa: E402
 from relayer.chain.nonces import LocalNonceLock, NonceLock, NonceManager  # noqa: E402
 from relayer.chain.sender import FeePolicy, TxSender  # noqa: E402
 from relayer.keeper.inflight import FlightCaps, TxPipeline  # noqa: E402
-from relayer.keeper.liquidator import LENS_PAGE, Claim, Keeper, KeeperRound, _no_claim  # noqa: E402
+from relayer.keeper.liquidator import LENS_PAGE, Claim, Keeper, _no_claim  # noqa: E402
+from relayer.keeper.outcome import KeeperRound  # noqa: E402
 from relayer.keeper.tracker import AccountTracker  # noqa: E402
 from relayer.store.lease import lease  # noqa: E402
 from relayer.store.nonces import RedisNonceLock  # noqa: E402
@@ -192,7 +193,8 @@ def lens_figures(sc: ScaleChain, keeper: Keeper, n: int) -> dict[str, Any]:
 
 def measure(sc: ScaleChain, args: argparse.Namespace, report: Report) -> None:
     """Price update, keepers, then the figures from the chain's own records."""
-    caps = FlightCaps(max_in_flight=args.max_in_flight, block_gas_share=args.block_gas_share)
+    caps = FlightCaps(max_in_flight=args.max_in_flight, block_gas_share=args.block_gas_share,
+                      prepare_ahead=args.prepare_ahead)
     prefix = f"xmargin-bench-keeper-scale-{os.getpid()}"
     keepers = make_keepers(sc, args.keepers, caps, args.redis_url, prefix)
     for k in keepers:
@@ -329,14 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=10, help="one account in EVERY is made liquidatable")
     parser.add_argument("--keepers", type=int, default=1)
     parser.add_argument("--block-time", type=float, default=1.0, help="seconds between the hub blocks the bench mines")
-    parser.add_argument("--max-in-flight", type=int, default=64)
+    parser.add_argument("--max-in-flight", type=int, default=128)
     parser.add_argument("--block-gas-share", type=float, default=1.0)
+    parser.add_argument("--prepare-ahead", type=int, default=4,
+                        help="accounts each keeper simulates at once (the relayer's keeper.prepare_ahead: 4)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("XMARGIN_BENCH_BASE_PORT", "15500")) + 60)
     parser.add_argument("--redis-url", default=os.environ.get("XMARGIN_BENCH_REDIS_URL"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     setup = {"accounts": args.accounts, "every": args.every, "keepers": args.keepers, "block_time_s": args.block_time,
              "max_in_flight": args.max_in_flight, "block_gas_share": args.block_gas_share,
+             "prepare_ahead": args.prepare_ahead,
              "block_gas_limit": HUB_GAS_LIMIT, "mining": "manual: evm_mine every block_time_s from a thread",
              "load_avg_before_setup": load()}
     t = time.monotonic()

@@ -164,9 +164,11 @@ class ValidatorConfig(BaseModel):
 
 
 MAX_IN_FLIGHT = 16
+"""Upper bound of `submitter.max_in_flight`: every batch in flight was built on an unconfirmed one."""
 MAX_KEEPER_IN_FLIGHT = 256
 """Upper bound of `keeper.max_in_flight` (relayer.keeper.inflight.MAX_KEEPER_IN_FLIGHT)."""
-"""Upper bound of `submitter.max_in_flight`: every batch in flight was built on an unconfirmed one."""
+MAX_PREPARE_AHEAD = 32
+"""Upper bound of `keeper.prepare_ahead` (relayer.keeper.inflight.MAX_PREPARE_AHEAD)."""
 
 
 class SubmitterConfig(BaseModel):
@@ -211,8 +213,10 @@ class KeeperConfig(BaseModel):
     max_in_flight: Annotated[int, Field(ge=1, le=MAX_KEEPER_IN_FLIGHT)] = 32
     """Liquidation transactions sent and not yet mined at once (consecutive nonces of the keeper key)."""
     block_gas_share: Annotated[float, Field(gt=0, le=1)] = 0.5
-    """Share of a hub block's gas limit (counted in gas limits) this keeper's liquidations may take
-    per block; a second keeper takes its own share."""
+    """Share of a hub block's gas limit (counted in the liquidations' simulated gas) this keeper's
+    liquidations may take per block; a second keeper takes its own share."""
+    prepare_ahead: Annotated[int, Field(ge=1, le=MAX_PREPARE_AHEAD)] = 4
+    """Accounts claimed and simulated at once, on worker threads, ahead of their send (1: one at a time)."""
 
     _valid_key = field_validator("key")(_check_private_key)
 

@@ -239,7 +239,8 @@ class Context:
                                      abi_of("MockAggregatorV3"), signed_send(sender)),
                     claim=lambda account: lease(self.store, f"liquidation:{account}", LIQUIDATION_LEASE_TTL_S),
                     pipeline=TxPipeline(sender),
-                    caps=FlightCaps(max_in_flight=config.max_in_flight, block_gas_share=config.block_gas_share),
+                    caps=FlightCaps(max_in_flight=config.max_in_flight, block_gas_share=config.block_gas_share,
+                                    prepare_ahead=config.prepare_ahead),
                 )
             return self._keeper
 

@@ -20,6 +20,8 @@ from relayer.chain.sender import TxRequest
 
 MAX_KEEPER_IN_FLIGHT = 256
 """Upper bound of `FlightCaps.max_in_flight` (the keeper's config allows less)."""
+MAX_PREPARE_AHEAD = 32
+"""Upper bound of `FlightCaps.prepare_ahead` (threads of one keeper simulating at once)."""
 FEES_FOR_S = 1.0
 """How long one fee reading serves a burst of liquidations (about a hub block)."""
 
@@ -33,10 +35,18 @@ class FlightCaps(BaseModel):
     """Liquidation transactions sent and not yet mined at once (consecutive nonces of the keeper)."""
     block_gas_share: float = Field(default=0.5, gt=0, le=1)
     """Share of a hub block's gas limit this keeper's liquidations may take per block, counted in
-    gas limits (a node packs blocks by limit): the keeper never floods one block and leaves room for
-    other users. A liquidation alone above the budget is still sent, as the only one of its block."""
+    the gas their simulations used: a node takes a transaction while its gas limit fits in what the
+    block has left and gives the unused gas back, so a block fills by gas used, not by limits. The
+    keeper never floods one block and leaves room for other users. A liquidation alone above the
+    budget is still sent, as the only one of its block."""
     poll_s: float = Field(default=0.05, gt=0)
     """Pause between two looks when nothing can be sent and nothing was mined."""
+    prepare_ahead: int = Field(default=1, ge=1, le=MAX_PREPARE_AHEAD)
+    """Accounts claimed and simulated (`eth_estimateGas`) at once on worker threads ahead of their
+    send, in shortfall order: the simulations overlap each other and the receipts' polling instead
+    of running one after another. Each simulation sees the chain as mined, without the liquidations
+    still in flight (as with 1). 1: one at a time, on the keeper's thread (the stress bench's
+    deterministic replay)."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +145,9 @@ class SendPipeline:
 
 
 class BlockBudget:
-    """Gas limits sent while the hub's latest block is the same: at most `share` of its gas limit.
-    Reads the chain only once something is to be sent."""
+    """Gas sent while the hub's latest block is the same (each transaction counted at its simulated
+    gas, see `FlightCaps.block_gas_share`): at most `share` of the block's gas limit. Reads the
+    chain only once something is to be sent."""
 
     def __init__(self, w3: Web3, share: float) -> None:
         self.w3 = w3

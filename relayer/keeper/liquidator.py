@@ -11,11 +11,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
@@ -30,6 +30,7 @@ from relayer.errors import (
 from relayer.keeper.deleverager import Deleverager
 from relayer.keeper.feeds import FeedSyncer
 from relayer.keeper.inflight import BlockBudget, FlightCaps, Landed, Pipeline, SendPipeline
+from relayer.keeper.outcome import KeeperRound
 from relayer.keeper.settler import OrderSettler
 from relayer.keeper.tracker import AccountTracker
 
@@ -76,60 +77,29 @@ def _no_claim(account: str) -> AbstractContextManager[object]:
 
 
 @dataclass
+class _Prepared:
+    """One account claimed and simulated: its call and gas, or why not (claim None: another keeper's)."""
+
+    account: str
+    claim: ExitStack | None
+    call: Any
+    gas: int
+    estimate: int
+    error: str
+
+
+@dataclass
 class _Flight:
     """One account's liquidation from its claim to its receipt."""
 
     account: str
     call: Any
     gas: int
+    estimate: int
+    """The simulation's gas: what the transaction takes of its block (a node returns the rest)."""
     claim: ExitStack
     """Holds the account's lease until the receipt is in."""
     handle: Any = None
-
-
-class KeeperRound(BaseModel):
-    """Outcome of one keeper pass."""
-
-    checked: int = 0
-    """Accounts checked through the lens."""
-    unhealthy: int = 0
-    """Accounts the lens reported liquidatable."""
-    sent: list[str] = []
-    """Transaction hashes of liquidations sent."""
-    liquidated: list[str] = []
-    """Accounts whose liquidation this keeper got mined successfully."""
-    skipped_claimed: int = 0
-    """Accounts another keeper was liquidating (its lease held): left to it."""
-    skipped_benign: int = 0
-    """Accounts a simulation showed already handled (competing keeper) or not liquidatable now."""
-    reverted: int = 0
-    """Sent liquidations (and syncs, deleverages) that reverted on chain without running out of gas."""
-    reverted_by: dict[str, str] = {}
-    """Account -> why its mined liquidation reverted, by replaying it after the receipt (e.g.
-    LiquidationAccountHealthy: a competitor first, or prices moved back). Never retried blindly."""
-    lost: list[str] = []
-    """Accounts whose liquidation transaction was lost (its nonce taken, or unmined after every fee
-    bump): the nonce was re-synced from the chain; the next round looks at the account again."""
-    gas_used: int = 0
-    """Gas used by this round's mined liquidation transactions."""
-    peak_in_flight: int = 0
-    """Most liquidation transactions in flight at once in this round."""
-    out_of_gas: list[str] = []
-    """Accounts whose sent liquidation ran out of gas (its own error: never "a competitor was first")."""
-    failed: dict[str, str] = {}
-    """Account -> custom error of a simulation that reverted for a reason that is not benign."""
-    orders_settled: int = 0
-    """Delayed orders this keeper settled (for the reward) in this pass."""
-    orders_cancelled: int = 0
-    """Expired orders this keeper cancelled (escrow back to the trader) in this pass."""
-    adl_needed: bool = False
-    """The LP vault needed auto-deleveraging at the start of this pass."""
-    deleveraged: list[str] = []
-    """`market:account` of every profitable position this keeper deleveraged in this pass."""
-    feeds_synced: list[int] = []
-    """Aggregator feeds whose anchor this keeper advanced (`syncFeed`) in this pass."""
-    feeds_latched: list[int] = []
-    """Aggregator feeds this pass's sync latched Invalid (a jump beyond `maxMoveBps`): governance must act."""
 
 
 class Keeper:
@@ -161,7 +131,9 @@ class Keeper:
     def unhealthy_accounts(self) -> tuple[int, list[str]]:
         """(accounts checked, liquidatable accounts, largest shortfall first): one `MarginLens.scan`
         eth_call per LENS_PAGE accounts, each given only its page (calldata stays a page long, not
-        the whole book's: 320 KB of addresses per call at 10,000 accounts)."""
+        the whole book's: 320 KB of addresses per call at 10,000 accounts). Pages go one after another:
+        scanning them on several threads did not shorten the scan (anvil, 10,000 accounts: 2.07 s
+        against 1.9 s)."""
         self.tracker.refresh()
         accounts = sorted(self.tracker.accounts)
         found: list[tuple[int, str]] = []
@@ -173,94 +145,132 @@ class Keeper:
 
     def gas_limit(self, call: Any) -> int:
         """The estimate with its margin, capped at MAX_LIQUIDATION_GAS."""
+        return self._sized(call)[1]
+
+    def _sized(self, call: Any) -> tuple[int, int]:
+        """(eth_estimateGas, the gas limit from it: with its margin, capped at MAX_LIQUIDATION_GAS)."""
         estimate = int(call.estimate_gas({"from": self.sender}))
-        return min(estimate * GAS_MARGIN_PCT // 100 + GAS_MARGIN_FIXED, MAX_LIQUIDATION_GAS)
+        return estimate, min(estimate * GAS_MARGIN_PCT // 100 + GAS_MARGIN_FIXED, MAX_LIQUIDATION_GAS)
 
     def _revert_name(self, err: Exception) -> str:
         """Custom error name of a simulated revert, by the liquidation module's ABI ('' if unknown)."""
         error = decode_error(revert_data(err), [self.module.abi])
         return error.name if error is not None else ""
 
-    def _prepare(self, account: str) -> tuple[Any, int, str]:
-        """(call to send or None, its gas limit, revert name): the liquidation with max_repay, or
-        positions only when the keeper cannot afford the collateral but the account still has
-        positions. The estimate is the simulation (it reverts exactly as the call would)."""
+    def _prepare(self, account: str) -> tuple[Any, int, int, str]:
+        """(call to send or None, its gas limit, its estimate, revert name): the liquidation with
+        max_repay, or positions only when the keeper cannot afford the collateral but the account
+        still has positions. The estimate is the simulation (it reverts exactly as the call would)."""
         call = self.module.functions.liquidate(account, self.max_repay)
         try:
-            return call, self.gas_limit(call), ""
+            estimate, limit = self._sized(call)
+            return call, limit, estimate, ""
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
             name = self._revert_name(err) or str(err)
         if name != LIQUIDATOR_SHORT or not self.lens.functions.healthOf([account]).call()[0][5]:
-            return None, 0, name
+            return None, 0, 0, name
         positions_only = self.module.functions.liquidate(account, 0)
         try:
-            return positions_only, self.gas_limit(positions_only), ""
+            estimate, limit = self._sized(positions_only)
+            return positions_only, limit, estimate, ""
         except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as err:
-            return None, 0, self._revert_name(err) or str(err)
+            return None, 0, 0, self._revert_name(err) or str(err)
 
     def liquidate(self, checked: int, unhealthy: list[str]) -> KeeperRound:
         """Liquidates `unhealthy` in order with up to `caps.max_in_flight` transactions in flight and
         at most `caps.block_gas_share` of a hub block's gas sent per block: claim the account (its
         lease stays held until the receipt, so another keeper never sends it too), simulate and size
-        the gas, broadcast without waiting; collect receipts oldest first (one sender's transactions
-        are mined in nonce order). A simulation that reverts benignly (a competitor first) is
-        skipped, another revert recorded in `failed`; a mined revert is classified (out of gas, or
-        replayed for its reason) and never retried in this round; a lost transaction re-syncs the
-        nonce from the chain."""
+        the gas (`caps.prepare_ahead` accounts at once on worker threads), broadcast in order without
+        waiting; collect receipts oldest first (one sender's transactions are mined in nonce order).
+        A simulation that reverts benignly (a competitor first) is skipped, another revert recorded
+        in `failed`; a mined revert is classified (out of gas, or replayed for its reason) and never
+        retried in this round; a lost transaction re-syncs the nonce from the chain."""
         result = KeeperRound(checked=checked, unhealthy=len(unhealthy))
         queue = deque(unhealthy)
         flight: deque[_Flight] = deque()
+        preparing: deque[Future[_Prepared]] = deque()
         ready: _Flight | None = None
         budget = BlockBudget(self.w3, self.caps.block_gas_share)
+        caps = self.caps
         collected = 0.0
+        workers = ThreadPoolExecutor(max_workers=caps.prepare_ahead, thread_name_prefix="keeper-prepare")
         try:
-            while queue or flight or ready is not None:
+            while queue or preparing or flight or ready is not None:
                 progressed = False
-                can_send = (ready is not None or bool(queue)) and len(flight) < self.caps.max_in_flight
-                if not can_send or time.monotonic() - collected >= self.caps.poll_s:
+                # every claim is held from here to its receipt: together they stay within max_in_flight
+                while (queue and len(preparing) < caps.prepare_ahead
+                       and len(flight) + len(preparing) < caps.max_in_flight):
+                    preparing.append(self._prepare_async(workers, queue.popleft()))
+                can_send = (ready is not None or bool(preparing)) and len(flight) < caps.max_in_flight
+                if not can_send or time.monotonic() - collected >= caps.poll_s:
                     # one receipt look per poll_s while sending: each look is a node round trip
                     progressed = self._collect(flight, result)
                     collected = time.monotonic()
-                if ready is None and queue and len(flight) < self.caps.max_in_flight:
-                    ready = self._ready(queue.popleft(), result)
+                if ready is None and preparing and preparing[0].done():
+                    ready = self._take(preparing.popleft().result(), result)
                     progressed = True
-                if ready is not None and len(flight) < self.caps.max_in_flight and budget.fits(ready.gas):
+                if ready is not None and len(flight) < caps.max_in_flight and budget.fits(ready.estimate):
                     if self._submit(ready, result):
-                        budget.spend(ready.gas)
+                        budget.spend(ready.estimate)
                         flight.append(ready)
                         result.peak_in_flight = max(result.peak_in_flight, len(flight))
                     ready = None
                     progressed = True
                 if not progressed:
-                    time.sleep(self.caps.poll_s)
+                    if ready is None and preparing:
+                        wait([preparing[0]], timeout=caps.poll_s)
+                    else:
+                        time.sleep(caps.poll_s)
         finally:  # on an error: what is in flight may still land; its leases expire or go now
+            workers.shutdown(wait=True, cancel_futures=True)
+            for future in preparing:
+                claim = None if future.cancelled() or future.exception() else future.result().claim
+                if claim is not None:
+                    claim.close()
             for item in (*flight, *([ready] if ready is not None else [])):
                 item.claim.close()
         return result
 
-    def _ready(self, account: str, result: KeeperRound) -> _Flight | None:
-        """Claims and prepares one account's liquidation; None if it is another keeper's or not to send."""
+    def _prepare_async(self, workers: ThreadPoolExecutor, account: str) -> Future[_Prepared]:
+        """`_claim_and_prepare` on a worker thread, or at once on this one when one at a time (an
+        error is then raised here, as from a worker's future when it is taken)."""
+        if self.caps.prepare_ahead > 1:
+            return workers.submit(self._claim_and_prepare, account)
+        done: Future[_Prepared] = Future()
+        done.set_result(self._claim_and_prepare(account))
+        return done
+
+    def _claim_and_prepare(self, account: str) -> _Prepared:
+        """Claims one account and prepares its liquidation (any thread: it records nothing); an error
+        other than another keeper's claim releases the claim and is raised."""
         claim = ExitStack()
         try:
             claim.enter_context(self._claim(account))
         except LockUnavailableError:
+            return _Prepared(account, None, None, 0, 0, "")
+        try:
+            call, gas, estimate, error = self._prepare(account)
+        except BaseException:
+            claim.close()
+            raise
+        return _Prepared(account, claim, call, gas, estimate, error)
+
+    def _take(self, prepared: _Prepared, result: KeeperRound) -> _Flight | None:
+        """Records a prepared account in `result`; its flight, or None if another keeper's or not to send."""
+        account = prepared.account
+        if prepared.claim is None:
             result.skipped_claimed += 1
             log.info("liquidation of %s left to another keeper (its lease is held)", account,
                      extra={"account": account, "sender": self.sender})
             return None
-        try:
-            call, gas, error = self._prepare(account)
-        except BaseException:
-            claim.close()
-            raise
-        if call is None:
-            claim.close()
-            if error in BENIGN_ERRORS:
+        if prepared.call is None:
+            prepared.claim.close()
+            if prepared.error in BENIGN_ERRORS:
                 result.skipped_benign += 1
             else:
-                result.failed[account] = error
+                result.failed[account] = prepared.error
             return None
-        return _Flight(account, call, gas, claim)
+        return _Flight(account, prepared.call, prepared.gas, prepared.estimate, prepared.claim)
 
     def _submit(self, item: _Flight, result: KeeperRound) -> bool:
         """Broadcasts a prepared liquidation; a refused broadcast is a failure and re-syncs the nonce."""
@@ -314,7 +324,7 @@ class Keeper:
             log.error("liquidation of %s ran out of gas in tx %s", account, landed.tx_hash, extra=fields)
         else:
             result.reverted += 1
-            _, _, why = self._prepare(account)
+            why = self._prepare(account)[3]
             why = why or "applies now (a state it depended on moved while in flight)"
             result.reverted_by[account] = why
             level = logging.INFO if why in BENIGN_ERRORS else logging.WARNING

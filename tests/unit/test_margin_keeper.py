@@ -1,6 +1,9 @@
 """Pure parts of the keeper and the oracle pusher: price paths, windows, fallbacks, answers, move
 bounds, revert names."""
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,106 @@ def test_block_budget_caps_the_gas_sent_per_hub_block_and_resets_at_the_next() -
     assert budget.fits(20_000_000)  # alone above the budget: still sent, as its block's only one
     budget.spend(20_000_000)
     assert not budget.fits(1)
+
+
+class _Liquidation:
+    """A bound `liquidate(account, maxRepay)` whose simulation waits at `barrier` (or fails for `bad`)."""
+
+    def __init__(self, account: str, barrier: threading.Barrier | None, bad: str) -> None:
+        self.account, self.barrier, self.bad = account, barrier, bad
+
+    def estimate_gas(self, tx: dict[str, str]) -> int:
+        if self.account == self.bad:
+            raise RuntimeError(f"node gone while simulating {self.account}")
+        if self.barrier is not None:
+            self.barrier.wait()  # every simulation of a window must be running at once to pass
+        return 100_000
+
+
+class _Module:
+    abi: list[object] = []
+
+    def __init__(self, barrier: threading.Barrier | None = None, bad: str = "") -> None:
+        self.functions = self
+        self.barrier, self.bad = barrier, bad
+
+    def liquidate(self, account: str, max_repay: int) -> _Liquidation:
+        return _Liquidation(account, self.barrier, self.bad)
+
+
+class _Pipeline:
+    """Every submit lands at once with status 1."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    def submit(self, call: _Liquidation, gas: int) -> str:
+        self.sent.append((call.account, gas))
+        return call.account
+
+    def poll(self, handle: str) -> object:
+        from relayer.keeper.inflight import Landed
+
+        return Landed(f"0x{handle[2:6]}", 1, 90_000, 175_000)
+
+    def hash_of(self, handle: str) -> str:
+        return f"0x{handle[2:6]}"
+
+    def resync(self) -> None:
+        raise AssertionError("nothing was lost")
+
+
+ACCOUNTS = ["0x" + c * 40 for c in "abc"]
+
+
+def _keeper(module: _Module, pipeline: _Pipeline, prepare_ahead: int, claim: object = None) -> object:
+    from relayer.keeper.inflight import FlightCaps
+    from relayer.keeper.liquidator import Keeper, _no_claim
+
+    return Keeper(_W3(), "0x" + "01" * 20, None, None, module, pipeline=pipeline,  # type: ignore[arg-type]
+                  caps=FlightCaps(prepare_ahead=prepare_ahead, poll_s=0.01), claim=claim or _no_claim)
+
+
+def test_keeper_simulates_accounts_ahead_at_once_and_sends_them_in_order() -> None:
+    """Three simulations meet at a barrier of three: they pass only if they run at the same time;
+    the sends keep the shortfall order and each account goes once, gas from its estimate."""
+    pipeline = _Pipeline()
+    keeper = _keeper(_Module(threading.Barrier(3, timeout=10)), pipeline, prepare_ahead=3)
+    r = keeper.liquidate(3, ACCOUNTS)  # type: ignore[attr-defined]
+    assert r.liquidated == ACCOUNTS and r.failed == {}
+    assert pipeline.sent == [(a, 100_000 * 125 // 100 + 50_000) for a in ACCOUNTS]
+
+
+def test_keeper_simulating_one_at_a_time_never_overlaps_two() -> None:
+    keeper = _keeper(_Module(threading.Barrier(2, timeout=0.5)), _Pipeline(), prepare_ahead=1)
+    with pytest.raises(threading.BrokenBarrierError):
+        keeper.liquidate(3, ACCOUNTS)  # type: ignore[attr-defined]
+
+
+def test_a_failed_simulation_ahead_releases_every_claim() -> None:
+    """The node fails while simulating the second account: the error reaches the caller, and the
+    claims of the accounts prepared beside it are all released (none held until their ttl)."""
+    held: list[str] = []
+    released: list[str] = []
+
+    @contextmanager
+    def claim(account: str) -> Iterator[str]:
+        held.append(account)
+        try:
+            yield account
+        finally:
+            released.append(account)
+
+    pipeline = _Pipeline()
+    keeper = _keeper(_Module(bad=ACCOUNTS[1]), pipeline, prepare_ahead=3, claim=claim)
+    with pytest.raises(RuntimeError, match="node gone"):
+        keeper.liquidate(3, ACCOUNTS)  # type: ignore[attr-defined]
+    assert ACCOUNTS[1] in held and sorted(released) == sorted(held)
+
+
+def test_the_config_bounds_are_the_keeper_s() -> None:
+    from relayer import config
+    from relayer.keeper import inflight
+
+    assert config.MAX_KEEPER_IN_FLIGHT == inflight.MAX_KEEPER_IN_FLIGHT
+    assert config.MAX_PREPARE_AHEAD == inflight.MAX_PREPARE_AHEAD
