@@ -24,7 +24,9 @@ def gas_rows(data: dict[str, Any]) -> list[Row]:
 
 
 FLOOR_OF = ": state floor"
-"""bench/margin_gas_steady.py's suffix of a row's state floor (what any code over the same state pays)."""
+"""Suffix of a bench/margin_gas_steady.py row's state floor: the state the measured transaction
+touched (bench/gas_floor.py: storage, events, contracts touched, intrinsic), what any code over the
+same state pays."""
 
 
 def margin_rows(data: dict[str, Any]) -> list[Row]:

@@ -26,7 +26,8 @@ CALLS = frozenset({"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"})
 ADDRESS_READS = frozenset({"BALANCE", "EXTCODESIZE", "EXTCODEHASH", "EXTCODECOPY"})
 """Their target is the top stack item."""
 STATE_KINDS = ("intrinsic", "storage reads", "storage writes", "events", "contracts touched")
-"""The floor of the state model; "transient", "compute" and the price source's calls are not in it."""
+"""The floor of the state model ("transient" and "compute" are not in it; a price source's own
+storage reads and its first touch are, like any contract's)."""
 
 
 @dataclass

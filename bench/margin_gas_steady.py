@@ -13,6 +13,7 @@ from typing import Any
 from margin_gas import Bench, _shock_until_liquidatable
 
 from _stress_chain import MAX_UINT, account
+from _targets import FLOOR_OF
 
 STEADY_SEASON_S = 86_400
 """Seconds a skewed book is held before the steady-state accounts open (the funding indices move
@@ -26,11 +27,6 @@ accrue funding (an accrual in the same second as the last one is skipped and wou
 
 SIGNED = ", signed feeds"
 """Suffix of the rows measured with signed-report feeds (prices pushed into the oracle's storage)."""
-
-
-FLOOR_OF = ": state floor"
-"""Suffix of the floor rows: the state the measured transaction touched (bench/gas_floor.py: storage,
-events, contracts touched, intrinsic), what any code over the same state would pay."""
 
 
 def steady_state_figures(port: int, signed: bool = False) -> dict[str, Any]:
