@@ -2,11 +2,12 @@
 open / increase / close), liquidations (two markets + two collaterals, partial; full with collateral
 sale and insurance; 16 markets), the same partial and full liquidations and an open in the
 steady state (feeds synced, a seasoned book, USD already held: next to the first-time rows, never
-instead of them) and the keeper's MarginLens scan per account.
+instead of them), each with its state floor (bench/gas_floor.py) and again with signed-report feeds
+(bench/_signed_feeds.py), and the keeper's MarginLens scan per account.
 
 Run from the project root with the runtime venv after compiling: `.venv/bin/python bench/margin_gas.py`
 (`--out` moves the JSON; `--lens-accounts` sizes the scan). It starts its own anvils (the real
-binary, ports `XMARGIN_BENCH_BASE_PORT` + 40, + 41, + 43 or 15540, 15541, 15543), deploys
+binary, ports `XMARGIN_BENCH_BASE_PORT` + 40, + 41, + 43, + 44 or 15540, 15541, 15543, 15544), deploys
 build/contracts with `bench/_stress_chain.py`,
 prints each figure beside its target and beside `bench/margin_gas_baseline.json` (the figures before
 issue 10's gas work) and writes bench/results/margin_gas.json. Gas figures are receipts' gasUsed
