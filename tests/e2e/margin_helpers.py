@@ -86,15 +86,36 @@ def revert_name(url: str, tx_hash: str) -> str:
     return decoded.name if decoded else f"unknown revert {trace.get('output')!r}"
 
 
+def _pending_txs(url: str, to: str) -> list[tuple[str, dict[str, Any]]]:
+    """(sender, transaction) of every pending (unmined) transaction to `to` in the node's pool."""
+    pool = rpc_call(url, "txpool_content") or {}
+    return [(Web3.to_checksum_address(sender), tx) for sender, by_nonce in (pool.get("pending") or {}).items()
+            for tx in by_nonce.values() if (tx.get("to") or "").lower() == to.lower()]
+
+
 def pending_to(url: str, to: str) -> dict[str, int]:
     """Sender -> number of pending (unmined) transactions to `to` in the node's pool."""
-    pool = rpc_call(url, "txpool_content") or {}
     out: dict[str, int] = {}
-    for sender, by_nonce in (pool.get("pending") or {}).items():
-        for tx in by_nonce.values():
-            if (tx.get("to") or "").lower() == to.lower():
-                out[Web3.to_checksum_address(sender)] = out.get(Web3.to_checksum_address(sender), 0) + 1
+    for sender, _ in _pending_txs(url, to):
+        out[sender] = out.get(sender, 0) + 1
     return out
+
+
+def mine_leaving_out(url: str, to: str) -> None:
+    """With interval mining paused: mine one block that leaves every pending transaction to `to` in
+    the pool (its gas limit is set just below the smallest of their gas limits, and anvil skips a
+    transaction that does not fit), then restore the chain's block gas limit. Lets a keeper's feed
+    sync through while another keeper's liquidation stays pending."""
+    limits = [int(str(tx["gas"]), 16) for _, tx in _pending_txs(url, to)]
+    if not limits:
+        rpc_call(url, "evm_mine")
+        return
+    restore = rpc_call(url, "eth_getBlockByNumber", ["latest", False])["gasLimit"]
+    rpc_call(url, "evm_setBlockGasLimit", [hex(min(limits) - 1)])
+    try:
+        rpc_call(url, "evm_mine")
+    finally:
+        rpc_call(url, "evm_setBlockGasLimit", [restore])
 
 
 def mine_until_price(url: str, contracts: MarginContracts, price: float, timeout_s: float = 30.0) -> None:

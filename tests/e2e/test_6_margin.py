@@ -18,6 +18,7 @@ from helpers import deposit_routes, hub_balance, wait_caught_up
 from margin_helpers import (
     eth_price,
     events,
+    mine_leaving_out,
     mine_until_price,
     pending_to,
     position,
@@ -147,17 +148,19 @@ def test_two_competing_keeper_workers_liquidate_exactly_once(devnet, ctx, trader
         try:
             queue_prices(ctx, contracts, [0.75 * p0])
             mine_until_price(hub_url, contracts, 0.75 * p0)  # the drop is on chain; both keepers see the same state
-            # each keeper first syncs the ETH feed (`syncFeed`, waiting for its receipt): mined here
-            # while no liquidation is pending. Then one keeper claims the account (a Redis lease per
-            # account) and sends; the other, seeing the same state, leaves it alone instead of
-            # sending a duplicate
+            # each keeper first syncs the feeds (`syncFeed`, waiting for its receipt): mined here. Then
+            # one keeper claims the account (a Redis lease per account) and sends; the other, seeing the
+            # same state, leaves it alone instead of sending a duplicate. A sync sent while that
+            # liquidation is pending (the pusher's refresh rounds go on) is mined in a block that
+            # leaves the liquidation out, so the other keeper always gets to look at the account
 
             def one_sends_the_other_leaves() -> bool:
-                if pending_to(hub_url, module):
-                    return len(pending_to(hub_url, module)) == 1 and any(
-                        LEFT_TO_OTHER in devnet.find(n).log_text() for n in ("keeper-1", "keeper-2"))
+                liquidations = pending_to(hub_url, module)
+                if liquidations and len(liquidations) == 1 and any(
+                        LEFT_TO_OTHER in devnet.find(n).log_text() for n in ("keeper-1", "keeper-2")):
+                    return True
                 if pending_to(hub_url, oracle):
-                    rpc_call(hub_url, "evm_mine")
+                    mine_leaving_out(hub_url, module)
                 return False
 
             poll(one_sends_the_other_leaves, "one keeper to send the liquidation and the other to leave it", 90, 0.2)
