@@ -5,10 +5,10 @@ round. Switches a bench chain's feeds to signed ones and publishes rounds as rep
 
 from __future__ import annotations
 
-from typing import Any
-
 from eth_account import Account
 from eth_utils import keccak
+
+from relayer.proofs.price_report import sign_report
 
 from _stress_chain import Chain
 
@@ -18,25 +18,6 @@ THRESHOLD = 2
 PRICE_SCALE = 10**18
 
 
-def _typed(chain_id: int, oracle: str, feed: int, round_id: int, price: int, ts: int) -> dict[str, Any]:
-    """The EIP-712 message `PriceOracleBase.reportDigest` hashes."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-            ],
-            "PriceReport": [
-                {"name": "feedId", "type": "uint32"}, {"name": "round", "type": "uint64"},
-                {"name": "price", "type": "uint256"}, {"name": "timestamp", "type": "uint64"},
-            ],
-        },
-        "primaryType": "PriceReport",
-        "domain": {"name": "xmargin", "version": "1", "chainId": chain_id, "verifyingContract": oracle},
-        "message": {"feedId": feed, "round": round_id, "price": price, "timestamp": ts},
-    }
-
-
 class SignedFeeds:
     """The chain's oracle feeds `feeds` turned into signed feeds with the same heartbeat, bounds and
     move bound as their aggregator configuration; `push` publishes one report per feed."""
@@ -44,6 +25,7 @@ class SignedFeeds:
     def __init__(self, ch: Chain, feeds: list[int]) -> None:
         self.ch = ch
         self.oracle = ch.c["oracle"]
+        self.chain_id = int(ch.w3.eth.chain_id)
         self.rounds = dict.fromkeys(feeds, 0)
         signers = sorted(((Account.from_key(k).address, k) for k in SIGNER_KEYS), key=lambda p: int(p[0], 16))
         self.keys = [k for _, k in signers]
@@ -59,14 +41,12 @@ class SignedFeeds:
         (the chain's clock moves a second first, so every report is newer than the last)."""
         self.ch.advance(1)
         ts = int(self.ch.w3.eth.get_block("latest")["timestamp"])
-        chain_id = int(self.ch.w3.eth.chain_id)
         oracle = str(self.oracle.address)
         calls = []
         for feed, usd in prices.items():
             self.rounds[feed] += 1
             price, rnd = round(usd * PRICE_SCALE), self.rounds[feed]
-            sigs = [bytes(Account.sign_typed_data(k, full_message=_typed(chain_id, oracle, feed, rnd, price, ts))
-                          .signature) for k in self.keys[:THRESHOLD]]
+            sigs = [sign_report(k, self.chain_id, oracle, feed, rnd, price, ts) for k in self.keys[:THRESHOLD]]
             calls.append((self.oracle.functions.submitReport(feed, rnd, price, ts, sigs), str(self.ch.admin)))
         self.ch.send_all(calls)
 

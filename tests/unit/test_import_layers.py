@@ -42,7 +42,7 @@ IO_LIBRARIES = {"web3", "requests", "urllib", "urllib3", "http", "socket", "redi
 PURE = ("relayer.proofs", "relayer.margin")
 BROWNIE_MODULES = ("relayer.keeper.liquidator", "relayer.keeper.deleverager", "relayer.keeper.tracker",
                    "relayer.keeper.pusher", "relayer.chain.abi", "relayer.margin",
-                   "relayer.proofs.checkpoint", "relayer.proofs.hashchain")
+                   "relayer.proofs.checkpoint", "relayer.proofs.hashchain", "relayer.proofs.price_report")
 """What the stress bench and the contract tests import under .venv-brownie."""
 NOT_IN_BROWNIE = {"pydantic_settings", "redis", "celery", "fastapi", "uvicorn", "typer", "rich", "trie",
                   "prometheus_client"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from relayer.keeper.feeds import AGGREGATOR_KIND, FEED_KIND, FEED_LAST_ROUND, FEED_LATCHED, needs_sync, sync_gas
+from relayer.keeper.liquidator import Keeper
 from relayer.keeper.pusher import (
     BUILTIN_ETH_CRASH,
     CRASH_DATA_ENV,
@@ -232,9 +233,9 @@ class _Pipeline:
 ACCOUNTS = ["0x" + c * 40 for c in "abc"]
 
 
-def _keeper(module: _Module, pipeline: _Pipeline, prepare_ahead: int, claim: object = None) -> object:
+def _keeper(module: _Module, pipeline: _Pipeline, prepare_ahead: int, claim: object = None) -> Keeper:
     from relayer.keeper.inflight import FlightCaps
-    from relayer.keeper.liquidator import Keeper, _no_claim
+    from relayer.keeper.liquidator import _no_claim
 
     return Keeper(_W3(), "0x" + "01" * 20, None, None, module, pipeline=pipeline,  # type: ignore[arg-type]
                   caps=FlightCaps(prepare_ahead=prepare_ahead, poll_s=0.01), claim=claim or _no_claim)
@@ -245,7 +246,7 @@ def test_keeper_simulates_accounts_ahead_at_once_and_sends_them_in_order() -> No
     the sends keep the shortfall order and each account goes once, gas from its estimate."""
     pipeline = _Pipeline()
     keeper = _keeper(_Module(threading.Barrier(3, timeout=10)), pipeline, prepare_ahead=3)
-    r = keeper.liquidate(3, ACCOUNTS)  # type: ignore[attr-defined]
+    r = keeper.liquidate(3, ACCOUNTS)
     assert r.liquidated == ACCOUNTS and r.failed == {}
     assert pipeline.sent == [(a, 100_000 * 125 // 100 + 50_000) for a in ACCOUNTS]
 
@@ -253,7 +254,7 @@ def test_keeper_simulates_accounts_ahead_at_once_and_sends_them_in_order() -> No
 def test_keeper_simulating_one_at_a_time_never_overlaps_two() -> None:
     keeper = _keeper(_Module(threading.Barrier(2, timeout=0.5)), _Pipeline(), prepare_ahead=1)
     with pytest.raises(threading.BrokenBarrierError):
-        keeper.liquidate(3, ACCOUNTS)  # type: ignore[attr-defined]
+        keeper.liquidate(3, ACCOUNTS)
 
 
 def test_a_failed_simulation_ahead_releases_every_claim() -> None:
@@ -273,7 +274,7 @@ def test_a_failed_simulation_ahead_releases_every_claim() -> None:
     pipeline = _Pipeline()
     keeper = _keeper(_Module(bad=ACCOUNTS[1]), pipeline, prepare_ahead=3, claim=claim)
     with pytest.raises(RuntimeError, match="node gone"):
-        keeper.liquidate(3, ACCOUNTS)  # type: ignore[attr-defined]
+        keeper.liquidate(3, ACCOUNTS)
     assert ACCOUNTS[1] in held and sorted(released) == sorted(held)
 
 

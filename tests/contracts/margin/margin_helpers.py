@@ -7,6 +7,8 @@ from brownie.exceptions import VirtualMachineError
 from eth_account import Account
 from eth_utils import keccak
 
+from relayer.proofs.price_report import sign_report
+
 E18 = 10**18
 ORACLE_SIGNER_KEYS = [keccak(text=f"xmargin-test-oracle-signer-{i}") for i in range(5)]
 MARGIN_ROLE = keccak(text="MARGIN_ROLE")
@@ -26,31 +28,6 @@ def sorted_signers(keys):
     """(address, key) pairs in ascending address order, as the oracle requires."""
     pairs = [(Account.from_key(k).address, k) for k in keys]
     return sorted(pairs, key=lambda p: int(p[0], 16))
-
-
-def sign_report(key, chain_id: int, oracle: str, feed_id: int, round_id: int, price: int, timestamp: int) -> bytes:
-    """EIP-712 signature of PriceReport(feedId, round, price, timestamp) for `oracle`."""
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "PriceReport": [
-                {"name": "feedId", "type": "uint32"},
-                {"name": "round", "type": "uint64"},
-                {"name": "price", "type": "uint256"},
-                {"name": "timestamp", "type": "uint64"},
-            ],
-        },
-        "primaryType": "PriceReport",
-        "domain": {"name": "xmargin", "version": "1", "chainId": chain_id, "verifyingContract": str(oracle)},
-        "message": {"feedId": feed_id, "round": round_id, "price": price, "timestamp": timestamp},
-    }
-    signed = Account.sign_typed_data(key, full_message=typed)
-    return bytes(signed.signature)
 
 
 def quorum_report(pairs, chain_id: int, oracle: str, feed_id: int, round_id: int, price: int, timestamp: int):
